@@ -1,0 +1,65 @@
+"""Checks for the visible tests after each exercise.
+
+Each raises ``AssertionError`` with a message that says what was expected and what
+came, so a student knows exactly what to fix. (Hidden grading tests do not use these.)
+"""
+import torch
+
+PASSED = "public tests passed (more tests run at grading)"
+
+
+def _preview(t: torch.Tensor, n: int = 4) -> str:
+    values = t.detach().flatten()[:n].tolist()
+    more = ", ..." if t.numel() > n else ""
+    return "[" + ", ".join(f"{v:.4g}" for v in values) + more + "]"
+
+
+def expect_tensor(name: str, value) -> None:
+    """``value`` must be a torch tensor (not ``None``, a float or a NumPy array)."""
+    if not isinstance(value, torch.Tensor):
+        hint = " Did you forget to `return` it?" if value is None else ""
+        raise AssertionError(f"{name}: expected a torch.Tensor, got {type(value).__name__}.{hint}")
+
+
+def expect_shape(name: str, value, shape) -> None:
+    """``value`` must be a tensor of exactly ``shape``."""
+    expect_tensor(name, value)
+    if tuple(value.shape) != tuple(shape):
+        raise AssertionError(f"{name}: expected shape {tuple(shape)}, got {tuple(value.shape)}.")
+
+
+def expect_finite(name: str, value) -> None:
+    """``value`` must hold no NaN or infinity."""
+    expect_tensor(name, value)
+    bad = ~torch.isfinite(value)
+    if bad.any():
+        raise AssertionError(f"{name}: expected finite values, got {int(bad.sum())} NaN/inf "
+                             f"among {value.numel()} (first values {_preview(value)}).")
+
+
+def expect_close(name: str, value, expected, atol: float = 1e-5, rtol: float = 1e-4, hint: str = "") -> None:
+    """``value`` must match ``expected`` (tensor or number) elementwise within tolerance."""
+    expect_tensor(name, value)
+    expected = torch.as_tensor(expected, dtype=value.dtype, device=value.device)
+    if value.shape != expected.shape and expected.dim() > 0:
+        raise AssertionError(f"{name}: expected shape {tuple(expected.shape)}, got {tuple(value.shape)}.")
+    expect_finite(name, value)
+    if not torch.allclose(value, expected.expand_as(value), atol=atol, rtol=rtol):
+        worst = (value - expected).abs().max().item()
+        message = (f"{name}: expected {_preview(expected)}, got {_preview(value)} "
+                   f"(largest difference {worst:.3g}).")
+        raise AssertionError(message + (f" Hint: {hint}" if hint else ""))
+
+
+def expect_gradient(name: str, output: torch.Tensor, wrt: torch.Tensor) -> torch.Tensor:
+    """``output`` must depend differentiably on ``wrt``; returns d(sum of output)/d(wrt)."""
+    expect_tensor(name, output)
+    if not output.requires_grad:
+        raise AssertionError(f"{name}: expected a result that carries gradients back to its inputs, "
+                             f"got one with requires_grad=False (was it computed under no_grad, "
+                             f"with .detach(), .sample() or from NumPy?).")
+    (gradient,) = torch.autograd.grad(output.sum(), wrt, allow_unused=True)
+    if gradient is None:
+        raise AssertionError(f"{name}: expected the result to depend on its input, "
+                             f"but no gradient reaches it.")
+    return gradient

@@ -1,0 +1,96 @@
+"""Figures the notebooks share. Every function returns its matplotlib ``Figure``.
+
+Figures are built without pyplot's global state, so a notebook shows one exactly once
+when it is the value of a cell, and nothing accumulates in memory over a long session.
+"""
+import numpy as np
+import torch
+from matplotlib.figure import Figure
+from torchvision.utils import make_grid
+
+_COLOURS = "tab10"
+
+
+def _images_to_grid(images: torch.Tensor, nrow: int) -> np.ndarray:
+    images = images.detach().float().cpu()
+    if images.dim() == 3:  # (N, H, W) -> (N, 1, H, W)
+        images = images.unsqueeze(1)
+    if images.dim() == 2:  # flattened 28x28 images
+        side = int(round(images.shape[1] ** 0.5))
+        images = images.view(-1, 1, side, side)
+    grid = make_grid(images.clamp(0, 1), nrow=nrow, padding=2, pad_value=1.0)
+    return grid.permute(1, 2, 0).numpy()
+
+
+def image_grid(images: torch.Tensor, nrow: int = 8, title: str = "", scale: float = 0.6) -> Figure:
+    """Show images (N x 28 x 28, N x 1 x 28 x 28 or N x 784, values in [0, 1]) in a grid."""
+    grid = _images_to_grid(images, nrow)
+    height, width = grid.shape[:2]
+    fig = Figure(figsize=(scale * width / 30, scale * height / 30 + (0.4 if title else 0)))
+    ax = fig.add_subplot()
+    ax.imshow(grid, interpolation="nearest")
+    ax.set_axis_off()
+    if title:
+        ax.set_title(title)
+    fig.tight_layout()
+    return fig
+
+
+def reconstructions(originals: torch.Tensor, reconstructed: torch.Tensor, title: str = "") -> Figure:
+    """Originals on the top row, their reconstructions right below them."""
+    n = len(originals)
+    both = torch.cat([originals.reshape(n, -1), reconstructed.reshape(n, -1)]).reshape(2 * n, 1, 28, 28)
+    return image_grid(both, nrow=n, title=title or "top: originals, bottom: reconstructions")
+
+
+def interpolation_strip(images: torch.Tensor, title: str = "") -> Figure:
+    """One row of images, e.g. decodings along a line between two latent codes."""
+    return image_grid(images, nrow=len(images), title=title)
+
+
+def latent_scatter(latents: torch.Tensor, labels: torch.Tensor, method: str = "pca",
+                   class_names=None, title: str = "", seed: int = 0) -> Figure:
+    """Project latent codes to 2-D (``"pca"`` or ``"tsne"``) and colour them by label."""
+    points = latents.detach().float().cpu().numpy()
+    labels = labels.detach().cpu().numpy()
+    if points.shape[1] > 2:
+        if method == "pca":
+            from sklearn.decomposition import PCA
+            points = PCA(n_components=2, random_state=seed).fit_transform(points)
+        elif method == "tsne":
+            from sklearn.manifold import TSNE
+            points = TSNE(n_components=2, init="pca", random_state=seed).fit_transform(points)
+        else:
+            raise ValueError(f"Unknown projection {method!r}: choose 'pca' or 'tsne'.")
+    fig = Figure(figsize=(6, 5))
+    ax = fig.add_subplot()
+    scatter = ax.scatter(points[:, 0], points[:, 1], c=labels, cmap=_COLOURS, s=4, alpha=0.7,
+                         vmin=-0.5, vmax=9.5)
+    colorbar = fig.colorbar(scatter, ax=ax, ticks=range(10))
+    if class_names is not None:
+        colorbar.ax.set_yticklabels(class_names)
+    axis_names = {"pca": "PC", "tsne": "t-SNE "}.get(method, "z") if latents.shape[1] > 2 else "z"
+    ax.set_xlabel(f"{axis_names}1")
+    ax.set_ylabel(f"{axis_names}2")
+    ax.set_title(title or f"latent codes ({method.upper() if latents.shape[1] > 2 else '2-D'})")
+    fig.tight_layout()
+    return fig
+
+
+def loss_curves(history: dict, title: str = "", ylabel: str = "nats per image") -> Figure:
+    """One panel per loss term of a training history (``{term: [value per epoch]}``)."""
+    terms = list(history)
+    fig = Figure(figsize=(3.6 * len(terms), 3))
+    for i, term in enumerate(terms):
+        ax = fig.add_subplot(1, len(terms), i + 1)
+        values = history[term]
+        ax.plot(range(1, len(values) + 1), values, marker="o")
+        ax.set_xlabel("epoch")
+        ax.set_title(term)
+        if i == 0:
+            ax.set_ylabel(ylabel)
+        ax.grid(alpha=0.3)
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    return fig
