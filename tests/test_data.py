@@ -1,0 +1,146 @@
+import gzip
+import struct
+
+import pytest
+import torch
+
+from vae_helpers import data
+from vae_helpers.data import Batches, DatasetNotFoundError, load_images, read_idx
+
+
+def write_idx(path, array, compress):
+    header = bytes([0, 0, 0x08, array.dim()]) + b"".join(struct.pack(">I", s) for s in array.shape)
+    payload = header + array.numpy().tobytes()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if compress:
+        with gzip.open(path.with_name(path.name + ".gz"), "wb") as handle:
+            handle.write(payload)
+    else:
+        path.write_bytes(payload)
+
+
+def make_local_mnist(root, n=12, compress=True):
+    images = torch.randint(0, 256, (n, 28, 28), dtype=torch.uint8)
+    labels = torch.arange(n, dtype=torch.uint8) % 10
+    for split_images, split_labels in (("train-images-idx3-ubyte", "train-labels-idx1-ubyte"),
+                                       ("t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte")):
+        write_idx(root / "MNIST" / "raw" / split_images, images, compress)
+        write_idx(root / "MNIST" / "raw" / split_labels, labels, compress)
+    return images, labels
+
+
+def offline(monkeypatch):
+    """Make torchvision's download fail as it does without a network."""
+    import torchvision.datasets
+
+    class NoNetwork:
+        def __init__(self, *args, **kwargs):
+            raise RuntimeError("Error downloading: <urlopen error [Errno -2] Name or service not known>")
+
+    monkeypatch.setattr(torchvision.datasets, "MNIST", NoNetwork)
+    monkeypatch.setattr(torchvision.datasets, "FashionMNIST", NoNetwork)
+
+
+@pytest.mark.parametrize("compress", [True, False])
+def test_local_data_folder_is_read_first(clean_env, tmp_path, compress):
+    images, labels = make_local_mnist(tmp_path, compress=compress)
+    clean_env.setenv("VAE_COURSE_DATA", str(tmp_path))
+    loaded = load_images("mnist", "test")
+    assert loaded.images.dtype == torch.uint8 and loaded.images.shape == (12, 28, 28)
+    assert torch.equal(loaded.images, images)
+    assert loaded.labels.dtype == torch.int64 and torch.equal(loaded.labels, labels.long())
+    assert loaded.name == "MNIST"
+
+
+def test_loaded_once_per_process(clean_env, tmp_path):
+    make_local_mnist(tmp_path)
+    clean_env.setenv("VAE_COURSE_DATA", str(tmp_path))
+    assert load_images("mnist", "train").images is load_images("mnist", "train").images
+
+
+def test_missing_data_names_every_place_tried_and_the_fix(clean_env, tmp_path, monkeypatch):
+    clean_env.setenv("VAE_COURSE_DATA", str(tmp_path))
+    monkeypatch.setitem(data._SOURCES, "fashion-mnist",
+                        data._Source("Fashion-MNIST", "FashionMNIST", data._FASHION_CLASSES,
+                                     tmp_path / "no-debian-package"))
+    offline(monkeypatch)
+    with pytest.raises(DatasetNotFoundError) as error:
+        load_images("fashion-mnist", "train")
+    message = str(error.value)
+    assert str(tmp_path / "FashionMNIST" / "raw") in message
+    assert str(tmp_path / "no-debian-package") in message
+    assert "torchvision download" in message and "Name or service not known" in message
+    assert "python -m vae_helpers.data download" in message and "apt-get install dataset-fashion-mnist" in message
+
+
+def test_debian_fashion_mnist_folder_is_the_second_source(clean_env, tmp_path, monkeypatch):
+    system = tmp_path / "debian"
+    images = torch.randint(0, 256, (5, 28, 28), dtype=torch.uint8)
+    write_idx(system / "t10k-images-idx3-ubyte", images, compress=True)
+    write_idx(system / "t10k-labels-idx1-ubyte", torch.arange(5, dtype=torch.uint8), compress=True)
+    monkeypatch.setitem(data._SOURCES, "fashion-mnist",
+                        data._Source("Fashion-MNIST", "FashionMNIST", data._FASHION_CLASSES, system))
+    clean_env.setenv("VAE_COURSE_DATA", str(tmp_path / "empty"))
+    offline(monkeypatch)
+    loaded = load_images("fashion-mnist", "test")
+    assert torch.equal(loaded.images, images)
+    assert loaded.classes[9] == "Ankle boot"
+
+
+def test_corrupt_file_gets_a_clear_error(tmp_path):
+    path = tmp_path / "broken-idx3-ubyte"
+    path.write_bytes(bytes([0, 0, 8, 3]) + struct.pack(">III", 10, 28, 28) + b"\x00" * 100)
+    with pytest.raises(ValueError, match="truncated or corrupt"):
+        read_idx(path)
+    path.write_bytes(b"PK\x03\x04 not idx")
+    with pytest.raises(ValueError, match="not an IDX file"):
+        read_idx(path)
+
+
+def test_digits_replace_the_requested_dataset_only_when_asked(clean_env, capsys):
+    clean_env.setenv("VAE_COURSE_DATASET", "digits")
+    train, test = load_images("mnist", "train"), load_images("mnist", "test")
+    assert "loading 'digits' instead of 'mnist'" in capsys.readouterr().out
+    assert train.images.shape[1:] == (28, 28) and train.images.dtype == torch.uint8
+    assert len(train) + len(test) == 1797
+    assert set(train.labels.tolist()) == set(range(10))
+    # digits sit in a 20x20 box centred in 28x28, as MNIST's do
+    assert train.images[:, :4].max() == 0 and train.images[:, :, -4:].max() == 0
+    assert train.images.max() > 200
+
+
+def test_unknown_names_are_refused_clearly(clean_env):
+    with pytest.raises(ValueError, match="choose one of mnist, fashion-mnist, digits"):
+        load_images("cifar10")
+    clean_env.setenv("VAE_COURSE_DATASET", "mnsit")
+    with pytest.raises(ValueError, match="VAE_COURSE_DATASET='mnsit'"):
+        load_images("mnist")
+    with pytest.raises(ValueError, match="'train' or 'test'"):
+        load_images("digits", "validation")
+
+
+def test_batches_cover_every_image_once_per_epoch(clean_env):
+    clean_env.setenv("VAE_COURSE_DATASET", "digits")
+    test = load_images("digits", "test")
+    batches = Batches(test, batch_size=64)
+    assert len(batches) == 5
+    seen = []
+    for x, y in batches:
+        assert x.dtype == torch.float32 and x.shape[1:] == (1, 28, 28)
+        assert 0.0 <= x.min() and x.max() <= 1.0
+        seen.append(y)
+    assert sorted(torch.cat(seen).tolist()) == sorted(test.labels.tolist())
+    first_epoch = torch.cat([y for _, y in batches])
+    second_epoch = torch.cat([y for _, y in batches])
+    assert not torch.equal(first_epoch, second_epoch), "batches must be reshuffled every epoch"
+
+
+def test_batches_in_order_and_binarised(clean_env):
+    clean_env.setenv("VAE_COURSE_DATASET", "digits")
+    test = load_images("digits", "test")
+    x, y = next(iter(Batches(test, batch_size=10, shuffle=False, binarize=True)))
+    assert torch.equal(y, test.labels[:10])
+    assert set(x.unique().tolist()) <= {0.0, 1.0}
+    assert torch.equal(x[:, 0], (test.images[:10].float() / 255 > 0.5).float())
+    with pytest.raises(ValueError, match="batch_size"):
+        Batches(test, batch_size=0)

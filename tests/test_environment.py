@@ -1,0 +1,118 @@
+"""What students and maintainers start from: the install lists, the lab, the test collection."""
+import json
+import os
+import re
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+
+import pytest
+
+from conftest import ASSIGNMENTS, REPO
+
+
+def requirement_lines(path):
+    return [line.strip() for line in path.read_text().splitlines() if line.strip() and not line.startswith("#")]
+
+
+def test_binder_installs_the_same_packages_with_cpu_torch():
+    main = requirement_lines(REPO / "requirements.txt")
+    binder = requirement_lines(REPO / "binder" / "requirements.txt")
+    assert binder[0] == "--extra-index-url https://download.pytorch.org/whl/cpu"
+    cpu_pinned = {re.sub(r"\+cpu$", "", line) for line in binder[1:] if line.endswith("+cpu")}
+    assert cpu_pinned == {line for line in main if line.startswith(("torch==", "torchvision=="))}, \
+        "binder/requirements.txt must pin the CPU builds of requirements.txt's torch and torchvision"
+    assert [line for line in binder[1:] if not line.endswith("+cpu")] == \
+        [line for line in main if not line.startswith(("torch==", "torchvision=="))]
+
+
+def test_binder_prefetches_the_datasets():
+    post_build = (REPO / "binder" / "postBuild").read_text()
+    assert "python -m vae_helpers.data download" in post_build
+    assert (REPO / "binder" / "postBuild").stat().st_mode & 0o111, "postBuild must be executable"
+
+
+def test_pytest_collects_solution_notebooks_and_never_course():
+    result = subprocess.run([sys.executable, "-m", "pytest", "--collect-only", "-q", "-p", "no:cacheprovider"],
+                            cwd=REPO, capture_output=True, text=True, timeout=300)
+    collected = result.stdout.splitlines()
+    assert not [item for item in collected if item.startswith("course/")]
+    for assignment in ASSIGNMENTS:
+        assert any(item.startswith(f"solutions/{assignment}/{assignment}.ipynb::") for item in collected)
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def get(url):
+    with urllib.request.urlopen(url, timeout=10) as response:
+        return response.status, response.read().decode()
+
+
+def start_lab(folder):
+    """Start `jupyter lab FOLDER` from the repository root on a free local port."""
+    port, token = free_port(), "course-test-token"
+    server = subprocess.Popen(
+        [sys.executable, "-m", "jupyter", "lab", folder, "--no-browser", f"--port={port}",
+         f"--IdentityProvider.token={token}", "--ServerApp.ip=127.0.0.1",
+         *(["--allow-root"] if os.geteuid() == 0 else [])],
+        cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(120):
+            try:
+                get(f"{base}/api/status?token={token}")
+                break
+            except OSError:
+                if server.poll() is not None:
+                    pytest.fail(f"jupyter lab exited: {server.stderr.read()[-3000:]}")
+                time.sleep(0.5)
+        else:
+            pytest.fail("jupyter lab did not answer within 60 s")
+        yield lambda path: get(f"{base}{path}{'&' if '?' in path else '?'}token={token}")
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+
+
+@pytest.fixture(scope="module")
+def student_lab():
+    """What students run: `jupyter lab course`."""
+    yield from start_lab("course")
+
+
+@pytest.fixture(scope="module")
+def instructor_lab():
+    """What instructors run: `jupyter lab` at the repository root, next to nbgrader_config.py."""
+    yield from start_lab(".")
+
+
+def test_lab_serves_the_student_notebooks(student_lab):
+    status, body = student_lab("/api/contents")
+    assert status == 200
+    assert sorted(item["name"] for item in json.loads(body)["content"] if item["type"] == "directory") == ASSIGNMENTS
+    status, body = student_lab(f"/api/contents/{ASSIGNMENTS[0]}/{ASSIGNMENTS[0]}.ipynb")
+    assert json.loads(body)["type"] == "notebook"
+
+
+def test_lab_loads_the_nbgrader_extension(student_lab):
+    status, page = student_lab("/lab")
+    config = json.loads(re.search(r'<script id="jupyter-config-data" type="application/json">(.*?)</script>',
+                                  page, re.S).group(1))
+    assert "@jupyter/nbgrader" in [extension["name"] for extension in config["federated_extensions"]]
+    assert not any("nbgrader" in name for name in config["disabledExtensions"])
+    assert config["serverRoot"] == str(REPO / "course")
+
+
+def test_formgrader_sees_every_assignment_with_its_source_and_release(instructor_lab):
+    status, body = instructor_lab("/formgrader/api/assignments")
+    assignments = {a["name"]: a for a in json.loads(body)}
+    assert sorted(assignments) == ASSIGNMENTS
+    for name, assignment in assignments.items():
+        assert assignment["source_path"] == f"solutions/{name}"
+        assert assignment["release_path"] == f"course/{name}"

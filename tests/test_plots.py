@@ -1,0 +1,61 @@
+import pytest
+import torch
+from matplotlib.figure import Figure
+
+from vae_helpers import plots
+
+
+def pixel_rows(fig):
+    """Render the figure and return its first image's array (the grid shown)."""
+    fig.canvas.draw()
+    return fig.axes[0].images[0].get_array()
+
+
+@pytest.mark.parametrize("shape", [(10, 28, 28), (10, 1, 28, 28), (10, 784)])
+def test_image_grid_accepts_every_image_layout(shape):
+    fig = plots.image_grid(torch.rand(shape), nrow=5, title="samples")
+    assert isinstance(fig, Figure)
+    grid = pixel_rows(fig)
+    # 2 rows x 5 columns of 28-pixel images with 2-pixel padding
+    assert grid.shape[:2] == (2 * 30 + 2, 5 * 30 + 2)
+    assert fig.axes[0].get_title() == "samples"
+
+
+def test_image_grid_clamps_values_outside_unit_range():
+    grid = pixel_rows(plots.image_grid(torch.full((4, 28, 28), 3.0), nrow=4))
+    assert grid.max() <= 1.0
+
+
+def test_reconstructions_put_originals_above_reconstructions():
+    originals, reconstructed = torch.zeros(6, 1, 28, 28), torch.ones(6, 784)
+    grid = pixel_rows(plots.reconstructions(originals, reconstructed))
+    assert grid[2:30, 2:30].max() == 0.0      # first original: black
+    assert grid[32:60, 2:30].min() == 1.0     # its reconstruction: white
+
+
+def test_interpolation_strip_is_one_row():
+    grid = pixel_rows(plots.interpolation_strip(torch.rand(9, 28, 28)))
+    assert grid.shape[:2] == (30 + 2, 9 * 30 + 2)
+
+
+@pytest.mark.parametrize("method", ["pca", "tsne"])
+def test_latent_scatter_projects_to_two_dimensions(method):
+    latents, labels = torch.randn(60, 8), torch.arange(60) % 10
+    fig = plots.latent_scatter(latents, labels, method=method)
+    offsets = fig.axes[0].collections[0].get_offsets()
+    assert offsets.shape == (60, 2)
+
+
+def test_latent_scatter_keeps_two_dimensional_codes_and_names_classes():
+    latents = torch.randn(30, 2)
+    fig = plots.latent_scatter(latents, torch.arange(30) % 10, class_names=[f"c{i}" for i in range(10)])
+    assert (fig.axes[0].collections[0].get_offsets() == latents.numpy()).all()
+    assert [t.get_text() for t in fig.axes[1].get_yticklabels()][:2] == ["c0", "c1"]
+    with pytest.raises(ValueError, match="'pca' or 'tsne'"):
+        plots.latent_scatter(torch.randn(30, 5), torch.arange(30) % 10, method="umap")
+
+
+def test_loss_curves_has_one_panel_per_term():
+    fig = plots.loss_curves({"loss": [3.0, 2.0, 1.5], "kl": [0.5, 0.7, 0.8]})
+    assert [ax.get_title() for ax in fig.axes] == ["loss", "kl"]
+    assert list(fig.axes[1].lines[0].get_ydata()) == [0.5, 0.7, 0.8]

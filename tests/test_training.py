@@ -1,0 +1,76 @@
+import pytest
+import torch
+
+from vae_helpers import Batches, load_images, seed_everything, train
+from vae_helpers.training import progress_bar
+
+
+@pytest.fixture
+def digits(clean_env):
+    clean_env.setenv("VAE_COURSE_DATASET", "digits")
+    return load_images("digits", "train")
+
+
+def autoencoder_loss(model, x, y):
+    reconstruction = model(x).view_as(x)
+    rec = ((reconstruction - x) ** 2).flatten(1).sum(1).mean()
+    penalty = 1e-3 * sum(p.pow(2).sum() for p in model.parameters())
+    return {"loss": rec + penalty, "reconstruction": rec, "penalty": penalty}
+
+
+def test_train_reduces_the_loss_and_records_every_term(digits, capsys):
+    seed_everything(0)
+    model = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(784, 32), torch.nn.ReLU(), torch.nn.Linear(32, 784))
+    history = train(model, autoencoder_loss, Batches(digits, 128), torch.optim.Adam(model.parameters(), 1e-3), epochs=3)
+    assert set(history) == {"loss", "reconstruction", "penalty"}
+    assert all(len(values) == 3 for values in history.values())
+    assert history["loss"][-1] < history["loss"][0]
+    assert "epoch 3/3: loss" in capsys.readouterr().out
+
+
+def test_train_accepts_a_plain_loss_tensor(digits):
+    model = torch.nn.Linear(784, 784)
+    history = train(model, lambda m, x, y: ((m(x.flatten(1)) - x.flatten(1)) ** 2).mean(),
+                    Batches(digits.take(256), 64), torch.optim.SGD(model.parameters(), 0.1), epochs=2, progress=False)
+    assert list(history) == ["loss"] and len(history["loss"]) == 2
+
+
+def test_train_history_is_the_per_example_mean(digits):
+    """Epoch values weight each batch by its size, so a short last batch does not skew them."""
+    data = digits.take(100)
+    model = torch.nn.Linear(1, 1)  # untouched by the loss below
+    optimizer = torch.optim.SGD(model.parameters(), 0.0)
+    mean_label = lambda m, x, y: y.float().mean() + 0 * m.weight.sum()
+    history = train(model, mean_label, Batches(data, 64), optimizer, epochs=1, progress=False)
+    assert history["loss"][0] == pytest.approx(data.labels.float().mean().item(), rel=1e-6)
+
+
+def test_train_refuses_a_loss_without_a_loss_term(digits):
+    model = torch.nn.Linear(784, 1)
+    with pytest.raises(KeyError, match="must include 'loss'"):
+        train(model, lambda m, x, y: {"kl": m(x.flatten(1)).mean()}, Batches(digits.take(10), 10),
+              torch.optim.SGD(model.parameters(), 0.1), epochs=1, progress=False)
+
+
+def test_progress_bar_is_silent_under_nbgrader(clean_env):
+    clean_env.setenv("NBGRADER_EXECUTION", "autograde")
+    assert progress_bar(range(3)).disable
+    clean_env.delenv("NBGRADER_EXECUTION")
+    assert not progress_bar(range(3)).disable
+    assert progress_bar(range(3), enabled=False).disable
+
+
+def test_progress_bar_works_without_ipywidgets(monkeypatch):
+    import builtins
+
+    real_import = builtins.__import__
+
+    def no_widgets(name, *args, **kwargs):
+        if name == "ipywidgets":
+            raise ImportError("No module named 'ipywidgets'")
+        return real_import(name, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "__import__", no_widgets)
+    bar = progress_bar(range(4))
+    assert type(bar).__module__ == "tqdm.std"
+    assert list(bar) == [0, 1, 2, 3]
