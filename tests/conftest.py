@@ -5,9 +5,13 @@ notebooks run in fast mode on scikit-learn's bundled digits (set either variable
 yourself to run the suite on other settings, e.g. VAE_COURSE_DATASET=mnist).
 """
 import os
+import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
+from nbgrader.api import Gradebook
 
 os.environ.setdefault("VAE_COURSE_FAST", "1")
 os.environ.setdefault("VAE_COURSE_DATASET", "digits")
@@ -24,3 +28,28 @@ def clean_env(monkeypatch):
                  "NBGRADER_EXECUTION"):
         monkeypatch.delenv(name, raising=False)
     return monkeypatch
+
+
+def nbgrader(folder, *args):
+    """Run an nbgrader command in ``folder``; fail with its log if it does not exit 0."""
+    result = subprocess.run([sys.executable, "-m", "nbgrader", *args], cwd=folder,
+                            capture_output=True, text=True, timeout=900)
+    assert result.returncode == 0, f"nbgrader {' '.join(args)} exited {result.returncode}:\n{result.stderr[-4000:]}"
+    return result
+
+
+@pytest.fixture(scope="session")
+def course(tmp_path_factory):
+    """A throw-away course folder: the repository's config and solutions, a fresh gradebook."""
+    root = tmp_path_factory.mktemp("course")
+    shutil.copy(REPO / "nbgrader_config.py", root)
+    shutil.copytree(REPO / "solutions", root / "solutions")
+    nbgrader(root, "generate_assignment", "*", "--force")
+    return root
+
+
+def grades(course, assignment, student):
+    """{grade_id: (auto_score, max_score)} for every graded cell of a submission."""
+    with Gradebook(f"sqlite:///{course / 'nbgrader_work' / 'gradebook.db'}") as gradebook:
+        notebook = gradebook.find_submission_notebook(assignment, assignment, student)
+        return {g.name: (g.auto_score, g.max_score) for g in notebook.grades}

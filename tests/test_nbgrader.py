@@ -4,26 +4,15 @@ import html
 import json
 import re
 import shutil
-import subprocess
-import sys
 
 import pytest
-from nbgrader.api import Gradebook
 from nbgrader.utils import get_username
 
-from conftest import ASSIGNMENTS, REPO
+from conftest import ASSIGNMENTS, REPO, grades, nbgrader
 
 REGENERATE = 'nbgrader generate_assignment "*" --force'
 SOLUTION_MARKERS = ("### BEGIN SOLUTION", "### END SOLUTION")
 HIDDEN_MARKERS = ("### BEGIN HIDDEN TESTS", "### END HIDDEN TESTS")
-
-
-def nbgrader(folder, *args):
-    """Run an nbgrader command in ``folder``; fail with its log if it does not exit 0."""
-    result = subprocess.run([sys.executable, "-m", "nbgrader", *args], cwd=folder,
-                            capture_output=True, text=True, timeout=900)
-    assert result.returncode == 0, f"nbgrader {' '.join(args)} exited {result.returncode}:\n{result.stderr[-4000:]}"
-    return result
 
 
 def read(path):
@@ -61,16 +50,6 @@ def secret_lines(notebook, kinds=(SOLUTION_MARKERS, HIDDEN_MARKERS), answers=Tru
         secrets += hidden
         public += [line for line in lines if line not in hidden]
     return {line for line in secrets if len(line) >= 16 and line not in public}
-
-
-@pytest.fixture(scope="module")
-def course(tmp_path_factory):
-    """A throw-away course folder: the repository's config and solutions, a fresh gradebook."""
-    root = tmp_path_factory.mktemp("course")
-    shutil.copy(REPO / "nbgrader_config.py", root)
-    shutil.copytree(REPO / "solutions", root / "solutions")
-    nbgrader(root, "generate_assignment", "*", "--force")
-    return root
 
 
 @pytest.mark.parametrize("assignment", ASSIGNMENTS)
@@ -130,13 +109,6 @@ def autograded(course, tmp_path_factory):
         shutil.copy(REPO / "course" / assignment / f"{assignment}.ipynb", untouched)
         nbgrader(course, "autograde", assignment, "--force")
     return students
-
-
-def grades(course, assignment, student):
-    """{grade_id: (auto_score, max_score)} for every graded cell of a submission."""
-    with Gradebook(f"sqlite:///{course / 'nbgrader_work' / 'gradebook.db'}") as gradebook:
-        notebook = gradebook.find_submission_notebook(assignment, assignment, student)
-        return {g.name: (g.auto_score, g.max_score) for g in notebook.grades}
 
 
 @pytest.mark.parametrize("assignment", ASSIGNMENTS)

@@ -1,0 +1,127 @@
+"""Plant the classic VAE mistakes into copies of the solutions, autograde them for real, and
+check that each one loses points on its own exercise and nowhere else; and check that
+correct answers written differently from the instructor's still earn every point."""
+import json
+
+import pytest
+
+from conftest import grades, nbgrader
+
+# (assignment, mistake, solution cell, correct code, mistaken code, test cell that must lose points)
+MISTAKES = [
+    ("01_elbo", "kl-sign-flipped", "kl_to_standard_normal",
+     "return 0.5 * (logvar.exp()", "return -0.5 * (logvar.exp()", "test_kl_to_standard_normal"),
+    ("01_elbo", "kl-averaged-over-latents", "kl_to_standard_normal",
+     "- 1.0 - logvar).sum(dim=1)", "- 1.0 - logvar).mean(dim=1)", "test_kl_to_standard_normal"),
+    ("01_elbo", "variance-used-as-std", "reparameterize",
+     "std = torch.exp(0.5 * logvar)", "std = torch.exp(logvar)", "test_reparameterize"),
+    ("01_elbo", "sample-without-gradient", "reparameterize",
+     "return mu + std * torch.randn_like(std)", "return torch.distributions.Normal(mu, std).sample()",
+     "test_reparameterize"),
+    ("01_elbo", "torch-normal", "reparameterize",
+     "return mu + std * torch.randn_like(std)", "return torch.normal(mu, std)", "test_reparameterize"),
+    ("01_elbo", "one-noise-for-all-entries", "reparameterize",
+     "return mu + std * torch.randn_like(std)", "return mu + std * torch.randn(1)", "test_reparameterize"),
+    ("01_elbo", "pixels-averaged", "log_likelihoods",
+     "return per_pixel.flatten(1).sum(dim=1)", "return per_pixel.flatten(1).mean(dim=1)", "test_log_likelihoods"),
+    ("01_elbo", "probabilities-passed-as-logits", "log_likelihoods",
+     "binary_cross_entropy_with_logits(logits, x,", "binary_cross_entropy_with_logits(torch.sigmoid(logits), x,",
+     "test_log_likelihoods"),
+    ("01_elbo", "bernoulli-from-sigmoid-unstable", "log_likelihoods",
+     'per_pixel = -F.binary_cross_entropy_with_logits(logits, x, reduction="none")',
+     "per_pixel = x * torch.log(torch.sigmoid(logits)) + (1 - x) * torch.log(1 - torch.sigmoid(logits))",
+     "test_log_likelihoods"),
+    ("01_elbo", "gaussian-std-for-variance", "log_likelihoods",
+     "(x - mean) ** 2 / logvar.exp()", "(x - mean) ** 2 / (0.5 * logvar).exp()", "test_log_likelihoods"),
+    ("01_elbo", "elbo-kl-added", "elbo",
+     "return reconstruction - kl_to_standard_normal", "return reconstruction + kl_to_standard_normal", "test_elbo"),
+    ("01_elbo", "elbo-at-posterior-mean", "elbo",
+     "model.decoder_mean(reparameterize(q_mu, q_logvar))", "model.decoder_mean(q_mu)", "test_elbo"),
+    ("01_elbo", "iw-mean-of-log-weights", "importance_weighted_bound",
+     "return torch.logsumexp(torch.stack(log_weights), dim=0) - math.log(k)",
+     "return torch.stack(log_weights).mean(dim=0)", "test_importance_weighted_bound"),
+    ("01_elbo", "iw-without-logsumexp", "importance_weighted_bound",
+     "return torch.logsumexp(torch.stack(log_weights), dim=0) - math.log(k)",
+     "return torch.log(torch.stack(log_weights).exp().mean(dim=0))", "test_importance_weighted_bound"),
+    ("01_elbo", "iw-missing-log-k", "importance_weighted_bound",
+     "return torch.logsumexp(torch.stack(log_weights), dim=0) - math.log(k)",
+     "return torch.logsumexp(torch.stack(log_weights), dim=0)", "test_importance_weighted_bound"),
+]
+
+
+# Correct answers in another style than the instructor's: (assignment, [(solution cell, code, replacement)]).
+ALTERNATIVES = [
+    ("01_elbo", [
+        ("kl_to_standard_normal", "return 0.5 * (logvar.exp() + mu.pow(2) - 1.0 - logvar).sum(dim=1)",
+         "q = torch.distributions.Normal(mu, torch.exp(0.5 * logvar))\n"
+         "    prior = torch.distributions.Normal(torch.zeros_like(mu), torch.ones_like(mu))\n"
+         "    return torch.distributions.kl_divergence(q, prior).sum(-1)"),
+        ("reparameterize", "return mu + std * torch.randn_like(std)",
+         "return torch.distributions.Normal(mu, std).rsample()"),
+        ("log_likelihoods", 'per_pixel = -F.binary_cross_entropy_with_logits(logits, x, reduction="none")',
+         "per_pixel = x * F.logsigmoid(logits) + (1 - x) * F.logsigmoid(-logits)"),
+        ("log_likelihoods", "per_entry = -0.5 * (math.log(2 * math.pi) + logvar + (x - mean) ** 2 / logvar.exp())",
+         "per_entry = torch.distributions.Normal(torch.as_tensor(mean, dtype=x.dtype), "
+         "torch.exp(0.5 * logvar)).log_prob(x)"),
+        ("elbo", "reconstruction = torch.stack([", "reconstruction = gaussian_log_likelihood(\n"
+         "        x.repeat(n_samples, 1),\n"
+         "        model.decoder_mean(reparameterize(q_mu.repeat(n_samples, 1), q_logvar.repeat(n_samples, 1))),\n"
+         "        model.logvar).view(n_samples, -1).mean(0)\n"
+         "    unused = torch.stack(["),
+        ("importance_weighted_bound", "log_weights = []\n    for _ in range(k):",
+         "q = torch.distributions.Normal(q_mu, torch.exp(0.5 * q_logvar))\n"
+         "    z = q.rsample((k,))\n"
+         "    log_w = (torch.distributions.Normal(model.decoder_mean(z), math.exp(0.5 * model.logvar)).log_prob(x).sum(-1)\n"
+         "             + torch.distributions.Normal(0.0, 1.0).log_prob(z).sum(-1) - q.log_prob(z).sum(-1))\n"
+         "    return torch.logsumexp(log_w, dim=0) - math.log(k)\n"
+         "    log_weights = []\n    for _ in range(k):"),
+    ]),
+]
+
+
+def plant(notebook, cell_id, correct, mistaken):
+    """Replace ``correct`` (which must stand exactly once) in the solution cell ``cell_id``."""
+    (cell,) = [c for c in notebook["cells"] if c["metadata"].get("nbgrader", {}).get("grade_id") == cell_id]
+    source = "".join(cell["source"])
+    assert source.count(correct) == 1, f"{correct!r} should stand exactly once in cell {cell_id}"
+    cell["source"] = source.replace(correct, mistaken)
+
+
+def submit(course, assignment, student, changes):
+    """The solution notebook with ``changes`` planted, as ``student``'s submission."""
+    notebook = json.loads((course / "solutions" / assignment / f"{assignment}.ipynb").read_text())
+    for cell_id, correct, changed in changes:
+        plant(notebook, cell_id, correct, changed)
+    folder = course / "nbgrader_work" / "submitted" / student / assignment
+    folder.mkdir(parents=True)
+    (folder / f"{assignment}.ipynb").write_text(json.dumps(notebook))
+
+
+@pytest.fixture(scope="module")
+def graded_variants(course):
+    """Each mistake, and each set of alternative answers, as one student's submission, autograded."""
+    for assignment in sorted({m[0] for m in MISTAKES} | {a[0] for a in ALTERNATIVES}):
+        for _, mistake, cell_id, correct, mistaken, _ in [m for m in MISTAKES if m[0] == assignment]:
+            submit(course, assignment, f"variant-mistake-{mistake}", [(cell_id, correct, mistaken)])
+        for changes in [a[1] for a in ALTERNATIVES if a[0] == assignment]:
+            submit(course, assignment, "variant-alternative", changes)
+        nbgrader(course, "autograde", assignment, "--student=variant-*", "--force")
+    return course
+
+
+@pytest.mark.parametrize("assignment, mistake, cell_id, correct, mistaken, losing_cell", MISTAKES,
+                         ids=[f"{m[0]}:{m[1]}" for m in MISTAKES])
+def test_mistake_loses_points_on_its_exercise_only(graded_variants, assignment, mistake, cell_id, correct,
+                                                   mistaken, losing_cell):
+    scores = grades(graded_variants, assignment, f"variant-mistake-{mistake}")
+    automatic = {name: score for name, score in scores.items() if score[0] is not None}
+    assert automatic[losing_cell][0] < automatic[losing_cell][1], f"{mistake} went unnoticed by {losing_cell}"
+    elsewhere = {name: score for name, score in automatic.items() if name != losing_cell and score[0] < score[1]}
+    assert not elsewhere, f"{mistake} also costs points in {elsewhere}"
+
+
+@pytest.mark.parametrize("assignment", sorted({a[0] for a in ALTERNATIVES}))
+def test_correct_answers_in_another_style_earn_every_point(graded_variants, assignment):
+    scores = grades(graded_variants, assignment, "variant-alternative")
+    lost = {name: score for name, score in scores.items() if score[0] is not None and score[0] < score[1]}
+    assert not lost, f"correct alternative answers lose points in {lost}"
