@@ -25,9 +25,10 @@ c.Exchange.root = str(work / "exchange")
 # under nbgrader, but a slow laptop still needs headroom).
 c.ExecutePreprocessor.timeout = 600
 
-# Feedback must not reveal the hidden tests.
+# Feedback must not reveal the hidden tests: neither their code nor the tracebacks that quote it.
 c.GenerateFeedback.preprocessors = [
     "nbgrader.preprocessors.GetGrades",
     "nbgrader.preprocessors.ClearHiddenTests",
+    "vae_helpers.feedback.TrimGradedTracebacks",
     "nbconvert.preprocessors.CSSHTMLHeaderPreprocessor",
 ]
