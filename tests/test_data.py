@@ -144,3 +144,17 @@ def test_batches_in_order_and_binarised(clean_env):
     assert torch.equal(x[:, 0], (test.images[:10].float() / 255 > 0.5).float())
     with pytest.raises(ValueError, match="batch_size"):
         Batches(test, batch_size=0)
+
+
+def test_download_command_fetches_into_the_data_folder(clean_env, tmp_path, capsys):
+    make_local_mnist(tmp_path)  # stands in for what torchvision's download would have written
+    clean_env.setenv("VAE_COURSE_DATA", str(tmp_path))
+    data.main(["download", "--dataset", "mnist"])
+    assert capsys.readouterr().out.splitlines() == ["MNIST train: 12 images ready", "MNIST test: 12 images ready"]
+
+
+def test_download_command_offline_says_what_to_do(clean_env, tmp_path, monkeypatch):
+    clean_env.setenv("VAE_COURSE_DATA", str(tmp_path))
+    offline(monkeypatch)
+    with pytest.raises(DatasetNotFoundError, match=r"Could not load MNIST \(train split\)"):
+        data.main(["download", "--dataset", "mnist"])
