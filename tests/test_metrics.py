@@ -1,0 +1,83 @@
+import math
+
+import pytest
+import torch
+from torch import nn
+
+from vae_helpers.metrics import negative_elbo, negative_log_likelihood, posterior
+
+
+class OneLatentModel(nn.Module):
+    """Bernoulli pixels whose logits are linear in a 1-D latent: log p(x) is a 1-D integral."""
+
+    def __init__(self, normal_encoder=False):
+        super().__init__()
+        self.weight = torch.tensor([2.0, -1.5, 0.5, 3.0]).view(1, 1, 2, 2)
+        self.bias = torch.tensor([0.3, 0.0, -0.7, 0.2]).view(1, 1, 2, 2)
+        self.normal_encoder = normal_encoder
+
+    def encode(self, x):
+        mu = (x.flatten(1) @ torch.tensor([[0.4], [-0.3], [0.1], [0.5]])) - 0.2
+        logvar = torch.full_like(mu, -1.0)
+        return torch.distributions.Normal(mu, torch.exp(0.5 * logvar)) if self.normal_encoder else (mu, logvar)
+
+    def decode(self, z):
+        return z.view(-1, 1, 1, 1) * self.weight + self.bias
+
+
+def exact_negative_log_likelihood(model, x):
+    """-log p(x), integrating p(x | z) p(z) over z on a fine grid."""
+    z = torch.linspace(-8, 8, 20001, dtype=torch.float64)
+    logits = model.decode(z).double().unsqueeze(1)            # (grid, 1, 1, 2, 2)
+    targets = x.double().unsqueeze(0)                           # (1, batch, 1, 2, 2)
+    log_px_z = (targets * torch.nn.functional.logsigmoid(logits)
+                + (1 - targets) * torch.nn.functional.logsigmoid(-logits)).flatten(2).sum(-1)
+    log_joint = log_px_z + torch.distributions.Normal(0.0, 1.0).log_prob(z).unsqueeze(1)
+    log_px = torch.logsumexp(log_joint, 0) + math.log(z[1] - z[0])
+    return float(-log_px.mean())
+
+
+@pytest.fixture
+def batches():
+    x = torch.tensor([[1.0, 0.0, 1.0, 1.0], [0.0, 1.0, 0.0, 0.0], [1.0, 1.0, 0.0, 1.0]]).view(3, 1, 2, 2)
+    return [(x, torch.zeros(3))]
+
+
+@pytest.mark.parametrize("normal_encoder", [False, True])
+def test_importance_sampled_likelihood_approaches_the_exact_one(batches, normal_encoder):
+    torch.manual_seed(0)
+    model = OneLatentModel(normal_encoder)
+    exact = exact_negative_log_likelihood(model, batches[0][0])
+    assert negative_log_likelihood(model, batches, k=20000) == pytest.approx(exact, abs=0.03)
+
+
+def test_likelihood_is_tighter_than_the_elbo_and_improves_with_k(batches):
+    torch.manual_seed(0)
+    model = OneLatentModel()
+    exact = exact_negative_log_likelihood(model, batches[0][0])
+    elbo_runs = [negative_elbo(model, batches) for _ in range(2000)]
+    k1_runs = [negative_log_likelihood(model, batches, k=1) for _ in range(2000)]
+    k100 = sum(negative_log_likelihood(model, batches, k=100) for _ in range(50)) / 50
+    mean_elbo, mean_k1 = sum(elbo_runs) / len(elbo_runs), sum(k1_runs) / len(k1_runs)
+    assert mean_elbo == pytest.approx(mean_k1, abs=0.1), "k = 1 is the ELBO (with a sampled KL)"
+    assert exact < k100 < mean_elbo - 0.1
+
+
+def test_elbo_samples_z_rather_than_using_the_mean(batches):
+    model = OneLatentModel()
+    runs = {round(negative_elbo(model, batches), 6) for _ in range(5)}
+    assert len(runs) > 1, "the ELBO must be evaluated with sampling on"
+
+
+def test_posterior_accepts_both_encoder_conventions(batches):
+    x = batches[0][0]
+    a, b = posterior(OneLatentModel(False), x), posterior(OneLatentModel(True), x)
+    assert torch.allclose(a.loc, b.loc) and torch.allclose(a.scale, b.scale)
+    assert torch.allclose(a.scale, torch.full_like(a.scale, math.exp(-0.5))), "std is exp(0.5 * logvar)"
+
+
+def test_metrics_put_the_model_in_eval_mode(batches):
+    model = OneLatentModel()
+    model.train()
+    negative_elbo(model, batches)
+    assert not model.training

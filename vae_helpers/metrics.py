@@ -1,0 +1,60 @@
+"""Test-set measures of a trained VAE with Bernoulli pixels, in nats per image.
+
+A model needs ``encode(x)``, returning ``(mu, logvar)`` or a ``torch.distributions.Normal``,
+and ``decode(z)``, returning one logit per pixel.
+"""
+import math
+
+import torch
+import torch.nn.functional as F
+from torch.distributions import Normal
+
+
+def posterior(model, x) -> Normal:
+    """q(z | x) as a ``Normal``, whichever of the two encoder conventions the model follows."""
+    encoded = model.encode(x)
+    if isinstance(encoded, Normal):
+        return encoded
+    mu, logvar = encoded
+    return Normal(mu, torch.exp(0.5 * logvar))
+
+
+def _log_bernoulli(x, logits):
+    """log p(x | z) summed over pixels; ``logits`` has x's shape, maybe after sample dimensions."""
+    return -F.binary_cross_entropy_with_logits(logits, x.expand_as(logits), reduction="none") \
+        .flatten(logits.dim() - x.dim() + 1).sum(-1)
+
+
+@torch.no_grad()
+def negative_elbo(model, batches) -> float:
+    """Mean negative ELBO over the batches, with z sampled from q(z | x) (not its mean)."""
+    model.eval()
+    total, count = 0.0, 0
+    for x, _ in batches:
+        q = posterior(model, x)
+        z = q.sample()  # no gradients are needed to evaluate
+        logits = model.decode(z).reshape(x.shape)
+        kl = torch.distributions.kl_divergence(q, Normal(torch.zeros_like(q.loc), torch.ones_like(q.scale)))
+        total += float((-_log_bernoulli(x, logits) + kl.flatten(1).sum(1)).sum())
+        count += len(x)
+    return total / count
+
+
+@torch.no_grad()
+def negative_log_likelihood(model, batches, k: int = 100) -> float:
+    """Mean importance-sampled estimate of -log p(x), with k samples from q(z | x) per image.
+
+    It is the negative of the k-sample importance-weighted bound, so it lies below the negative
+    ELBO and approaches -log p(x) as k grows.
+    """
+    model.eval()
+    total, count = 0.0, 0
+    for x, _ in batches:
+        q = posterior(model, x)
+        z = q.sample((k,))  # (k, batch, latent)
+        logits = model.decode(z.flatten(0, 1)).reshape(k, *x.shape)
+        prior = Normal(torch.zeros_like(z), torch.ones_like(z))
+        log_weights = _log_bernoulli(x, logits) + prior.log_prob(z).sum(-1) - q.log_prob(z).sum(-1)
+        total += float(-(torch.logsumexp(log_weights, dim=0) - math.log(k)).sum())
+        count += len(x)
+    return total / count
