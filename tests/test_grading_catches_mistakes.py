@@ -46,6 +46,29 @@ MISTAKES = [
     ("01_elbo", "iw-missing-log-k", "importance_weighted_bound",
      "return torch.logsumexp(torch.stack(log_weights), dim=0) - math.log(k)",
      "return torch.logsumexp(torch.stack(log_weights), dim=0)", "test_importance_weighted_bound"),
+    ("02_dense_vae", "kl-sign-flipped", "vae_loss",
+     "kl = 0.5 * (logvar.exp()", "kl = -0.5 * (logvar.exp()", "test_vae_loss"),
+    ("02_dense_vae", "kl-summed-over-batch", "vae_loss",
+     "- 1.0 - logvar).sum(1).mean()", "- 1.0 - logvar).sum(1).sum()", "test_vae_loss"),
+    ("02_dense_vae", "pixels-averaged", "vae_loss",
+     'reduction="none").flatten(1).sum(1).mean()', 'reduction="none").flatten(1).mean(1).mean()', "test_vae_loss"),
+    ("02_dense_vae", "probabilities-passed-as-logits", "vae_loss",
+     "binary_cross_entropy_with_logits(logits, targets", "binary_cross_entropy_with_logits(torch.sigmoid(logits), targets",
+     "test_vae_loss"),
+    ("02_dense_vae", "variance-used-as-std", "dense_vae",
+     "z = mu + torch.exp(0.5 * logvar) * torch.randn_like(mu)", "z = mu + torch.exp(logvar) * torch.randn_like(mu)", "test_dense_vae"),
+    ("02_dense_vae", "sample-without-gradient", "dense_vae",
+     "z = mu + torch.exp(0.5 * logvar) * torch.randn_like(mu)", "z = torch.distributions.Normal(mu, torch.exp(0.5 * logvar)).sample()", "test_dense_vae"),
+    ("02_dense_vae", "torch-normal", "dense_vae",
+     "z = mu + torch.exp(0.5 * logvar) * torch.randn_like(mu)", "z = torch.normal(mu, torch.exp(0.5 * logvar))", "test_dense_vae"),
+    ("02_dense_vae", "sigmoid-in-decoder", "dense_vae",
+     "return self.decoder(z)", "return torch.sigmoid(self.decoder(z))", "test_dense_vae"),
+    ("02_dense_vae", "decoder-wrong-shape", "dense_vae",
+     "return self.decoder(z)", "return self.decoder(z).view(-1, 1, 28, 28)", "test_dense_vae"),
+    ("02_dense_vae", "no-optimizer-step", "train_epoch",
+     "        optimizer.step()\n", "", "test_train_epoch"),
+    ("02_dense_vae", "no-zero-grad", "train_epoch",
+     "        optimizer.zero_grad()\n", "", "test_train_epoch"),
 ]
 
 
@@ -75,6 +98,15 @@ ALTERNATIVES = [
          "             + torch.distributions.Normal(0.0, 1.0).log_prob(z).sum(-1) - q.log_prob(z).sum(-1))\n"
          "    return torch.logsumexp(log_w, dim=0) - math.log(k)\n"
          "    log_weights = []\n    for _ in range(k):"),
+    ]),
+    ("02_dense_vae", [
+        ("dense_vae", "z = mu + torch.exp(0.5 * logvar) * torch.randn_like(mu)",
+         "z = torch.distributions.Normal(mu, torch.exp(0.5 * logvar)).rsample()"),
+        ("vae_loss", 'reconstruction = F.binary_cross_entropy_with_logits(logits, targets, reduction="none").flatten(1).sum(1).mean()',
+         'reconstruction = F.binary_cross_entropy_with_logits(logits, targets, reduction="sum") / len(logits)'),
+        ("vae_loss", "kl = 0.5 * (logvar.exp() + mu.pow(2) - 1.0 - logvar).sum(1).mean()",
+         "kl = -0.5 * torch.sum(1 + logvar - mu.pow(2) - logvar.exp()) / len(mu)"),
+        ("train_epoch", "optimizer.zero_grad()", "optimizer.zero_grad(set_to_none=True)"),
     ]),
 ]
 

@@ -19,6 +19,11 @@ def read(path):
     return json.loads(path.read_text())
 
 
+def lines_of(text):
+    """The set of stripped lines of a text: a secret leaks when one stands as a whole line."""
+    return {line.strip() for line in text.splitlines()}
+
+
 def blocks(source, markers):
     """The lines between each pair of markers."""
     begin, end = markers
@@ -80,7 +85,7 @@ def test_no_solution_or_hidden_test_leaks_into_course(assignment):
         assert marker not in released_text
     secrets = secret_lines(source)
     assert secrets, "the source notebook should hold solutions and hidden tests"
-    leaked = sorted(line for line in secrets if line in released_text)
+    leaked = sorted(secrets & lines_of(released_text))
     assert not leaked, f"course/{assignment} shows solution or hidden-test lines: {leaked[:5]}"
     assert all(not cell.get("outputs") for cell in release["cells"] if cell["cell_type"] == "code")
 
@@ -140,7 +145,7 @@ def test_feedback_does_not_reveal_hidden_tests(course, autograded, assignment):
         text = html.unescape(re.sub(r"<[^>]+>", "", page))  # code is split into highlighted spans
         assert role == "untouched" or "public tests passed" in text
         assert role == "solution" or "NotImplementedError" in text, "feedback should say why points were lost"
-        shown = [line for line in hidden if line in text]
+        shown = sorted(hidden & lines_of(text))
         assert not shown, f"feedback for the {role} submission shows hidden tests: {shown[:3]}"
 
 
