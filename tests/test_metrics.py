@@ -81,3 +81,19 @@ def test_metrics_put_the_model_in_eval_mode(batches):
     model.train()
     negative_elbo(model, batches)
     assert not model.training
+
+
+def test_likelihood_is_right_when_decoded_one_sample_at_a_time(batches):
+    torch.manual_seed(3)
+    model = OneLatentModel()
+    exact = exact_negative_log_likelihood(model, batches[0][0])
+    assert negative_log_likelihood(model, batches, k=5000, max_decoded=3) == pytest.approx(exact, abs=0.05)
+
+
+def test_likelihood_decodes_at_most_max_decoded_images_at_once(batches):
+    model = OneLatentModel()
+    sizes = []
+    decode = model.decode
+    model.decode = lambda z: sizes.append(len(z)) or decode(z)
+    negative_log_likelihood(model, batches, k=100, max_decoded=30)
+    assert max(sizes) <= 30 and sum(sizes) == 100 * 3

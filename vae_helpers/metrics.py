@@ -41,20 +41,24 @@ def negative_elbo(model, batches) -> float:
 
 
 @torch.no_grad()
-def negative_log_likelihood(model, batches, k: int = 100) -> float:
+def negative_log_likelihood(model, batches, k: int = 100, max_decoded: int = 2048) -> float:
     """Mean importance-sampled estimate of -log p(x), with k samples from q(z | x) per image.
 
     It is the negative of the k-sample importance-weighted bound, so it lies below the negative
-    ELBO and approaches -log p(x) as k grows.
+    ELBO and approaches -log p(x) as k grows. At most ``max_decoded`` images are decoded at once,
+    which bounds the memory whatever k and the batch size.
     """
     model.eval()
     total, count = 0.0, 0
     for x, _ in batches:
         q = posterior(model, x)
-        z = q.sample((k,))  # (k, batch, latent)
-        logits = model.decode(z.flatten(0, 1)).reshape(k, *x.shape)
-        prior = Normal(torch.zeros_like(z), torch.ones_like(z))
-        log_weights = _log_bernoulli(x, logits) + prior.log_prob(z).sum(-1) - q.log_prob(z).sum(-1)
-        total += float(-(torch.logsumexp(log_weights, dim=0) - math.log(k)).sum())
+        samples_at_once = max(1, max_decoded // len(x))
+        log_weights = []
+        for start in range(0, k, samples_at_once):
+            z = q.sample((min(samples_at_once, k - start),))  # (samples, batch, latent)
+            logits = model.decode(z.flatten(0, 1)).reshape(len(z), *x.shape)
+            prior = Normal(torch.zeros_like(z), torch.ones_like(z))
+            log_weights.append(_log_bernoulli(x, logits) + prior.log_prob(z).sum(-1) - q.log_prob(z).sum(-1))
+        total += float(-(torch.logsumexp(torch.cat(log_weights), dim=0) - math.log(k)).sum())
         count += len(x)
     return total / count
