@@ -1,6 +1,12 @@
 """Plant the classic VAE mistakes into copies of the solutions, autograde them for real, and
 check that each one loses points on its own exercise and nowhere else; and check that
-correct answers written differently from the instructor's still earn every point."""
+correct answers written differently from the instructor's still earn every point.
+
+Exercises are graded in isolation, so one submission can carry mistakes in several exercises:
+mistakes go in rounds with at most one per exercise, and every exercise a round leaves
+correct must keep all its points.
+"""
+import itertools
 import json
 
 import pytest
@@ -69,6 +75,22 @@ MISTAKES = [
      "        optimizer.step()\n", "", "test_train_epoch"),
     ("02_dense_vae", "no-zero-grad", "train_epoch",
      "        optimizer.zero_grad()\n", "", "test_train_epoch"),
+    ("03_conv_vae", "variance-used-as-std", "conv_encoder",
+     "return Normal(mu, torch.exp(0.5 * logvar))", "return Normal(mu, torch.exp(logvar))", "test_conv_encoder"),
+    ("03_conv_vae", "sample-without-gradient", "conv_vae_forward",
+     "z = q.rsample()", "z = q.sample()", "test_conv_vae_forward"),
+    ("03_conv_vae", "torch-normal", "conv_vae_forward",
+     "z = q.rsample()", "z = torch.normal(q.loc, q.scale)", "test_conv_vae_forward"),
+    ("03_conv_vae", "decoder-wrong-shape", "conv_decoder",
+     "return self.upsample(self.expand(z).view(-1, self.c2, 7, 7))", "return self.upsample(self.expand(z).view(-1, self.c2, 7, 7)).flatten(1)", "test_conv_decoder"),
+    ("03_conv_vae", "decoder-fixed-batch-size", "conv_decoder",
+     ".view(-1, self.c2, 7, 7)", ".view(128, self.c2, 7, 7)", "test_conv_decoder"),
+    ("03_conv_vae", "sigmoid-in-decoder", "conv_decoder",
+     "return self.upsample(self.expand(z).view(-1, self.c2, 7, 7))", "return torch.sigmoid(self.upsample(self.expand(z).view(-1, self.c2, 7, 7)))", "test_conv_decoder"),
+    ("03_conv_vae", "kl-sign-flipped", "kl_to_prior",
+     "return kl_divergence(q, prior).sum(dim=-1)", "return -kl_divergence(q, prior).sum(dim=-1)", "test_kl_to_prior"),
+    ("03_conv_vae", "kl-averaged-over-latents", "kl_to_prior",
+     "return kl_divergence(q, prior).sum(dim=-1)", "return kl_divergence(q, prior).mean(dim=-1)", "test_kl_to_prior"),
 ]
 
 
@@ -108,6 +130,13 @@ ALTERNATIVES = [
          "kl = -0.5 * torch.sum(1 + logvar - mu.pow(2) - logvar.exp()) / len(mu)"),
         ("train_epoch", "optimizer.zero_grad()", "optimizer.zero_grad(set_to_none=True)"),
     ]),
+    ("03_conv_vae", [
+        ("conv_encoder", "return Normal(mu, torch.exp(0.5 * logvar))", "return Normal(mu, (logvar / 2).exp())"),
+        ("conv_decoder", ".view(-1, self.c2, 7, 7)", ".view(len(z), self.c2, 7, 7)"),
+        ("conv_vae_forward", "z = q.rsample()", "z = q.loc + q.scale * torch.randn_like(q.loc)"),
+        ("kl_to_prior", "return kl_divergence(q, prior).sum(dim=-1)",
+         "return (0.5 * (q.scale ** 2 + q.loc ** 2 - 1) - torch.log(q.scale)).sum(-1)"),
+    ]),
 ]
 
 
@@ -131,29 +160,40 @@ def submit(course, assignment, student, changes):
 
 @pytest.fixture(scope="module")
 def graded_variants(course):
-    """Each mistake, and each set of alternative answers, as one student's submission, autograded."""
+    """Every mistake, in rounds of at most one per exercise, and each set of alternative answers,
+    autograded. Returns {mistake: (student, exercises given a mistake in that round)}."""
+    rounds = {}
     for assignment in sorted({m[0] for m in MISTAKES} | {a[0] for a in ALTERNATIVES}):
-        for _, mistake, cell_id, correct, mistaken, _ in [m for m in MISTAKES if m[0] == assignment]:
-            submit(course, assignment, f"variant-mistake-{mistake}", [(cell_id, correct, mistaken)])
+        by_exercise = [list(group) for _, group in
+                       itertools.groupby(sorted((m for m in MISTAKES if m[0] == assignment), key=lambda m: m[2]),
+                                         key=lambda m: m[2])]
+        for number, planted in enumerate(itertools.zip_longest(*by_exercise)):
+            planted = [m for m in planted if m is not None]
+            student = f"variant-{assignment}-round-{number}"
+            submit(course, assignment, student, [(m[2], m[3], m[4]) for m in planted])
+            for m in planted:
+                rounds[m[1], assignment] = (student, {other[5] for other in planted})
         for changes in [a[1] for a in ALTERNATIVES if a[0] == assignment]:
             submit(course, assignment, "variant-alternative", changes)
         nbgrader(course, "autograde", assignment, "--student=variant-*", "--force")
-    return course
+    return rounds
 
 
 @pytest.mark.parametrize("assignment, mistake, cell_id, correct, mistaken, losing_cell", MISTAKES,
                          ids=[f"{m[0]}:{m[1]}" for m in MISTAKES])
-def test_mistake_loses_points_on_its_exercise_only(graded_variants, assignment, mistake, cell_id, correct,
+def test_mistake_loses_points_on_its_exercise_only(course, graded_variants, assignment, mistake, cell_id, correct,
                                                    mistaken, losing_cell):
-    scores = grades(graded_variants, assignment, f"variant-mistake-{mistake}")
+    student, mistaken_exercises = graded_variants[mistake, assignment]
+    scores = grades(course, assignment, student)
     automatic = {name: score for name, score in scores.items() if score[0] is not None}
     assert automatic[losing_cell][0] < automatic[losing_cell][1], f"{mistake} went unnoticed by {losing_cell}"
-    elsewhere = {name: score for name, score in automatic.items() if name != losing_cell and score[0] < score[1]}
-    assert not elsewhere, f"{mistake} also costs points in {elsewhere}"
+    elsewhere = {name: score for name, score in automatic.items()
+                 if name not in mistaken_exercises and score[0] < score[1]}
+    assert not elsewhere, f"{mistake} (with {sorted(mistaken_exercises)}) also costs points in {elsewhere}"
 
 
 @pytest.mark.parametrize("assignment", sorted({a[0] for a in ALTERNATIVES}))
-def test_correct_answers_in_another_style_earn_every_point(graded_variants, assignment):
-    scores = grades(graded_variants, assignment, "variant-alternative")
+def test_correct_answers_in_another_style_earn_every_point(course, graded_variants, assignment):
+    scores = grades(course, assignment, "variant-alternative")
     lost = {name: score for name, score in scores.items() if score[0] is not None and score[0] < score[1]}
     assert not lost, f"correct alternative answers lose points in {lost}"
