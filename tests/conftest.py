@@ -18,7 +18,14 @@ os.environ.setdefault("VAE_COURSE_DATASET", "digits")
 os.environ.setdefault("MPLBACKEND", "Agg")
 
 REPO = Path(__file__).resolve().parents[1]
-ASSIGNMENTS = sorted(p.name for p in (REPO / "solutions").iterdir() if (p / f"{p.name}.ipynb").is_file())
+
+
+def notebook_path(folder, assignment):
+    """Where nbgrader keeps an assignment's notebook: ``<folder>/<assignment>/<assignment>.ipynb``."""
+    return Path(folder) / assignment / f"{assignment}.ipynb"
+
+
+ASSIGNMENTS = sorted(p.name for p in (REPO / "solutions").iterdir() if notebook_path(p.parent, p.name).is_file())
 
 
 @pytest.fixture
@@ -53,3 +60,12 @@ def grades(course, assignment, student):
     with Gradebook(f"sqlite:///{course / 'nbgrader_work' / 'gradebook.db'}") as gradebook:
         notebook = gradebook.find_submission_notebook(assignment, assignment, student)
         return {g.name: (g.auto_score, g.max_score) for g in notebook.grades}
+
+
+def points_lost(course, assignment, student):
+    """{grade_id: points lost} for every cell nbgrader scored itself below full marks.
+
+    Tests score automatically; so does nbgrader an unchanged written answer (0 points).
+    """
+    return {name: maximum - score for name, (score, maximum) in grades(course, assignment, student).items()
+            if score is not None and score < maximum}

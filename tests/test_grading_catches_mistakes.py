@@ -11,7 +11,7 @@ import json
 
 import pytest
 
-from conftest import grades, nbgrader
+from conftest import nbgrader, notebook_path, points_lost
 
 # (assignment, mistake, solution cell, correct code, mistaken code, test cell that must lose points)
 MISTAKES = [
@@ -150,12 +150,12 @@ def plant(notebook, cell_id, correct, mistaken):
 
 def submit(course, assignment, student, changes):
     """The solution notebook with ``changes`` planted, as ``student``'s submission."""
-    notebook = json.loads((course / "solutions" / assignment / f"{assignment}.ipynb").read_text())
+    notebook = json.loads(notebook_path(course / "solutions", assignment).read_text())
     for cell_id, correct, changed in changes:
         plant(notebook, cell_id, correct, changed)
-    folder = course / "nbgrader_work" / "submitted" / student / assignment
-    folder.mkdir(parents=True)
-    (folder / f"{assignment}.ipynb").write_text(json.dumps(notebook))
+    submission = notebook_path(course / "nbgrader_work" / "submitted" / student, assignment)
+    submission.parent.mkdir(parents=True)
+    submission.write_text(json.dumps(notebook))
 
 
 @pytest.fixture(scope="module")
@@ -184,16 +184,13 @@ def graded_variants(course):
 def test_mistake_loses_points_on_its_exercise_only(course, graded_variants, assignment, mistake, cell_id, correct,
                                                    mistaken, losing_cell):
     student, mistaken_exercises = graded_variants[mistake, assignment]
-    scores = grades(course, assignment, student)
-    automatic = {name: score for name, score in scores.items() if score[0] is not None}
-    assert automatic[losing_cell][0] < automatic[losing_cell][1], f"{mistake} went unnoticed by {losing_cell}"
-    elsewhere = {name: score for name, score in automatic.items()
-                 if name not in mistaken_exercises and score[0] < score[1]}
+    lost = points_lost(course, assignment, student)
+    assert losing_cell in lost, f"{mistake} went unnoticed by {losing_cell}"
+    elsewhere = {name: points for name, points in lost.items() if name not in mistaken_exercises}
     assert not elsewhere, f"{mistake} (with {sorted(mistaken_exercises)}) also costs points in {elsewhere}"
 
 
 @pytest.mark.parametrize("assignment", sorted({a[0] for a in ALTERNATIVES}))
 def test_correct_answers_in_another_style_earn_every_point(course, graded_variants, assignment):
-    scores = grades(course, assignment, "variant-alternative")
-    lost = {name: score for name, score in scores.items() if score[0] is not None and score[0] < score[1]}
+    lost = points_lost(course, assignment, "variant-alternative")
     assert not lost, f"correct alternative answers lose points in {lost}"

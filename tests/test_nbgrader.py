@@ -8,7 +8,7 @@ import shutil
 import pytest
 from nbgrader.utils import get_username
 
-from conftest import ASSIGNMENTS, REPO, grades, nbgrader
+from conftest import ASSIGNMENTS, REPO, grades, nbgrader, notebook_path, points_lost
 
 REGENERATE = 'nbgrader generate_assignment "*" --force'
 SOLUTION_MARKERS = ("### BEGIN SOLUTION", "### END SOLUTION")
@@ -59,8 +59,8 @@ def secret_lines(notebook, kinds=(SOLUTION_MARKERS, HIDDEN_MARKERS), answers=Tru
 
 @pytest.mark.parametrize("assignment", ASSIGNMENTS)
 def test_course_is_what_nbgrader_generates(course, assignment):
-    generated = course / "course" / assignment / f"{assignment}.ipynb"
-    committed = REPO / "course" / assignment / f"{assignment}.ipynb"
+    generated = notebook_path(course / "course", assignment)
+    committed = notebook_path(REPO / "course", assignment)
     assert committed.is_file(), f"{committed} is missing: run `{REGENERATE}` and commit course/"
     if generated.read_text() != committed.read_text():
         new, old = read(generated)["cells"], read(committed)["cells"]
@@ -78,8 +78,8 @@ def test_every_release_has_a_source():
 
 @pytest.mark.parametrize("assignment", ASSIGNMENTS)
 def test_no_solution_or_hidden_test_leaks_into_course(assignment):
-    source = read(REPO / "solutions" / assignment / f"{assignment}.ipynb")
-    release = read(REPO / "course" / assignment / f"{assignment}.ipynb")
+    source = read(notebook_path(REPO / "solutions", assignment))
+    release = read(notebook_path(REPO / "course", assignment))
     released_text = "\n".join("".join(cell["source"]) for cell in release["cells"])
     for marker in (*SOLUTION_MARKERS, *HIDDEN_MARKERS):
         assert marker not in released_text
@@ -106,12 +106,12 @@ def autograded(course, tmp_path_factory):
         nbgrader(course, "release_assignment", assignment, "--force")
         home = tmp_path_factory.mktemp("student")
         nbgrader(home, "fetch_assignment", assignment, "--course", "vae-hands-on", exchange)
-        shutil.copy(REPO / "solutions" / assignment / f"{assignment}.ipynb", home / assignment)
+        shutil.copy(notebook_path(REPO / "solutions", assignment), home / assignment)
         nbgrader(home, "submit", assignment, "--course", "vae-hands-on", exchange)
         nbgrader(course, "collect", assignment)
         untouched = course / "nbgrader_work" / "submitted" / "untouched" / assignment
         untouched.mkdir(parents=True)
-        shutil.copy(REPO / "course" / assignment / f"{assignment}.ipynb", untouched)
+        shutil.copy(notebook_path(REPO / "course", assignment), untouched)
         nbgrader(course, "autograde", assignment, "--force")
     return students
 
@@ -122,7 +122,7 @@ def test_solution_scores_every_automatic_point(course, autograded, assignment):
     automatic = {name: s for name, s in scores.items() if s[0] is not None}
     manual = {name for name, s in scores.items() if s[0] is None}
     assert automatic and manual, "each notebook has automatic tests and a written answer"
-    lost = {name: s for name, s in automatic.items() if s[0] != s[1]}
+    lost = points_lost(course, assignment, autograded["solution"])
     assert not lost, f"the solution loses points in {lost}"
 
 
@@ -137,7 +137,7 @@ def test_untouched_student_notebook_scores_zero(course, autograded, assignment):
 @pytest.mark.parametrize("assignment", ASSIGNMENTS)
 def test_feedback_does_not_reveal_hidden_tests(course, autograded, assignment):
     nbgrader(course, "generate_feedback", assignment, "--force")
-    source = read(REPO / "solutions" / assignment / f"{assignment}.ipynb")
+    source = read(notebook_path(REPO / "solutions", assignment))
     hidden = secret_lines(source, kinds=(HIDDEN_MARKERS,), answers=False)
     assert hidden, "the source notebook should hold hidden tests"
     for role, student in autograded.items():
