@@ -59,3 +59,17 @@ def test_loss_curves_has_one_panel_per_term():
     fig = plots.loss_curves({"loss": [3.0, 2.0, 1.5], "kl": [0.5, 0.7, 0.8]})
     assert [ax.get_title() for ax in fig.axes] == ["loss", "kl"]
     assert list(fig.axes[1].lines[0].get_ydata()) == [0.5, 0.7, 0.8]
+
+
+def test_rate_distortion_plots_points_in_beta_order_with_iso_elbo_lines():
+    fig = plots.rate_distortion({4.0: (5.0, 140.0), 0.5: (30.0, 100.0), 1.0: (20.0, 105.0)})
+    ax = fig.axes[0]
+    curve = ax.lines[-1]
+    assert list(curve.get_xdata()) == [30.0, 20.0, 5.0]       # beta 0.5, 1, 4
+    assert list(curve.get_ydata()) == [100.0, 105.0, 140.0]
+    assert [text.get_text() for text in ax.texts] == ["β = 0.5", "β = 1", "β = 4"]
+    iso_elbo = ax.lines[:-1]
+    assert len(iso_elbo) == 3
+    for line, total in zip(iso_elbo, (130.0, 125.0, 145.0)):
+        x, y = line.get_xdata(), line.get_ydata()
+        assert all(abs(a + b - total) < 1e-9 for a, b in zip(x, y))
