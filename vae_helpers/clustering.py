@@ -51,6 +51,6 @@ def matched_classes(labels, clusters, n_clusters: int) -> torch.Tensor:
 
 def cluster_scores(labels, clusters) -> dict:
     """``{"nmi": ..., "accuracy": ...}`` of cluster ids against true labels (tensors or arrays)."""
-    accuracy = cluster_accuracy(labels, clusters)
-    nmi = normalized_mutual_info_score(_as_ids("labels", labels), _as_ids("clusters", clusters))
-    return {"nmi": float(nmi), "accuracy": accuracy}
+    labels, clusters = _as_ids("labels", labels), _as_ids("clusters", clusters)
+    covered, _, _ = _best_matching(labels, clusters)
+    return {"nmi": float(normalized_mutual_info_score(labels, clusters)), "accuracy": float(covered / len(labels))}
