@@ -52,5 +52,5 @@ def matched_classes(labels, clusters, n_clusters: int) -> torch.Tensor:
 def cluster_scores(labels, clusters) -> dict:
     """``{"nmi": ..., "accuracy": ...}`` of cluster ids against true labels (tensors or arrays)."""
     labels, clusters = _as_ids("labels", labels), _as_ids("clusters", clusters)
-    covered, _, _ = _best_matching(labels, clusters)
-    return {"nmi": float(normalized_mutual_info_score(labels, clusters)), "accuracy": float(covered / len(labels))}
+    accuracy = cluster_accuracy(labels, clusters)  # first: it also checks that the lengths match
+    return {"nmi": float(normalized_mutual_info_score(labels, clusters)), "accuracy": accuracy}
