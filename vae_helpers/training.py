@@ -19,6 +19,9 @@ def progress_bar(iterable, enabled: bool = True, **options):
     return tqdm(iterable, disable=not enabled or run_mode() == "autograde", **options)
 
 
+POSTFIX_EVERY = 20  # batches between updates of the progress bar's loss
+
+
 def train(model: torch.nn.Module, loss_fn, batches, optimizer: torch.optim.Optimizer,
           epochs: int, progress: bool = True) -> dict:
     """Train ``model`` for ``epochs`` passes over ``batches``; return the history.
@@ -33,7 +36,7 @@ def train(model: torch.nn.Module, loss_fn, batches, optimizer: torch.optim.Optim
         model.train()
         started, seen, totals = time.perf_counter(), 0, {}
         bar = progress_bar(batches, enabled=progress, desc=f"epoch {epoch}/{epochs}", leave=False)
-        for x, y in bar:
+        for step, (x, y) in enumerate(bar):
             terms = loss_fn(model, x, y)
             if isinstance(terms, torch.Tensor):
                 terms = {"loss": terms}
@@ -44,11 +47,13 @@ def train(model: torch.nn.Module, loss_fn, batches, optimizer: torch.optim.Optim
             optimizer.step()
             n = len(x)
             seen += n
+            # Sums stay tensors on the model's device: reading a value back waits for the GPU.
             for name, value in terms.items():
-                totals[name] = totals.get(name, 0.0) + float(value.detach()) * n
-            bar.set_postfix(loss=f"{float(terms['loss'].detach()):.2f}", refresh=False)
+                totals[name] = totals.get(name, 0.0) + value.detach() * n
+            if not bar.disable and step % POSTFIX_EVERY == 0:
+                bar.set_postfix(loss=f"{float(terms['loss'].detach()):.2f}", refresh=False)
         for name, total in totals.items():
-            history.setdefault(name, []).append(total / seen)
+            history.setdefault(name, []).append(float(total) / seen)
         summary = ", ".join(f"{name} {values[-1]:.2f}" for name, values in history.items())
         print(f"epoch {epoch}/{epochs}: {summary} ({time.perf_counter() - started:.1f} s)")
     return history
