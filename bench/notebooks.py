@@ -1,0 +1,77 @@
+"""Execute a notebook in a fresh kernel, as a student would, and measure it.
+
+The kernel is a new process per run, so its peak memory is the notebook's own. After the
+notebook's last cell, one extra cell (added to a copy, never saved) reports the kernel's peak
+resident memory and, where the notebook computes them, its quality figures.
+"""
+import contextlib
+import json
+import os
+import tempfile
+import time
+from pathlib import Path
+
+import nbformat
+from nbclient import NotebookClient
+from nbclient.exceptions import CellExecutionError
+
+MODE_ENVIRONMENT = {"student": {"VAE_COURSE_FAST": "0"}, "fast": {"VAE_COURSE_FAST": "1"}}
+MARKER = "BENCH-REPORT "
+
+# Expressions evaluated in a notebook's kernel after its last cell: the figures the benchmark reports.
+QUALITY = {
+    "03_conv_vae": "{name: {'test -ELBO': r['test -ELBO'], 'test -log p(x)': r['test NLL']} "
+                   "for name, r in results.items()}",
+    "05_beta_vae_clustering": "results",
+}
+
+_REPORT_CELL = """
+import json as _json, resource as _resource, sys as _sys
+_peak = _resource.getrusage(_resource.RUSAGE_SELF).ru_maxrss * (1 if _sys.platform == "darwin" else 1024)
+print({marker!r} + _json.dumps({{"peak bytes": _peak, "quality": {quality}}}, default=float))
+"""
+
+
+@contextlib.contextmanager
+def environment(values: dict):
+    """Set environment variables for what runs inside, then restore the previous ones."""
+    saved = {name: os.environ.get(name) for name in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+
+
+def execute(path: Path, mode: str, timeout: int = 900) -> dict:
+    """Run every cell of the notebook at ``path`` in ``mode`` ("student" or "fast") in a new kernel.
+
+    Returns ``{"notebook", "mode", "seconds", "peak bytes", "quality", "error"}``; ``seconds`` runs
+    from starting the kernel to the end of the last cell; ``error`` is None or the failure's
+    first line.
+    """
+    path = Path(path)
+    notebook = nbformat.read(path, as_version=4)
+    name = path.stem
+    report = _REPORT_CELL.format(marker=MARKER, quality=QUALITY.get(name, "None"))
+    notebook.cells.append(nbformat.v4.new_code_cell(report))
+    result = {"notebook": name, "mode": mode, "seconds": None, "peak bytes": None, "quality": None, "error": None}
+    with tempfile.TemporaryDirectory() as workdir:  # whatever the notebook writes stays out of the repository
+        client = NotebookClient(notebook, timeout=timeout, kernel_name="python3",
+                                resources={"metadata": {"path": workdir}})
+        started = time.perf_counter()
+        try:
+            with environment({**MODE_ENVIRONMENT[mode], "MPLBACKEND": "Agg"}):
+                client.execute()
+        except CellExecutionError as error:
+            result["error"] = str(error).strip().splitlines()[-1][:300]
+            return result
+        result["seconds"] = time.perf_counter() - started
+    printed = "".join(output.get("text", "") for output in notebook.cells[-1].outputs)
+    reported = json.loads(printed[printed.index(MARKER) + len(MARKER):])
+    result.update({"peak bytes": reported["peak bytes"], "quality": reported["quality"]})
+    return result

@@ -1,0 +1,242 @@
+"""Benchmark the course: training throughput, notebook run time and memory, model quality.
+
+    python -m bench.run --dataset fashion-mnist          # full run, updates BENCHMARKS.md
+    python -m bench.run --dataset digits --quick         # under 3 minutes, prints only
+
+One run prints its figures as Markdown tables and, unless ``--quick``, writes them into
+BENCHMARKS.md as one section per device and dataset; sections from other runs are kept.
+The device is the one the course picks (``VAE_COURSE_DEVICE`` forces one), so the same
+command measures a GPU where there is one.
+"""
+import argparse
+import datetime
+import os
+import platform
+import re
+import shlex
+import sys
+import tempfile
+from pathlib import Path
+
+import torch
+
+from bench import notebooks, throughput
+from vae_helpers import get_device, load_images
+from vae_helpers.data import DATA_VARIABLE, DATASET_VARIABLE, DatasetNotFoundError, data_dir
+
+REPO = Path(__file__).resolve().parents[1]
+SOLUTIONS = REPO / "solutions"
+DATASETS = {"mnist": "MNIST", "fashion-mnist": "Fashion-MNIST",
+            "mnist-test": "MNIST-test (the 10,000 test images as training and test set)",
+            "digits": "scikit-learn digits"}
+MNIST_TEST_FILES = ("t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte")
+STUDENT_SECONDS, STUDENT_BYTES, FAST_SECONDS = 300, 1.5e9, 60
+SPEED_UP_TARGETS = {"cpu": {"dense": 1.6, "conv": 1.0}, "cuda": {"dense": 5.0, "conv": 1.0}}
+QUICK_THROUGHPUT_IMAGES = 10_000
+
+
+def dataset_environment(dataset: str, data: Path, workdir: Path) -> dict:
+    """The course variables that make every notebook and helper load ``dataset``.
+
+    ``mnist-test`` trains and scores on the MNIST test set: a folder in ``workdir`` whose
+    training files are links to the test files found in ``data``/MNIST/raw.
+    """
+    if dataset != "mnist-test":
+        return {DATASET_VARIABLE: dataset, DATA_VARIABLE: str(data)}
+    source = data / "MNIST" / "raw"
+    raw = workdir / "MNIST" / "raw"
+    raw.mkdir(parents=True)
+    for test_name in MNIST_TEST_FILES:
+        found = next((source / f"{test_name}{suffix}" for suffix in ("", ".gz")
+                      if (source / f"{test_name}{suffix}").is_file()), None)
+        if found is None:
+            raise DatasetNotFoundError(
+                f"--dataset mnist-test needs {test_name}[.gz] in {source}. Put the MNIST test files there, "
+                f"or pass --data with a folder that holds MNIST/raw/ with them.")
+        suffix = found.name[len(test_name):]
+        for split_name in (test_name, test_name.replace("t10k", "train")):
+            (raw / f"{split_name}{suffix}").symlink_to(found.resolve())
+    return {DATASET_VARIABLE: "mnist", DATA_VARIABLE: str(workdir)}
+
+
+def machine(device: torch.device) -> str:
+    """CPU model and cores, GPU if used, PyTorch version."""
+    cpu = platform.processor() or platform.machine()
+    cpuinfo = Path("/proc/cpuinfo")
+    if cpuinfo.is_file():
+        match = re.search(r"^model name\s*:\s*(.+)$", cpuinfo.read_text(), re.MULTILINE)
+        cpu = match.group(1).strip() if match else cpu
+    described = f"{cpu}, {os.cpu_count()} cores ({torch.get_num_threads()} PyTorch threads)"
+    if device.type == "cuda":
+        described += f", GPU {torch.cuda.get_device_name(device)}"
+    return f"{described}; PyTorch {torch.__version__}, Python {platform.python_version()}"
+
+
+def _verdict(met: bool) -> str:
+    return "meets" if met else "**misses**"
+
+
+def throughput_table(rows: list[dict], device: torch.device) -> list[str]:
+    targets = SPEED_UP_TARGETS.get(device.type, SPEED_UP_TARGETS["cpu"])
+    lines = ["| model | images | timed epochs | in memory, s/epoch | DataLoader + ToTensor, s/epoch | speed-up | target |",
+             "| --- | ---: | ---: | ---: | ---: | ---: | --- |"]
+    for row in rows:
+        target = targets[row["model"]]
+        wanted = f"≥ {target:g}×" if target > 1 else "> 1×"
+        met = row["speed-up"] >= target if target > 1 else row["speed-up"] > 1
+        lines.append(f"| {row['model']} | {row['images']:,} | {row['epochs']} | {row['in memory s']:.2f} | "
+                     f"{row['reference s']:.2f} | {row['speed-up']:.2f}× | {wanted}: {_verdict(met)} |")
+    return lines
+
+
+def notebook_table(runs: list[dict]) -> list[str]:
+    lines = ["| notebook | mode | wall time | peak memory | budget |", "| --- | --- | ---: | ---: | --- |"]
+    for run in runs:
+        if run["error"]:
+            lines.append(f"| {run['notebook']} | {run['mode']} | failed | | {run['error']} |")
+            continue
+        if run["mode"] == "student":
+            met = run["seconds"] <= STUDENT_SECONDS and run["peak bytes"] <= STUDENT_BYTES
+            budget = f"≤ {STUDENT_SECONDS} s, ≤ {STUDENT_BYTES / 1e9:g} GB: {_verdict(met)}"
+        else:
+            budget = f"≤ {FAST_SECONDS} s: {_verdict(run['seconds'] <= FAST_SECONDS)}"
+        lines.append(f"| {run['notebook']} | {run['mode']} | {run['seconds']:.1f} s | "
+                     f"{run['peak bytes'] / 1e9:.2f} GB | {budget} |")
+    return lines
+
+
+def quality_tables(runs: list[dict]) -> list[str]:
+    by_notebook = {run["notebook"]: run["quality"] for run in runs if run["quality"]}
+    lines = []
+    if "03_conv_vae" in by_notebook:
+        lines += ["| VAE (notebook 03) | test −ELBO, nats/image | test −log p(x), importance-sampled (k = 100), nats/image |",
+                  "| --- | ---: | ---: |"]
+        lines += [f"| {name} | {q['test -ELBO']:.2f} | {q['test -log p(x)']:.2f} |"
+                  for name, q in by_notebook["03_conv_vae"].items()]
+        lines.append("")
+    if "05_beta_vae_clustering" in by_notebook:
+        lines += ["| clustering (notebook 05, test images) | NMI | accuracy (Hungarian matching) |", "| --- | ---: | ---: |"]
+        lines += [f"| {name} | {q['nmi']:.3f} | {q['accuracy']:.1%} |"
+                  for name, q in by_notebook["05_beta_vae_clustering"].items()]
+        lines.append("")
+    return lines
+
+
+def section(args, device, rows, runs, command) -> str:
+    """One device-and-dataset section of BENCHMARKS.md."""
+    quality_mode = "fast" if args.quick else "student"
+    quality_title = ("fast-mode budgets: checks that the figures are produced, not how good they get"
+                     if args.quick else "student budgets")
+    lines = [f"## {device.type.upper()} · {DATASETS[args.dataset]}{' · quick' if args.quick else ''}", "",
+             f"Measured {datetime.date.today().isoformat()} on {machine(device)}.", "",
+             f"Command: `{command}`", "", "### Training throughput", "", *throughput_table(rows, device), "",
+             "### Notebooks, each in a fresh kernel", "", *notebook_table(runs), "",
+             f"### Model quality at the {quality_title}", "",
+             *quality_tables([run for run in runs if run["mode"] == quality_mode])]
+    return "\n".join(lines).rstrip() + "\n"
+
+
+HEADER = """# Benchmarks
+
+Written by `python -m bench.run` (see the README); each section is one run, on one device and
+dataset, and a new run replaces only its own section.
+
+* **Training throughput**: seconds per epoch of notebook 03's dense and convolutional VAEs, same
+  loss, optimizer (Adam, 1e-3), batch size (128) and training loop (`vae_helpers.train`), fed by the
+  course's in-memory `Batches` or by torchvision's `MNIST` dataset code (a PIL image, then
+  `ToTensor`, per image) through a `DataLoader`. Epochs of the two alternate; one untimed epoch
+  each comes first; the table gives the median. Targets: at least 1.6× for the dense VAE on 2 CPU
+  cores and faster for the convolutional one; at least 5× on a GPU.
+* **Notebooks**: every solution notebook executed top to bottom in a new kernel, from kernel start
+  to the last cell, with the kernel's peak resident memory. Budgets: at most 5 minutes and 1.5 GB
+  in student mode, at most 60 s in fast mode.
+* **Model quality**: read from the student-mode runs of notebooks 03 and 05, so the figures are
+  those a student gets.
+"""
+NO_GPU = """## GPU
+
+No GPU figures yet. On a machine with CUDA, the same command adds its section here.
+"""
+_BLOCK = re.compile(r"<!-- bench (\S+) -->\n(.*?)<!-- /bench -->\n", re.DOTALL)
+
+
+def update_benchmarks(path: Path, key: str, text: str) -> None:
+    """Replace or add the section ``key`` of the benchmarks file, keeping every other section."""
+    blocks = dict(_BLOCK.findall(path.read_text())) if path.is_file() else {}
+    blocks[key] = text
+    order = list(DATASETS)
+
+    def position(item):
+        device_type, dataset, *quick = item[0].split(":")
+        return device_type != "cpu", device_type, order.index(dataset), quick
+
+    parts = [HEADER]
+    for block_key, block_text in sorted(blocks.items(), key=position):
+        parts.append(f"<!-- bench {block_key} -->\n{block_text}<!-- /bench -->\n")
+    if not any(not block_key.startswith("cpu:") for block_key in blocks):
+        parts.append(NO_GPU)
+    path.write_text("\n".join(parts))
+
+
+def parse_arguments(argv):
+    parser = argparse.ArgumentParser(prog="python -m bench.run", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--dataset", choices=list(DATASETS), default="mnist",
+                        help="data for every measurement (default: mnist)")
+    parser.add_argument("--quick", action="store_true",
+                        help=f"fast-mode notebooks only and {QUICK_THROUGHPUT_IMAGES:,} images for throughput; "
+                             "prints only, unless --output is given")
+    parser.add_argument("--data", type=Path, default=None,
+                        help=f"the course data folder (default: ${DATA_VARIABLE}, else data/)")
+    parser.add_argument("--notebooks", nargs="+", metavar="NAME",
+                        help="run only these notebooks, e.g. 03_conv_vae (default: all)")
+    parser.add_argument("--output", type=Path, default=None,
+                        help="the benchmarks file to update (default: BENCHMARKS.md; none with --quick)")
+    args = parser.parse_args(argv)
+    available = sorted(p.name for p in SOLUTIONS.iterdir() if (p / f"{p.name}.ipynb").is_file())
+    unknown = sorted(set(args.notebooks or ()) - set(available))
+    if unknown:
+        parser.error(f"unknown notebook(s) {', '.join(unknown)}; choose from {', '.join(available)}")
+    args.notebooks = args.notebooks or available
+    if args.output is None and not args.quick:
+        args.output = REPO / "BENCHMARKS.md"
+    return args
+
+
+def main(argv=None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    args = parse_arguments(argv)
+    command = shlex.join(["python", "-m", "bench.run", *argv])
+    device = get_device()
+    with tempfile.TemporaryDirectory() as workdir:
+        try:
+            variables = dataset_environment(args.dataset, args.data or data_dir(), Path(workdir))
+            with notebooks.environment(variables):
+                train_data = load_images(args.dataset.removesuffix("-test"), "train")
+        except DatasetNotFoundError as error:
+            print(f"bench: {error}", file=sys.stderr)
+            return 2
+        with notebooks.environment(variables):
+            if args.quick:
+                train_data = train_data.take(QUICK_THROUGHPUT_IMAGES)
+            print(f"throughput: {len(train_data):,} {train_data.name} images on {device} ...", flush=True)
+            definitions = throughput.notebook_definitions(SOLUTIONS / "03_conv_vae" / "03_conv_vae.ipynb")
+            rows = throughput.seconds_per_epoch(definitions, train_data, device, repeats=1 if args.quick else 3)
+            runs = []
+            for mode in ("fast",) if args.quick else ("student", "fast"):
+                for name in args.notebooks:
+                    print(f"notebook {name}, {mode} mode ...", flush=True)
+                    runs.append(notebooks.execute(SOLUTIONS / name / f"{name}.ipynb", mode))
+    text = section(args, device, rows, runs, command)
+    print("\n" + text)
+    if args.output:
+        key = f"{device.type}:{args.dataset}" + (":quick" if args.quick else "")
+        update_benchmarks(args.output, key, text)
+        print(f"updated {args.output}")
+    failed = [run["notebook"] for run in runs if run["error"]]
+    if failed:
+        print(f"bench: notebook(s) failed: {', '.join(failed)}", file=sys.stderr)
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,121 @@
+"""The benchmark script, as a maintainer runs it: quick runs, sections kept, clear errors."""
+import argparse
+import math
+import subprocess
+import sys
+
+import nbformat
+import pytest
+import torch
+
+from bench import notebooks, throughput
+from bench.run import REPO, dataset_environment, section, update_benchmarks
+from test_data import write_idx
+from vae_helpers import Batches, load_images
+from vae_helpers.data import DatasetNotFoundError
+
+
+def bench(*args, timeout=600):
+    return subprocess.run([sys.executable, "-m", "bench.run", *args], cwd=REPO, capture_output=True,
+                          text=True, timeout=timeout)
+
+
+def test_quick_run_prints_every_figure_and_keeps_other_sections(tmp_path):
+    output = tmp_path / "BENCHMARKS.md"
+    update_benchmarks(output, "cuda:mnist", "## CUDA · MNIST\n\nfigures from a GPU run\n")
+    result = bench("--dataset", "digits", "--quick", "--notebooks", "05_beta_vae_clustering",
+                   "--output", str(output))
+    assert result.returncode == 0, result.stderr[-3000:]
+    for expected in ("| dense | 1,500 |", "| conv | 1,500 |", "| 05_beta_vae_clustering | fast |",
+                     "| Gumbel VAE, capacity |", "| k-means on pixels |"):
+        assert expected in result.stdout
+    written = output.read_text()
+    assert "<!-- bench cpu:digits:quick -->" in written and "figures from a GPU run" in written
+    assert "`python -m bench.run --dataset digits --quick --notebooks 05_beta_vae_clustering" in written
+    assert "No GPU figures yet" not in written
+    assert written.index("CPU · scikit-learn digits") < written.index("CUDA · MNIST")
+
+
+def test_a_new_run_replaces_only_its_own_section(tmp_path):
+    output = tmp_path / "BENCHMARKS.md"
+    update_benchmarks(output, "cpu:mnist", "## old MNIST\n")
+    update_benchmarks(output, "cpu:fashion-mnist", "## Fashion\n")
+    update_benchmarks(output, "cpu:mnist", "## new MNIST\n")
+    written = output.read_text()
+    assert "## new MNIST" in written and "## Fashion" in written and "## old MNIST" not in written
+    assert written.count("<!-- bench ") == 2
+    assert "No GPU figures yet" in written
+
+
+def test_mnist_test_trains_on_the_test_images(clean_env, tmp_path):
+    images = torch.randint(0, 256, (7, 28, 28), dtype=torch.uint8)
+    write_idx(tmp_path / "data" / "MNIST" / "raw" / "t10k-images-idx3-ubyte", images, compress=True)
+    write_idx(tmp_path / "data" / "MNIST" / "raw" / "t10k-labels-idx1-ubyte", torch.arange(7, dtype=torch.uint8), compress=True)
+    (tmp_path / "work").mkdir()
+    for name, value in dataset_environment("mnist-test", tmp_path / "data", tmp_path / "work").items():
+        clean_env.setenv(name, value)
+    train, test = load_images("mnist", "train"), load_images("mnist", "test")
+    assert torch.equal(train.images, images) and torch.equal(test.images, images)
+
+
+def test_mnist_test_without_the_files_says_where_to_put_them(tmp_path):
+    result = bench("--dataset", "mnist-test", "--quick", "--data", str(tmp_path))
+    assert result.returncode == 2
+    assert "t10k-images-idx3-ubyte" in result.stderr and str(tmp_path / "MNIST" / "raw") in result.stderr
+    with pytest.raises(DatasetNotFoundError, match="--data"):
+        dataset_environment("mnist-test", tmp_path, tmp_path)
+
+
+def test_unknown_notebook_is_refused_with_the_choices():
+    result = bench("--notebooks", "06_flows", "--quick")
+    assert result.returncode == 2
+    assert "unknown notebook(s) 06_flows" in result.stderr and "03_conv_vae" in result.stderr
+
+
+def test_both_pipelines_feed_the_same_images():
+    digits = load_images("digits", "train")
+    reference = throughput.TorchvisionMNIST(digits)
+    in_memory = Batches(digits, batch_size=len(digits), shuffle=False)
+    x, labels = next(iter(in_memory))
+    for index in (0, 5, len(digits) - 1):
+        image, label = reference[index]
+        assert torch.equal(image, x[index]) and label == labels[index].item()
+    rows = throughput.seconds_per_epoch(
+        throughput.notebook_definitions(REPO / "solutions" / "03_conv_vae" / "03_conv_vae.ipynb"),
+        digits.take(256), torch.device("cpu"), repeats=1)
+    assert [row["model"] for row in rows] == ["dense", "conv"]
+    assert all(row["in memory s"] > 0 and row["reference s"] > 0 for row in rows)
+    assert all(math.isclose(row["speed-up"], row["reference s"] / row["in memory s"]) for row in rows)
+
+
+def test_notebook_definitions_keep_classes_and_functions_but_run_nothing_else(tmp_path):
+    notebook = nbformat.v4.new_notebook(cells=[
+        nbformat.v4.new_code_cell("%matplotlib inline\nimport math"),
+        nbformat.v4.new_code_cell("def area(r):\n    return math.pi * r ** 2\n\nslow = 1 / 0"),
+        nbformat.v4.new_code_cell("class Circle:\n    radius = 2"),
+    ])
+    path = tmp_path / "n.ipynb"
+    nbformat.write(notebook, path)
+    definitions = throughput.notebook_definitions(path)
+    assert definitions["area"](definitions["Circle"].radius) == pytest.approx(4 * math.pi)
+    assert "slow" not in definitions
+
+
+def test_a_failing_notebook_is_reported_not_raised(tmp_path):
+    path = tmp_path / "broken.ipynb"
+    nbformat.write(nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("raise ValueError('no data')")]), path)
+    result = notebooks.execute(path, "fast", timeout=120)
+    assert result["seconds"] is None and "ValueError" in result["error"] and "no data" in result["error"]
+
+
+def test_quality_comes_from_the_student_runs_of_a_full_run():
+    def run(mode, nmi):
+        return {"notebook": "05_beta_vae_clustering", "mode": mode, "seconds": 40.0, "peak bytes": 1.0e9,
+                "quality": {"Gumbel VAE, capacity": {"nmi": nmi, "accuracy": 0.5}}, "error": None}
+
+    rows = [{"model": "dense", "images": 100, "epochs": 3, "in memory s": 1.0, "reference s": 1.7, "speed-up": 1.7}]
+    text = section(argparse.Namespace(quick=False, dataset="mnist"), torch.device("cpu"), rows,
+                   [run("student", 0.671), run("fast", 0.052)], "python -m bench.run")
+    assert "| Gumbel VAE, capacity | 0.671 |" in text and "0.052" not in text
+    assert "| dense | 100 | 3 | 1.00 | 1.70 | 1.70× | ≥ 1.6×: meets |" in text
+    assert "| 05_beta_vae_clustering | student | 40.0 s | 1.00 GB | ≤ 300 s, ≤ 1.5 GB: meets |" in text
