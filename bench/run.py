@@ -35,6 +35,11 @@ SPEED_UP_TARGETS = {"cpu": {"dense": 1.6, "conv": 1.0}, "cuda": {"dense": 5.0, "
 QUICK_THROUGHPUT_IMAGES = 10_000
 
 
+def solution_notebook(name: str) -> Path:
+    """The source notebook of an assignment: ``solutions/<name>/<name>.ipynb``."""
+    return SOLUTIONS / name / f"{name}.ipynb"
+
+
 def dataset_environment(dataset: str, data: Path, workdir: Path) -> dict:
     """The course variables that make every notebook and helper load ``dataset``.
 
@@ -192,7 +197,7 @@ def parse_arguments(argv):
     parser.add_argument("--output", type=Path, default=None,
                         help="the benchmarks file to update (default: BENCHMARKS.md; none with --quick)")
     args = parser.parse_args(argv)
-    available = sorted(p.name for p in SOLUTIONS.iterdir() if (p / f"{p.name}.ipynb").is_file())
+    available = sorted(p.name for p in SOLUTIONS.iterdir() if solution_notebook(p.name).is_file())
     unknown = sorted(set(args.notebooks or ()) - set(available))
     if unknown:
         parser.error(f"unknown notebook(s) {', '.join(unknown)}; choose from {', '.join(available)}")
@@ -211,7 +216,7 @@ def main(argv=None) -> int:
         try:
             variables = dataset_environment(args.dataset, args.data or data_dir(), Path(workdir))
             with notebooks.environment(variables):
-                train_data = load_images(args.dataset.removesuffix("-test"), "train")
+                train_data = load_images(variables[DATASET_VARIABLE], "train")
         except DatasetNotFoundError as error:
             print(f"bench: {error}", file=sys.stderr)
             return 2
@@ -219,13 +224,13 @@ def main(argv=None) -> int:
             if args.quick:
                 train_data = train_data.take(QUICK_THROUGHPUT_IMAGES)
             print(f"throughput: {len(train_data):,} {train_data.name} images on {device} ...", flush=True)
-            definitions = throughput.notebook_definitions(SOLUTIONS / "03_conv_vae" / "03_conv_vae.ipynb")
+            definitions = throughput.notebook_definitions(solution_notebook("03_conv_vae"))
             rows = throughput.seconds_per_epoch(definitions, train_data, device, repeats=1 if args.quick else 3)
             runs = []
             for mode in ("fast",) if args.quick else ("student", "fast"):
                 for name in args.notebooks:
                     print(f"notebook {name}, {mode} mode ...", flush=True)
-                    runs.append(notebooks.execute(SOLUTIONS / name / f"{name}.ipynb", mode))
+                    runs.append(notebooks.execute(solution_notebook(name), mode))
     text = section(args, device, rows, runs, command)
     print("\n" + text)
     if args.output:

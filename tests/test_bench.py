@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from bench import notebooks, throughput
-from bench.run import REPO, dataset_environment, section, update_benchmarks
+from bench.run import REPO, dataset_environment, section, solution_notebook, update_benchmarks
 from test_data import write_idx
 from vae_helpers import Batches, load_images
 from vae_helpers.data import DatasetNotFoundError
@@ -81,7 +81,7 @@ def test_both_pipelines_feed_the_same_images():
         image, label = reference[index]
         assert torch.equal(image, x[index]) and label == labels[index].item()
     rows = throughput.seconds_per_epoch(
-        throughput.notebook_definitions(REPO / "solutions" / "03_conv_vae" / "03_conv_vae.ipynb"),
+        throughput.notebook_definitions(solution_notebook("03_conv_vae")),
         digits.take(256), torch.device("cpu"), repeats=1)
     assert [row["model"] for row in rows] == ["dense", "conv"]
     assert all(row["in memory s"] > 0 and row["reference s"] > 0 for row in rows)
