@@ -76,11 +76,18 @@ def test_posterior_accepts_both_encoder_conventions(batches):
     assert torch.allclose(a.scale, torch.full_like(a.scale, math.exp(-0.5))), "std is exp(0.5 * logvar)"
 
 
-def test_metrics_put_the_model_in_eval_mode(batches):
-    model = OneLatentModel()
-    model.train()
-    negative_elbo(model, batches)
-    assert not model.training
+def test_metrics_run_the_model_in_eval_mode_and_restore_its_mode(batches):
+    class RecordsMode(OneLatentModel):
+        def encode(self, x):
+            modes.append(self.training)
+            return super().encode(x)
+
+    modes, model = [], RecordsMode()
+    for metric in (negative_elbo, negative_log_likelihood):
+        model.train()
+        metric(model, batches)
+        assert model.training, f"{metric.__name__} must leave a training model in training mode"
+    assert modes and not any(modes), "the metrics must evaluate in eval mode (dropout off)"
 
 
 def test_likelihood_is_right_when_decoded_one_sample_at_a_time(batches):

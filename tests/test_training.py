@@ -1,7 +1,7 @@
 import pytest
 import torch
 
-from vae_helpers import Batches, load_images, seed_everything, train
+from vae_helpers import Batches, evaluate, load_images, seed_everything, train
 from vae_helpers.training import progress_bar
 
 
@@ -50,6 +50,55 @@ def test_train_refuses_a_loss_without_a_loss_term(digits):
     with pytest.raises(KeyError, match="must include 'loss'"):
         train(model, lambda m, x, y: {"kl": m(x.flatten(1)).mean()}, Batches(digits.take(10), 10),
               torch.optim.SGD(model.parameters(), 0.1), epochs=1, progress=False)
+
+
+def test_train_says_when_the_batches_are_empty(digits):
+    model = torch.nn.Linear(784, 1)
+    with pytest.raises(ValueError, match="held no examples"):
+        train(model, lambda m, x, y: m(x.flatten(1)).mean(), [], torch.optim.SGD(model.parameters(), 0.1),
+              epochs=1, progress=False)
+
+
+class Noisy(torch.nn.Module):
+    """Adds noise in train mode only, like dropout: shows which mode evaluate ran in."""
+
+    def __init__(self):
+        super().__init__()
+        self.linear = torch.nn.Linear(784, 1)
+
+    def forward(self, x):
+        out = self.linear(x.flatten(1))
+        return out + torch.randn_like(out) if self.training else out
+
+
+def test_evaluate_gives_per_example_means_of_every_term(digits):
+    data = digits.take(100)
+    model = Noisy()
+    terms = lambda m, x, y: {"loss": m(x).mean(), "label": y.float().mean()}
+    means = evaluate(model, terms, Batches(data, 64, shuffle=False))
+    assert set(means) == {"loss", "label"} and all(isinstance(v, float) for v in means.values())
+    assert means["label"] == pytest.approx(data.labels.float().mean().item(), rel=1e-6)
+    with torch.no_grad():
+        expected = model.linear(data.images.flatten(1).float().div(255)).mean().item()
+    assert means["loss"] == pytest.approx(expected, rel=1e-5), "evaluate must run the model in eval mode"
+
+
+def test_evaluate_restores_the_mode_and_builds_no_graph(digits):
+    model = Noisy()
+    seen = []
+
+    def loss(m, x, y):
+        out = m(x).mean()
+        seen.append(out.requires_grad)
+        return out
+
+    for mode in (True, False):
+        model.train(mode)
+        evaluate(model, loss, Batches(digits.take(20), 10))
+        assert model.training is mode
+    assert seen and not any(seen)
+    with pytest.raises(ValueError, match="held no examples"):
+        evaluate(model, loss, [])
 
 
 def test_progress_bar_is_silent_under_nbgrader(clean_env):

@@ -9,6 +9,8 @@ import torch
 import torch.nn.functional as F
 from torch.distributions import Normal
 
+from .training import evaluate
+
 
 def posterior(model, x) -> Normal:
     """q(z | x) as a ``Normal``, whichever of the two encoder conventions the model follows."""
@@ -25,22 +27,17 @@ def _log_bernoulli(x, logits):
         .flatten(logits.dim() - x.dim() + 1).sum(-1)
 
 
-@torch.no_grad()
 def negative_elbo(model, batches) -> float:
     """Mean negative ELBO over the batches, with z sampled from q(z | x) (not its mean)."""
-    model.eval()
-    total, count = 0.0, 0
-    for x, _ in batches:
+    def batch_negative_elbo(model, x, _):
         q = posterior(model, x)
-        z = q.sample()  # no gradients are needed to evaluate
-        logits = model.decode(z).reshape(x.shape)
+        logits = model.decode(q.sample()).reshape(x.shape)
         kl = torch.distributions.kl_divergence(q, Normal(torch.zeros_like(q.loc), torch.ones_like(q.scale)))
-        total += float((-_log_bernoulli(x, logits) + kl.flatten(1).sum(1)).sum())
-        count += len(x)
-    return total / count
+        return (-_log_bernoulli(x, logits) + kl.flatten(1).sum(1)).mean()
+
+    return evaluate(model, batch_negative_elbo, batches)["loss"]
 
 
-@torch.no_grad()
 def negative_log_likelihood(model, batches, k: int = 100, max_decoded: int = 2048) -> float:
     """Mean importance-sampled estimate of -log p(x), with k samples from q(z | x) per image.
 
@@ -48,9 +45,7 @@ def negative_log_likelihood(model, batches, k: int = 100, max_decoded: int = 204
     ELBO and approaches -log p(x) as k grows. At most ``max_decoded`` images are decoded at once,
     which bounds the memory whatever k and the batch size.
     """
-    model.eval()
-    total, count = 0.0, 0
-    for x, _ in batches:
+    def batch_negative_log_likelihood(model, x, _):
         q = posterior(model, x)
         samples_at_once = max(1, max_decoded // len(x))
         log_weights = []
@@ -59,6 +54,6 @@ def negative_log_likelihood(model, batches, k: int = 100, max_decoded: int = 204
             logits = model.decode(z.flatten(0, 1)).reshape(len(z), *x.shape)
             prior = Normal(torch.zeros_like(z), torch.ones_like(z))
             log_weights.append(_log_bernoulli(x, logits) + prior.log_prob(z).sum(-1) - q.log_prob(z).sum(-1))
-        total += float(-(torch.logsumexp(torch.cat(log_weights), dim=0) - math.log(k)).sum())
-        count += len(x)
-    return total / count
+        return -(torch.logsumexp(torch.cat(log_weights), dim=0) - math.log(k)).mean()
+
+    return evaluate(model, batch_negative_log_likelihood, batches)["loss"]

@@ -1,4 +1,4 @@
-"""A training loop for any model and loss, with a progress bar and a per-epoch history."""
+"""A training loop and an evaluation loop for any model and loss, with per-example means."""
 import time
 
 import torch
@@ -22,6 +22,32 @@ def progress_bar(iterable, enabled: bool = True, **options):
 POSTFIX_EVERY = 20  # batches between updates of the progress bar's loss
 
 
+class _PerExampleMeans:
+    """Means over examples of each batch's scalar terms, weighting a batch by its size.
+
+    The sums stay tensors on the model's device until read: reading a value back waits for the GPU.
+    """
+
+    def __init__(self):
+        self.sums, self.seen = {}, 0
+
+    def add(self, terms: dict, batch_size: int):
+        self.seen += batch_size
+        for name, value in terms.items():
+            self.sums[name] = self.sums.get(name, 0.0) + value.detach() * batch_size
+
+    def means(self) -> dict:
+        if not self.seen:
+            raise ValueError("the batches held no examples; check the dataset and the batch size.")
+        return {name: float(total) / self.seen for name, total in self.sums.items()}
+
+
+def _terms(loss_fn, model, x, y) -> dict:
+    """``loss_fn(model, x, y)`` as a dict of terms; a plain tensor becomes ``{"loss": tensor}``."""
+    terms = loss_fn(model, x, y)
+    return {"loss": terms} if isinstance(terms, torch.Tensor) else terms
+
+
 def train(model: torch.nn.Module, loss_fn, batches, optimizer: torch.optim.Optimizer,
           epochs: int, progress: bool = True) -> dict:
     """Train ``model`` for ``epochs`` passes over ``batches``; return the history.
@@ -34,26 +60,39 @@ def train(model: torch.nn.Module, loss_fn, batches, optimizer: torch.optim.Optim
     history = {}
     for epoch in range(1, epochs + 1):
         model.train()
-        started, seen, totals = time.perf_counter(), 0, {}
+        started, epoch_means = time.perf_counter(), _PerExampleMeans()
         bar = progress_bar(batches, enabled=progress, desc=f"epoch {epoch}/{epochs}", leave=False)
         for step, (x, y) in enumerate(bar):
-            terms = loss_fn(model, x, y)
-            if isinstance(terms, torch.Tensor):
-                terms = {"loss": terms}
+            terms = _terms(loss_fn, model, x, y)
             if "loss" not in terms:
                 raise KeyError(f"loss_fn returned the terms {sorted(terms)}; it must include 'loss'.")
             optimizer.zero_grad(set_to_none=True)
             terms["loss"].backward()
             optimizer.step()
-            n = len(x)
-            seen += n
-            # Sums stay tensors on the model's device: reading a value back waits for the GPU.
-            for name, value in terms.items():
-                totals[name] = totals.get(name, 0.0) + value.detach() * n
+            epoch_means.add(terms, len(x))
             if not bar.disable and step % POSTFIX_EVERY == 0:
                 bar.set_postfix(loss=f"{float(terms['loss'].detach()):.2f}", refresh=False)
-        for name, total in totals.items():
-            history.setdefault(name, []).append(float(total) / seen)
+        for name, mean in epoch_means.means().items():
+            history.setdefault(name, []).append(mean)
         summary = ", ".join(f"{name} {values[-1]:.2f}" for name, values in history.items())
         print(f"epoch {epoch}/{epochs}: {summary} ({time.perf_counter() - started:.1f} s)")
     return history
+
+
+@torch.no_grad()
+def evaluate(model: torch.nn.Module, loss_fn, batches) -> dict:
+    """The mean over the examples of ``batches`` of every term ``loss_fn`` returns.
+
+    ``loss_fn`` is one that ``train`` takes. The model runs in eval mode without gradients
+    and is put back in the mode it was in; z is still sampled if the model samples it.
+    Returns ``{"loss": ..., "kl": ...}`` as Python floats.
+    """
+    was_training = model.training
+    model.eval()
+    means = _PerExampleMeans()
+    try:
+        for x, y in batches:
+            means.add(_terms(loss_fn, model, x, y), len(x))
+    finally:
+        model.train(was_training)
+    return means.means()
