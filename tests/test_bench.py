@@ -1,5 +1,7 @@
 """The benchmark script, as a maintainer runs it: quick runs, sections kept, clear errors."""
 import argparse
+import ast
+import json
 import math
 import subprocess
 import sys
@@ -119,3 +121,24 @@ def test_quality_comes_from_the_student_runs_of_a_full_run():
     assert "| Gumbel VAE, capacity | 0.671 |" in text and "0.052" not in text
     assert "| dense | 100 | 3 | 1.00 | 1.70 | 1.70× | ≥ 1.6×: meets |" in text
     assert "| 05_beta_vae_clustering | student | 40.0 s | 1.00 GB | ≤ 300 s, ≤ 1.5 GB: meets |" in text
+
+
+def test_quality_reads_only_what_the_notebooks_define():
+    """The report cell reads notebook variables and result keys: renaming one in a notebook fails here,
+    not first in a full benchmark run."""
+    from IPython.core.inputtransformer2 import TransformerManager
+
+    for name, expression in notebooks.QUALITY.items():
+        cells = json.loads(solution_notebook(name).read_text())["cells"]
+        code = ast.parse("\n".join(TransformerManager().transform_cell("".join(cell["source"]))
+                                   for cell in cells if cell["cell_type"] == "code"))
+        defined = {node.id for node in ast.walk(code) if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store)}
+        strings = {node.value for node in ast.walk(code) if isinstance(node, ast.Constant) and isinstance(node.value, str)}
+        read = ast.parse(expression, mode="eval")
+        targets = [loop.target for loop in ast.walk(read) if isinstance(loop, ast.comprehension)]
+        local = {node.id for target in targets for node in ast.walk(target) if isinstance(node, ast.Name)}
+        names = {node.id for node in ast.walk(read) if isinstance(node, ast.Name)} - local
+        keys = {node.slice.value for node in ast.walk(read)
+                if isinstance(node, ast.Subscript) and isinstance(node.slice, ast.Constant)}
+        assert names <= defined, f"{name}: QUALITY reads {sorted(names - defined)}, which the notebook never assigns"
+        assert keys <= strings, f"{name}: QUALITY reads the keys {sorted(keys - strings)}, which the notebook never uses"
