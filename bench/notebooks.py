@@ -15,7 +15,9 @@ import nbformat
 from nbclient import NotebookClient
 from nbclient.exceptions import CellExecutionError
 
-MODE_ENVIRONMENT = {"student": {"VAE_COURSE_FAST": "0"}, "fast": {"VAE_COURSE_FAST": "1"}}
+from vae_helpers.budget import FAST_VARIABLE
+
+MODE_ENVIRONMENT = {"student": {FAST_VARIABLE: "0"}, "fast": {FAST_VARIABLE: "1"}}
 MARKER = "BENCH-REPORT "
 
 # Expressions evaluated in a notebook's kernel after its last cell: the figures the benchmark reports.
