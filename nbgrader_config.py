@@ -2,15 +2,29 @@
 
 solutions/ holds the instructor notebooks (the source), course/ the student notebooks
 that nbgrader generates from them. Everything nbgrader writes while grading (gradebook,
-exchange, submissions, autograded copies, feedback) lives under nbgrader_work/, which
-git ignores and which is created on first use.
+exchange, submissions, autograded copies, feedback, exported grades) lives under
+nbgrader_work/, which git ignores and which is created on first use.
 """
+import os
+import sys
+import tempfile
+import warnings
 from pathlib import Path
+
+from sqlalchemy.exc import SAWarning
+
+from grading.lms import SUBMISSION_NAME
+from grading.validation import exit_nonzero_when_validation_fails
 
 c = get_config()  # noqa: F821  (provided by nbgrader when it loads this file)
 
+# nbgrader creates a new gradebook with its `alembic` command, which sits next to the Python that
+# runs nbgrader: found even when the environment is not activated (e.g. `.venv/bin/nbgrader ...`).
+os.environ["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")])
+
 work = Path(__file__).resolve().parent / "nbgrader_work"
-work.mkdir(exist_ok=True)
+# The exchange must exist before Formgrader or a student's Assignment List looks at it.
+(work / "exchange").mkdir(parents=True, exist_ok=True)
 
 c.CourseDirectory.course_id = "vae-hands-on"
 c.CourseDirectory.source_directory = "solutions"
@@ -20,15 +34,61 @@ c.CourseDirectory.autograded_directory = "nbgrader_work/autograded"
 c.CourseDirectory.feedback_directory = "nbgrader_work/feedback"
 c.CourseDirectory.db_url = f"sqlite:///{work / 'gradebook.db'}"
 c.Exchange.root = str(work / "exchange")
+c.CsvExportPlugin.to = str(work / "grades.csv")
+
+# Downloads from an LMS: put them (notebooks or zip files) in nbgrader_work/downloaded/<assignment>/archive/,
+# named "<student id>_<notebook>.ipynb" (Canvas's names work as they are), then `nbgrader zip_collect`.
+c.ZipCollectApp.downloaded_directory = "nbgrader_work/downloaded"
+c.ZipCollectApp.collector_plugin = "grading.lms.SubmissionCollector"
+c.FileNameCollectorPlugin.named_regexp = SUBMISSION_NAME
+
+# Stubs that name the function to write, instead of a bare NotImplementedError.
+c.GenerateAssignment.preprocessors = [
+    "nbgrader.preprocessors.IncludeHeaderFooter",
+    "nbgrader.preprocessors.InstantiateTests",
+    "nbgrader.preprocessors.LockCells",
+    "grading.release.ClearSolutionsNamingTheExercise",
+    "nbgrader.preprocessors.ClearOutput",
+    "nbgrader.preprocessors.CheckCellMetadata",
+    "nbgrader.preprocessors.ComputeChecksums",
+    "nbgrader.preprocessors.SaveCells",
+    "nbgrader.preprocessors.ClearHiddenTests",
+    "nbgrader.preprocessors.ClearMarkScheme",
+    "nbgrader.preprocessors.ComputeChecksums",
+    "nbgrader.preprocessors.CheckCellMetadata",
+]
 
 # Training cells take longer than nbgrader's 30 s default (they use the fast budgets
 # under nbgrader, but a slow laptop still needs headroom).
 c.ExecutePreprocessor.timeout = 600
 
-# Feedback must not reveal the hidden tests: neither their code nor the tracebacks that quote it.
+# `nbgrader validate` prints each failing cell; wide enough for the stubs' messages.
+c.Validator.width = 120
+
+# A log instructors can read: no warning for each hidden test put back (nbgrader#1961), none from
+# the gradebook's SQLAlchemy session for each submission, no kernel warning about TCP.
+c.Autograde.sanitize_preprocessors = [
+    "nbgrader.preprocessors.ClearOutput",
+    "nbgrader.preprocessors.DeduplicateIds",
+    "nbgrader.preprocessors.OverwriteKernelspec",
+    "grading.autograde.OverwriteCellsExpectingHiddenTests",
+    "nbgrader.preprocessors.CheckCellMetadata",
+]
+warnings.filterwarnings("ignore", message=r".* not in session, .* operation along .* will not proceed",
+                        category=SAWarning)
+# Kernels talk to nbgrader over Unix sockets (kept short: a socket path has at most 107 characters).
+sockets = Path(tempfile.gettempdir()) / f"vae-course-kernels-{os.getuid()}"
+sockets.mkdir(mode=0o700, exist_ok=True)
+c.KernelManager.transport = "ipc"
+c.KernelManager.ip = str(sockets / "kernel")
+
+# Feedback must not reveal the hidden tests (neither their code nor the tracebacks that quote
+# them), and its math must read without a network.
 c.GenerateFeedback.preprocessors = [
     "nbgrader.preprocessors.GetGrades",
-    "nbgrader.preprocessors.ClearHiddenTests",
-    "vae_helpers.feedback.TrimGradedTracebacks",
+    "grading.feedback.HideHiddenTests",
+    "grading.feedback.RenderMath",
     "nbconvert.preprocessors.CSSHTMLHeaderPreprocessor",
 ]
+
+exit_nonzero_when_validation_fails()
