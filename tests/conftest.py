@@ -37,10 +37,18 @@ def clean_env(monkeypatch):
     return monkeypatch
 
 
-def nbgrader(folder, *args):
+def without_datasets(folder):
+    """The environment of a grading machine that holds no dataset: no course dataset named, an empty
+    data folder, so any attempt to load MNIST would fail (downloads fail here too)."""
+    env = {name: value for name, value in os.environ.items() if name != "VAE_COURSE_DATASET"}
+    (Path(folder) / "no-data").mkdir(exist_ok=True)
+    return {**env, "VAE_COURSE_DATA": str(Path(folder) / "no-data")}
+
+
+def nbgrader(folder, *args, env=None):
     """Run an nbgrader command in ``folder``; fail with its log if it does not exit 0."""
     result = subprocess.run([sys.executable, "-m", "nbgrader", *args], cwd=folder,
-                            capture_output=True, text=True, timeout=900)
+                            capture_output=True, text=True, timeout=900, env=env)
     assert result.returncode == 0, f"nbgrader {' '.join(args)} exited {result.returncode}:\n{result.stderr[-4000:]}"
     return result
 

@@ -5,7 +5,8 @@ import pytest
 import torch
 
 from vae_helpers import data
-from vae_helpers.data import Batches, DatasetNotFoundError, load_images, read_idx
+from vae_helpers.data import Batches, DatasetNotFoundError, available_datasets, load_images, read_idx
+from vae_helpers.data.__main__ import main as data_command
 
 
 def write_idx(path, array, compress):
@@ -149,12 +150,58 @@ def test_batches_in_order_and_binarised(clean_env):
 def test_download_command_fetches_into_the_data_folder(clean_env, tmp_path, capsys):
     make_local_mnist(tmp_path)  # stands in for what torchvision's download would have written
     clean_env.setenv("VAE_COURSE_DATA", str(tmp_path))
-    data.main(["download", "--dataset", "mnist"])
+    assert data_command(["download", "--dataset", "mnist"]) == 0
     assert capsys.readouterr().out.splitlines() == ["MNIST train: 12 images ready", "MNIST test: 12 images ready"]
 
 
-def test_download_command_offline_says_what_to_do(clean_env, tmp_path, monkeypatch):
-    clean_env.setenv("VAE_COURSE_DATA", str(tmp_path))
+def test_download_command_offline_says_what_to_do_without_a_traceback(clean_env, tmp_path, monkeypatch, capsys):
+    clean_env.setenv("VAE_COURSE_DATA", str(tmp_path / "data"))
     offline(monkeypatch)
-    with pytest.raises(DatasetNotFoundError, match=r"Could not load MNIST \(train split\)"):
-        data.main(["download", "--dataset", "mnist"])
+    assert data_command(["download", "--dataset", "mnist"]) == 1
+    message = capsys.readouterr().err
+    assert "could not download MNIST" in message and "Name or service not known" in message
+    assert "needs a network" in message and str(tmp_path / "data" / "MNIST" / "raw") in message
+    assert "Traceback" not in message
+    assert not (tmp_path / "data").exists(), "a failed download must leave no empty folders"
+
+
+def test_download_command_runs_as_a_module_without_warnings(tmp_path):
+    """`python -m vae_helpers.data download`, offline: a clear message, no RuntimeWarning, exit 1."""
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, "VAE_COURSE_DATA": str(tmp_path), "no_proxy": "", "https_proxy": "http://127.0.0.1:9",
+           "http_proxy": "http://127.0.0.1:9"}
+    result = subprocess.run([sys.executable, "-m", "vae_helpers.data", "download", "--dataset", "mnist"],
+                            capture_output=True, text=True, env=env, timeout=120)
+    assert result.returncode == 1, result.stderr
+    assert "could not download MNIST" in result.stderr
+    assert "Warning" not in result.stderr and "Traceback" not in result.stderr
+
+
+def test_offline_error_names_what_is_available_and_the_one_line_change(clean_env, tmp_path, monkeypatch):
+    system = tmp_path / "debian"
+    for split in ("train", "t10k"):
+        write_idx(system / f"{split}-images-idx3-ubyte", torch.zeros(2, 28, 28, dtype=torch.uint8), compress=True)
+        write_idx(system / f"{split}-labels-idx1-ubyte", torch.zeros(2, dtype=torch.uint8), compress=True)
+    monkeypatch.setitem(data._SOURCES, "fashion-mnist",
+                        data._Source("Fashion-MNIST", "FashionMNIST", data._FASHION_CLASSES, system))
+    clean_env.setenv("VAE_COURSE_DATA", str(tmp_path / "data"))
+    offline(monkeypatch)
+    assert available_datasets() == {"fashion-mnist": str(system), "digits": "bundled with scikit-learn"}
+    with pytest.raises(DatasetNotFoundError) as error:
+        load_images("mnist", "train")
+    message = str(error.value)
+    assert message.startswith("Could not load MNIST (train split)")
+    assert f"fashion-mnist ({system})" in message and "digits (bundled with scikit-learn)" in message
+    assert "DATASET = 'fashion-mnist'" in message
+    assert not (tmp_path / "data").exists(), "a failed download must leave no empty data/MNIST/raw/"
+
+
+def test_nbgrader_runs_use_the_bundled_digits_unless_a_dataset_is_named(clean_env, capsys):
+    clean_env.setenv("NBGRADER_EXECUTION", "autograde")
+    assert load_images("mnist", "test").name.startswith("digits")
+    assert "nbgrader is running this notebook: loading the bundled 'digits'" in capsys.readouterr().out
+    clean_env.setenv("VAE_COURSE_DATASET", "fashion-mnist")
+    assert data.resolve_name("mnist") == "fashion-mnist"

@@ -8,7 +8,7 @@ import shutil
 import pytest
 from nbgrader.utils import get_username
 
-from conftest import ASSIGNMENTS, REPO, grades, nbgrader, notebook_path, points_lost
+from conftest import ASSIGNMENTS, REPO, grades, nbgrader, notebook_path, points_lost, without_datasets
 
 REGENERATE = 'nbgrader generate_assignment "*" --force'
 SOLUTION_MARKERS = ("### BEGIN SOLUTION", "### END SOLUTION")
@@ -90,18 +90,32 @@ def test_no_solution_or_hidden_test_leaks_into_course(assignment):
     assert all(not cell.get("outputs") for cell in release["cells"] if cell["cell_type"] == "code")
 
 
+def test_released_stubs_name_the_function_to_write():
+    for assignment in ASSIGNMENTS:
+        release = read(notebook_path(REPO / "course", assignment))
+        stubs = [line.strip() for cell in release["cells"] if cell["metadata"].get("nbgrader", {}).get("solution")
+                 for line in "".join(cell["source"]).splitlines() if "NotImplementedError" in line]
+        assert stubs, f"course/{assignment} has no exercise stubs"
+        bare = [stub for stub in stubs if not re.fullmatch(r'raise NotImplementedError\("[\w.]+ is yours to write: '
+                                                             r'replace this line with your code\."\)', stub)]
+        assert not bare, f"course/{assignment}: stubs that do not name their function: {bare}"
+
+
 @pytest.fixture(scope="module")
 def autograded(course, tmp_path_factory):
-    """Two submissions per assignment, arriving the two ways nbgrader supports.
+    """Two submissions per assignment, arriving the two ways nbgrader supports, graded on a
+    machine that holds no dataset.
 
     Through the exchange: the instructor releases, a student (this OS account, as nbgrader
     names students by account) fetches, fills in the instructor's solutions and submits,
-    and the instructor collects. From outside (an LMS download): the untouched student
-    notebook is placed in submitted/untouched/. Then the instructor autogrades.
-    Returns {role: student id}.
+    and the instructor collects. From an LMS: the untouched student notebook, downloaded as
+    ``untouched_<assignment>.ipynb``, goes into nbgrader_work/downloaded/<assignment>/archive/
+    and ``nbgrader zip_collect`` files it. Then the instructor autogrades, generates and releases
+    feedback. Returns {role: student id} and keeps each autograde log.
     """
     students = {"solution": get_username(), "untouched": "untouched"}
     exchange = f"--Exchange.root={course / 'nbgrader_work' / 'exchange'}"
+    logs = {}
     for assignment in ASSIGNMENTS:
         nbgrader(course, "release_assignment", assignment, "--force")
         home = tmp_path_factory.mktemp("student")
@@ -109,50 +123,79 @@ def autograded(course, tmp_path_factory):
         shutil.copy(notebook_path(REPO / "solutions", assignment), home / assignment)
         nbgrader(home, "submit", assignment, "--course", "vae-hands-on", exchange)
         nbgrader(course, "collect", assignment)
-        untouched = course / "nbgrader_work" / "submitted" / "untouched" / assignment
-        untouched.mkdir(parents=True)
-        shutil.copy(notebook_path(REPO / "course", assignment), untouched)
-        nbgrader(course, "autograde", assignment, "--force")
-    return students
+        archive = course / "nbgrader_work" / "downloaded" / assignment / "archive"
+        archive.mkdir(parents=True)
+        shutil.copy(notebook_path(REPO / "course", assignment), archive / f"untouched_{assignment}.ipynb")
+        nbgrader(course, "zip_collect", assignment)
+        logs[assignment] = nbgrader(course, "autograde", assignment, "--force", env=without_datasets(course)).stderr
+        nbgrader(course, "generate_feedback", assignment, "--force")
+        nbgrader(course, "release_feedback", assignment)
+    return students, logs
 
 
 @pytest.mark.parametrize("assignment", ASSIGNMENTS)
 def test_solution_scores_every_automatic_point(course, autograded, assignment):
-    scores = grades(course, assignment, autograded["solution"])
+    students, _ = autograded
+    scores = grades(course, assignment, students["solution"])
     automatic = {name: s for name, s in scores.items() if s[0] is not None}
     manual = {name for name, s in scores.items() if s[0] is None}
     assert automatic and manual, "each notebook has automatic tests and a written answer"
-    lost = points_lost(course, assignment, autograded["solution"])
+    lost = points_lost(course, assignment, students["solution"])
     assert not lost, f"the solution loses points in {lost}"
 
 
 @pytest.mark.parametrize("assignment", ASSIGNMENTS)
 def test_untouched_student_notebook_scores_zero(course, autograded, assignment):
-    scores = grades(course, assignment, autograded["untouched"])
+    students, _ = autograded
+    scores = grades(course, assignment, students["untouched"])
     assert scores, "no grades recorded"
     earned = {name: s for name, s in scores.items() if s[0]}
     assert not earned, f"an untouched notebook earns points in {earned}"
 
 
 @pytest.mark.parametrize("assignment", ASSIGNMENTS)
-def test_feedback_does_not_reveal_hidden_tests(course, autograded, assignment):
-    nbgrader(course, "generate_feedback", assignment, "--force")
+def test_feedback_is_clean_and_reveals_no_hidden_test(course, autograded, assignment):
+    students, _ = autograded
     source = read(notebook_path(REPO / "solutions", assignment))
     hidden = secret_lines(source, kinds=(HIDDEN_MARKERS,), answers=False)
     assert hidden, "the source notebook should hold hidden tests"
-    for role, student in autograded.items():
+    for role, student in students.items():
         page = (course / "nbgrader_work" / "feedback" / student / assignment / f"{assignment}.html").read_text()
         text = html.unescape(re.sub(r"<[^>]+>", "", page))  # code is split into highlighted spans
-        assert role == "untouched" or "public tests passed" in text
-        assert role == "solution" or "NotImplementedError" in text, "feedback should say why points were lost"
+        assert "DatasetNotFoundError" not in text, f"the {role} feedback shows a dataset error"
+        assert "<math" in page and "\\mathcal" not in text, "math must be MathML, readable offline"
+        if role == "solution":
+            assert "public tests passed" in text and "Traceback" not in text and "Error" not in text
+        else:
+            assert "is yours to write: replace this line with your code" in text, "feedback should say why"
         shown = sorted(hidden & lines_of(text))
         assert not shown, f"feedback for the {role} submission shows hidden tests: {shown[:3]}"
 
 
-def test_grades_export_lists_every_student_and_assignment(course, autograded):
-    nbgrader(course, "export", "--to", "grades.csv")
-    with open(course / "grades.csv") as handle:
+def test_feedback_is_released_to_exchange_and_lms_students_alike(autograded, course):
+    """release_feedback needs each submission's timestamp.txt: zip_collect must write one too."""
+    students, _ = autograded
+    for student in students.values():
+        for assignment in ASSIGNMENTS:
+            assert (course / "nbgrader_work" / "feedback" / student / assignment / "timestamp.txt").is_file()
+    released = list((course / "nbgrader_work" / "exchange" / "vae-hands-on" / "feedback").glob("*.html"))
+    assert len(released) == len(students) * len(ASSIGNMENTS)
+
+
+@pytest.mark.parametrize("assignment", ASSIGNMENTS)
+def test_autograde_log_holds_only_what_needs_attention(autograded, assignment):
+    _, logs = autograded
+    log = logs[assignment]
+    for noise in ("SAWarning", "has changed!", "without encryption", "Traceback"):
+        assert noise not in log, f"the autograde log of {assignment} shows {noise!r}:\n{log[-2000:]}"
+
+
+def test_grades_export_lists_every_student_and_assignment_under_nbgrader_work(course, autograded):
+    students, _ = autograded
+    nbgrader(course, "export")
+    assert not (course / "grades.csv").exists(), "instructor outputs stay under nbgrader_work/"
+    with open(course / "nbgrader_work" / "grades.csv") as handle:
         scores = {(row["student_id"], row["assignment"]): float(row["raw_score"]) for row in csv.DictReader(handle)}
     for assignment in ASSIGNMENTS:
-        assert scores[autograded["solution"], assignment] > 0
-        assert scores[autograded["untouched"], assignment] == 0
+        assert scores[students["solution"], assignment] > 0
+        assert scores[students["untouched"], assignment] == 0
