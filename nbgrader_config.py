@@ -41,6 +41,8 @@ c.CsvExportPlugin.to = str(work / "grades.csv")
 c.ZipCollectApp.downloaded_directory = "nbgrader_work/downloaded"
 c.ZipCollectApp.collector_plugin = "grading.lms.SubmissionCollector"
 c.FileNameCollectorPlugin.named_regexp = SUBMISSION_NAME
+# release_feedback then releases the exchange's students and names those who came from the LMS.
+c.ExchangeFactory.release_feedback = "grading.lms.ReleaseFeedbackToExchangeStudents"
 
 # Stubs that name the function to write, instead of a bare NotImplementedError.
 c.GenerateAssignment.preprocessors = [
@@ -80,7 +82,7 @@ warnings.filterwarnings("ignore", message=r".* not in session, .* operation alon
 sockets = Path(tempfile.gettempdir()) / f"vae-course-kernels-{os.getuid()}"
 sockets.mkdir(mode=0o700, exist_ok=True)
 c.KernelManager.transport = "ipc"
-c.KernelManager.ip = str(sockets / "kernel")
+c.KernelManager.ip = str(sockets / f"kernel-{os.getpid()}")  # one prefix per process: no two pick one path
 
 # Feedback must not reveal the hidden tests (neither their code nor the tracebacks that quote
 # them), and its math must read without a network.
