@@ -1,16 +1,13 @@
 """What students and maintainers start from: the install lists, the lab, the test collection."""
 import json
-import os
 import re
-import socket
 import subprocess
 import sys
-import time
-import urllib.request
 
 import pytest
 
 from conftest import ASSIGNMENTS, REPO
+from lab import running_lab
 
 
 def requirement_lines(path):
@@ -43,53 +40,18 @@ def test_pytest_collects_solution_notebooks_and_never_course():
         assert any(item.startswith(f"solutions/{assignment}/{assignment}.ipynb::") for item in collected)
 
 
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def get(url):
-    with urllib.request.urlopen(url, timeout=10) as response:
-        return response.status, response.read().decode()
-
-
-def start_lab(folder):
-    """Start `jupyter lab FOLDER` from the repository root on a free local port."""
-    port, token = free_port(), "course-test-token"
-    server = subprocess.Popen(
-        [sys.executable, "-m", "jupyter", "lab", folder, "--no-browser", f"--port={port}",
-         f"--IdentityProvider.token={token}", "--ServerApp.ip=127.0.0.1",
-         *(["--allow-root"] if os.geteuid() == 0 else [])],
-        cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-    base = f"http://127.0.0.1:{port}"
-    try:
-        for _ in range(120):
-            try:
-                get(f"{base}/api/status?token={token}")
-                break
-            except OSError:
-                if server.poll() is not None:
-                    pytest.fail(f"jupyter lab exited: {server.stderr.read()[-3000:]}")
-                time.sleep(0.5)
-        else:
-            pytest.fail("jupyter lab did not answer within 60 s")
-        yield lambda path: get(f"{base}{path}{'&' if '?' in path else '?'}token={token}")
-    finally:
-        server.terminate()
-        server.wait(timeout=30)
+@pytest.fixture(scope="module")
+def student_lab(tmp_path_factory):
+    """What students run: `jupyter lab course`, from the repository root."""
+    with running_lab(REPO, "course", tmp_path_factory.mktemp("lab-settings")) as lab:
+        yield lab.get
 
 
 @pytest.fixture(scope="module")
-def student_lab():
-    """What students run: `jupyter lab course`."""
-    yield from start_lab("course")
-
-
-@pytest.fixture(scope="module")
-def instructor_lab():
+def instructor_lab(tmp_path_factory):
     """What instructors run: `jupyter lab` at the repository root, next to nbgrader_config.py."""
-    yield from start_lab(".")
+    with running_lab(REPO, ".", tmp_path_factory.mktemp("lab-settings")) as lab:
+        yield lab.get
 
 
 def test_lab_serves_the_student_notebooks(student_lab):

@@ -182,7 +182,7 @@ def test_feedback_is_released_to_exchange_students_and_kept_for_lms_ones(autogra
     released = list((course / "nbgrader_work" / "exchange" / "vae-hands-on" / "feedback").glob("*.html"))
     assert len(released) == len(ASSIGNMENTS), "one feedback file per assignment for the exchange's student"
     for assignment in ASSIGNMENTS:
-        assert f"(collected from an LMS; upload their feedback from" in logs[assignment]
+        assert "(collected from an LMS; upload their feedback from" in logs[assignment]
         assert (course / "nbgrader_work" / "feedback" / students["untouched"] / assignment / f"{assignment}.html").is_file()
 
 
@@ -203,3 +203,21 @@ def test_grades_export_lists_every_student_and_assignment_under_nbgrader_work(co
     for assignment in ASSIGNMENTS:
         assert scores[students["solution"], assignment] > 0
         assert scores[students["untouched"], assignment] == 0
+
+
+def test_released_notebooks_carry_the_kernel_metadata_jupyterlab_fills_in():
+    """JupyterLab marks a notebook modified as soon as it opens when its language_info differs from
+    what the kernel reports; students would see unsaved changes they never made."""
+    from jupyter_client.manager import start_new_kernel
+
+    manager, client = start_new_kernel(kernel_name="python3")
+    try:
+        reported = client.kernel_info(reply=True)["content"]["language_info"]
+    finally:
+        client.stop_channels()
+        manager.shutdown_kernel(now=True)
+    for assignment in ASSIGNMENTS:
+        metadata = read(notebook_path(REPO / "course", assignment))["metadata"]
+        assert metadata["language_info"] == reported, \
+            f"course/{assignment}: language_info {metadata['language_info']} is not what the kernel reports"
+        assert metadata["kernelspec"]["name"] == "python3"

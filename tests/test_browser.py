@@ -1,0 +1,206 @@
+"""The student's and the instructor's journeys in JupyterLab, checked in a real browser.
+
+Each lab is started as students and instructors start theirs, but on a throw-away copy of the course,
+and each test checks what the page shows. A failing test leaves a screenshot named after it in
+test-artifacts/browser/ (or in $BROWSER_ARTIFACTS). Without Chromium or Playwright the module is
+skipped, except on CI (CI=true), where that is a failure.
+"""
+import os
+import re
+import shutil
+import warnings
+from pathlib import Path
+
+import pytest
+
+from conftest import ASSIGNMENTS, REPO, notebook_path
+
+
+def why_no_browser():
+    """What is missing to drive a browser here, or None."""
+    try:
+        import playwright.sync_api  # noqa: F401
+    except ImportError:
+        return "playwright is not installed (pip install playwright)"
+    if not shutil.which("chromium"):
+        return "no `chromium` on PATH (e.g. apt-get install chromium)"
+    return None
+
+
+MISSING = why_no_browser()
+if MISSING:
+    if os.environ.get("CI") == "true":
+        pytest.fail(f"The browser tests must run on CI, but {MISSING}.", pytrace=False)
+    warnings.warn(f"browser tests skipped: {MISSING}", pytest.PytestWarning)  # shown without -rs
+    pytest.skip(f"browser tests skipped: {MISSING}", allow_module_level=True)
+
+from playwright.sync_api import expect, sync_playwright  # noqa: E402  (only once we know it is there)
+
+from browser_helpers import (  # noqa: E402
+    CHROMIUM_ARGS, NOT_RUN, RUN_TIMEOUT_MS, UI_TIMEOUT_MS, choose_menu, code_cell, notebook_tab, open_notebook,
+    outputs, prompts, replace_source, validate, wait_until_no_cell_is_queued, write_completed_notebook)
+from lab import copy_course, running_lab  # noqa: E402
+
+expect.set_options(timeout=UI_TIMEOUT_MS)
+
+ARTIFACTS = Path(os.environ.get("BROWSER_ARTIFACTS", REPO / "test-artifacts" / "browser"))
+
+EXERCISES_OF_01 = ["kl_to_standard_normal", "reparameterize", "bernoulli_log_likelihood and gaussian_log_likelihood",
+                   "elbo", "importance_weighted_bound"]
+
+KL_SIGNATURE = """def kl_to_standard_normal(mu, logvar):
+    '''KL( N(mu, diag(exp(logvar))) || N(0, I) ) for each row, summed over latent dimensions.
+
+    mu, logvar: tensors of shape (batch, d). Returns a tensor of shape (batch,).
+    '''
+"""
+KL_WITH_A_FLIPPED_SIGN = KL_SIGNATURE + "    return -0.5 * (logvar.exp() + mu.pow(2) - 1.0 - logvar).sum(dim=1)\n"
+KL_RIGHT = KL_SIGNATURE + "    return 0.5 * (logvar.exp() + mu.pow(2) - 1.0 - logvar).sum(dim=1)\n"
+
+
+@pytest.fixture(scope="module")
+def browser():
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=shutil.which("chromium"), args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture(scope="module")
+def student_lab(tmp_path_factory):
+    """`jupyter lab course`, run where nbgrader_config.py is, as students do."""
+    root = tmp_path_factory.mktemp("student")
+    copy_course(REPO, root, "course")
+    with running_lab(root, "course", tmp_path_factory.mktemp("student-lab-settings")) as lab:
+        yield lab
+
+
+@pytest.fixture(scope="module")
+def instructor_lab(tmp_path_factory):
+    """`jupyter lab .` at the root of the course, as instructors do."""
+    root = tmp_path_factory.mktemp("instructor")
+    copy_course(REPO, root, "solutions", "course")
+    with running_lab(root, ".", tmp_path_factory.mktemp("instructor-lab-settings")) as lab:
+        yield lab
+
+
+def browser_page(browser, request, lab):
+    """A new browser page; a screenshot of it if the test fails; no kernel left running afterwards."""
+    context = browser.new_context(viewport={"width": 1400, "height": 900})
+    page = context.new_page()
+    page.set_default_timeout(UI_TIMEOUT_MS)
+    failures_before = request.session.testsfailed
+    yield page
+    if request.session.testsfailed > failures_before:  # pytest counts the test's failure before teardown
+        ARTIFACTS.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=ARTIFACTS / f"{request.node.name}.png", full_page=True)
+    context.close()
+    lab.shut_down_kernels()
+
+
+@pytest.fixture
+def student_page(browser, request, student_lab):
+    yield from browser_page(browser, request, student_lab)
+
+
+@pytest.fixture
+def instructor_page(browser, request, instructor_lab):
+    yield from browser_page(browser, request, instructor_lab)
+
+
+def copy_of_student_notebook(lab, assignment, name):
+    """Copy the untouched student notebook of ``assignment`` next to it as ``name``; its path in the lab."""
+    shutil.copy(notebook_path(lab.root, assignment), lab.root / assignment / name)
+    return f"{assignment}/{name}"
+
+
+def completed_notebook(lab, assignment, name="completed.ipynb"):
+    """The student notebook with every exercise answered from solutions/, saved next to it as ``name``."""
+    write_completed_notebook(notebook_path(lab.root, assignment), notebook_path(REPO / "solutions", assignment),
+                             lab.root / assignment / name)
+    return f"{assignment}/{name}"
+
+
+def test_the_course_opens_on_its_assignments_and_their_list(student_page, student_lab):
+    student_page.goto(student_lab.url("/lab"))
+    folders = student_page.locator(".jp-FileBrowser .jp-DirListing-content .jp-DirListing-itemText")
+    expect(folders).to_have_text(["01_elbo", "02_dense_vae", "03_conv_vae", "04_conditional_vae",
+                                  "05_beta_vae_clustering"])
+
+    choose_menu(student_page, "Nbgrader", "Assignment List")
+    assignment_list = student_page.locator("#nbgrader-assignment-list")
+    expect(assignment_list.locator("#course_list_default")).not_to_have_text("Loading, please wait...")
+    expect(assignment_list).to_contain_text("Released assignments")
+    expect(assignment_list).not_to_contain_text("Error fetching")
+
+
+def test_a_notebook_just_opened_has_no_unsaved_changes(student_page, student_lab):
+    open_notebook(student_page, student_lab, "01_elbo/01_elbo.ipynb")
+    student_page.wait_for_timeout(3_000)  # time for JupyterLab to fill in what it learns from the kernel
+    expect(notebook_tab(student_page, "01_elbo.ipynb"),
+           "the tab shows unsaved changes: JupyterLab changed the notebook's metadata on opening it"
+           ).not_to_have_class(re.compile(r"\bjp-mod-dirty\b"), timeout=1_000)
+
+
+def test_run_all_stops_at_the_first_exercise_until_it_is_answered(student_page, student_lab):
+    page = student_page
+    open_notebook(page, student_lab, copy_of_student_notebook(student_lab, "01_elbo", "typed_answer.ipynb"))
+    choose_menu(page, "Run", "Run All Cells")
+    exercise, graded = code_cell(page, "def kl_to_standard_normal"), code_cell(page, "# Graded cell of Exercise 1:")
+    stub_error = "NotImplementedError: kl_to_standard_normal is yours to write: replace this line with your code."
+    expect(outputs(graded, stub_error)).to_be_visible(timeout=RUN_TIMEOUT_MS)
+    wait_until_no_cell_is_queued(page)
+    ran = [prompt != NOT_RUN for prompt in prompts(page)]
+    assert ran[:3] == [True, True, True], "the setup cell, exercise 1 and its graded cell run"
+    assert not any(ran[3:]), "no cell runs after the first error"
+
+    replace_source(page, exercise, KL_WITH_A_FLIPPED_SIGN)
+    page.keyboard.press("Shift+Enter")  # runs the exercise, selects its graded cell
+    page.keyboard.press("Shift+Enter")
+    expect(outputs(graded, "AssertionError: KL with mu = 1, logvar = 0 (one dimension): expected [0.5], got [-0.5]")
+           ).to_be_visible(timeout=RUN_TIMEOUT_MS)
+
+    replace_source(page, exercise, KL_RIGHT)
+    page.keyboard.press("Shift+Enter")
+    page.keyboard.press("Shift+Enter")
+    expect(outputs(graded, "public tests passed")).to_be_visible(timeout=RUN_TIMEOUT_MS)
+    expect(outputs(graded, "Error")).to_have_count(0)
+
+
+def test_validate_names_every_unfinished_exercise(student_page, student_lab):
+    open_notebook(student_page, student_lab, copy_of_student_notebook(student_lab, "01_elbo", "untouched.ipynb"))
+    dialog = validate(student_page)
+    expect(dialog).to_contain_text("The following cell failed")
+    for number, exercise in enumerate(EXERCISES_OF_01, start=1):
+        expect(dialog).to_contain_text(f"# Graded cell of Exercise {number}: {exercise}.")
+
+
+def test_validate_passes_a_completed_notebook(student_page, student_lab):
+    open_notebook(student_page, student_lab, completed_notebook(student_lab, "01_elbo"))
+    expect(validate(student_page)).to_contain_text("Success! Your notebook passes all the tests.")
+
+
+def test_training_shows_a_progress_bar_then_its_figure(student_page, student_lab):
+    """03 trains with vae_helpers' train(), which shows tqdm's widget (02 has the student's own loop)."""
+    page = student_page
+    open_notebook(page, student_lab, completed_notebook(student_lab, "03_conv_vae"))
+    choose_menu(page, "Run", "Run All Cells")
+    training = code_cell(page, "history = train(")
+    progress_bar = training.locator(".jp-OutputArea-output").filter(
+        has=page.locator(".widget-hprogress")).filter(has_text="epoch 1/")
+    expect(progress_bar).to_be_visible(timeout=RUN_TIMEOUT_MS)
+
+    figure = training.locator(".jp-RenderedImage img").first
+    expect(figure).to_be_attached(timeout=RUN_TIMEOUT_MS)
+    expect(page.locator(".jp-OutputArea-output", has_text="Traceback")).to_have_count(0)
+    figure.scroll_into_view_if_needed()
+    size = figure.bounding_box()
+    assert size["width"] > 200 and size["height"] > 100, f"the loss curves are drawn {size}"
+
+
+def test_formgrader_lists_the_assignments_without_exchange_errors(instructor_page, instructor_lab):
+    instructor_page.goto(instructor_lab.url("/formgrader"))
+    for assignment in ASSIGNMENTS:
+        expect(instructor_page.get_by_role("row").filter(has_text=assignment)).to_have_count(1)
+    expect(instructor_page.locator("body")).not_to_contain_text(
+        re.compile("exchange directory|does not exist|could not be created", re.I), use_inner_text=True)
