@@ -78,11 +78,13 @@ c.Autograde.sanitize_preprocessors = [
 ]
 warnings.filterwarnings("ignore", message=r".* not in session, .* operation along .* will not proceed",
                         category=SAWarning)
-# Kernels talk to nbgrader over Unix sockets (kept short: a socket path has at most 107 characters).
-sockets = Path(tempfile.gettempdir()) / f"vae-course-kernels-{os.getuid()}"
-sockets.mkdir(mode=0o700, exist_ok=True)
-c.KernelManager.transport = "ipc"
-c.KernelManager.ip = str(sockets / f"kernel-{os.getpid()}")  # one prefix per process: no two pick one path
+# Kernels talk to nbgrader over Unix sockets where there are some (kept short: a socket path has at
+# most 104 characters), with one prefix per process so that no two commands pick the same path.
+if os.name == "posix":
+    sockets = Path(tempfile.gettempdir()) / f"vae-course-kernels-{os.getuid()}"
+    sockets.mkdir(mode=0o700, exist_ok=True)
+    c.KernelManager.transport = "ipc"
+    c.KernelManager.ip = str(sockets / f"kernel-{os.getpid()}")
 
 # Feedback must not reveal the hidden tests (neither their code nor the tracebacks that quote
 # them), and its math must read without a network.

@@ -32,7 +32,7 @@ def test_binder_prefetches_the_datasets():
 
 
 def test_pytest_collects_solution_notebooks_and_never_course():
-    result = subprocess.run([sys.executable, "-m", "pytest", "--collect-only", "-q", "-p", "no:cacheprovider"],
+    result = subprocess.run([sys.executable, "-m", "pytest", "--collect-only", "-q", "-p", "no:cacheprovider", "-n", "0"],
                             cwd=REPO, capture_output=True, text=True, timeout=300)
     collected = result.stdout.splitlines()
     assert not [item for item in collected if item.startswith("course/")]

@@ -8,6 +8,7 @@ correct must keep all its points.
 """
 import itertools
 import json
+import shutil
 
 import pytest
 
@@ -219,7 +220,16 @@ def submit(course, assignment, student, changes):
 
 
 @pytest.fixture(scope="module")
-def graded_variants(course):
+def variants_course(course, tmp_path_factory):
+    """A copy of the course for these submissions alone: the pipeline tests, which autograde every
+    submitted student, never grade them again."""
+    copy = tmp_path_factory.mktemp("variants") / "course"
+    shutil.copytree(course, copy, ignore=shutil.ignore_patterns("submitted", "autograded", "feedback"))
+    return copy
+
+
+@pytest.fixture(scope="module")
+def graded_variants(variants_course):
     """Every mistake, in rounds of at most one per exercise, and each set of alternative answers,
     autograded. Returns {mistake: (student, exercises given a mistake in that round)}."""
     rounds = {}
@@ -230,27 +240,27 @@ def graded_variants(course):
         for number, planted in enumerate(itertools.zip_longest(*by_exercise)):
             planted = [m for m in planted if m is not None]
             student = f"variant-{assignment}-round-{number}"
-            submit(course, assignment, student, [(m[2], m[3], m[4]) for m in planted])
+            submit(variants_course, assignment, student, [(m[2], m[3], m[4]) for m in planted])
             for m in planted:
                 rounds[m[1], assignment] = (student, {other[5] for other in planted})
         for changes in [a[1] for a in ALTERNATIVES if a[0] == assignment]:
-            submit(course, assignment, "variant-alternative", changes)
-        nbgrader(course, "autograde", assignment, "--student=variant-*", "--force")
+            submit(variants_course, assignment, "variant-alternative", changes)
+        nbgrader(variants_course, "autograde", assignment, "--student=variant-*", "--force")
     return rounds
 
 
 @pytest.mark.parametrize("assignment, mistake, cell_id, correct, mistaken, losing_cell", MISTAKES,
                          ids=[f"{m[0]}:{m[1]}" for m in MISTAKES])
-def test_mistake_loses_points_on_its_exercise_only(course, graded_variants, assignment, mistake, cell_id, correct,
+def test_mistake_loses_points_on_its_exercise_only(variants_course, graded_variants, assignment, mistake, cell_id, correct,
                                                    mistaken, losing_cell):
     student, mistaken_exercises = graded_variants[mistake, assignment]
-    lost = points_lost(course, assignment, student)
+    lost = points_lost(variants_course, assignment, student)
     assert losing_cell in lost, f"{mistake} went unnoticed by {losing_cell}"
     elsewhere = {name: points for name, points in lost.items() if name not in mistaken_exercises}
     assert not elsewhere, f"{mistake} (with {sorted(mistaken_exercises)}) also costs points in {elsewhere}"
 
 
 @pytest.mark.parametrize("assignment", sorted({a[0] for a in ALTERNATIVES}))
-def test_correct_answers_in_another_style_earn_every_point(course, graded_variants, assignment):
-    lost = points_lost(course, assignment, "variant-alternative")
+def test_correct_answers_in_another_style_earn_every_point(variants_course, graded_variants, assignment):
+    lost = points_lost(variants_course, assignment, "variant-alternative")
     assert not lost, f"correct alternative answers lose points in {lost}"
