@@ -11,11 +11,17 @@ import sys
 from pathlib import Path
 
 import pytest
+import torch
 from nbgrader.api import Gradebook
 
 os.environ.setdefault("VAE_COURSE_FAST", "1")
 os.environ.setdefault("VAE_COURSE_DATASET", "digits")
 os.environ.setdefault("MPLBACKEND", "Agg")
+# Two pytest workers share two cores: one PyTorch thread per process, in the workers and in every
+# kernel they start, so that their threads do not fight over the cores.
+if os.environ.get("PYTEST_XDIST_WORKER"):
+    os.environ.setdefault("OMP_NUM_THREADS", "1")
+    torch.set_num_threads(1)
 
 REPO = Path(__file__).resolve().parents[1]
 
