@@ -39,7 +39,6 @@ c.CsvExportPlugin.to = str(work / "grades.csv")
 # Downloads from an LMS: put them (notebooks or zip files) in nbgrader_work/downloaded/<assignment>/archive/,
 # named "<student id>_<notebook>.ipynb" (Canvas's names work as they are), then `nbgrader zip_collect`.
 c.ZipCollectApp.downloaded_directory = "nbgrader_work/downloaded"
-c.ZipCollectApp.collector_plugin = "grading.lms.SubmissionCollector"
 c.FileNameCollectorPlugin.named_regexp = SUBMISSION_NAME
 # release_feedback then releases the exchange's students and names those who came from the LMS.
 c.ExchangeFactory.release_feedback = "grading.lms.ReleaseFeedbackToExchangeStudents"

@@ -1,41 +1,26 @@
-"""Submissions from a learning management system: collected by ``nbgrader zip_collect``, and
-left out of ``release_feedback``, whose exchange they never passed through."""
-import datetime
+"""Submissions from a learning management system: how ``nbgrader zip_collect`` reads their names,
+and a ``release_feedback`` that leaves them out, since they never passed through the exchange.
+
+Such a submission has no submission time: a downloaded file's date is that of the download, and
+taking it would mark every submission late once the assignment has a due date.
+"""
 import glob
-import os
 from pathlib import Path
 
 from nbgrader.exchange.default.release_feedback import ExchangeReleaseFeedback
-from nbgrader.plugins import FileNameCollectorPlugin
 
 # "<student id>_<notebook>.ipynb", as an instructor names them, or Canvas's
 # "<student>_[late_]<numbers>_..._<notebook>.ipynb"; the student id is the part before the first "_".
 SUBMISSION_NAME = r".*/(?P<student_id>[^/_]+)_(?:late_)?(?:\d+_)*(?P<file_id>\d\d_\w+\.ipynb)$"
 
 
-class SubmissionCollector(FileNameCollectorPlugin):
-    """nbgrader's file-name collector, with the file's modification time as the submission time
-    when its name carries none.
-
-    nbgrader writes a submission's ``timestamp.txt`` only from a time in the file name, and
-    ``release_feedback`` then fails for every submission without one.
-    """
-
-    def collect(self, submitted_file):
-        found = super().collect(submitted_file)
-        if found is not None and not found.get("timestamp"):
-            modified = datetime.datetime.fromtimestamp(os.path.getmtime(submitted_file), datetime.timezone.utc)
-            found["timestamp"] = modified.isoformat()
-        return found
-
-
 class ReleaseFeedbackToExchangeStudents(ExchangeReleaseFeedback):
     """nbgrader's ``release_feedback``, which leaves out submissions that did not come through the exchange.
 
     Feedback goes to the exchange under a name made from the secret that ``nbgrader submit``
-    stores with a submission. A notebook collected from an LMS has no such secret, and nbgrader
-    stops at the first one with a ``FileNotFoundError``, releasing nothing to the students after
-    it. Here those students are skipped and named: their feedback waits in
+    stores with a submission, and its time. A notebook collected from an LMS has neither, and
+    nbgrader stops at the first one with a ``FileNotFoundError``, releasing nothing to the students
+    after it. Here those students are skipped and named: their feedback waits in
     ``nbgrader_work/feedback/<student>/<assignment>/`` for the instructor to upload to the LMS.
     """
 
