@@ -136,7 +136,7 @@ def _folders(source: _Source, root: Path) -> list[Path]:
     return [root / source.folder / "raw"] + ([source.system_folder] if source.system_folder else [])
 
 
-def _local_files(source: _Source, split: str, folder: Path):
+def _local_files(split: str, folder: Path):
     """``(images path, labels path)`` of ``split`` in ``folder``; None for a missing one."""
     return tuple(_find(folder, stem) for stem in _IDX_FILES[split])
 
@@ -147,7 +147,7 @@ def available_datasets(root: Path | None = None) -> dict:
     found = {}
     for name, source in _SOURCES.items():
         for folder in _folders(source, root):
-            if all(all(_local_files(source, split, folder)) for split in _IDX_FILES):
+            if all(all(_local_files(split, folder)) for split in _IDX_FILES):
                 found[name] = str(folder)
                 break
     found["digits"] = "bundled with scikit-learn"
@@ -159,7 +159,7 @@ def _load_idx_dataset(name: str, split: str, root: Path) -> ImageData:
     source = _SOURCES[name]
     tried = []
     for folder in _folders(source, root):
-        images_path, labels_path = _local_files(source, split, folder)
+        images_path, labels_path = _local_files(split, folder)
         if images_path and labels_path:
             return ImageData(read_idx(images_path), read_idx(labels_path).long(), source.title, source.classes)
         missing = [stem for stem, path in zip(_IDX_FILES[split], (images_path, labels_path)) if path is None]
