@@ -25,7 +25,8 @@ class Lab:
     def get(self, path):
         """(status, body) of a GET request to the server's ``path``, logged in."""
         separator = "&" if "?" in path else "?"
-        with urllib.request.urlopen(f"{self.base_url}{path}{separator}token={self.token}", timeout=10) as response:
+        # generous: the first Formgrader request creates the gradebook, slow on a busy machine
+        with urllib.request.urlopen(f"{self.base_url}{path}{separator}token={self.token}", timeout=120) as response:
             return response.status, response.read().decode()
 
     def shut_down_kernels(self):
