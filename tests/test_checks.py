@@ -3,7 +3,8 @@ import math
 import pytest
 import torch
 
-from vae_helpers.checks import expect_close, expect_finite, expect_gradient, expect_shape, expect_tensor
+from vae_helpers.checks import (expect_close, expect_equal, expect_finite, expect_gradient, expect_number,
+                                expect_returns, expect_shape, expect_tensor)
 
 
 def test_expect_tensor_says_what_came_and_hints_at_a_missing_return():
@@ -45,3 +46,32 @@ def test_expect_gradient_returns_the_gradient_and_names_a_cut_graph():
     other = torch.ones(2, requires_grad=True)
     with pytest.raises(AssertionError, match="no gradient reaches it"):
         expect_gradient("z", other * 2, mu)
+
+
+def test_expect_tensor_refuses_a_subclass_that_could_redefine_comparisons():
+    class AlwaysClose(torch.Tensor):
+        pass
+
+    expect_tensor("weights", torch.nn.Parameter(torch.zeros(2)))
+    with pytest.raises(AssertionError, match="expected a plain torch.Tensor, got the subclass AlwaysClose"):
+        expect_tensor("kl", torch.zeros(2).as_subclass(AlwaysClose))
+
+
+def test_expect_equal_and_expect_number_show_both_values():
+    expect_equal("parameters", 652_824, 652_824)
+    with pytest.raises(AssertionError, match=r"parameters: expected 652824, got 652800\. Hint: two heads"):
+        expect_equal("parameters", 652_800, 652_824, hint="two heads")
+    with pytest.raises(AssertionError, match="expected True, got 1"):
+        expect_equal("flag", 1, True)  # same value, other type: not what was asked for
+    expect_number("weight", 1.2, 1.2 + 1e-12, atol=1e-9)
+    with pytest.raises(AssertionError, match=r"weight: expected 1\.2, got 4\."):
+        expect_number("weight", 4.0, 1.2, atol=1e-9)
+    with pytest.raises(AssertionError, match=r"expected a Python float, got Tensor \(use \.item\(\)"):
+        expect_number("mean loss", torch.tensor(1.2), 1.2, atol=1e-9)
+
+
+def test_expect_returns_turns_an_error_into_a_named_check():
+    assert expect_returns("sum", sum, [1, 2]) == 3
+    with pytest.raises(AssertionError, match=r"log-likelihood\(grey\): expected a result, got ValueError: .*Hint: 0 or 1"):
+        expect_returns("log-likelihood(grey)", torch.distributions.Bernoulli(logits=torch.zeros(2)).log_prob,
+                       torch.tensor([0.4, 1.0]), hint="0 or 1")

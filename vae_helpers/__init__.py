@@ -6,3 +6,4 @@ from .device import get_device, seed_everything
 from .training import evaluate, train
 
 __all__ = ["Batches", "choose", "evaluate", "get_device", "load_images", "run_mode", "seed_everything", "train"]
+from . import integrity  # last: it records the modules above as the notebook starts

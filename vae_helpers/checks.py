@@ -1,7 +1,7 @@
-"""Checks for the visible tests after each exercise.
+"""Checks for the tests after each exercise, the visible ones and those run at grading.
 
 Each raises ``AssertionError`` with a message that says what was expected and what
-came, so a student knows exactly what to fix. (Hidden grading tests do not use these.)
+came, so a student knows exactly what to fix.
 """
 import torch
 
@@ -19,6 +19,8 @@ def expect_tensor(name: str, value) -> None:
     if not isinstance(value, torch.Tensor):
         hint = " Did you forget to `return` it?" if value is None else ""
         raise AssertionError(f"{name}: expected a torch.Tensor, got {type(value).__name__}.{hint}")
+    if type(value) not in (torch.Tensor, torch.nn.Parameter):  # a subclass could redefine comparisons
+        raise AssertionError(f"{name}: expected a plain torch.Tensor, got the subclass {type(value).__name__}.")
 
 
 def expect_shape(name: str, value, shape) -> None:
@@ -35,6 +37,31 @@ def expect_finite(name: str, value) -> None:
     if bad.any():
         raise AssertionError(f"{name}: expected finite values, got {int(bad.sum())} NaN/inf "
                              f"among {value.numel()} (first values {_preview(value)}).")
+
+
+def expect_returns(name: str, function, *args, hint: str = ""):
+    """Call ``function(*args)`` and return its result; an error it raises fails the check, named."""
+    try:
+        return function(*args)
+    except (ValueError, TypeError, RuntimeError) as error:
+        raise AssertionError(f"{name}: expected a result, got {type(error).__name__}: {str(error)[:160]}"
+                             + (f" Hint: {hint}" if hint else "")) from None
+
+
+def expect_equal(name: str, value, expected, hint: str = "") -> None:
+    """``value`` (a number, shape, dtype, ...) must equal ``expected``."""
+    if type(value) is not type(expected) or value != expected:
+        raise AssertionError(f"{name}: expected {expected!r}, got {value!r:.200}." + (f" Hint: {hint}" if hint else ""))
+
+
+def expect_number(name: str, value, expected: float, atol: float, hint: str = "") -> None:
+    """``value`` must be a Python float within ``atol`` of ``expected``."""
+    if type(value) is not float:
+        raise AssertionError(f"{name}: expected a Python float, got {type(value).__name__}"
+                             + (" (use .item() to turn a one-element tensor into a float)." if
+                                isinstance(value, torch.Tensor) else "."))
+    if not abs(value - expected) <= atol:
+        raise AssertionError(f"{name}: expected {expected:.6g}, got {value:.6g}." + (f" Hint: {hint}" if hint else ""))
 
 
 def expect_close(name: str, value, expected, atol: float = 1e-5, rtol: float = 1e-4, hint: str = "") -> None:
@@ -58,7 +85,7 @@ def expect_gradient(name: str, output: torch.Tensor, wrt: torch.Tensor) -> torch
         raise AssertionError(f"{name}: expected a result that carries gradients back to its inputs, "
                              f"got one with requires_grad=False (was it computed under no_grad, "
                              f"with .detach(), .sample() or from NumPy?).")
-    (gradient,) = torch.autograd.grad(output.sum(), wrt, allow_unused=True)
+    (gradient,) = torch.autograd.grad(output.sum(), wrt, allow_unused=True, retain_graph=True)
     if gradient is None:
         raise AssertionError(f"{name}: expected the result to depend on its input, "
                              f"but no gradient reaches it.")
