@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 import torch
 
-from vae_helpers.clustering import cluster_accuracy, cluster_scores, matched_classes
+from vae_helpers.clustering import cluster_accuracy, cluster_scores, matched_classes, mean_and_spread
 
 
 def brute_force_accuracy(labels, clusters):
@@ -79,3 +79,14 @@ def test_matched_classes_maps_each_cluster_to_its_label_and_marks_the_rest():
 def test_matched_classes_refuses_ids_beyond_the_number_of_clusters():
     with pytest.raises(ValueError, match="ids in 0..2"):
         matched_classes([0, 1], [0, 3], n_clusters=3)
+
+
+def test_mean_and_spread_over_runs():
+    runs = [{"nmi": 0.5, "accuracy": 0.6}, {"nmi": 0.7, "accuracy": 0.6}, {"nmi": 0.6, "accuracy": 0.9}]
+    summary = mean_and_spread(runs)
+    assert summary["runs"] == 3
+    assert summary["nmi"] == pytest.approx(0.6) and summary["nmi spread"] == pytest.approx(0.1)
+    assert summary["accuracy"] == pytest.approx(0.7) and summary["accuracy spread"] == pytest.approx(0.17320508)
+    assert mean_and_spread(runs[:1])["nmi spread"] == 0.0
+    with pytest.raises(ValueError, match="at least one run"):
+        mean_and_spread([])

@@ -136,13 +136,27 @@ def test_batches_cover_every_image_once_per_epoch(clean_env):
     assert not torch.equal(first_epoch, second_epoch), "batches must be reshuffled every epoch"
 
 
-def test_batches_in_order_and_binarised(clean_env):
+def test_batches_in_order_and_binarised_anew_each_pass(clean_env):
     clean_env.setenv("VAE_COURSE_DATASET", "digits")
     test = load_images("digits", "test")
-    x, y = next(iter(Batches(test, batch_size=10, shuffle=False, binarize=True)))
-    assert torch.equal(y, test.labels[:10])
-    assert set(x.unique().tolist()) <= {0.0, 1.0}
-    assert torch.equal(x[:, 0], (test.images[:10].float() / 255 > 0.5).float())
+    batches = Batches(test, batch_size=len(test), shuffle=False, binarize=True)
+    passes = [next(iter(batches)) for _ in range(200)]
+    assert torch.equal(passes[0][1], test.labels)
+    assert set(passes[0][0].unique().tolist()) == {0.0, 1.0}
+    assert not torch.equal(passes[0][0], passes[1][0]), "each pass must draw new binary images"
+    ink = torch.stack([x for x, _ in passes]).mean(0)[:, 0]
+    assert torch.allclose(ink, test.images.float() / 255, atol=0.15), "P(pixel = 1) must be its grey level"
+
+
+def test_binarized_test_set_is_one_fixed_draw(clean_env):
+    clean_env.setenv("VAE_COURSE_DATASET", "digits")
+    test = load_images("digits", "test")
+    binary = test.binarized()
+    assert set(binary.images.unique().tolist()) == {0, 255} and torch.equal(binary.labels, test.labels)
+    assert torch.equal(binary.images, test.binarized().images), "the same seed must give the same images"
+    assert not torch.equal(binary.images, test.binarized(seed=1).images)
+    grey = (test.images > 0) & (test.images < 255)
+    assert binary.images[grey].float().mean().div(255).sub(test.images[grey].float().mean().div(255)).abs() < 0.02
     with pytest.raises(ValueError, match="batch_size"):
         Batches(test, batch_size=0)
 

@@ -33,9 +33,21 @@ def test_reconstructions_put_originals_above_reconstructions():
     assert grid[32:60, 2:30].min() == 1.0     # its reconstruction: white
 
 
-def test_interpolation_strip_is_one_row():
-    grid = pixel_rows(plots.interpolation_strip(torch.rand(9, 28, 28)))
-    assert grid.shape[:2] == (30 + 2, 9 * 30 + 2)
+def test_interpolation_strip_frames_the_decodings_with_the_two_images():
+    start, end = torch.zeros(1, 28, 28), torch.ones(784)
+    fig = plots.interpolation_strip(start, torch.full((8, 1, 28, 28), 0.5), end, torch.linspace(0, 1, 8))
+    grid = pixel_rows(fig)
+    assert grid.shape[:2] == (30 + 2, 10 * 30 + 2)
+    assert grid[2:30, 2:30].max() == 0.0 and grid[2:30, 9 * 30 + 2:10 * 30].min() == 1.0
+    labels = [t.get_text() for t in fig.axes[0].get_xticklabels()]
+    assert labels[0] == "start" and labels[-1] == "end" and labels[1:3] == ["0", "0.14"]
+
+
+def test_image_grid_labels_rows_and_columns_at_their_images():
+    fig = plots.image_grid(torch.rand(6, 28, 28), nrow=3, row_labels=["a", "b"], column_labels=["x", "y", "z"])
+    ax = fig.axes[0]
+    assert [t.get_text() for t in ax.get_yticklabels()] == ["a", "b"]
+    assert list(ax.get_xticks()) == [16.0, 46.0, 76.0]   # centres of the 28-pixel images, 2-pixel padding
 
 
 @pytest.mark.parametrize("method", ["pca", "tsne"])
@@ -59,6 +71,14 @@ def test_loss_curves_has_one_panel_per_term():
     fig = plots.loss_curves({"loss": [3.0, 2.0, 1.5], "kl": [0.5, 0.7, 0.8]})
     assert [ax.get_title() for ax in fig.axes] == ["loss", "kl"]
     assert list(fig.axes[1].lines[0].get_ydata()) == [0.5, 0.7, 0.8]
+
+
+def test_compared_curves_put_each_term_of_every_model_on_one_panel():
+    fig = plots.compared_curves({"dense": {"loss": [3.0, 2.0], "kl": [0.5, 0.7]},
+                                 "conv": {"loss": [2.5, 1.5], "kl": [0.6, 0.9]}})
+    assert [ax.get_title() for ax in fig.axes] == ["loss", "kl"]
+    assert [list(line.get_ydata()) for line in fig.axes[1].lines] == [[0.5, 0.7], [0.6, 0.9]]
+    assert [text.get_text() for text in fig.axes[0].get_legend().get_texts()] == ["dense", "conv"]
 
 
 def test_rate_distortion_plots_points_in_beta_order_with_iso_elbo_lines():

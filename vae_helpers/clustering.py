@@ -54,3 +54,19 @@ def cluster_scores(labels, clusters) -> dict:
     labels, clusters = _as_ids("labels", labels), _as_ids("clusters", clusters)
     accuracy = cluster_accuracy(labels, clusters)  # first: it also checks that the lengths match
     return {"nmi": float(normalized_mutual_info_score(labels, clusters)), "accuracy": accuracy}
+
+
+def mean_and_spread(runs: list) -> dict:
+    """Scores of several runs (``cluster_scores`` dicts) as their mean and standard deviation.
+
+    Returns ``{"nmi", "nmi spread", "accuracy", "accuracy spread", "runs"}``; the spread is the
+    sample standard deviation, 0 for a single run.
+    """
+    if not runs:
+        raise ValueError("mean_and_spread: expected the scores of at least one run, got none.")
+    summary = {"runs": len(runs)}
+    for measure in ("nmi", "accuracy"):
+        values = np.array([run[measure] for run in runs], dtype=float)
+        summary[measure] = float(values.mean())
+        summary[f"{measure} spread"] = float(values.std(ddof=1)) if len(values) > 1 else 0.0
+    return summary

@@ -22,14 +22,37 @@ def _images_to_grid(images: torch.Tensor, nrow: int) -> np.ndarray:
     return grid.permute(1, 2, 0).numpy()
 
 
-def image_grid(images: torch.Tensor, nrow: int = 8, title: str = "", scale: float = 0.6) -> Figure:
-    """Show images (N x 28 x 28, N x 1 x 28 x 28 or N x 784, values in [0, 1]) in a grid."""
+_PADDING = 2
+
+
+def image_grid(images: torch.Tensor, nrow: int = 8, title: str = "", scale: float = 0.6,
+               row_labels=None, column_labels=None, xlabel: str = "", ylabel: str = "") -> Figure:
+    """Show images (N x 28 x 28, N x 1 x 28 x 28 or N x 784, values in [0, 1]) in a grid,
+    ``nrow`` per row, with an optional label beside each row and under each column."""
     grid = _images_to_grid(images, nrow)
     height, width = grid.shape[:2]
-    fig = Figure(figsize=(scale * width / 30, scale * height / 30 + (0.4 if title else 0)))
+    labelled = row_labels is not None or column_labels is not None
+    fig = Figure(figsize=(scale * width / 30 + (1.0 if labelled else 0),
+                          scale * height / 30 + (0.4 if title else 0) + (0.6 if labelled else 0)))
     ax = fig.add_subplot()
     ax.imshow(grid, interpolation="nearest")
-    ax.set_axis_off()
+    step = (width - _PADDING) / min(nrow, len(images))  # one image and its padding
+    centre = _PADDING + (step - _PADDING) / 2
+    if column_labels is not None:
+        long = max(len(str(label)) for label in column_labels) > 3
+        ax.set_xticks([centre + i * step for i in range(len(column_labels))],
+                      [str(label) for label in column_labels], rotation=45 if long else 0, ha="right" if long else "center")
+    else:
+        ax.set_xticks([])
+    if row_labels is not None:
+        ax.set_yticks([centre + i * step for i in range(len(row_labels))], [str(label) for label in row_labels])
+    else:
+        ax.set_yticks([])
+    ax.tick_params(length=0)
+    for spine in ax.spines.values():
+        spine.set_visible(False)
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
     if title:
         ax.set_title(title)
     fig.tight_layout()
@@ -43,9 +66,14 @@ def reconstructions(originals: torch.Tensor, reconstructed: torch.Tensor, title:
     return image_grid(both, nrow=n, title=title or "top: originals, bottom: reconstructions")
 
 
-def interpolation_strip(images: torch.Tensor, title: str = "") -> Figure:
-    """One row of images, e.g. decodings along a line between two latent codes."""
-    return image_grid(images, nrow=len(images), title=title)
+def interpolation_strip(start: torch.Tensor, decoded: torch.Tensor, end: torch.Tensor, weights,
+                        title: str = "") -> Figure:
+    """Decodings along a line between two codes, framed by the two images the codes came from;
+    each decoding is labelled with its weight ``t`` of the end image."""
+    images = torch.cat([start.reshape(1, -1), decoded.reshape(len(decoded), -1), end.reshape(1, -1)])
+    labels = ["start"] + [f"{float(t):.2g}" for t in weights] + ["end"]
+    return image_grid(images, nrow=len(images), title=title, column_labels=labels,
+                      xlabel="t: decode((1 - t) · code of start + t · code of end)")
 
 
 def latent_scatter(latents: torch.Tensor, labels: torch.Tensor, method: str = "pca",
@@ -89,6 +117,28 @@ def loss_curves(history: dict, title: str = "", ylabel: str = "nats per image") 
         ax.set_title(term)
         if i == 0:
             ax.set_ylabel(ylabel)
+        ax.grid(alpha=0.3)
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    return fig
+
+
+def compared_curves(histories: dict, title: str = "", ylabel: str = "nats per image") -> Figure:
+    """Training histories of several models (``{model: {term: [value per epoch]}}``): one panel per
+    term, one line per model, so that the models are compared on the same axes."""
+    terms = list(next(iter(histories.values())))
+    fig = Figure(figsize=(3.6 * len(terms), 3))
+    for i, term in enumerate(terms):
+        ax = fig.add_subplot(1, len(terms), i + 1)
+        for model, history in histories.items():
+            values = history[term]
+            ax.plot(range(1, len(values) + 1), values, marker="o", label=model)
+        ax.set_xlabel("epoch")
+        ax.set_title(term)
+        if i == 0:
+            ax.set_ylabel(ylabel)
+            ax.legend(fontsize=8)
         ax.grid(alpha=0.3)
     if title:
         fig.suptitle(title)

@@ -85,6 +85,15 @@ class ImageData:
         """The first ``n`` examples (all of them if there are fewer)."""
         return ImageData(self.images[:n], self.labels[:n], self.name, self.classes)
 
+    def binarized(self, seed: int = 0) -> "ImageData":
+        """Every pixel drawn once as 0 or 1 with its grey level as the probability of 1, from ``seed``.
+
+        Binary images give a Bernoulli decoder a true likelihood; one fixed draw of the test set
+        lets every model be measured on the same images.
+        """
+        ink = torch.bernoulli(self.images.float() / 255, generator=torch.Generator().manual_seed(seed))
+        return ImageData(ink.to(torch.uint8) * 255, self.labels, f"{self.name}, binarised", self.classes)
+
 
 def data_dir() -> Path:
     """The course data folder: ``$VAE_COURSE_DATA``, else ``data/`` at the repository root."""
@@ -251,9 +260,10 @@ def _load_digits(split: str) -> ImageData:
 class Batches:
     """Mini-batches from an in-memory ``ImageData``, reshuffled every epoch.
 
-    Each batch is ``(x, y)``: ``x`` float in [0, 1] of shape (B, 1, 28, 28) on ``device``
-    (thresholded at 0.5 if ``binarize``), ``y`` the int64 labels. The images go to the
-    device once, as uint8; no per-image transforms run during training.
+    Each batch is ``(x, y)``: ``x`` float in [0, 1] of shape (B, 1, 28, 28) on ``device``,
+    ``y`` the int64 labels. With ``binarize``, every pass draws each pixel anew as 0 or 1 with
+    its grey level as the probability of 1 (dynamic binarisation). The images go to the device
+    once, as uint8; no per-image transforms run during training.
     """
 
     def __init__(self, data: ImageData, batch_size: int = 128, shuffle: bool = True,
@@ -275,5 +285,5 @@ class Batches:
             index = order[start:start + self.batch_size]
             x = self.images[index].unsqueeze(1).float().div_(255)
             if self.binarize:
-                x = (x > 0.5).float()
+                x = torch.bernoulli(x)
             yield x, self.labels[index]
