@@ -1,55 +1,87 @@
 """The tripwire behind every graded cell: each way of replacing what the hidden tests rely on is
-caught, and the course's own use of torch is not mistaken for tampering. Each case runs in a fresh
-interpreter, so no patch leaks into the test process."""
+caught, and the course's own use of torch is not mistaken for tampering.
+
+All cases run in one fresh interpreter, so that no patch leaks into the test process: each case is a
+file (its source can be read back, as a notebook cell's can), run after the one before it was undone.
+"""
+import json
 import subprocess
 import sys
+import textwrap
 
 import pytest
 
 from conftest import REPO
 
 CLEAN_USE = """
-import torch
 torch.set_default_dtype(torch.float64)          # rebinds torch.Storage
 model = torch.nn.Linear(2, 1)
 torch.optim.Adam(model.parameters()).step()     # wraps Adam.step in place
 torch.set_default_dtype(torch.float32)
 """
+# attempt: (code, what the check must report)
 ATTEMPTS = {
-    "a torch function": ("import torch\ntorch.allclose = lambda *a, **k: True\n", "`torch.allclose` was replaced"),
-    "a Tensor method": ("import torch\ntorch.Tensor.backward = lambda self, *a, **k: None\n",
-                        "`torch.Tensor.backward` was replaced"),
-    "a method added to shadow an inherited one": (
-        "import torch\ntorch.Tensor.expand_as = lambda self, other: other\n", "`torch.Tensor.expand_as` was added"),
-    "a built-in": ("import builtins\nbuiltins.abs = lambda x: 0.0\n", "`builtins.abs` was replaced"),
-    "a built-in rebound where the cell reads it": ("abs = lambda x: 0.0\nabs(-1)\n",
+    "a torch function": ("torch.allclose = lambda *a, **k: True", "`torch.allclose` was replaced"),
+    "a Tensor method": ("torch.Tensor.backward = lambda self, *a, **k: None", "`torch.Tensor.backward` was replaced"),
+    "a method added to shadow an inherited one": ("torch.Tensor.expand_as = lambda self, other: other",
+                                                  "`torch.Tensor.expand_as` was added"),
+    "a built-in": ("builtins.abs = lambda x: 0.0", "`builtins.abs` was replaced"),
+    "a built-in rebound where the cell reads it": ("abs = lambda x: 0.0\nabs(-1)",
                                                    "the built-in `abs` is rebound in the notebook"),
-    "a course helper": ("import vae_helpers.checks\nvae_helpers.checks.expect_close = lambda *a, **k: None\n",
+    "a course helper": ("vae_helpers.checks.expect_close = lambda *a, **k: None",
                         "`vae_helpers.checks.expect_close` was replaced"),
-    "a NumPy function": ("import numpy\nnumpy.isclose = lambda *a, **k: True\n", "`numpy.isclose` was replaced"),
-    "a math constant": ("import math\nmath.pi = 3.0\n", "`math.pi` was replaced"),
-    "the module in sys.modules": ("import sys, types\nsys.modules['torch'].nn = types.SimpleNamespace()\n",
-                                  "`torch.nn` was replaced"),
+    "a NumPy function": ("numpy.isclose = lambda *a, **k: True", "`numpy.isclose` was replaced"),
+    "a math constant": ("math.pi = 3.0", "`math.pi` was replaced"),
+    "a submodule": ("torch.nn = types.SimpleNamespace()", "`torch.nn` was replaced"),
 }
+RUNNER = """
+import builtins, json, math, runpy, sys, types
+import numpy, torch
+import vae_helpers, vae_helpers.checks
+from vae_helpers import integrity
+
+outcomes = {{}}
+for name, path in {cases!r}.items():
+    try:
+        runpy.run_path(path, init_globals={{"builtins": builtins, "math": math, "numpy": numpy, "torch": torch,
+                                            "types": types, "vae_helpers": vae_helpers}})
+        outcomes[name] = None
+    except AssertionError as error:
+        outcomes[name] = str(error)
+    for label, owner in integrity._owners():  # undo the attempt before the next one
+        current, recorded = vars(owner), integrity.BASELINE.get(label, {{}})
+        for key in set(current) - set(recorded):
+            if callable(current[key]) and not isinstance(current[key], types.ModuleType):
+                delattr(owner, key)
+        for key, value in recorded.items():
+            if current.get(key) is not value:
+                setattr(owner, key, value)
+print("OUTCOMES " + json.dumps(outcomes))
+"""
 
 
-def run_cell(tmp_path, code):
-    """Run ``code`` as a file (so that its source can be read back, as a notebook cell's can), after
-    ``import vae_helpers`` and before the check; returns the process."""
-    cell = tmp_path / "cell.py"
-    cell.write_text("import vae_helpers\n" + code +
-                    "\nfrom vae_helpers.integrity import expect_untampered\nexpect_untampered()\n")
-    return subprocess.run([sys.executable, str(cell)], cwd=REPO, capture_output=True, text=True, timeout=120)
+@pytest.fixture(scope="module")
+def outcomes(tmp_path_factory):
+    """{case: the check's message, or None when it passed}, for the clean use and every attempt."""
+    folder = tmp_path_factory.mktemp("integrity")
+    cases = {}
+    for name, code in [("clean use", CLEAN_USE)] + [(name, code) for name, (code, _) in ATTEMPTS.items()]:
+        path = folder / f"case-{len(cases)}.py"
+        path.write_text(textwrap.dedent(code) + "\nfrom vae_helpers.integrity import expect_untampered\n"
+                        "expect_untampered()\n")
+        cases[name] = str(path)
+    result = subprocess.run([sys.executable, "-c", RUNNER.format(cases=cases)], cwd=REPO, capture_output=True,
+                            text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-3000:]
+    return json.loads(result.stdout.split("OUTCOMES ", 1)[1])
 
 
-def test_the_course_using_torch_is_not_tampering(tmp_path):
-    result = run_cell(tmp_path, CLEAN_USE)
-    assert result.returncode == 0, result.stderr[-2000:]
+def test_the_course_using_torch_is_not_tampering(outcomes):
+    assert outcomes["clean use"] is None, outcomes["clean use"]
 
 
 @pytest.mark.parametrize("attempt", ATTEMPTS)
-def test_replacing_what_grading_relies_on_is_caught(tmp_path, attempt):
-    code, reported = ATTEMPTS[attempt]
-    result = run_cell(tmp_path, code)
-    assert result.returncode != 0, f"{attempt} went unnoticed"
-    assert reported in result.stderr and "reviews it by hand" in result.stderr, result.stderr[-2000:]
+def test_replacing_what_grading_relies_on_is_caught(outcomes, attempt):
+    message = outcomes[attempt]
+    assert message is not None, f"{attempt} went unnoticed"
+    assert ATTEMPTS[attempt][1] in message and "reviews it by hand" in message, message

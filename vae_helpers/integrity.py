@@ -34,18 +34,17 @@ _REBOUND_BY_TORCH = frozenset({("torch", "Storage")})
 _VOLATILE_BUILTINS = frozenset({"_", "__", "___", "exit", "quit", "get_ipython", "display", "__IPYTHON__", "input"})
 
 
-def _namespaces():
-    """(label, namespace) for each watched module and each class those modules define or inherit."""
+def _owners():
+    """(label, module or class) for each watched module and each class those modules define or inherit."""
     modules = [importlib.import_module(name) for name in WATCHED_MODULES]  # all imported before any is read
     classes = {}
     for module in modules:
-        yield module.__name__, vars(module)
+        yield module.__name__, module
         for value in list(vars(module).values()):
             for cls in value.__mro__ if isinstance(value, type) else ():  # with the bases they inherit from
                 if cls.__module__.split(".")[0] in _TRUSTED_PACKAGES:
                     classes.setdefault(f"{cls.__module__}.{cls.__qualname__}", cls)
-    for label, cls in classes.items():
-        yield label, vars(cls)
+    yield from classes.items()
 
 
 def _foreign(value) -> bool:
@@ -60,8 +59,8 @@ def _foreign(value) -> bool:
 
 
 def _changes():
-    for label, namespace in _namespaces():
-        recorded = BASELINE.get(label)
+    for label, owner in _owners():
+        namespace, recorded = vars(owner), BASELINE.get(label)
         if recorded is None:
             continue
         for key, value in namespace.items():
@@ -108,4 +107,4 @@ def expect_untampered() -> None:
               "remove it, restart the kernel and validate again.")
 
 
-BASELINE = {label: dict(namespace) for label, namespace in _namespaces()}  # last, so it holds this module too
+BASELINE = {label: dict(vars(owner)) for label, owner in _owners()}  # last, so it holds this module too
