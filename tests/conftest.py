@@ -4,6 +4,7 @@ Kernels started by nbval and nbgrader inherit this process's environment, so the
 notebooks run in fast mode on scikit-learn's bundled digits (set either variable
 yourself to run the suite on other settings, e.g. VAE_COURSE_DATASET=mnist).
 """
+import json
 import os
 import shutil
 import subprocess
@@ -83,3 +84,21 @@ def points_lost(course, assignment, student):
     """
     return {name: maximum - score for name, (score, maximum) in grades(course, assignment, student).items()
             if score is not None and score < maximum}
+
+
+def plant(notebook, cell_id, correct, mistaken):
+    """Replace ``correct`` (which must stand exactly once) in the solution cell ``cell_id``."""
+    (cell,) = [c for c in notebook["cells"] if c["metadata"].get("nbgrader", {}).get("grade_id") == cell_id]
+    source = "".join(cell["source"])
+    assert source.count(correct) == 1, f"{correct!r} should stand exactly once in cell {cell_id}"
+    cell["source"] = source.replace(correct, mistaken)
+
+
+def submit(course, assignment, student, changes):
+    """The solution notebook with ``changes`` planted, as ``student``'s submission."""
+    notebook = json.loads(notebook_path(course / "solutions", assignment).read_text())
+    for cell_id, correct, changed in changes:
+        plant(notebook, cell_id, correct, changed)
+    submission = notebook_path(course / "nbgrader_work" / "submitted" / student, assignment)
+    submission.parent.mkdir(parents=True)
+    submission.write_text(json.dumps(notebook))
