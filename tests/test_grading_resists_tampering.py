@@ -3,8 +3,8 @@ wrongly and then try to talk the tests round (patching torch, a Tensor method, a
 checks the tests read or the course's helpers) are autograded for real: they must earn no point,
 and grading must say why, so that the instructor reviews them.
 
-Notebook 01 gets every attempt; each other assignment two of them, in turn, so that every attempt
-meets at least two assignments (tests/test_integrity.py covers each kind of replacement alone).
+Notebook 01 gets every attempt, and each other assignment one of them, in turn (each submission costs
+a full notebook run; tests/test_integrity.py covers each kind of replacement alone, in seconds).
 """
 import json
 import shutil
@@ -39,8 +39,7 @@ DETECTED = {"patches-torch", "patches-a-tensor-method", "rebinds-a-builtin", "pa
 MANUAL_REVIEW = "reviews it by hand"
 NAMES = list(ATTEMPTS)
 TRIALS = [("01_elbo", attempt) for attempt in NAMES] + [
-    (assignment, NAMES[(2 * i + j) % len(NAMES)])
-    for i, assignment in enumerate(a for a in ASSIGNMENTS if a != "01_elbo") for j in range(2)]
+    (assignment, NAMES[i]) for i, assignment in enumerate(a for a in ASSIGNMENTS if a != "01_elbo")]
 
 
 def wrong_answers(assignment):
