@@ -63,6 +63,20 @@ c.GenerateAssignment.preprocessors = [
 # under nbgrader, but a slow laptop still needs headroom).
 c.ExecutePreprocessor.timeout = 600
 
+# Autograding runs student code in a sandbox (grading/sandbox.py): no network, nothing of the course
+# visible, writes only in the submission's own folder, a memory limit, a cell that loops forever stopped
+# after 3 minutes (a whole notebook takes about a minute under grading), and a kernel that dies replaced.
+c.Autograde.autograde_preprocessors = [
+    "grading.execution.SandboxedExecute",
+    "nbgrader.preprocessors.IgnorePattern",
+    "nbconvert.preprocessors.ClearMetadataPreprocessor",
+    "nbgrader.preprocessors.LimitOutput",
+    "nbgrader.preprocessors.SaveAutoGrades",
+    "nbgrader.preprocessors.AssignLatePenalties",
+    "nbgrader.preprocessors.CheckCellMetadata",
+]
+c.SandboxedExecute.timeout = 180
+
 # `nbgrader validate` prints each failing cell; wide enough for the stubs' messages.
 c.Validator.width = 120
 

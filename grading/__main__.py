@@ -1,0 +1,69 @@
+"""``python -m grading``: the instructor's commands. Run them in the course folder.
+
+    python -m grading autograde ASSIGNMENT [--workers N] [--student ID ...] [--force] [--unsandboxed] [--no-merge]
+    python -m grading merge ASSIGNMENT
+"""
+import argparse
+import os
+import sys
+import time
+
+from grading.execution import unavailable_message
+from grading.parallel import FAILED, GRADED, TIMED_OUT, Course, autograde, merge
+from grading.sandbox import sandbox_problem
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(prog="python -m grading", description=__doc__.split("\n")[0])
+    commands = parser.add_subparsers(dest="command", required=True)
+    grade = commands.add_parser("autograde", help="autograde the submissions of an assignment in parallel")
+    grade.add_argument("assignment")
+    grade.add_argument("--workers", type=int, default=os.cpu_count() or 1,
+                       help="submissions graded at once (default: one per core)")
+    grade.add_argument("--student", action="append", metavar="ID", help="grade only this student (repeatable)")
+    grade.add_argument("--force", action="store_true", help="grade again what is already graded")
+    grade.add_argument("--unsandboxed", action="store_true",
+                       help="run student code with your own rights where no sandbox can start (trusted code only)")
+    grade.add_argument("--no-merge", dest="merge", action="store_false",
+                       help="leave each result in its own gradebook for a later `merge` (one job per student on a cluster)")
+    grade.add_argument("--timeout", type=float, default=1800, help="seconds one submission may take (default 1800)")
+    folded = commands.add_parser("merge", help="record the results that `autograde --no-merge` left in the gradebook")
+    folded.add_argument("assignment")
+    args = parser.parse_args(argv)
+    course = Course(os.getcwd())
+
+    if args.command == "merge":
+        outcomes = merge(course, args.assignment)
+        print(f"{len(outcomes)} result(s) of {args.assignment} recorded in {course.gradebook}.")
+        return 0
+    if args.workers < 1:
+        parser.error("--workers must be at least 1")
+    problem = sandbox_problem()
+    if problem and not args.unsandboxed:
+        print(f"ERROR: {unavailable_message(problem)}", file=sys.stderr)
+        return 2
+    if problem:
+        print(f"WARNING: grading WITHOUT A SANDBOX, as asked ({problem}): student code runs with your rights.",
+              file=sys.stderr)
+    outcomes, skipped, seconds = autograde(course, args.assignment, workers=args.workers, students=args.student,
+                                           force=args.force, unsandboxed=args.unsandboxed and bool(problem),
+                                           merge_results=args.merge, timeout=args.timeout)
+    print(summary(outcomes, skipped, seconds, course, args.assignment))
+    return 0 if all(o.status == GRADED for o in outcomes) else 1
+
+
+def summary(outcomes, skipped, seconds, course, assignment):
+    """The table printed at the end: counts, then every submission that needs the instructor's eye."""
+    counts = {status: sum(o.status == status for o in outcomes) for status in (GRADED, FAILED, TIMED_OUT)}
+    lines = [f"{assignment}: " + ", ".join(f"{n} {status}" for status, n in counts.items())
+             + f", {skipped} already graded (skipped; --force grades them again)"
+             + f" in {time.strftime('%H:%M:%S', time.gmtime(seconds))}."]
+    for outcome in outcomes:
+        if outcome.status != GRADED:
+            lines.append(f"  {outcome.student:<20} {outcome.status:<10} {outcome.note}  (log: "
+                         f"{course.log(assignment, outcome.student).relative_to(course.root)})")
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,184 @@
+"""A class autograded in parallel, with nbgrader as the engine and its gradebook as the record.
+
+Each submission is graded by its own ``nbgrader autograde --student`` process (and so its own sandboxed
+kernel), which writes to a gradebook of its own: a copy of the course's, taken before it starts. Only
+``merge`` writes the course's gradebook, one submission after another, so SQLite never sees two writers
+(which it does not survive on a network file system). On one machine ``autograde`` does both; on a
+cluster, one job per student runs ``grade_submission`` (``python -m grading autograde A --student ID
+--no-merge``) and a last one runs ``merge`` (``python -m grading merge A``).
+"""
+import json
+import os
+import shutil
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from concurrent.futures import ThreadPoolExecutor, as_completed
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from nbgrader.api import Gradebook, MissingEntry
+from tqdm import tqdm
+
+WORK = "nbgrader_work"
+GRADED, FAILED, TIMED_OUT = "graded", "failed", "timed out"
+
+
+@dataclass
+class Outcome:
+    """How grading one submission went."""
+    student: str
+    status: str  # GRADED, FAILED or TIMED_OUT
+    seconds: float
+    note: str = ""
+
+
+class Course:
+    """The folders of a course that nbgrader_config.py lays out (see there)."""
+
+    def __init__(self, root):
+        self.root = Path(root).resolve()
+        if not (self.root / "nbgrader_config.py").is_file():
+            raise SystemExit(f"{self.root} holds no nbgrader_config.py: run the command in the course folder.")
+        self.work = self.root / WORK
+        self.gradebook = self.work / "gradebook.db"
+
+    def submission(self, assignment, student):
+        return self.work / "submitted" / student / assignment
+
+    def autograded(self, assignment, student):
+        return self.work / "autograded" / student / assignment
+
+    def own_gradebook(self, assignment, student):
+        """The gradebook one submission is graded into, and where its outcome is recorded beside it."""
+        return self.work / "gradebooks" / assignment / f"{student}.db"
+
+    def log(self, assignment, student):
+        return self.work / "logs" / assignment / f"{student}.log"
+
+    def submitted_students(self, assignment):
+        return sorted(p.parent.name for p in (self.work / "submitted").glob(f"*/{assignment}") if p.is_dir())
+
+
+def grade_submission(course, assignment, student, *, threads=1, unsandboxed=False, timeout=1800):
+    """Autograde one submission into its own gradebook (a copy of the course's); its log and outcome
+    land beside it. The course's gradebook is only read."""
+    course = Course(course) if not isinstance(course, Course) else course
+    own, log = course.own_gradebook(assignment, student), course.log(assignment, student)
+    for path in (own, log):
+        path.parent.mkdir(parents=True, exist_ok=True)
+    _copy_gradebook(course.gradebook, own)
+    outcome_file = own.with_suffix(".json")
+    outcome_file.unlink(missing_ok=True)
+    command = [sys.executable, "-m", "nbgrader", "autograde", assignment, f"--student={student}", "--force",
+               f"--CourseDirectory.db_url=sqlite:///{own}"]
+    if unsandboxed:
+        command.append("--SandboxedExecute.sandbox=off")
+    # Each worker's PyTorch (in nbgrader and in the kernel it starts) keeps to its share of the cores.
+    env = {**os.environ, "OMP_NUM_THREADS": str(threads), "MKL_NUM_THREADS": str(threads)}
+    start = time.monotonic()
+    with open(log, "w") as out:
+        process = subprocess.Popen(command, cwd=course.root, stdout=out, stderr=subprocess.STDOUT, env=env,
+                                   start_new_session=True)
+        try:
+            status, note = (GRADED, "") if process.wait(timeout=timeout) == 0 else (FAILED, _last_error(log))
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)  # nbgrader and its sandboxed kernel with it
+            process.wait()
+            shutil.rmtree(course.autograded(assignment, student), ignore_errors=True)
+            status, note = TIMED_OUT, f"stopped after {timeout} s; not graded"
+    outcome = Outcome(student, status, round(time.monotonic() - start, 1), note)
+    written = outcome_file.with_suffix(".json.part")
+    written.write_text(json.dumps(asdict(outcome)))
+    written.replace(outcome_file)  # whole or absent: merge reads only finished outcomes
+    return outcome
+
+
+def _copy_gradebook(source, target):
+    """A consistent copy of a SQLite gradebook, even while another process writes to it."""
+    target.unlink(missing_ok=True)
+    with sqlite3.connect(source) as original, sqlite3.connect(target) as copy:
+        original.backup(copy)
+
+
+def _last_error(log):
+    errors = [line.strip() for line in Path(log).read_text(errors="replace").splitlines() if "[ERROR]" in line]
+    return errors[-1] if errors else "nbgrader failed: see the log"
+
+
+def merge(course, assignment):
+    """Fold every finished submission's own gradebook into the course's; the outcomes, by student."""
+    course = Course(course) if not isinstance(course, Course) else course
+    outcomes = {}
+    for outcome_file in sorted((course.work / "gradebooks" / assignment).glob("*.json")):
+        outcome = Outcome(**json.loads(outcome_file.read_text()))
+        own = outcome_file.with_suffix(".db")
+        if outcome.status != TIMED_OUT:
+            _merge_submission(own, course.gradebook, assignment, outcome.student)
+        own.unlink(missing_ok=True)
+        outcome_file.unlink()
+        outcomes[outcome.student] = outcome
+    return outcomes
+
+
+def _merge_submission(source, target, assignment, student):
+    """Copy what nbgrader autograde wrote for one submission from the gradebook ``source`` into ``target``."""
+    with Gradebook(f"sqlite:///{source}") as graded, Gradebook(f"sqlite:///{target}") as gradebook:
+        try:
+            submitted = graded.find_submission(assignment, student)
+        except MissingEntry:
+            return  # nbgrader stopped before recording it: nothing to copy
+        person = submitted.student
+        try:
+            gradebook.find_student(student)
+        except MissingEntry:
+            gradebook.add_student(student, first_name=person.first_name, last_name=person.last_name,
+                                  email=person.email, lms_user_id=person.lms_user_id)
+        into = gradebook.update_or_create_submission(assignment, student, timestamp=submitted.timestamp)
+        notebooks = {notebook.name: notebook for notebook in into.notebooks}
+        for notebook in submitted.notebooks:
+            target_notebook = notebooks[notebook.name]
+            target_notebook.late_submission_penalty = notebook.late_submission_penalty
+            grades = {grade.name: grade for grade in target_notebook.grades}
+            for grade in notebook.grades:
+                grades[grade.name].auto_score = grade.auto_score
+                grades[grade.name].needs_manual_grade = grade.needs_manual_grade
+            comments = {comment.name: comment for comment in target_notebook.comments}
+            for comment in notebook.comments:
+                comments[comment.name].auto_comment = comment.auto_comment
+        gradebook.db.commit()
+
+
+def is_graded(course, assignment, student):
+    """Graded and recorded: its autograded copy exists and no result of it waits to be merged."""
+    return (course.autograded(assignment, student).is_dir()
+            and not course.own_gradebook(assignment, student).with_suffix(".json").exists())
+
+
+def autograde(course, assignment, *, workers=2, students=None, force=False, unsandboxed=False, merge_results=True,
+              timeout=1800, progress=True):
+    """Grade the submitted students of ``assignment`` (or only ``students``) with ``workers`` processes."""
+    course = Course(course) if not isinstance(course, Course) else course
+    merge(course, assignment)  # results of an earlier run that stopped before merging them
+    submitted = course.submitted_students(assignment)
+    unknown = sorted(set(students or []) - set(submitted))
+    if unknown:
+        raise SystemExit(f"No submission of {assignment} from {', '.join(unknown)} in {course.work / 'submitted'}.")
+    chosen = [s for s in (students or submitted) if force or not is_graded(course, assignment, s)]
+    skipped = len(students or submitted) - len(chosen)
+    threads = max(1, (os.cpu_count() or 1) // workers)
+    outcomes, started = [], time.monotonic()
+    with ThreadPoolExecutor(max_workers=workers) as pool, \
+            tqdm(total=len(chosen), unit="submission", disable=not progress, desc=assignment) as bar:
+        futures = [pool.submit(grade_submission, course, assignment, student, threads=threads,
+                               unsandboxed=unsandboxed, timeout=timeout) for student in chosen]
+        for future in as_completed(futures):
+            outcome = future.result()
+            outcomes.append(outcome)
+            if merge_results:
+                merge(course, assignment)
+            bar.set_postfix_str(f"last: {outcome.student} {outcome.status}")
+            bar.update()
+    return sorted(outcomes, key=lambda o: o.student), skipped, time.monotonic() - started
