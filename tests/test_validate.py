@@ -13,6 +13,7 @@ import pytest
 
 from conftest import ASSIGNMENTS, REPO, notebook_path, without_datasets
 
+SOLVED = "02_dense_vae"  # the quickest to run
 HEADER = re.compile(r"^# Graded cell of Exercise (\d+): (.+)\.$", re.MULTILINE)
 
 
@@ -35,8 +36,10 @@ def validate(path, env):
 
 @pytest.fixture(scope="module")
 def validated(tmp_path_factory):
-    """`nbgrader validate` on every untouched student notebook and every solution, two at a time."""
-    jobs = {(kind, a): notebook_path(REPO / kind, a) for kind in ("course", "solutions") for a in ASSIGNMENTS}
+    """`nbgrader validate` on every untouched student notebook and on one solution, two at a time (pytest
+    runs every solution notebook anyway: an exercise whose checks fail on its solution fails there)."""
+    jobs = {**{("course", a): notebook_path(REPO / "course", a) for a in ASSIGNMENTS},
+            ("solutions", SOLVED): notebook_path(REPO / "solutions", SOLVED)}
     env = without_datasets(tmp_path_factory.mktemp("grading-machine"))
     with ThreadPoolExecutor(max_workers=2) as pool:
         return dict(zip(jobs, pool.map(lambda path: validate(path, env), jobs.values())))
@@ -56,8 +59,7 @@ def test_validate_fails_on_an_untouched_notebook_and_names_every_exercise(valida
     assert "is yours to write: replace this line with your code" in result.stdout
 
 
-@pytest.mark.parametrize("assignment", ASSIGNMENTS)
-def test_validate_passes_on_the_solution(validated, assignment):
-    result = validated["solutions", assignment]
+def test_validate_passes_on_a_solution(validated):
+    result = validated["solutions", SOLVED]
     assert result.returncode == 0, f"exit {result.returncode}:\n{result.stdout[-3000:]}"
     assert "Success! Your notebook passes all the tests." in result.stdout
