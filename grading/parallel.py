@@ -8,11 +8,11 @@ cluster, one job per student runs ``grade_submission`` (``python -m grading auto
 --no-merge``) and a last one runs ``merge`` (``python -m grading merge A``).
 """
 import json
+import multiprocessing
 import os
 import shutil
 import signal
 import sqlite3
-import subprocess
 import sys
 import time
 from concurrent.futures import ThreadPoolExecutor, as_completed
@@ -62,33 +62,34 @@ class Course:
         return sorted(p.parent.name for p in (self.work / "submitted").glob(f"*/{assignment}") if p.is_dir())
 
 
+def _as_course(course):
+    return course if isinstance(course, Course) else Course(course)
+
+
 def grade_submission(course, assignment, student, *, threads=1, unsandboxed=False, timeout=1800):
     """Autograde one submission into its own gradebook (a copy of the course's); its log and outcome
     land beside it. The course's gradebook is only read."""
-    course = Course(course) if not isinstance(course, Course) else course
+    course = _as_course(course)
     own, log = course.own_gradebook(assignment, student), course.log(assignment, student)
     for path in (own, log):
         path.parent.mkdir(parents=True, exist_ok=True)
     _copy_gradebook(course.gradebook, own)
     outcome_file = own.with_suffix(".json")
     outcome_file.unlink(missing_ok=True)
-    command = [sys.executable, "-m", "nbgrader", "autograde", assignment, f"--student={student}", "--force",
-               f"--CourseDirectory.db_url=sqlite:///{own}"]
+    arguments = ["autograde", assignment, f"--student={student}", "--force", f"--CourseDirectory.db_url=sqlite:///{own}"]
     if unsandboxed:
-        command.append("--SandboxedExecute.sandbox=off")
-    # Each worker's PyTorch (in nbgrader and in the kernel it starts) keeps to its share of the cores.
-    env = {**os.environ, "OMP_NUM_THREADS": str(threads), "MKL_NUM_THREADS": str(threads)}
+        arguments.append("--SandboxedExecute.sandbox=off")
     start = time.monotonic()
-    with open(log, "w") as out:
-        process = subprocess.Popen(command, cwd=course.root, stdout=out, stderr=subprocess.STDOUT, env=env,
-                                   start_new_session=True)
-        try:
-            status, note = (GRADED, "") if process.wait(timeout=timeout) == 0 else (FAILED, _last_error(log))
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)  # nbgrader and its sandboxed kernel with it
-            process.wait()
-            shutil.rmtree(course.autograded(assignment, student), ignore_errors=True)
-            status, note = TIMED_OUT, f"stopped after {timeout} s; not graded"
+    process = _NBGRADER_PROCESSES.Process(target=_nbgrader, args=(arguments, str(course.root), str(log), threads))
+    process.start()
+    process.join(timeout)
+    if process.is_alive():
+        os.killpg(process.pid, signal.SIGKILL)  # nbgrader; its sandboxed kernel dies with it
+        process.join()
+        shutil.rmtree(course.autograded(assignment, student), ignore_errors=True)
+        status, note = TIMED_OUT, f"stopped after {timeout} s; not graded"
+    else:
+        status, note = (GRADED, "") if process.exitcode == 0 else (FAILED, _last_error(log))
     outcome = Outcome(student, status, round(time.monotonic() - start, 1), note)
     written = outcome_file.with_suffix(".json.part")
     written.write_text(json.dumps(asdict(outcome)))
@@ -103,6 +104,30 @@ def _copy_gradebook(source, target):
         original.backup(copy)
 
 
+# One new process per submission, forked from a server that has imported nbgrader once: importing it
+# takes seconds, a good part of grading a notebook that runs in ten.
+_NBGRADER_PROCESSES = multiprocessing.get_context("forkserver")
+_NBGRADER_PROCESSES.set_forkserver_preload([
+    "nbgrader.apps.nbgraderapp", "ipykernel.kernelspec", "sqlite3", "sqlalchemy.dialects.sqlite",
+    "grading.execution", "grading.autograde", "grading.feedback", "grading.lms", "grading.release", "grading.validation"])
+
+
+def _nbgrader(arguments, folder, log, threads):
+    """``nbgrader *arguments`` in ``folder``, in this (new) process, its output in ``log``."""
+    os.setsid()  # a group of its own, which a timeout kills whole
+    os.chdir(folder)
+    sys.path.insert(0, folder)  # as `python -m nbgrader` run there would have it
+    # Each worker's PyTorch (in the kernel it starts) keeps to its share of the cores.
+    os.environ.update(OMP_NUM_THREADS=str(threads), MKL_NUM_THREADS=str(threads))
+    output = os.open(log, os.O_WRONLY | os.O_CREAT | os.O_TRUNC)
+    os.dup2(output, 1)
+    os.dup2(output, 2)
+    from nbgrader.apps.nbgraderapp import NbGraderApp
+
+    sys.argv = ["nbgrader", *arguments]
+    NbGraderApp.launch_instance(argv=arguments)
+
+
 def _last_error(log):
     errors = [line.strip() for line in Path(log).read_text(errors="replace").splitlines() if "[ERROR]" in line]
     return errors[-1] if errors else "nbgrader failed: see the log"
@@ -110,7 +135,7 @@ def _last_error(log):
 
 def merge(course, assignment):
     """Fold every finished submission's own gradebook into the course's; the outcomes, by student."""
-    course = Course(course) if not isinstance(course, Course) else course
+    course = _as_course(course)
     outcomes = {}
     for outcome_file in sorted((course.work / "gradebooks" / assignment).glob("*.json")):
         outcome = Outcome(**json.loads(outcome_file.read_text()))
@@ -160,8 +185,9 @@ def is_graded(course, assignment, student):
 def autograde(course, assignment, *, workers=2, students=None, force=False, unsandboxed=False, merge_results=True,
               timeout=1800, progress=True):
     """Grade the submitted students of ``assignment`` (or only ``students``) with ``workers`` processes."""
-    course = Course(course) if not isinstance(course, Course) else course
-    merge(course, assignment)  # results of an earlier run that stopped before merging them
+    course = _as_course(course)
+    if merge_results:
+        merge(course, assignment)  # results of an earlier run that stopped before merging them
     submitted = course.submitted_students(assignment)
     unknown = sorted(set(students or []) - set(submitted))
     if unknown:

@@ -144,3 +144,35 @@ def test_quality_reads_only_what_the_notebooks_define():
                 if isinstance(node, ast.Subscript) and isinstance(node.slice, ast.Constant)}
         assert names <= defined, f"{name}: QUALITY reads {sorted(names - defined)}, which the notebook never assigns"
         assert keys <= strings, f"{name}: QUALITY reads the keys {sorted(keys - strings)}, which the notebook never uses"
+
+
+def test_grading_bench_builds_a_class_of_solutions_untouched_notebooks_and_each_planted_mistake(tmp_path):
+    from bench import grading
+
+    course = grading.new_course(tmp_path / "course", ["02_dense_vae"])
+    grading.enrol(course, "02_dense_vae", 7)
+    submitted = sorted(p.name for p in (course / "nbgrader_work" / "submitted").iterdir())
+    assert submitted == ["mistaken-002", "mistaken-005", "solution-000", "solution-003", "solution-006",
+                         "untouched-001", "untouched-004"]
+    solution = json.loads(solution_notebook("02_dense_vae").read_text())
+    mistakes = grading.planted_mistakes("02_dense_vae")
+    assert len(mistakes) >= 2
+    for student, (cell_id, correct, mistaken) in zip(("mistaken-002", "mistaken-005"), mistakes):
+        cells = json.loads((course / "nbgrader_work" / "submitted" / student / "02_dense_vae" / "02_dense_vae.ipynb")
+                           .read_text())["cells"]
+        changed = [(new["metadata"]["nbgrader"]["grade_id"], "".join(new["source"])) for new, old in
+                   zip(cells, solution["cells"]) if "".join(new["source"]) != "".join(old["source"])]
+        assert len(changed) == 1 and changed[0][0] == cell_id and mistaken in changed[0][1] and correct not in changed[0][1]
+
+
+def test_grading_bench_reports_speed_up_sandbox_cost_and_projection_against_their_targets():
+    from bench.grading import section
+
+    figures = {"serial": 400.0, "parallel": 250.0, "agree": True, "with_sandbox": [11.0, 10.6],
+               "without_sandbox": [10.0, 10.0], "per_assignment": {"01_elbo": 20.0, "02_dense_vae": 10.0}}
+    text = section(figures, "02_dense_vae", 40, 2, "python -m bench.grading")
+    assert "| `python -m grading autograde` | 2 | 250 | 6.2 | 1.600× | ≥ 1.8× NOT met |" in text
+    assert "Scores identical in the two gradebooks: **yes**" in text
+    assert "median cost **+8%** per submission (target ≤ 10%: met)" in text
+    # 200 students × (20 + 10) s = 100 min serially; 2 workers at 0.8 efficiency each: 100 / 1.6 min
+    assert "1.7 h serially; 62 min with 2 workers on 2 cores" in text
