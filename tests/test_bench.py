@@ -174,5 +174,5 @@ def test_grading_bench_reports_speed_up_sandbox_cost_and_projection_against_thei
     assert "| `python -m grading autograde` | 2 | 250 | 6.2 | 1.600× | ≥ 1.8× NOT met |" in text
     assert "Scores identical in the two gradebooks: **yes**" in text
     assert "median cost **+8%** per submission (target ≤ 10%: met)" in text
-    # 200 students × (20 + 10) s = 100 min serially; 2 workers at 0.8 efficiency each: 100 / 1.6 min
-    assert "1.7 h serially; 62 min with 2 workers on 2 cores" in text
+    # 200 students × (20 + 10) s = 100 min serially; at 0.8 efficiency per worker, 100 / 1.6 and 100 / 12.8 min
+    assert "1.7 h serially; 1.0 h with 2 workers on 2 cores; 8 min with 16 workers on 16 cores" in text
