@@ -8,11 +8,10 @@ nbgrader_work/, which git ignores and which is created on first use.
 import os
 import sys
 import tempfile
-import warnings
 from pathlib import Path
 
-from sqlalchemy.exc import SAWarning
 
+from grading.autograde import quiet_gradebook_session_warnings
 from grading.lms import SUBMISSION_NAME
 from grading.validation import exit_nonzero_when_validation_fails
 
@@ -89,8 +88,7 @@ c.Autograde.sanitize_preprocessors = [
     "grading.autograde.OverwriteCellsExpectingHiddenTests",
     "nbgrader.preprocessors.CheckCellMetadata",
 ]
-warnings.filterwarnings("ignore", message=r".* not in session, .* operation along .* will not proceed",
-                        category=SAWarning)
+quiet_gradebook_session_warnings()
 # Kernels talk to nbgrader over Unix sockets where there are some (kept short: a socket path has at
 # most 104 characters), with one prefix per process so that no two commands pick the same path.
 if os.name == "posix":

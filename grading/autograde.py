@@ -1,6 +1,15 @@
 """Autograding as nbgrader does it, with a log that shows only what needs the instructor's eye."""
+import warnings
+
 from nbformat.v4 import new_code_cell
 from nbgrader.preprocessors import ClearHiddenTests, OverwriteCells
+from sqlalchemy.exc import SAWarning
+
+
+def quiet_gradebook_session_warnings():
+    """Silence the SQLAlchemy warning nbgrader's gradebook gives for each submission it records."""
+    warnings.filterwarnings("ignore", message=r".* not in session, .* operation along .* will not proceed",
+                            category=SAWarning)
 
 
 class OverwriteCellsExpectingHiddenTests(OverwriteCells):

@@ -22,6 +22,8 @@ from pathlib import Path
 from nbgrader.api import Gradebook, MissingEntry
 from tqdm import tqdm
 
+from grading.autograde import quiet_gradebook_session_warnings
+
 WORK = "nbgrader_work"
 GRADED, FAILED, TIMED_OUT = "graded", "failed", "timed out"
 
@@ -150,6 +152,7 @@ def merge(course, assignment):
 
 def _merge_submission(source, target, assignment, student):
     """Copy what nbgrader autograde wrote for one submission from the gradebook ``source`` into ``target``."""
+    quiet_gradebook_session_warnings()
     with Gradebook(f"sqlite:///{source}") as graded, Gradebook(f"sqlite:///{target}") as gradebook:
         try:
             submitted = graded.find_submission(assignment, student)

@@ -8,7 +8,6 @@ It may write only in the folder it runs in (the submission's autograded copy) an
 ``memory_limit_gb`` of data. It talks to nbgrader over Unix sockets (``transport="ipc"``) in a folder
 of its own.
 """
-import importlib.util
 import os
 import shutil
 import site
@@ -28,12 +27,16 @@ HELPER_PACKAGES = ("vae_helpers",)
 
 
 def package_folders(names=HELPER_PACKAGES):
-    """The folders of the named packages, wherever they are installed (an editable install included)."""
-    folders = []
-    for name in names:
-        spec = importlib.util.find_spec(name)
-        folders += list(spec.submodule_search_locations or []) if spec else []
-    return folders
+    """The folders the named packages are imported from by a kernel started elsewhere: where they are
+    installed (an editable install included), not a folder of that name where the grading command runs."""
+    here = {"", os.getcwd()}
+    searched, sys.path[:] = sys.path[:], [p for p in sys.path if p not in here]
+    try:
+        specs = [next(filter(None, (finder.find_spec(name, None) for finder in sys.meta_path
+                                    if hasattr(finder, "find_spec"))), None) for name in names]
+    finally:
+        sys.path[:] = searched
+    return [folder for spec in specs if spec for folder in spec.submodule_search_locations or []]
 
 
 def python_folders():
