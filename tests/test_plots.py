@@ -93,3 +93,30 @@ def test_rate_distortion_plots_points_in_beta_order_with_iso_elbo_lines():
     for line, total in zip(iso_elbo, (130.0, 125.0, 145.0)):
         x, y = line.get_xdata(), line.get_ydata()
         assert all(abs(a + b - total) < 1e-9 for a, b in zip(x, y))
+
+
+def test_per_dimension_kl_sorts_dimensions_and_greys_the_inactive():
+    kls = {"plain": torch.tensor([0.0, 2.0, 0.5]), "free bits": torch.tensor([0.5, 0.6, 0.5])}
+    active = {"plain": torch.tensor([False, True, True]), "free bits": torch.tensor([True, True, True])}
+    fig = plots.per_dimension_kl(kls, active)
+    assert [ax.get_title() for ax in fig.axes] == ["plain: 2 active", "free bits: 3 active"]
+    bars = fig.axes[0].patches
+    assert [bar.get_height() for bar in bars] == [2.0, 0.5, 0.0]
+    assert bars[0].get_facecolor() != bars[2].get_facecolor()
+    assert fig.axes[0].get_ylim() == fig.axes[1].get_ylim()
+
+
+def test_per_image_gain_plots_the_difference_against_the_start():
+    fig = plots.per_image_gain(torch.tensor([-100.0, -50.0]), torch.tensor([-97.0, -50.0]), "before", "gain")
+    points = fig.axes[0].collections[0].get_offsets()
+    assert points.tolist() == [[-100.0, 3.0], [-50.0, 0.0]]
+
+
+def test_aggregate_posterior_draws_the_codes_over_the_prior_circles():
+    codes = torch.tensor([[0.0, 0.0], [5.0, -1.0]])
+    fig = plots.aggregate_posterior(codes, torch.tensor([1, 2]), class_names=[str(i) for i in range(10)])
+    ax = fig.axes[0]
+    radii = [max(line.get_xdata()) for line in ax.lines]
+    assert radii == pytest.approx([1, 2, 3])
+    assert ax.collections[0].get_offsets().tolist() == codes.tolist()
+    assert ax.get_xlim()[1] >= 5.0

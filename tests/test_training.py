@@ -28,6 +28,14 @@ def test_train_reduces_the_loss_and_records_every_term(digits, capsys):
     assert "epoch 3/3: loss" in capsys.readouterr().out
 
 
+def test_train_reports_every_few_epochs_and_after_the_last(digits, capsys):
+    model = torch.nn.Linear(784, 784)
+    train(model, lambda m, x, y: ((m(x.flatten(1)) - x.flatten(1)) ** 2).mean(), Batches(digits.take(128), 64),
+          torch.optim.SGD(model.parameters(), 0.1), epochs=5, progress=False, report_every=2)
+    reported = [line.split(":")[0] for line in capsys.readouterr().out.splitlines()]
+    assert reported == ["epoch 2/5", "epoch 4/5", "epoch 5/5"]
+
+
 def test_train_accepts_a_plain_loss_tensor(digits):
     model = torch.nn.Linear(784, 784)
     history = train(model, lambda m, x, y: ((m(x.flatten(1)) - x.flatten(1)) ** 2).mean(),

@@ -171,3 +171,66 @@ def rate_distortion(points: dict, title: str = "") -> Figure:
     ax.grid(alpha=0.3)
     fig.tight_layout()
     return fig
+
+
+def per_dimension_kl(kls: dict, active: dict, title: str = "") -> Figure:
+    """One panel per model (``{model: KL per latent dimension}``): the dimensions sorted by their KL,
+    those counted active (``{model: boolean per dimension}``) in colour, the others grey."""
+    fig = Figure(figsize=(3.6 * len(kls), 3))
+    top = max(float(kl.max()) for kl in kls.values()) * 1.1
+    for i, (name, kl) in enumerate(kls.items()):
+        ax = fig.add_subplot(1, len(kls), i + 1)
+        order = kl.argsort(descending=True)
+        colours = ["tab:blue" if bool(active[name][d]) else "0.7" for d in order.tolist()]
+        ax.bar(range(len(kl)), kl[order].numpy(), color=colours)
+        ax.set_ylim(0, top)
+        ax.set_xlabel("latent dimension, by KL")
+        ax.set_title(f"{name}: {int(active[name].sum())} active", fontsize=10)
+        if i == 0:
+            ax.set_ylabel("KL to the prior, nats per image")
+        ax.grid(alpha=0.3, axis="y")
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    return fig
+
+
+def per_image_gain(before: torch.Tensor, after: torch.Tensor, xlabel: str, ylabel: str, title: str = "") -> Figure:
+    """One point per image: the gain ``after - before`` against ``before``, with the line of no gain."""
+    before, after = before.detach().cpu().numpy(), after.detach().cpu().numpy()
+    fig = Figure(figsize=(5, 3.5))
+    ax = fig.add_subplot()
+    ax.axhline(0, color="0.6", linestyle="--", linewidth=0.8, label="no gain")
+    ax.scatter(before, after - before, s=10, alpha=0.7)
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.legend(fontsize=8)
+    ax.set_title(title)
+    ax.grid(alpha=0.3)
+    fig.tight_layout()
+    return fig
+
+
+def aggregate_posterior(codes: torch.Tensor, labels: torch.Tensor, class_names=None, title: str = "") -> Figure:
+    """2-D codes (one z drawn from each q(z|x)), coloured by class, over the circles that hold
+    39 %, 86 % and 99 % of the prior N(0, I)'s mass (radius 1, 2 and 3)."""
+    points = codes.detach().float().cpu().numpy()
+    fig = Figure(figsize=(6, 5))
+    ax = fig.add_subplot()
+    angle = np.linspace(0, 2 * np.pi, 200)
+    for radius in (1, 2, 3):
+        ax.plot(radius * np.cos(angle), radius * np.sin(angle), color="0.3", linestyle="--", linewidth=0.8)
+    scatter = ax.scatter(points[:, 0], points[:, 1], c=labels.cpu().numpy(), cmap=_COLOURS, s=3, alpha=0.6,
+                         vmin=-0.5, vmax=9.5)
+    colorbar = fig.colorbar(scatter, ax=ax, ticks=range(10))
+    if class_names is not None:
+        colorbar.ax.set_yticklabels(class_names)
+    extent = max(3.5, float(np.abs(points).max()) * 1.05)
+    ax.set_xlim(-extent, extent)
+    ax.set_ylim(-extent, extent)
+    ax.set_aspect("equal")
+    ax.set_xlabel("z1")
+    ax.set_ylabel("z2")
+    ax.set_title(title or "codes of the test images; dashed: the prior's 1, 2, 3 σ circles")
+    fig.tight_layout()
+    return fig

@@ -49,13 +49,14 @@ def _terms(loss_fn, model, x, y) -> dict:
 
 
 def train(model: torch.nn.Module, loss_fn, batches, optimizer: torch.optim.Optimizer,
-          epochs: int, progress: bool = True) -> dict:
+          epochs: int, progress: bool = True, report_every: int = 1) -> dict:
     """Train ``model`` for ``epochs`` passes over ``batches``; return the history.
 
     ``loss_fn(model, x, y)`` returns either the loss tensor to minimise, or a dict of
     scalar tensors whose ``"loss"`` entry is minimised and whose other entries (e.g.
     reconstruction and KL terms) are only recorded. The history maps every term to its
-    mean over each epoch's examples: ``{"loss": [epoch 1, epoch 2, ...], ...}``.
+    mean over each epoch's examples: ``{"loss": [epoch 1, epoch 2, ...], ...}``. A line with the
+    means is printed every ``report_every`` epochs and after the last.
     """
     history = {}
     for epoch in range(1, epochs + 1):
@@ -74,6 +75,8 @@ def train(model: torch.nn.Module, loss_fn, batches, optimizer: torch.optim.Optim
                 bar.set_postfix(loss=f"{float(terms['loss'].detach()):.2f}", refresh=False)
         for name, mean in epoch_means.means().items():
             history.setdefault(name, []).append(mean)
+        if epoch % report_every and epoch != epochs:
+            continue
         summary = ", ".join(f"{name} {values[-1]:.2f}" for name, values in history.items())
         print(f"epoch {epoch}/{epochs}: {summary} ({time.perf_counter() - started:.1f} s)")
     return history
