@@ -28,6 +28,8 @@ QUALITY = {
                    "'seconds per epoch': r['seconds per epoch']} for name, r in results.items()}",
     "04_conditional_vae": "measured",
     "05_beta_vae_clustering": "summary",
+    "06_collapse_and_inference": "{'collapse': collapse_results, 'gaps': gaps, "
+                                 "'2-D': {'rate': rate, 'marginal KL': marginal_kl, 'in holes': in_holes}}",
 }
 
 _REPORT_CELL = """

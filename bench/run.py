@@ -134,6 +134,24 @@ def quality_tables(runs: list[dict]) -> list[str]:
                   f"{q['accuracy']:.1%} ± {q['accuracy spread']:.1%} |"
                   for name, q in by_notebook["05_beta_vae_clustering"].items()]
         lines.append("")
+    if "06_collapse_and_inference" in by_notebook:
+        q = by_notebook["06_collapse_and_inference"]
+        lines += ["| training at β = 3 (notebook 06, test images) | active units | rate, nats | distortion, nats | "
+                  "−ELBO, nats |", "| --- | ---: | ---: | ---: | ---: |"]
+        lines += [f"| {name} | {r['active units']} | {r['rate']:.1f} | {r['distortion']:.1f} | {r['loss']:.1f} |"
+                  for name, r in q["collapse"].items()]
+        lines.append("")
+        amortised, refined, bound = q["gaps"].values()
+        lines += ["| inference gaps (notebook 06, β = 1, first 100 test images) | amortised ELBO | refined ELBO | "
+                  f"{list(q['gaps'])[2]} | amortisation gap | approximation gap, at least |",
+                  "| --- | ---: | ---: | ---: | ---: | ---: |",
+                  f"| nats per image | {amortised:.2f} | {refined:.2f} | {bound:.2f} | {refined - amortised:.2f} | "
+                  f"{bound - refined:.2f} |", ""]
+        two = q["2-D"]
+        lines += ["| 2-D latent (notebook 06, test images) | rate, nats | I(x; z), nats | KL(q(z) ‖ p(z)), nats | "
+                  "prior samples where q(z) < p(z)/10 |", "| --- | ---: | ---: | ---: | ---: |",
+                  f"| β = 1 | {two['rate']:.2f} | {two['rate'] - two['marginal KL']:.2f} | {two['marginal KL']:.2f} | "
+                  f"{two['in holes']:.0%} |", ""]
     return lines
 
 
@@ -165,7 +183,7 @@ dataset, and a new run replaces only its own section.
 * **Notebooks**: every solution notebook executed top to bottom in a new kernel, from kernel start
   to the last cell, with the kernel's peak resident memory. Budgets: at most 5 minutes and 1.5 GB
   in student mode, at most 60 s in fast mode.
-* **Model quality**: read from the student-mode runs of notebooks 02 to 05, so the figures are
+* **Model quality**: read from the student-mode runs of notebooks 02 to 06, so the figures are
   those a student gets. Likelihoods (02, 03) are of binarised images: the models train on images
   binarised anew each epoch and are scored on one fixed binarisation of the test set. Clustering
   (05) is the mean and standard deviation over the notebook's seeds.
@@ -217,6 +235,8 @@ def parse_arguments(argv):
     if unknown:
         parser.error(f"unknown notebook(s) {', '.join(unknown)}; choose from {', '.join(available)}")
     args.notebooks = args.notebooks or available
+    if args.data is not None:
+        args.data = args.data.resolve()  # the notebooks run in a folder of their own
     if args.output is None and not args.quick:
         args.output = REPO / "BENCHMARKS.md"
     return args

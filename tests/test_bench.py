@@ -12,7 +12,7 @@ import pytest
 import torch
 
 from bench import notebooks, throughput
-from bench.run import REPO, dataset_environment, section, solution_notebook, update_benchmarks
+from bench.run import REPO, dataset_environment, parse_arguments, section, solution_notebook, update_benchmarks
 from test_data import write_idx
 from vae_helpers import Batches, load_images
 from vae_helpers.data import DatasetNotFoundError
@@ -69,6 +69,12 @@ def test_mnist_test_without_the_files_says_where_to_put_them(tmp_path):
         dataset_environment("mnist-test", tmp_path, tmp_path)
 
 
+def test_a_relative_data_folder_is_found_from_the_notebooks_own_folder(monkeypatch, tmp_path):
+    """Notebooks run in a folder of their own, so --data must not stay relative to where bench started."""
+    monkeypatch.chdir(tmp_path)
+    assert parse_arguments(["--data", "somewhere", "--quick"]).data == tmp_path / "somewhere"
+
+
 def test_unknown_notebook_is_refused_with_the_choices():
     result = bench("--notebooks", "06_flows", "--quick")
     assert result.returncode == 2
@@ -123,6 +129,19 @@ def test_quality_comes_from_the_student_runs_of_a_full_run():
     assert "| Gumbel VAE, capacity | 3 | 0.671 ± 0.010 | 50.0% ± 2.0% |" in text and "0.052" not in text
     assert "| dense | 100 | 3 | 1.00 | 1.70 | 1.70× | ≥ 1.6×: meets |" in text
     assert "| 05_beta_vae_clustering | student | 40.0 s | 1.00 GB | ≤ 300 s, ≤ 1.5 GB: meets |" in text
+
+
+def test_notebook_06_reports_collapse_gaps_and_the_split_of_the_rate():
+    quality = {"collapse": {"no warm-up": {"active units": 14, "rate": 8.0, "distortion": 245.7, "loss": 253.7}},
+               "gaps": {"amortised ELBO": -235.1, "refined ELBO": -232.1, "L_1000": -230.4},
+               "2-D": {"rate": 6.15, "marginal KL": 0.75, "in holes": 0.23}}
+    run = {"notebook": "06_collapse_and_inference", "mode": "student", "seconds": 140.0, "peak bytes": 1.0e9,
+           "quality": quality, "error": None}
+    text = section(argparse.Namespace(quick=False, dataset="fashion-mnist"), torch.device("cpu"), [], [run], "bench")
+    assert "| no warm-up | 14 | 8.0 | 245.7 | 253.7 |" in text
+    assert "| L_1000 | amortisation gap |" in text
+    assert "| nats per image | -235.10 | -232.10 | -230.40 | 3.00 | 1.70 |" in text
+    assert "| β = 1 | 6.15 | 5.40 | 0.75 | 23% |" in text
 
 
 def test_quality_reads_only_what_the_notebooks_define():
