@@ -153,6 +153,39 @@ MISTAKES = [
      "return gamma * (kl.mean() - capacity).abs()", "return gamma * (kl.mean() - capacity)", "test_capacity_loss"),
     ("05_beta_vae_clustering", "capacity-abs-per-image", "capacity_loss",
      "return gamma * (kl.mean() - capacity).abs()", "return gamma * (kl - capacity).abs().mean()", "test_capacity_loss"),
+    ("05_beta_vae_clustering", "gumbel-exponential-noise", "gumbel_softmax_sample",
+     "gumbel = -torch.log(-torch.log(u))", "gumbel = -torch.log(u)", "test_gumbel_softmax_sample"),
+    ("05_beta_vae_clustering", "gumbel-without-temperature", "gumbel_softmax_sample",
+     "F.softmax((logits + gumbel) / tau, dim=-1)", "F.softmax(logits + gumbel, dim=-1)", "test_gumbel_softmax_sample"),
+    ("05_beta_vae_clustering", "gumbel-one-noise-per-row", "gumbel_softmax_sample",
+     "u = torch.rand_like(logits)", "u = torch.rand(len(logits), 1, device=logits.device)", "test_gumbel_softmax_sample"),
+    ("05_beta_vae_clustering", "gumbel-temperature-outside-softmax", "gumbel_softmax_sample",
+     "F.softmax((logits + gumbel) / tau, dim=-1)", "F.softmax(logits + gumbel, dim=-1) / tau", "test_gumbel_softmax_sample"),
+    ("06_collapse_and_inference", "free-bits-clamped-per-image", "free_bits_kl",
+     "return kl.mean(dim=0).clamp(min=free_bits).sum()", "return kl.clamp(min=free_bits).mean(dim=0).sum()",
+     "test_free_bits_kl"),
+    ("06_collapse_and_inference", "free-bits-floor-on-the-total", "free_bits_kl",
+     "return kl.mean(dim=0).clamp(min=free_bits).sum()", "return kl.sum(dim=1).mean().clamp(min=free_bits)",
+     "test_free_bits_kl"),
+    ("06_collapse_and_inference", "free-bits-as-a-ceiling", "free_bits_kl",
+     "return kl.mean(dim=0).clamp(min=free_bits).sum()", "return kl.mean(dim=0).clamp(max=free_bits).sum()",
+     "test_free_bits_kl"),
+    ("06_collapse_and_inference", "refine-mu-only", "refine_posterior",
+     "optimizer = torch.optim.Adam([mu, logvar], lr=lr)", "optimizer = torch.optim.Adam([mu], lr=lr)",
+     "test_refine_posterior"),
+    ("06_collapse_and_inference", "refine-lowers-the-elbo", "refine_posterior",
+     "loss = -elbo_per_image(decoder, x, mu, logvar, n_samples).sum()",
+     "loss = elbo_per_image(decoder, x, mu, logvar, n_samples).sum()", "test_refine_posterior"),
+    ("06_collapse_and_inference", "refine-trains-the-decoder", "refine_posterior",
+     "optimizer = torch.optim.Adam([mu, logvar], lr=lr)",
+     "optimizer = torch.optim.Adam([mu, logvar, *decoder.parameters()], lr=lr)", "test_refine_posterior"),
+    ("06_collapse_and_inference", "grid-evenly-spaced", "prior_quantile_grid",
+     "v = torch.distributions.Normal(0.0, 1.0).icdf(u)", "v = torch.linspace(-2.0, 2.0, n)", "test_prior_quantile_grid"),
+    ("06_collapse_and_inference", "grid-quantiles-include-0-and-1", "prior_quantile_grid",
+     "u = (torch.arange(n, dtype=torch.float32) + 0.5) / n", "u = torch.linspace(0.0, 1.0, n)",
+     "test_prior_quantile_grid"),
+    ("06_collapse_and_inference", "grid-upside-down", "prior_quantile_grid",
+     "z2 = v.flip(0).unsqueeze(1).expand(n, n)", "z2 = v.unsqueeze(1).expand(n, n)", "test_prior_quantile_grid"),
 ]
 
 
@@ -225,6 +258,25 @@ ALTERNATIVES = [
          "    return (log_probs.exp() * log_probs).sum(-1) + math.log(logits.shape[-1])",
          "q = torch.distributions.Categorical(logits=logits)\n    return math.log(logits.shape[-1]) - q.entropy()"),
         ("capacity_loss", "return gamma * (kl.mean() - capacity).abs()", "return gamma * torch.abs(kl.mean() - capacity)"),
+        ("gumbel_softmax_sample", "u = torch.rand_like(logits).clamp(min=torch.finfo(logits.dtype).tiny)\n"
+         "    gumbel = -torch.log(-torch.log(u))\n",
+         "gumbel = -torch.empty_like(logits).exponential_().log()\n"),
+    ]),
+    # PyTorch's own Gumbel-softmax: the notebook asks for one from the formula, but the result is the same
+    ("05_beta_vae_clustering", [
+        ("gumbel_softmax_sample", "return F.softmax((logits + gumbel) / tau, dim=-1)",
+         "return F.gumbel_softmax(logits, tau=tau)"),
+    ]),
+    ("06_collapse_and_inference", [
+        ("free_bits_kl", "return kl.mean(dim=0).clamp(min=free_bits).sum()",
+         "return torch.maximum(kl.mean(0), torch.tensor(float(free_bits))).sum()"),
+        ("refine_posterior", "loss = -elbo_per_image(decoder, x, mu, logvar, n_samples).sum()",
+         "loss = -elbo_per_image(decoder, x, mu, logvar, n_samples).mean()"),
+        ("prior_quantile_grid", "z1 = v.expand(n, n)                       # along each row, left to right\n"
+         "    z2 = v.flip(0).unsqueeze(1).expand(n, n)  # down the rows, the largest first\n"
+         "    return torch.stack([z1, z2], dim=-1)",
+         "rows, columns = torch.meshgrid(v.flip(0), v, indexing=\"ij\")\n"
+         "    return torch.stack([columns, rows], dim=-1)"),
     ]),
 ]
 
