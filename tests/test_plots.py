@@ -120,3 +120,10 @@ def test_aggregate_posterior_draws_the_codes_over_the_prior_circles():
     assert radii == pytest.approx([1, 2, 3])
     assert ax.collections[0].get_offsets().tolist() == codes.tolist()
     assert ax.get_xlim()[1] >= 5.0
+
+
+def test_rate_distortion_without_elbo_lines_names_its_distortion():
+    fig = plots.rate_distortion({0.02: (20.0, 9.0), 0.18: (8.0, 20.0)}, distortion="squared error", elbo_lines=False)
+    ax = fig.axes[0]
+    assert len(ax.lines) == 1 and ax.get_ylabel() == "distortion: squared error per image"
+    assert [text.get_text() for text in ax.texts] == ["β = 0.02", "β = 0.18"]

@@ -146,11 +146,11 @@ def compared_curves(histories: dict, title: str = "", ylabel: str = "nats per im
     return fig
 
 
-def rate_distortion(points: dict, title: str = "") -> Figure:
+def rate_distortion(points: dict, title: str = "", distortion: str = "−log p(x|z), nats", elbo_lines: bool = True) -> Figure:
     """Distortion against rate, one labelled point per β (``{beta: (rate, distortion)}``).
 
-    Dashed lines mark a constant negative ELBO, rate + distortion, through each point:
-    the lowest line belongs to the best ELBO.
+    With ``elbo_lines``, dashed lines mark a constant negative ELBO, rate + distortion, through each
+    point: the lowest line belongs to the best ELBO. ``distortion`` names the vertical axis.
     """
     betas = sorted(points)
     rates = np.array([points[beta][0] for beta in betas])
@@ -158,15 +158,15 @@ def rate_distortion(points: dict, title: str = "") -> Figure:
     fig = Figure(figsize=(6, 4.5))
     ax = fig.add_subplot()
     span = np.linspace(0, rates.max() * 1.1, 2)
-    for rate, distortion in zip(rates, distortions):
-        ax.plot(span, rate + distortion - span, color="0.8", linestyle="--", linewidth=0.8, zorder=0)
+    for rate, value in zip(rates, distortions) if elbo_lines else ():
+        ax.plot(span, rate + value - span, color="0.8", linestyle="--", linewidth=0.8, zorder=0)
     ax.plot(rates, distortions, marker="o")
-    for beta, rate, distortion in zip(betas, rates, distortions):
-        ax.annotate(f"β = {beta:g}", (rate, distortion), textcoords="offset points", xytext=(6, 4))
+    for beta, rate, value in zip(betas, rates, distortions):
+        ax.annotate(f"β = {beta:.2g}", (rate, value), textcoords="offset points", xytext=(6, 4))
     ax.set_xlim(0, rates.max() * 1.1)
     ax.set_ylim(distortions.min() - 0.1 * np.ptp(distortions) - 1, distortions.max() + 0.1 * np.ptp(distortions) + 1)
     ax.set_xlabel("rate: KL(q(z|x) ‖ p(z)), nats per image")
-    ax.set_ylabel("distortion: −log p(x|z), nats per image")
+    ax.set_ylabel(f"distortion: {distortion} per image")
     ax.set_title(title or "rate against distortion")
     ax.grid(alpha=0.3)
     fig.tight_layout()
