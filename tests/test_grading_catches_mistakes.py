@@ -82,6 +82,16 @@ MISTAKES = [
      "        optimizer.step()\n", "", "test_train_epoch"),
     ("02_dense_vae", "no-zero-grad", "train_epoch",
      "        optimizer.zero_grad()\n", "", "test_train_epoch"),
+    ("02_dense_vae", "gaussian-log-scale-as-log-variance", "gaussian_nll",
+     "scale = log_scale.exp().clamp(min=min_scale)", "scale = (0.5 * log_scale).exp().clamp(min=min_scale)",
+     "test_gaussian_nll"),
+    ("02_dense_vae", "gaussian-without-log-scale", "gaussian_nll",
+     "per_pixel = scale.log() + 0.5 * math.log(2 * math.pi) +", "per_pixel = 0.5 * math.log(2 * math.pi) +",
+     "test_gaussian_nll"),
+    ("02_dense_vae", "gaussian-floor-ignored", "gaussian_nll",
+     "scale = log_scale.exp().clamp(min=min_scale)", "scale = log_scale.exp()", "test_gaussian_nll"),
+    ("02_dense_vae", "gaussian-pixels-averaged", "gaussian_nll",
+     "return per_pixel.sum(1)", "return per_pixel.mean(1)", "test_gaussian_nll"),
     ("03_conv_vae", "variance-used-as-std", "conv_encoder",
      "return Normal(mu, torch.exp(0.5 * logvar))", "return Normal(mu, torch.exp(logvar))", "test_conv_encoder"),
     ("03_conv_vae", "logvar-head-is-mu-head", "conv_encoder",
@@ -224,6 +234,11 @@ ALTERNATIVES = [
         ("vae_loss", "kl = 0.5 * (logvar.exp() + mu.pow(2) - 1.0 - logvar).sum(1).mean()",
          "kl = -0.5 * torch.sum(1 + logvar - mu.pow(2) - logvar.exp()) / len(mu)"),
         ("train_epoch", "optimizer.zero_grad()", "optimizer.zero_grad(set_to_none=True)"),
+        ("gaussian_nll", "scale = log_scale.exp().clamp(min=min_scale)\n"
+         "    per_pixel = scale.log() + 0.5 * math.log(2 * math.pi) + (x.reshape(mean.shape) - mean) ** 2 / (2 * scale ** 2)\n"
+         "    return per_pixel.sum(1)",
+         "scale = torch.clamp(torch.exp(log_scale), min=min_scale)\n"
+         "    return -torch.distributions.Normal(mean, scale).log_prob(x.view(len(x), -1)).sum(-1)"),
     ]),
     ("03_conv_vae", [
         ("conv_encoder", "return Normal(mu, torch.exp(0.5 * logvar))", "return Normal(mu, (logvar / 2).exp())"),
