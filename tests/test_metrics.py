@@ -4,7 +4,7 @@ import pytest
 import torch
 from torch import nn
 
-from vae_helpers.metrics import negative_elbo, negative_log_likelihood, posterior
+from vae_helpers.metrics import importance_weighted_bound, negative_elbo, negative_log_likelihood, posterior
 
 
 class OneLatentModel(nn.Module):
@@ -104,3 +104,13 @@ def test_likelihood_decodes_at_most_max_decoded_images_at_once(batches):
     model.decode = lambda z: sizes.append(len(z)) or decode(z)
     negative_log_likelihood(model, batches, k=100, max_decoded=30)
     assert max(sizes) <= 30 and sum(sizes) == 100 * 3
+
+
+def test_importance_weighted_bound_takes_any_proposal_and_reaches_log_p_of_each_image(batches):
+    """A proposal other than the encoder's (a wide one here) still gives a bound that tends to log p(x)."""
+    model, x = OneLatentModel(), batches[0][0]
+    exact = [-exact_negative_log_likelihood(model, image.unsqueeze(0)) for image in x]
+    wide = torch.distributions.Normal(torch.zeros(3, 1), torch.full((3, 1), 2.0))
+    bound = importance_weighted_bound(model.decode, x, wide, k=20000, max_decoded=3000)
+    assert bound.shape == (3,)
+    assert bound.tolist() == pytest.approx(exact, abs=0.03)

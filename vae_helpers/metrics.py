@@ -38,6 +38,22 @@ def negative_elbo(model, batches) -> float:
     return evaluate(model, batch_negative_elbo, batches)["loss"]
 
 
+def importance_weighted_bound(decode, x, q: Normal, k: int, max_decoded: int = 2048) -> torch.Tensor:
+    """The k-sample importance-weighted bound L_k of each image of ``x``, with ``q`` as the proposal.
+
+    ``decode(z)`` gives Bernoulli logits; ``q`` is a ``Normal`` over the codes, one row per image. At most
+    ``max_decoded`` images are decoded at once, which bounds the memory whatever k. Shape (batch,).
+    """
+    samples_at_once = max(1, max_decoded // len(x))
+    log_weights = []
+    for start in range(0, k, samples_at_once):
+        z = q.sample((min(samples_at_once, k - start),))  # (samples, batch, latent)
+        logits = decode(z.flatten(0, 1)).reshape(len(z), *x.shape)
+        prior = Normal(torch.zeros_like(z), torch.ones_like(z))
+        log_weights.append(_log_bernoulli(x, logits) + prior.log_prob(z).sum(-1) - q.log_prob(z).sum(-1))
+    return torch.logsumexp(torch.cat(log_weights), dim=0) - math.log(k)
+
+
 def negative_log_likelihood(model, batches, k: int = 100, max_decoded: int = 2048) -> float:
     """Mean importance-sampled estimate of -log p(x), with k samples from q(z | x) per image.
 
@@ -46,14 +62,6 @@ def negative_log_likelihood(model, batches, k: int = 100, max_decoded: int = 204
     which bounds the memory whatever k and the batch size.
     """
     def batch_negative_log_likelihood(model, x, _):
-        q = posterior(model, x)
-        samples_at_once = max(1, max_decoded // len(x))
-        log_weights = []
-        for start in range(0, k, samples_at_once):
-            z = q.sample((min(samples_at_once, k - start),))  # (samples, batch, latent)
-            logits = model.decode(z.flatten(0, 1)).reshape(len(z), *x.shape)
-            prior = Normal(torch.zeros_like(z), torch.ones_like(z))
-            log_weights.append(_log_bernoulli(x, logits) + prior.log_prob(z).sum(-1) - q.log_prob(z).sum(-1))
-        return -(torch.logsumexp(torch.cat(log_weights), dim=0) - math.log(k)).mean()
+        return -importance_weighted_bound(model.decode, x, posterior(model, x), k, max_decoded).mean()
 
     return evaluate(model, batch_negative_log_likelihood, batches)["loss"]
