@@ -145,7 +145,7 @@ def test_notebook_06_reports_collapse_gaps_and_the_split_of_the_rate():
 
 
 def test_notebook_02_reports_its_gaussian_decoders_apart_from_the_likelihoods():
-    quality = {"dense": {"test -ELBO": 242.1, "test -log p(x)": 238.9, "seconds per epoch": 4.2},
+    quality = {"likelihood": {"dense": {"test -ELBO": 242.1, "test -log p(x)": 238.9, "seconds per epoch": 4.2}},
                "gaussian": {"s = 0.1": {"s min": 0.1, "s median": 0.1, "KL": 58.9, "squared error": 12.02,
                                         "-log p(x|z)": -484.2}}}
     run = {"notebook": "02_dense_vae", "mode": "student", "seconds": 100.0, "peak bytes": 1.0e9,

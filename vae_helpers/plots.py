@@ -158,8 +158,9 @@ def rate_distortion(points: dict, title: str = "", distortion: str = "−log p(x
     fig = Figure(figsize=(6, 4.5))
     ax = fig.add_subplot()
     span = np.linspace(0, rates.max() * 1.1, 2)
-    for rate, value in zip(rates, distortions) if elbo_lines else ():
-        ax.plot(span, rate + value - span, color="0.8", linestyle="--", linewidth=0.8, zorder=0)
+    if elbo_lines:
+        for rate, value in zip(rates, distortions):
+            ax.plot(span, rate + value - span, color="0.8", linestyle="--", linewidth=0.8, zorder=0)
     ax.plot(rates, distortions, marker="o")
     for beta, rate, value in zip(betas, rates, distortions):
         ax.annotate(f"β = {beta:.2g}", (rate, value), textcoords="offset points", xytext=(6, 4))
