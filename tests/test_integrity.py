@@ -85,3 +85,36 @@ def test_replacing_what_grading_relies_on_is_caught(outcomes, attempt):
     message = outcomes[attempt]
     assert message is not None, f"{attempt} went unnoticed"
     assert ATTEMPTS[attempt][1] in message and "reviews it by hand" in message, message
+
+
+REFERENCE_CELLS = '''
+import json
+from IPython.core.interactiveshell import InteractiveShell
+
+shell = InteractiveShell.instance()
+seen = {}
+shell.user_ns["seen"] = seen
+for cell in (
+    "def encode(x): return 'student'",
+    "from vae_helpers.integrity import use_reference_versions\\n"
+    "use_reference_versions({'encode': lambda x: 'reference', 'decode': lambda z: 'reference'})\\n"
+    "seen['in the grading cell'] = (encode(0), decode(0))",
+    "seen['in the next cell'] = (encode(0), 'decode' in globals())",
+    "use_reference_versions({'encode': lambda x: 'reference'})\\nraise AssertionError('a failing test')",
+    "seen['after a failing grading cell'] = encode(0)",
+):
+    shell.run_cell(cell)
+print("SEEN " + json.dumps(seen))
+'''
+
+
+def test_reference_versions_hold_for_one_cell_then_the_students_come_back():
+    """A hidden test grades an exercise on its own with reference versions of the code it calls; from the
+    next cell on, the student's own code (and only it) is back, also when the grading cell failed."""
+    done = subprocess.run([sys.executable, "-c", REFERENCE_CELLS], capture_output=True, text=True, cwd=REPO,
+                          timeout=120)
+    assert done.returncode == 0, done.stderr
+    seen = json.loads(done.stdout.split("SEEN ", 1)[1])
+    assert seen == {"in the grading cell": ["reference", "reference"],
+                    "in the next cell": ["student", False],
+                    "after a failing grading cell": "student"}
