@@ -22,7 +22,8 @@ c = get_config()  # noqa: F821  (provided by nbgrader when it loads this file)
 os.environ["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")])
 
 work = Path(__file__).resolve().parent / "nbgrader_work"
-# The exchange must exist before Formgrader or a student's Assignment List looks at it.
+# The exchange must exist before Formgrader or a student's Assignment List looks at it. On a shared
+# JupyterHub, hub/deploy.py makes nbgrader_work/exchange a link to the exchange that the class shares.
 (work / "exchange").mkdir(parents=True, exist_ok=True)
 
 c.CourseDirectory.course_id = "vae-hands-on"
@@ -41,6 +42,8 @@ c.ZipCollectApp.downloaded_directory = "nbgrader_work/downloaded"
 c.FileNameCollectorPlugin.named_regexp = SUBMISSION_NAME
 # release_feedback then releases the exchange's students and names those who came from the LMS.
 c.ExchangeFactory.release_feedback = "grading.lms.ReleaseFeedbackToExchangeStudents"
+# collect takes a submission only from the student it names, as they handed it in (grading/exchange.py).
+c.ExchangeFactory.collect = "grading.exchange.CollectOwnSubmissions"
 
 # Stubs that name the function to write, instead of a bare NotImplementedError.
 c.GenerateAssignment.preprocessors = [
