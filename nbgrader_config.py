@@ -7,12 +7,12 @@ nbgrader_work/, which git ignores and which is created on first use.
 """
 import os
 import sys
-import tempfile
 from pathlib import Path
 
 
 from grading.autograde import quiet_gradebook_session_warnings
 from grading.lms import SUBMISSION_NAME
+from grading.sandbox import socket_folder
 from grading.validation import exit_nonzero_when_validation_fails
 
 c = get_config()  # noqa: F821  (provided by nbgrader when it loads this file)
@@ -95,8 +95,7 @@ quiet_gradebook_session_warnings()
 # Kernels talk to nbgrader over Unix sockets where there are some (kept short: a socket path has at
 # most 104 characters), with one prefix per process so that no two commands pick the same path.
 if os.name == "posix":
-    sockets = Path(tempfile.gettempdir()) / f"vae-course-kernels-{os.getuid()}"
-    sockets.mkdir(mode=0o700, exist_ok=True)
+    sockets = socket_folder()
     c.KernelManager.transport = "ipc"
     c.KernelManager.ip = str(sockets / f"kernel-{os.getpid()}")
 

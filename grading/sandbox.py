@@ -11,6 +11,7 @@ of its own.
 import os
 import shutil
 import site
+import stat
 import subprocess
 import sys
 import sysconfig
@@ -72,6 +73,24 @@ def bwrap_arguments(workdir, writable=(), readable=(), memory_limit_gb=None):
     # --die-with-parent already ends the sandbox with whoever started it.
     return args + ["--dir", home, "--setenv", "HOME", home, "--setenv", "MPLCONFIGDIR", home,
                    "--setenv", "JPY_PARENT_PID", "1", "--chdir", str(workdir), "--"]
+
+
+def socket_folder(base=None):
+    """A folder for kernels' sockets, ``<tmp>/vae-course-kernels-<uid>``, that only this user can enter.
+
+    On a shared machine another user could create that folder first (or a link of that name), and then swap
+    the sockets in it; such a folder is not used, and a fresh private one is made instead.
+    """
+    base = Path(base or tempfile.gettempdir())
+    folder = base / f"vae-course-kernels-{os.getuid()}"
+    try:
+        folder.mkdir(mode=0o700)
+    except FileExistsError:
+        pass
+    info = folder.lstat()
+    if stat.S_ISDIR(info.st_mode) and info.st_uid == os.getuid() and not info.st_mode & 0o077:
+        return folder
+    return Path(tempfile.mkdtemp(prefix="vae-course-kernels-", dir=base))
 
 
 def sandbox_problem():

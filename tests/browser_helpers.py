@@ -3,7 +3,10 @@ import json
 import re
 from pathlib import Path
 
-from playwright.sync_api import expect
+import shutil
+
+import pytest
+from playwright.sync_api import expect, sync_playwright
 
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]
@@ -13,6 +16,15 @@ KERNEL_START_TIMEOUT_MS = 60_000
 RUN_TIMEOUT_MS = 180_000  # running a whole notebook, or nbgrader validating one, on a busy 2-core machine
 
 NOT_RUN = "[ ]:"  # the prompt of a code cell that has not run
+
+
+@pytest.fixture(scope="module")
+def browser():
+    """Debian's Chromium, driven by Playwright, for one test module."""
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=shutil.which("chromium"), args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
 
 
 def without_solution_markers(source):

@@ -9,6 +9,7 @@ import os
 import shutil
 import subprocess
 import sys
+import warnings
 from pathlib import Path
 
 import pytest
@@ -25,6 +26,28 @@ if os.environ.get("PYTEST_XDIST_WORKER"):
     torch.set_num_threads(1)
 
 REPO = Path(__file__).resolve().parents[1]
+
+
+def why_no_browser():
+    """What is missing to drive a browser here, or None."""
+    try:
+        import playwright.sync_api  # noqa: F401
+    except ImportError:
+        return "playwright is not installed (pip install playwright)"
+    if not shutil.which("chromium"):
+        return "no `chromium` on PATH (e.g. apt-get install chromium)"
+    return None
+
+
+def skip_module_if(missing, tests):
+    """Skip the calling test module because of ``missing`` (printed), or fail on CI (CI=true), where
+    ``tests`` must run."""
+    if not missing:
+        return
+    if os.environ.get("CI") == "true":
+        pytest.fail(f"The {tests} must run on CI, but {missing}.", pytrace=False)
+    warnings.warn(f"{tests} skipped: {missing}", pytest.PytestWarning)  # shown without -rs
+    pytest.skip(f"{tests} skipped: {missing}", allow_module_level=True)
 
 
 def notebook_path(folder, assignment):

@@ -24,7 +24,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import REPO, notebook_path
+from conftest import REPO, notebook_path, skip_module_if, why_no_browser
 from lab import free_port
 
 
@@ -32,27 +32,20 @@ def why_no_hub():
     """What is missing to run a class on a hub here, or None."""
     if not sys.platform.startswith("linux") or os.geteuid() != 0:
         return "creating Unix users needs root on Linux"
-    for program in ("useradd", "userdel", "chpasswd", "runuser", "chromium"):
+    for program in ("useradd", "userdel", "chpasswd", "runuser"):
         if not shutil.which(program):
             return f"no `{program}` on PATH"
     if not Path("/usr/bin/python3").exists():
         return "no system Python (/usr/bin/python3) to build the class's environment from"
-    try:
-        import playwright.sync_api  # noqa: F401
-    except ImportError:
-        return "playwright is not installed"
-    return None
+    return why_no_browser()
 
 
-MISSING = why_no_hub()
-if MISSING:
-    if os.environ.get("CI") == "true":
-        pytest.fail(f"The hub tests must run on CI, but {MISSING}.", pytrace=False)
-    pytest.skip(f"hub tests skipped: {MISSING}", allow_module_level=True)
+skip_module_if(why_no_hub(), "hub tests")
 
-from playwright.sync_api import expect, sync_playwright  # noqa: E402
+from playwright.sync_api import expect  # noqa: E402
 
-from browser_helpers import CHROMIUM_ARGS, RUN_TIMEOUT_MS, UI_TIMEOUT_MS, validate, write_completed_notebook  # noqa: E402
+from browser_helpers import RUN_TIMEOUT_MS, UI_TIMEOUT_MS, validate, write_completed_notebook  # noqa: E402
+from browser_helpers import browser  # noqa: E402,F401  (a fixture)
 
 expect.set_options(timeout=UI_TIMEOUT_MS)
 
@@ -167,14 +160,6 @@ def hub():
         subprocess.run(["git", "config", "--system", "--unset-all", "safe.directory", f"^{hub.course}$"],
                        capture_output=True)
         shutil.rmtree(root, ignore_errors=True)
-
-
-@pytest.fixture(scope="module")
-def browser():
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=shutil.which("chromium"), args=CHROMIUM_ARGS)
-        yield browser
-        browser.close()
 
 
 @pytest.fixture
@@ -296,6 +281,12 @@ def test_students_fetch_their_own_feedback(hub, log_in):
         page = log_in(student)
         assignment_list = open_assignment_list(page)
         row(assignment_list, "submitted").get_by_role("button", name="Fetch Feedback").click()
+        # ... and nobody else's server: the instructor's Formgrader is the instructor's alone
+        other = page.context.new_page()
+        other.goto(f"{hub.url}/user/{hub.instructor}/formgrader")
+        expect(other.locator("body")).to_contain_text("403")
+        expect(other.locator("body")).not_to_contain_text("Manage Assignments")
+        other.close()
         feedback = Path(f"/home/{student}") / ASSIGNMENT / "feedback"
         deadline = time.monotonic() + 60
         while not list(feedback.rglob(f"{ASSIGNMENT}.html")) and time.monotonic() < deadline:
@@ -381,6 +372,7 @@ def test_a_student_changes_nothing_collected_released_or_installed(hub):
         f"rename|{hub.exchange / COURSE_ID}|{hub.exchange / 'moved'}", f"mkdir|{hub.exchange / 'fake-course'}",
         f"write|{outbound / ASSIGNMENT / f'{ASSIGNMENT}.ipynb'}", f"remove|{outbound / ASSIGNMENT}",
         f"mkdir|{outbound / 'fake-assignment'}", f"rename|{outbound}|{outbound}-moved",
+        f"write|{hub.exchange / COURSE_ID / 'feedback' / 'planted.html'}",
         f"write|{hub.prefix / 'config' / 'student' / 'nbgrader_config.py'}",
         f"write|{hub.prefix / 'env' / 'lib'}/python3.11/site-packages/vae_helpers/__init__.py",
         f"write|{hub.course / 'nbgrader_config.py'}",

@@ -1,11 +1,14 @@
 """The sandboxed execution that autograding uses, on small notebooks: a cell over its time limit is
 stopped and the next one runs; a kernel that dies is replaced and keeps what the cells before it made;
 the kernel sees only its own folder."""
+import os
+
+import pytest
 from nbformat.v4 import new_code_cell, new_notebook
 from traitlets.config import Config
 
 from grading.execution import KERNEL_DIED, SandboxedExecute
-from grading.sandbox import sandbox_problem
+from grading.sandbox import sandbox_problem, socket_folder
 
 
 def run(cells, folder, **settings):
@@ -55,3 +58,24 @@ def test_the_kernel_sees_only_its_own_folder_and_writes_only_there(tmp_path):
     ], own)
     assert printed(notebook, 0) == "False True\n"
     assert (own / "answer.txt").read_text() == "ok" and not (outside / "new.txt").exists()
+
+
+def test_kernel_sockets_go_to_a_folder_only_this_user_can_enter(tmp_path):
+    mine = socket_folder(tmp_path)
+    assert mine == tmp_path / f"vae-course-kernels-{os.getuid()}" and mine.stat().st_mode & 0o777 == 0o700
+    assert socket_folder(tmp_path) == mine, "the same folder serves every command of this user"
+
+
+@pytest.mark.parametrize("made_by_another", ["open folder", "link"])
+def test_a_socket_folder_someone_else_prepared_is_not_used(tmp_path, made_by_another):
+    """Another user of the machine who creates the folder first could swap the kernels' sockets in it."""
+    expected = tmp_path / f"vae-course-kernels-{os.getuid()}"
+    if made_by_another == "link":
+        (tmp_path / "elsewhere").mkdir(mode=0o700)
+        expected.symlink_to(tmp_path / "elsewhere")
+    else:
+        expected.mkdir(mode=0o777)
+        os.chmod(expected, 0o777)
+    chosen = socket_folder(tmp_path)
+    assert chosen != expected and chosen.parent == tmp_path
+    assert chosen.stat().st_uid == os.getuid() and chosen.stat().st_mode & 0o777 == 0o700
