@@ -13,7 +13,7 @@ from pathlib import Path
 from grading.autograde import quiet_gradebook_session_warnings
 from grading.lms import SUBMISSION_NAME
 from grading.sandbox import socket_folder
-from grading.validation import exit_nonzero_when_validation_fails
+from grading.validation import exit_nonzero_when_validation_fails, short_reports
 
 c = get_config()  # noqa: F821  (provided by nbgrader when it loads this file)
 
@@ -35,11 +35,17 @@ c.CourseDirectory.feedback_directory = "nbgrader_work/feedback"
 c.CourseDirectory.db_url = f"sqlite:///{work / 'gradebook.db'}"
 c.Exchange.root = str(work / "exchange")
 c.CsvExportPlugin.to = str(work / "grades.csv")
+# export: only the assignments that were released or submitted (grading/export.py)
+c.ExportApp.plugin_class = "grading.export.CsvExportOfGivenAssignments"
 
 # Downloads from an LMS: put them (notebooks or zip files) in nbgrader_work/downloaded/<assignment>/archive/,
 # named "<student id>_<notebook>.ipynb" (Canvas's names work as they are), then `nbgrader zip_collect`.
 c.ZipCollectApp.downloaded_directory = "nbgrader_work/downloaded"
 c.FileNameCollectorPlugin.named_regexp = SUBMISSION_NAME
+# zip_collect names the files that are not notebooks, and with --force keeps the collected set to the download
+# folder's (grading/lms.py).
+c.ZipCollectApp.collector_plugin = "grading.lms.NamedSubmissions"
+c.ZipCollectApp.extractor_plugin = "grading.lms.ExtractedDownloads"
 # release_feedback then releases the exchange's students and names those who came from the LMS.
 c.ExchangeFactory.release_feedback = "grading.lms.ReleaseFeedbackToExchangeStudents"
 # collect takes a submission only from the student it names, as they handed it in (grading/exchange.py).
@@ -101,6 +107,9 @@ if os.name == "posix":
 
 # Feedback must not reveal the hidden tests (neither their code nor the tracebacks that quote
 # them), and its math must read without a network.
+# Feedback is made anew each time from the gradebook (nbgrader would keep what it made before hand grading),
+# and release_feedback refuses feedback older than the gradebook.
+c.GenerateFeedback.force = True
 c.GenerateFeedback.preprocessors = [
     "nbgrader.preprocessors.GetGrades",
     "grading.feedback.HideHiddenTests",
@@ -108,4 +117,5 @@ c.GenerateFeedback.preprocessors = [
     "nbconvert.preprocessors.CSSHTMLHeaderPreprocessor",
 ]
 
+short_reports()
 exit_nonzero_when_validation_fails()

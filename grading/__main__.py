@@ -2,14 +2,16 @@
 
     python -m grading autograde ASSIGNMENT [--workers N] [--student ID ...] [--force] [--unsandboxed] [--no-merge]
     python -m grading merge ASSIGNMENT
+    python -m grading record ASSIGNMENT
 """
 import argparse
 import os
 import sys
 import time
 
+from grading.assignments import is_recorded, record_assignment
 from grading.execution import unavailable_message
-from grading.parallel import FAILED, GRADED, TIMED_OUT, Course, autograde, merge
+from grading.parallel import FAILED, GRADED, TIMED_OUT, UNREADABLE, Course, autograde, merge
 from grading.sandbox import sandbox_problem
 
 
@@ -29,9 +31,15 @@ def main(argv=None):
     grade.add_argument("--timeout", type=float, default=1800, help="seconds one submission may take (default 1800)")
     folded = commands.add_parser("merge", help="record the results that `autograde --no-merge` left in the gradebook")
     folded.add_argument("assignment")
+    record = commands.add_parser("record", help="record an assignment in the gradebook from solutions/, leaving "
+                                                "course/ as it is (autograde does it when needed)")
+    record.add_argument("assignment")
     args = parser.parse_args(argv)
     course = Course(os.getcwd())
 
+    if args.command == "record":
+        print(record_assignment(course, args.assignment) or f"{args.assignment} is in the gradebook already.")
+        return 0
     if args.command == "merge":
         outcomes = merge(course, args.assignment)
         print(f"{len(outcomes)} result(s) of {args.assignment} recorded in {course.gradebook}.")
@@ -45,21 +53,35 @@ def main(argv=None):
     if problem:
         print(f"WARNING: grading WITHOUT A SANDBOX, as asked ({problem}): student code runs with your rights.",
               file=sys.stderr)
-    outcomes, skipped, seconds = autograde(course, args.assignment, workers=args.workers, students=args.student,
-                                           force=args.force, unsandboxed=args.unsandboxed and bool(problem),
-                                           merge_results=args.merge, timeout=args.timeout)
-    print(summary(outcomes, skipped, seconds, course, args.assignment))
+    if not args.merge and not is_recorded(course.gradebook, args.assignment):
+        # one job of many: none of them may write the course's gradebook
+        print(f"ERROR: {args.assignment} is not in the gradebook: run `python -m grading record {args.assignment}` "
+              "once before the grading jobs.", file=sys.stderr)
+        return 2
+    recorded = record_assignment(course, args.assignment)
+    if recorded:
+        print(recorded)
+    outcomes, skipped, resubmitted, seconds = autograde(
+        course, args.assignment, workers=args.workers, students=args.student, force=args.force,
+        unsandboxed=args.unsandboxed and bool(problem), merge_results=args.merge, timeout=args.timeout)
+    print(summary(outcomes, skipped, resubmitted, seconds, course, args.assignment))
     return 0 if all(o.status == GRADED for o in outcomes) else 1
 
 
-def summary(outcomes, skipped, seconds, course, assignment):
+def summary(outcomes, skipped, resubmitted, seconds, course, assignment):
     """The table printed at the end: counts, then every submission that needs the instructor's eye."""
     counts = {status: sum(o.status == status for o in outcomes) for status in (GRADED, FAILED, TIMED_OUT)}
+    if any(o.status == UNREADABLE for o in outcomes):
+        counts["unreadable (needs a look)"] = sum(o.status == UNREADABLE for o in outcomes)
     lines = [f"{assignment}: " + ", ".join(f"{n} {status}" for status, n in counts.items())
              + f", {skipped} already graded (skipped; --force grades them again)"
              + f" in {time.strftime('%H:%M:%S', time.gmtime(seconds))}."]
+    if resubmitted:
+        lines.append(f"  Submitted again since they were graded, so graded anew: {', '.join(resubmitted)}.")
     for outcome in outcomes:
-        if outcome.status != GRADED:
+        if outcome.status == UNREADABLE:  # nothing was run, so there is no log
+            lines.append(f"  {outcome.student:<20} {outcome.status:<10} {outcome.note}; kept out of the grades")
+        elif outcome.status != GRADED:
             lines.append(f"  {outcome.student:<20} {outcome.status:<10} {outcome.note}  (log: "
                          f"{course.log(assignment, outcome.student).relative_to(course.root)})")
     return "\n".join(lines)

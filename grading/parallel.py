@@ -7,6 +7,7 @@ kernel), which writes to a gradebook of its own: a copy of the course's, taken b
 cluster, one job per student runs ``grade_submission`` (``python -m grading autograde A --student ID
 --no-merge``) and a last one runs ``merge`` (``python -m grading merge A``).
 """
+import hashlib
 import json
 import multiprocessing
 import os
@@ -23,18 +24,20 @@ from nbgrader.api import Gradebook, MissingEntry
 from tqdm import tqdm
 
 from grading.autograde import quiet_gradebook_session_warnings
+from grading.lms import unreadable, what_to_ask
 
 WORK = "nbgrader_work"
-GRADED, FAILED, TIMED_OUT = "graded", "failed", "timed out"
+GRADED, FAILED, TIMED_OUT, UNREADABLE = "graded", "failed", "timed out", "unreadable"
 
 
 @dataclass
 class Outcome:
     """How grading one submission went."""
     student: str
-    status: str  # GRADED, FAILED or TIMED_OUT
+    status: str  # GRADED, FAILED, TIMED_OUT or UNREADABLE
     seconds: float
     note: str = ""
+    submitted: str = ""  # fingerprint of the submission that was graded
 
 
 class Course:
@@ -57,11 +60,31 @@ class Course:
         """The gradebook one submission is graded into, and where its outcome is recorded beside it."""
         return self.work / "gradebooks" / assignment / f"{student}.db"
 
+    def graded_fingerprint(self, assignment, student):
+        """Where the fingerprint of the submission whose grades are in the gradebook is kept."""
+        return self.work / "gradebooks" / assignment / f"{student}.graded.sha256"
+
     def log(self, assignment, student):
         return self.work / "logs" / assignment / f"{student}.log"
 
+    def unreadable(self, assignment, student):
+        """What to ask ``student`` for, if a notebook of their submission cannot be read; else None."""
+        for notebook in sorted(self.submission(assignment, student).glob("*.ipynb")):
+            reason = unreadable(notebook)
+            if reason:
+                return what_to_ask(student, f"{notebook.name}: {reason}")
+        return None
+
     def submitted_students(self, assignment):
         return sorted(p.parent.name for p in (self.work / "submitted").glob(f"*/{assignment}") if p.is_dir())
+
+
+def fingerprint(folder):
+    """A digest of a submission folder: every file's name and bytes."""
+    digest = hashlib.sha256()
+    for path in sorted(p for p in Path(folder).rglob("*") if p.is_file()):
+        digest.update(str(path.relative_to(folder)).encode() + b"\0" + path.read_bytes() + b"\0")
+    return digest.hexdigest()
 
 
 def _as_course(course):
@@ -78,6 +101,7 @@ def grade_submission(course, assignment, student, *, threads=1, unsandboxed=Fals
     _copy_gradebook(course.gradebook, own)
     outcome_file = own.with_suffix(".json")
     outcome_file.unlink(missing_ok=True)
+    submitted = fingerprint(course.submission(assignment, student))
     arguments = ["autograde", assignment, f"--student={student}", "--force", f"--CourseDirectory.db_url=sqlite:///{own}"]
     if unsandboxed:
         arguments.append("--SandboxedExecute.sandbox=off")
@@ -92,7 +116,7 @@ def grade_submission(course, assignment, student, *, threads=1, unsandboxed=Fals
         status, note = TIMED_OUT, f"stopped after {timeout} s; not graded"
     else:
         status, note = (GRADED, "") if process.exitcode == 0 else (FAILED, _last_error(log))
-    outcome = Outcome(student, status, round(time.monotonic() - start, 1), note)
+    outcome = Outcome(student, status, round(time.monotonic() - start, 1), note, submitted)
     written = outcome_file.with_suffix(".json.part")
     written.write_text(json.dumps(asdict(outcome)))
     written.replace(outcome_file)  # whole or absent: merge reads only finished outcomes
@@ -144,6 +168,8 @@ def merge(course, assignment):
         own = outcome_file.with_suffix(".db")
         if outcome.status != TIMED_OUT:
             _merge_submission(own, course.gradebook, assignment, outcome.student)
+        if outcome.status == GRADED:
+            course.graded_fingerprint(assignment, outcome.student).write_text(outcome.submitted)
         own.unlink(missing_ok=True)
         outcome_file.unlink()
         outcomes[outcome.student] = outcome
@@ -179,10 +205,14 @@ def _merge_submission(source, target, assignment, student):
         gradebook.db.commit()
 
 
-def is_graded(course, assignment, student):
-    """Graded and recorded: its autograded copy exists and no result of it waits to be merged."""
-    return (course.autograded(assignment, student).is_dir()
-            and not course.own_gradebook(assignment, student).with_suffix(".json").exists())
+def grading_state(course, assignment, student):
+    """"graded" (this very submission is graded and recorded), "resubmitted" (what is graded is an earlier
+    submission), or "new" (nothing of it graded yet, or its result not recorded)."""
+    recorded = course.graded_fingerprint(assignment, student)
+    if not course.autograded(assignment, student).is_dir() or not recorded.is_file() \
+            or course.own_gradebook(assignment, student).with_suffix(".json").exists():
+        return "new"
+    return "graded" if recorded.read_text() == fingerprint(course.submission(assignment, student)) else "resubmitted"
 
 
 def autograde(course, assignment, *, workers=2, students=None, force=False, unsandboxed=False, merge_results=True,
@@ -195,10 +225,15 @@ def autograde(course, assignment, *, workers=2, students=None, force=False, unsa
     unknown = sorted(set(students or []) - set(submitted))
     if unknown:
         raise SystemExit(f"No submission of {assignment} from {', '.join(unknown)} in {course.work / 'submitted'}.")
-    chosen = [s for s in (students or submitted) if force or not is_graded(course, assignment, s)]
-    skipped = len(students or submitted) - len(chosen)
+    states = {s: grading_state(course, assignment, s) for s in (students or submitted)}
+    chosen = [s for s, state in states.items() if force or state != "graded"]
+    skipped = len(states) - len(chosen)
+    resubmitted = sorted(s for s in chosen if states[s] == "resubmitted")
+    broken = {s: course.unreadable(assignment, s) for s in chosen}
+    outcomes = [Outcome(s, UNREADABLE, 0.0, broken[s]) for s in chosen if broken[s]]
+    chosen = [s for s in chosen if not broken[s]]
     threads = max(1, (os.cpu_count() or 1) // workers)
-    outcomes, started = [], time.monotonic()
+    started = time.monotonic()
     with ThreadPoolExecutor(max_workers=workers) as pool, \
             tqdm(total=len(chosen), unit="submission", disable=not progress, desc=assignment) as bar:
         futures = [pool.submit(grade_submission, course, assignment, student, threads=threads,
@@ -210,4 +245,4 @@ def autograde(course, assignment, *, workers=2, students=None, force=False, unsa
                 merge(course, assignment)
             bar.set_postfix_str(f"last: {outcome.student} {outcome.status}")
             bar.update()
-    return sorted(outcomes, key=lambda o: o.student), skipped, time.monotonic() - started
+    return sorted(outcomes, key=lambda o: o.student), skipped, resubmitted, time.monotonic() - started

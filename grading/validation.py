@@ -1,9 +1,15 @@
-"""``nbgrader validate`` that exits with 1 when a notebook fails.
+"""Validation that a student can read, and that a script can check.
 
-nbgrader prints *VALIDATION FAILED* but exits 0 whatever it found, so a script, a Makefile or CI
-cannot tell a failing notebook from a passing one. ``exit_nonzero_when_validation_fails()``, called
-from nbgrader_config.py, keeps nbgrader's own output and adds the exit status. The Validate button
-in JupyterLab is untouched: it reads the same results through nbgrader's server extension.
+``short_reports()``: nbgrader reports each failing cell with its whole source and the whole traceback,
+the reason last (166 lines for four unfinished exercises of 01). Here each failing exercise takes two
+lines: the graded cell's first line, which names the exercise, and the error's own message (the check's
+"expected ... got ..." and its hint, or the stub's "... is yours to write"). The Validate button in
+JupyterLab and ``nbgrader validate`` both report this way; the notebook keeps the full traceback.
+
+``exit_nonzero_when_validation_fails()``: nbgrader prints *VALIDATION FAILED* but exits 0 whatever it
+found, so a script, a Makefile or CI cannot tell a failing notebook from a passing one; here it exits 1.
+
+nbgrader_config.py (and, on a hub, the students' nbgrader configuration) calls both.
 """
 from unittest import mock
 
@@ -11,6 +17,29 @@ from nbgrader.apps.validateapp import ValidateApp
 from nbgrader.validator import Validator
 
 _PROBLEMS = ("type_changed", "changed", "failed")
+
+
+def short_reports() -> None:
+    """Make Validate report each failing exercise by its name and the error's message (see the module)."""
+    if getattr(Validator.validate, "reports_briefly", False):
+        return  # nbgrader loads its config file more than once per command
+    plain_extract_error, plain_validate = Validator._extract_error, Validator.validate
+
+    def extract_error(validator, cell):
+        if cell.cell_type == "code":
+            messages = [f"{o.ename}: {o.evalue}" for o in cell.outputs if o.output_type == "error"]
+            if messages:
+                return "\n".join(messages)
+        return plain_extract_error(validator, cell)
+
+    def validate(validator, filename):
+        results = plain_validate(validator, filename)
+        for failure in results.get("failed", []):
+            failure["source"] = (failure["source"].splitlines() or [""])[0]
+        return results
+
+    validate.reports_briefly = True
+    Validator._extract_error, Validator.validate = extract_error, validate
 
 
 def exit_nonzero_when_validation_fails() -> None:

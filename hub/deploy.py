@@ -235,8 +235,10 @@ def write_role_settings(prefix, exchange):
             {"disabledExtensions": {name: not instructor for name in INSTRUCTOR_LAB_PLUGINS}}, indent=2) + "\n")
         # groupshared: nbgrader then neither asks for a writable exchange root nor resets its mode.
         lines = [f"c.CourseDirectory.course_id = {COURSE_ID!r}", "c.CourseDirectory.groupshared = True"]
-        if not instructor:  # instructors take the course folder's nbgrader_config.py, which links the exchange
-            lines.append(f"c.Exchange.root = {str(exchange)!r}")
+        if not instructor:  # instructors take the course folder's nbgrader_config.py, which does all this too
+            lines += [f"c.Exchange.root = {str(exchange)!r}",
+                      "from grading.validation import exit_nonzero_when_validation_fails, short_reports",
+                      "short_reports()", "exit_nonzero_when_validation_fails()"]
         (folder / "nbgrader_config.py").write_text("\n".join(["c = get_config()  # noqa: F821", *lines]) + "\n")
 
 

@@ -148,6 +148,11 @@ def test_validate_names_every_unfinished_exercise(student_page, student_lab):
     expect(dialog).to_contain_text("The following cell failed")
     for number, exercise in enumerate(EXERCISES_OF_01, start=1):
         expect(dialog).to_contain_text(f"# Graded cell of Exercise {number}: {exercise}.")
+    # each exercise by its name and the reason, in a screen or two: no graded cell's code, no traceback
+    expect(dialog).to_contain_text("NotImplementedError: kl_to_standard_normal is yours to write")
+    expect(dialog).not_to_contain_text("Traceback")
+    report = dialog.locator(".jp-Dialog-body").inner_text().splitlines()
+    assert len(report) <= 40, f"{len(report)} lines for {len(EXERCISES_OF_01)} unfinished exercises"
 
 
 def test_validate_passes_a_completed_notebook(student_page, student_lab):

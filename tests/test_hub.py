@@ -217,7 +217,7 @@ def fingerprint(path):
 
 
 def test_an_instructor_releases_from_the_course_folder_and_reaches_formgrader(hub, log_in):
-    hub.run_as(hub.instructor, "nbgrader", "generate_assignment", ASSIGNMENT, "--force")
+    hub.run_as(hub.instructor, "python", "-m", "grading", "record", ASSIGNMENT)
     hub.run_as(hub.instructor, "nbgrader", "release_assignment", ASSIGNMENT)
 
     page = log_in(hub.instructor)
