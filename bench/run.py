@@ -94,6 +94,19 @@ def throughput_table(rows: list[dict], device: torch.device) -> list[str]:
     return lines
 
 
+THREADS_IMAGES = 10_000  # images per epoch when comparing thread counts (a loaded epoch can take minutes)
+
+
+def threads_table(rows: list[dict]) -> list[str]:
+    if not rows:
+        return ["Not measured on this device (PyTorch's CPU threads only)."]
+    lines = ["| other processes | PyTorch threads | images | timed epochs | dense VAE, s/epoch |",
+             "| --- | ---: | ---: | ---: | ---: |"]
+    lines += [f"| {'one busy core' if row['busy cores'] else 'none'} | {row['threads']} | {row['images']:,} | "
+              f"{row['epochs']} | {row['seconds']:.2f} |" for row in rows]
+    return lines
+
+
 def notebook_table(runs: list[dict]) -> list[str]:
     lines = ["| notebook | mode | wall time | peak memory | budget |", "| --- | --- | ---: | ---: | --- |"]
     for run in runs:
@@ -162,7 +175,7 @@ def quality_tables(runs: list[dict]) -> list[str]:
     return lines
 
 
-def section(args, device, rows, runs, command) -> str:
+def section(args, device, rows, runs, command, thread_rows=()) -> str:
     """One device-and-dataset section of BENCHMARKS.md."""
     quality_mode = "fast" if args.quick else "student"
     quality_title = ("fast-mode budgets: checks that the figures are produced, not how good they get"
@@ -170,6 +183,7 @@ def section(args, device, rows, runs, command) -> str:
     lines = [f"## {device.type.upper()} · {DATASETS[args.dataset]}{' · quick' if args.quick else ''}", "",
              f"Measured {datetime.date.today().isoformat()} on {machine(device)}.", "",
              f"Command: `{command}`", "", "### Training throughput", "", *throughput_table(rows, device), "",
+             "### Threads on a shared CPU", "", *threads_table(thread_rows), "",
              "### Notebooks, each in a fresh kernel", "", *notebook_table(runs), "",
              f"### Model quality at the {quality_title}", "",
              *quality_tables([run for run in runs if run["mode"] == quality_mode])]
@@ -187,6 +201,10 @@ dataset, and a new run replaces only its own section.
   `ToTensor`, per image) through a `DataLoader`. Epochs of the two alternate; one untimed epoch
   each comes first; the table gives the median. Targets: at least 1.6× for the dense VAE on 2 CPU
   cores and faster for the convolutional one; at least 5× on a GPU.
+* **Threads on a shared CPU**: seconds per epoch of the dense VAE (10,000 images) with one PyTorch
+  thread and with one per usable CPU (what `import vae_helpers` chooses: the CPUs the process may run
+  on, capped by a cgroup CPU quota), on an idle machine and beside another process that keeps one
+  core busy; the two thread counts alternate epoch by epoch.
 * **Notebooks**: every solution notebook executed top to bottom in a new kernel, from kernel start
   to the last cell, with the kernel's peak resident memory. Budgets: at most 5 minutes and 1.5 GB
   in student mode, at most 60 s in fast mode.
@@ -268,12 +286,14 @@ def main(argv=None) -> int:
             print(f"throughput: {len(train_data):,} {train_data.name} images on {device} ...", flush=True)
             definitions = throughput.notebook_definitions(solution_notebook("03_conv_vae"))
             rows = throughput.seconds_per_epoch(definitions, train_data, device, repeats=1 if args.quick else 3)
+            thread_rows = [] if device.type != "cpu" else throughput.seconds_per_epoch_by_threads(
+                definitions, train_data.take(THREADS_IMAGES), repeats=1 if args.quick else 3)
             runs = []
             for mode in ("fast",) if args.quick else ("student", "fast"):
                 for name in args.notebooks:
                     print(f"notebook {name}, {mode} mode ...", flush=True)
                     runs.append(notebooks.execute(solution_notebook(name), mode))
-    text = section(args, device, rows, runs, command)
+    text = section(args, device, rows, runs, command, thread_rows)
     print("\n" + text)
     if args.output:
         key = f"{device.type}:{args.dataset}" + (":quick" if args.quick else "")

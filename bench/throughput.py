@@ -11,11 +11,15 @@ batches come from differs:
   batch, as in pytorch/examples' VAE.
 
 Epochs of the two pipelines alternate, so both see the same machine load.
+
+It also times the dense VAE's epochs with one PyTorch thread and with one per usable CPU, idle and beside a
+process that keeps a core busy: what a shared hub or Binder does to a notebook.
 """
 import ast
 import contextlib
 import io
 import json
+import multiprocessing
 import statistics
 import time
 from pathlib import Path
@@ -27,6 +31,7 @@ from torchvision.datasets import MNIST
 
 from vae_helpers import Batches, seed_everything, train
 from vae_helpers.data import ImageData
+from vae_helpers.device import usable_cpus
 
 BATCH_SIZE = 128
 MODELS = {"dense": "DenseVAE", "conv": "ConvVAE"}
@@ -119,4 +124,58 @@ def seconds_per_epoch(definitions: dict, data: ImageData, device: torch.device, 
         memory, reference = (statistics.median(runs[name][2][1:]) for name in sources)
         rows.append({"model": label, "images": len(data), "epochs": repeats,
                      "in memory s": memory, "reference s": reference, "speed-up": reference / memory})
+    return rows
+
+
+def _keep_a_core_busy():
+    """What another user's job on a shared machine does to a notebook."""
+    while True:
+        pass
+
+
+@contextlib.contextmanager
+def load(busy_cores: int):
+    """``busy_cores`` other processes spinning for as long as the block runs."""
+    others = [multiprocessing.get_context("spawn").Process(target=_keep_a_core_busy, daemon=True)
+              for _ in range(busy_cores)]
+    for other in others:
+        other.start()
+    try:
+        yield
+    finally:
+        for other in others:
+            other.terminate()
+            other.join()
+
+
+def seconds_per_epoch_by_threads(definitions: dict, data: ImageData, repeats: int) -> list[dict]:
+    """The dense VAE's median seconds per CPU epoch with one PyTorch thread and with one per usable CPU (the
+    course's choice where no quota is set), on an idle machine and beside a process that keeps one core busy.
+
+    The two thread counts alternate epoch by epoch within each load, so they see the same machine.
+    """
+    counts = sorted({1, usable_cpus()})
+    before, rows = torch.get_num_threads(), []
+    try:
+        for busy in (0, 1):
+            with load(busy):
+                times = {count: [] for count in counts}
+                models = {}
+                for count in counts:
+                    seed_everything(0)
+                    model = definitions[MODELS["dense"]]()
+                    models[count] = (model, torch.optim.Adam(model.parameters(), lr=1e-3))
+                batches = Batches(data, batch_size=BATCH_SIZE)
+                for _ in range(1 + repeats):
+                    for count in counts:
+                        model, optimizer = models[count]
+                        torch.set_num_threads(count)
+                        started = time.perf_counter()
+                        with contextlib.redirect_stdout(io.StringIO()):
+                            train(model, definitions[LOSS], batches, optimizer, epochs=1, progress=False)
+                        times[count].append(time.perf_counter() - started)
+                rows += [{"busy cores": busy, "threads": count, "images": len(data), "epochs": repeats,
+                          "seconds": statistics.median(times[count][1:])} for count in counts]
+    finally:
+        torch.set_num_threads(before)
     return rows

@@ -16,6 +16,7 @@ from bench.run import REPO, dataset_environment, parse_arguments, section, solut
 from test_data import write_idx
 from vae_helpers import Batches, load_images
 from vae_helpers.data import DatasetNotFoundError
+from vae_helpers.device import usable_cpus
 
 
 def bench(*args, timeout=600):
@@ -95,6 +96,16 @@ def test_both_pipelines_feed_the_same_images():
     assert [row["model"] for row in rows] == ["dense", "conv"]
     assert all(row["in memory s"] > 0 and row["reference s"] > 0 for row in rows)
     assert all(math.isclose(row["speed-up"], row["reference s"] / row["in memory s"]) for row in rows)
+
+
+def test_thread_counts_are_timed_idle_and_beside_a_busy_core():
+    definitions = throughput.notebook_definitions(solution_notebook("03_conv_vae"))
+    before = torch.get_num_threads()
+    rows = throughput.seconds_per_epoch_by_threads(definitions, load_images("digits", "train").take(256), repeats=1)
+    assert {(row["busy cores"], row["threads"]) for row in rows} == {(b, t) for b in (0, 1) for t in {1, usable_cpus()}}
+    assert all(row["seconds"] > 0 for row in rows) and torch.get_num_threads() == before
+    text = section(argparse.Namespace(quick=False, dataset="mnist"), torch.device("cpu"), [], [], "bench", rows)
+    assert "| one busy core | 1 | 256 | 1 |" in text and "| none | 1 | 256 | 1 |" in text
 
 
 def test_notebook_definitions_keep_classes_and_functions_but_run_nothing_else(tmp_path):

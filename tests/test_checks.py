@@ -1,7 +1,12 @@
 import math
+import os
+import re
+from unittest import mock
 
+import nbformat
 import pytest
 import torch
+from nbclient import NotebookClient
 
 from vae_helpers.checks import (expect_close, expect_equal, expect_finite, expect_gradient, expect_number,
                                 expect_returns, expect_shape, expect_tensor)
@@ -75,3 +80,22 @@ def test_expect_returns_turns_an_error_into_a_named_check():
     with pytest.raises(AssertionError, match=r"log-likelihood\(grey\): expected a result, got ValueError: .*Hint: 0 or 1"):
         expect_returns("log-likelihood(grey)", torch.distributions.Bernoulli(logits=torch.zeros(2)).log_prob,
                        torch.tensor([0.4, 1.0]), hint="0 or 1")
+
+
+def test_a_notebook_shows_the_course_s_messages_without_the_helpers_frames(tmp_path):
+    """What a student sees when a check fails or no dataset is there: their cell, then the message."""
+    cells = ["import torch\nimport vae_helpers\nfrom vae_helpers.checks import expect_close",
+             "expect_close('KL with mu = 1', torch.tensor([-0.5]), torch.tensor([0.5]), hint='check the sign')",
+             "vae_helpers.load_images('fashion-mnist')",
+             "def mine():\n    return [1][2]\nmine()"]
+    notebook = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(c) for c in cells])
+    environment = {**os.environ, "VAE_COURSE_DATA": str(tmp_path), "VAE_COURSE_DATASET": ""}
+    with mock.patch.dict(os.environ, environment):
+        NotebookClient(notebook, allow_errors=True, kernel_name="python3").execute()
+    shown = ["\n".join(re.sub(r"\x1b\[[0-9;]*m", "", line) for line in cell.outputs[-1].traceback)
+             for cell in notebook.cells[1:]]
+    for text, message in zip(shown, ["AssertionError: KL with mu = 1: expected [0.5], got [-0.5]",
+                                     "DatasetNotFoundError: Could not load Fashion-MNIST", "IndexError"]):
+        assert message in text, text
+        assert not re.search(r"File .*vae_helpers[/\\]", text), f"a helper's frame is shown:\n{text}"
+    assert "in mine()" in shown[2], "the student's own frames stay"

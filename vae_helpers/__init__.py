@@ -2,8 +2,12 @@
 figures and the checks behind the visible tests. One module per purpose."""
 from .budget import choose, run_mode
 from .data import Batches, load_images
-from .device import get_device, seed_everything
-from .training import evaluate, train
+from .device import describe, get_device, seed_everything, use_usable_cpus
+from .training import evaluate, progress_bar, train
+from .tracebacks import show_errors_without_helper_frames
 
-__all__ = ["Batches", "choose", "evaluate", "get_device", "load_images", "run_mode", "seed_everything", "train"]
+use_usable_cpus()
+show_errors_without_helper_frames()
+__all__ = ["Batches", "choose", "describe", "evaluate", "get_device", "load_images", "progress_bar", "run_mode",
+           "seed_everything", "train"]
 from . import integrity  # last: it records the modules above as the notebook starts
