@@ -86,7 +86,7 @@ def test_a_notebook_shows_the_course_s_messages_without_the_helpers_frames(tmp_p
     """What a student sees when a check fails or no dataset is there: their cell, then the message."""
     cells = ["import torch\nimport vae_helpers\nfrom vae_helpers.checks import expect_close",
              "expect_close('KL with mu = 1', torch.tensor([-0.5]), torch.tensor([0.5]), hint='check the sign')",
-             "vae_helpers.load_images('fashion-mnist')",
+             "vae_helpers.load_images('mnist')",
              "def mine():\n    return [1][2]\nmine()"]
     notebook = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(c) for c in cells])
     environment = {**os.environ, "VAE_COURSE_DATA": str(tmp_path), "VAE_COURSE_DATASET": ""}
@@ -95,7 +95,7 @@ def test_a_notebook_shows_the_course_s_messages_without_the_helpers_frames(tmp_p
     shown = ["\n".join(re.sub(r"\x1b\[[0-9;]*m", "", line) for line in cell.outputs[-1].traceback)
              for cell in notebook.cells[1:]]
     for text, message in zip(shown, ["AssertionError: KL with mu = 1: expected [0.5], got [-0.5]",
-                                     "DatasetNotFoundError: Could not load Fashion-MNIST", "IndexError"]):
+                                     "DatasetNotFoundError: Could not load MNIST", "IndexError"]):
         assert message in text, text
         assert not re.search(r"File .*vae_helpers[/\\]", text), f"a helper's frame is shown:\n{text}"
     assert "in mine()" in shown[2], "the student's own frames stay"

@@ -60,11 +60,12 @@ def train(model: torch.nn.Module, loss_fn, batches, optimizer: torch.optim.Optim
     for the whole run moves with every batch, and goes once training ends.
     """
     history = {}
-    with progress_bar(total=epochs * len(batches), enabled=progress, leave=False, unit="batch") as bar:
+    with progress_bar(total=epochs * len(batches), enabled=progress, leave=False, unit="batch",
+                      desc=f"epoch 1/{epochs}") as bar:
         for epoch in range(1, epochs + 1):
             model.train()
             started, epoch_means = time.perf_counter(), _PerExampleMeans()
-            bar.set_description(f"epoch {epoch}/{epochs}", refresh=False)
+            bar.set_description(f"epoch {epoch}/{epochs}")
             for step, (x, y) in enumerate(batches):
                 terms = _terms(loss_fn, model, x, y)
                 if "loss" not in terms:
