@@ -6,7 +6,7 @@ import torch
 from .budget import run_mode
 
 
-def progress_bar(iterable=None, enabled: bool = True, **options):
+def progress_bar(iterable, enabled: bool = True, **options):
     """``tqdm`` as a notebook widget when ipywidgets is there, else as plain text.
 
     Always off under nbgrader, whose saved outputs would only show the widget's placeholder.
@@ -56,33 +56,30 @@ def train(model: torch.nn.Module, loss_fn, batches, optimizer: torch.optim.Optim
     scalar tensors whose ``"loss"`` entry is minimised and whose other entries (e.g.
     reconstruction and KL terms) are only recorded. The history maps every term to its
     mean over each epoch's examples: ``{"loss": [epoch 1, epoch 2, ...], ...}``. A line with the
-    means is printed every ``report_every`` epochs and after the last; between them one progress bar
-    for the whole run moves with every batch, and goes once training ends.
+    means is printed every ``report_every`` epochs and after the last; meanwhile a progress bar moves
+    with every batch (one at a time: each epoch's goes when the epoch ends).
     """
     history = {}
-    with progress_bar(total=epochs * len(batches), enabled=progress, leave=False, unit="batch",
-                      desc=f"epoch 1/{epochs}") as bar:
-        for epoch in range(1, epochs + 1):
-            model.train()
-            started, epoch_means = time.perf_counter(), _PerExampleMeans()
-            bar.set_description(f"epoch {epoch}/{epochs}")
-            for step, (x, y) in enumerate(batches):
-                terms = _terms(loss_fn, model, x, y)
-                if "loss" not in terms:
-                    raise KeyError(f"loss_fn returned the terms {sorted(terms)}; it must include 'loss'.")
-                optimizer.zero_grad(set_to_none=True)
-                terms["loss"].backward()
-                optimizer.step()
-                epoch_means.add(terms, len(x))
-                if not bar.disable and step % POSTFIX_EVERY == 0:
-                    bar.set_postfix(loss=f"{float(terms['loss'].detach()):.2f}", refresh=False)
-                bar.update()
-            for name, mean in epoch_means.means().items():
-                history.setdefault(name, []).append(mean)
-            if epoch % report_every and epoch != epochs:
-                continue
-            summary = ", ".join(f"{name} {values[-1]:.2f}" for name, values in history.items())
-            bar.write(f"epoch {epoch}/{epochs}: {summary} ({time.perf_counter() - started:.1f} s)")
+    for epoch in range(1, epochs + 1):
+        model.train()
+        started, epoch_means = time.perf_counter(), _PerExampleMeans()
+        bar = progress_bar(batches, enabled=progress, desc=f"epoch {epoch}/{epochs}", leave=False)
+        for step, (x, y) in enumerate(bar):
+            terms = _terms(loss_fn, model, x, y)
+            if "loss" not in terms:
+                raise KeyError(f"loss_fn returned the terms {sorted(terms)}; it must include 'loss'.")
+            optimizer.zero_grad(set_to_none=True)
+            terms["loss"].backward()
+            optimizer.step()
+            epoch_means.add(terms, len(x))
+            if not bar.disable and step % POSTFIX_EVERY == 0:
+                bar.set_postfix(loss=f"{float(terms['loss'].detach()):.2f}", refresh=False)
+        for name, mean in epoch_means.means().items():
+            history.setdefault(name, []).append(mean)
+        if epoch % report_every and epoch != epochs:
+            continue
+        summary = ", ".join(f"{name} {values[-1]:.2f}" for name, values in history.items())
+        print(f"epoch {epoch}/{epochs}: {summary} ({time.perf_counter() - started:.1f} s)")
     return history
 
 
