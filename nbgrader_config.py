@@ -105,17 +105,19 @@ if os.name == "posix":
     c.KernelManager.transport = "ipc"
     c.KernelManager.ip = str(sockets / f"kernel-{os.getpid()}")
 
-# Feedback must not reveal the hidden tests (neither their code nor the tracebacks that quote
-# them), and its math must read without a network.
+# Feedback must not reveal the hidden tests (neither their code nor the tracebacks that quote them).
 # Feedback is made anew each time from the gradebook (nbgrader would keep what it made before hand grading),
 # and release_feedback refuses feedback older than the gradebook.
 c.GenerateFeedback.force = True
 c.GenerateFeedback.preprocessors = [
     "nbgrader.preprocessors.GetGrades",
     "grading.feedback.HideHiddenTests",
-    "grading.feedback.RenderMath",
     "nbconvert.preprocessors.CSSHTMLHeaderPreprocessor",
 ]
+
+# Math must read without a network, in the feedback and in Formgrader's hand-grading view (both
+# nbconvert's HTMLExporter, which would load MathJax from the internet).
+c.HTMLExporter.preprocessors = ["grading.feedback.RenderMath"]
 
 short_reports()
 exit_nonzero_when_validation_fails()

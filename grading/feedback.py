@@ -1,6 +1,8 @@
 """The feedback students receive: no hidden test shown, math readable offline.
 
-``nbgrader_config.py`` runs these when generating feedback, after nbgrader's ``GetGrades``.
+``nbgrader_config.py`` runs ``HideHiddenTests`` when generating feedback, after nbgrader's
+``GetGrades``, and ``RenderMath`` in every HTML that nbgrader makes: the feedback and Formgrader's
+hand-grading view.
 """
 import re
 
@@ -51,7 +53,7 @@ def latex_to_mathml(text: str) -> str:
 
 
 class RenderMath(Preprocessor):
-    """Math in markdown cells as MathML, so feedback opened offline shows formulas, not raw LaTeX.
+    """Math in markdown cells as MathML, so a page read offline shows formulas, not raw LaTeX.
 
     nbconvert's HTML loads MathJax from the internet to typeset the LaTeX; without a network a
     student would read ``\\mathrm{KL}\\big(q(z \\mid x)\\,\\|\\,p(z)\\big)``.

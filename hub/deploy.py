@@ -38,6 +38,8 @@ import sys
 import tempfile
 from pathlib import Path
 
+from tools_by_role import write_jupyter_settings
+
 REPO = Path(__file__).resolve().parents[1]
 COURSE_ID = "vae-hands-on"
 INSTRUCTORS, STUDENTS = "vae-instructors", "vae-students"
@@ -49,10 +51,6 @@ PACKAGES = {"bwrap": "bubblewrap", "setfacl": "acl", "npm": "npm", "node": "node
 # What the course copy leaves out: environments, work folders, caches.
 NOT_COPIED = (".venv", "nbgrader_work", "data", "test-artifacts", "__pycache__", "*.egg-info", ".pytest_cache",
               ".ipynb_checkpoints")
-# Students see the student tools only: no Formgrader, no Create Assignment toolbar, no course list.
-INSTRUCTOR_SERVER_EXTENSIONS = ("nbgrader.server_extensions.formgrader", "nbgrader.server_extensions.course_list")
-INSTRUCTOR_LAB_PLUGINS = ("@jupyter/nbgrader:formgrader", "@jupyter/nbgrader:create-assignment",
-                          "@jupyter/nbgrader:course-list")
 
 
 class SetupError(SystemExit):
@@ -225,14 +223,8 @@ def write_role_settings(prefix, exchange):
     """Jupyter's and nbgrader's settings for each role, found through JUPYTER_CONFIG_PATH."""
     for role in ("student", "instructor"):
         folder = prefix / "config" / role
-        (folder / "labconfig").mkdir(parents=True, exist_ok=True)
         instructor = role == "instructor"
-        extensions = {name: True for name in INSTRUCTOR_SERVER_EXTENSIONS} if instructor else \
-            {name: False for name in INSTRUCTOR_SERVER_EXTENSIONS}
-        (folder / "jupyter_server_config.json").write_text(json.dumps(
-            {"ServerApp": {"jpserver_extensions": extensions}}, indent=2) + "\n")
-        (folder / "labconfig" / "page_config.json").write_text(json.dumps(
-            {"disabledExtensions": {name: not instructor for name in INSTRUCTOR_LAB_PLUGINS}}, indent=2) + "\n")
+        write_jupyter_settings(folder, instructor)  # students see the student tools only
         # groupshared: nbgrader then neither asks for a writable exchange root nor resets its mode.
         lines = [f"c.CourseDirectory.course_id = {COURSE_ID!r}", "c.CourseDirectory.groupshared = True"]
         if not instructor:  # instructors take the course folder's nbgrader_config.py, which does all this too

@@ -1,6 +1,7 @@
 """What a user does in JupyterLab in a real browser: open, run, type, validate."""
 import json
 import re
+from contextlib import contextmanager
 from pathlib import Path
 
 import shutil
@@ -18,13 +19,22 @@ RUN_TIMEOUT_MS = 180_000  # running a whole notebook, or nbgrader validating one
 NOT_RUN = "[ ]:"  # the prompt of a code cell that has not run
 
 
-@pytest.fixture(scope="module")
-def browser():
-    """Debian's Chromium, driven by Playwright, for one test module."""
+@contextmanager
+def launched_browser():
+    """Debian's Chromium, driven by Playwright, until the block ends."""
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=shutil.which("chromium"), args=CHROMIUM_ARGS)
+        try:
+            yield browser
+        finally:
+            browser.close()
+
+
+@pytest.fixture(scope="module")
+def browser():
+    """The browser of one test module."""
+    with launched_browser() as browser:
         yield browser
-        browser.close()
 
 
 def without_solution_markers(source):

@@ -39,9 +39,9 @@ def why_no_browser():
     return None
 
 
-def skip_module_if(missing, tests):
-    """Skip the calling test module because of ``missing`` (printed), or fail on CI (CI=true), where
-    ``tests`` must run."""
+def skip_or_fail(missing, tests):
+    """Skip the calling test, or the module that calls it at import, because of ``missing`` (printed),
+    or fail on CI (CI=true), where ``tests`` must run."""
     if not missing:
         return
     if os.environ.get("CI") == "true":

@@ -46,8 +46,10 @@ def free_port():
 
 
 @contextmanager
-def running_lab(cwd, folder, settings):
+def running_lab(cwd, folder, settings, config_path=None):
     """Run `python -m jupyter lab FOLDER` in ``cwd`` until the block ends, as a student or instructor would.
+
+    ``config_path``, if given, is a Jupyter settings folder that comes first (JUPYTER_CONFIG_PATH).
 
     JupyterLab's user settings and workspaces go to ``settings``, so that neither the tester's own
     settings nor this run's open tabs leak in or out; they only turn off the pop-up that asks whether to
@@ -60,6 +62,8 @@ def running_lab(cwd, folder, settings):
     (notification_settings / "notification.jupyterlab-settings").write_text('{"fetchNews": "false"}')
     log_path = settings / "lab.log"
     environment = {name: value for name, value in os.environ.items() if name != "MPLBACKEND"}
+    if config_path:
+        environment["JUPYTER_CONFIG_PATH"] = str(config_path)
     with open(log_path, "w") as log:
         server = subprocess.Popen(
             [sys.executable, "-m", "jupyter", "lab", folder, "--no-browser", f"--port={port}",

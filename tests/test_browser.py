@@ -8,14 +8,17 @@ skipped, except on CI (CI=true), where that is a failure.
 import os
 import re
 import shutil
+import subprocess
+import sys
+import urllib.error
 from pathlib import Path
 
 import pytest
 
-from conftest import ASSIGNMENTS, REPO, notebook_path, skip_module_if, why_no_browser
+from conftest import ASSIGNMENTS, REPO, notebook_path, skip_or_fail, why_no_browser
 
 
-skip_module_if(why_no_browser(), "browser tests")
+skip_or_fail(why_no_browser(), "browser tests")
 
 from playwright.sync_api import expect  # noqa: E402  (only once we know it is there)
 
@@ -44,10 +47,14 @@ KL_RIGHT = KL_SIGNATURE + "    return 0.5 * (logvar.exp() + mu.pow(2) - 1.0 - lo
 
 @pytest.fixture(scope="module")
 def student_lab(tmp_path_factory):
-    """`jupyter lab course`, run where nbgrader_config.py is, as students do."""
+    """`jupyter lab course`, run where nbgrader_config.py is, as students do, with the student tools only
+    (`python hub/tools_by_role.py student`, here into a folder of its own)."""
     root = tmp_path_factory.mktemp("student")
     copy_course(REPO, root, "course")
-    with running_lab(root, "course", tmp_path_factory.mktemp("student-lab-settings")) as lab:
+    student_tools = tmp_path_factory.mktemp("student-tools")
+    subprocess.run([sys.executable, REPO / "hub" / "tools_by_role.py", "student", "--config-dir", student_tools],
+                   check=True, capture_output=True)
+    with running_lab(root, "course", tmp_path_factory.mktemp("student-lab-settings"), student_tools) as lab:
         yield lab
 
 
@@ -177,6 +184,28 @@ def test_training_shows_a_progress_bar_then_its_figure(student_page, student_lab
     figure.scroll_into_view_if_needed()
     size = figure.bounding_box()
     assert size["width"] > 200 and size["height"] > 100, f"the loss curves are drawn {size}"
+
+
+def nbgrader_menu(page, lab):
+    """The items of JupyterLab's Nbgrader menu, and the titles of the side bars' tabs."""
+    page.goto(lab.url("/lab"))
+    page.get_by_role("menuitem", name="Nbgrader", exact=True).click()
+    items = [item.inner_text().strip() for item in page.locator(".lm-Menu-content .lm-Menu-item").all()
+             if item.is_visible()]
+    page.keyboard.press("Escape")
+    tabs = [tab.get_attribute("title") or "" for tab in page.locator(".jp-SideBar .lm-TabBar-tab").all()]
+    return items, tabs
+
+
+def test_students_see_the_student_tools_only(student_page, student_lab, instructor_page, instructor_lab):
+    items, tabs = nbgrader_menu(student_page, student_lab)
+    assert items == ["Assignment List"], items
+    assert not any("Create Assignment" in tab for tab in tabs), tabs
+    with pytest.raises(urllib.error.HTTPError, match="404"):
+        student_lab.get("/formgrader")
+    items, tabs = nbgrader_menu(instructor_page, instructor_lab)  # the same installation, all of nbgrader's tools
+    assert {"Assignment List", "Course List", "Formgrader"} <= set(items), items
+    assert any("Create Assignment" in tab for tab in tabs), tabs
 
 
 def test_formgrader_lists_the_assignments_without_exchange_errors(instructor_page, instructor_lab):

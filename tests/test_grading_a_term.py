@@ -3,6 +3,7 @@ the first grading needs no hidden step, a corrected resubmission is graded again
 only the assignments the class was given, and a course/ that differs from solutions/ stops grading."""
 import csv
 import json
+import re
 import shutil
 import subprocess
 import sys
@@ -11,7 +12,8 @@ import pytest
 
 from nbgrader.api import Gradebook
 
-from conftest import REPO, grades, nbgrader, notebook_path
+from conftest import REPO, grades, nbgrader, notebook_path, skip_or_fail, why_no_browser
+from lab import running_lab
 
 ASSIGNMENT = "01_elbo"
 
@@ -94,6 +96,25 @@ def test_feedback_shows_the_scores_given_by_hand(fresh_clone):
     feedback = (fresh_clone / "nbgrader_work" / "feedback" / "ada" / ASSIGNMENT / f"{ASSIGNMENT}.html").read_text()
     assert f"Written response</a> (Score: {float(points)} / {float(points)})" in feedback
     nbgrader(fresh_clone, "release_feedback", ASSIGNMENT)
+
+
+def test_the_hand_grading_view_shows_formulas_without_a_network(fresh_clone, tmp_path):
+    """Formgrader's page for grading ada's written answer, opened in a browser that reaches only the lab."""
+    skip_or_fail(why_no_browser(), "browser tests")
+    from playwright.sync_api import expect
+    from browser_helpers import launched_browser
+
+    with Gradebook(f"sqlite:///{fresh_clone / 'nbgrader_work' / 'gradebook.db'}") as gradebook:
+        submission = gradebook.find_submission_notebook(ASSIGNMENT, ASSIGNMENT, "ada").id
+    with running_lab(fresh_clone, ".", tmp_path) as lab, launched_browser() as browser:
+        page = browser.new_page()
+        page.route(re.compile(r"^https?://(?!127\.0\.0\.1[:/])"), lambda route: route.abort())
+        page.goto(lab.url(f"/formgrader/submissions/{submission}/"))
+        prose = page.locator(".text_cell_render")
+        expect(prose.first).to_be_visible()
+        expect(prose.locator("math").first).to_be_attached()
+        raw_latex = [text for text in prose.all_inner_texts() if re.search(r"\$[^$]*\\[A-Za-z]", text)]
+        assert not raw_latex, f"raw LaTeX in the grading view: {raw_latex[0][:200]}"
 
 
 def test_a_file_that_is_not_a_notebook_is_named_at_collect_and_kept_out_of_the_grades(fresh_clone):

@@ -24,7 +24,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import REPO, notebook_path, skip_module_if, why_no_browser
+from conftest import REPO, notebook_path, skip_or_fail, why_no_browser
 from lab import free_port
 
 
@@ -40,7 +40,7 @@ def why_no_hub():
     return why_no_browser()
 
 
-skip_module_if(why_no_hub(), "hub tests")
+skip_or_fail(why_no_hub(), "hub tests")
 
 from playwright.sync_api import expect  # noqa: E402
 
