@@ -9,9 +9,11 @@ import os
 import sys
 from pathlib import Path
 
+import nbgrader
 
+import grading
 from grading.autograde import quiet_gradebook_session_warnings
-from grading.lms import SUBMISSION_NAME
+from grading.lms import SUBMISSION_NAME, create_folders_quietly
 from grading.sandbox import socket_folder
 from grading.validation import exit_nonzero_when_validation_fails, short_reports
 
@@ -46,6 +48,7 @@ c.FileNameCollectorPlugin.named_regexp = SUBMISSION_NAME
 # folder's (grading/lms.py).
 c.ZipCollectApp.collector_plugin = "grading.lms.NamedSubmissions"
 c.ZipCollectApp.extractor_plugin = "grading.lms.ExtractedDownloads"
+create_folders_quietly()
 # release_feedback then releases the exchange's students and names those who came from the LMS.
 c.ExchangeFactory.release_feedback = "grading.lms.ReleaseFeedbackToExchangeStudents"
 # collect takes a submission only from the student it names, as they handed it in (grading/exchange.py).
@@ -114,6 +117,14 @@ c.GenerateFeedback.preprocessors = [
     "grading.feedback.HideHiddenTests",
     "nbconvert.preprocessors.CSSHTMLHeaderPreprocessor",
 ]
+
+# The feedback's summary names each exercise, and its error lines wrap: grading/templates/course_feedback,
+# which extends nbgrader's feedback template (found, with the stylesheet it includes, in nbgrader's folders).
+formgrader = Path(nbgrader.__file__).parent / "server_extensions" / "formgrader"
+c.GenerateFeedback.HTMLExporter.template_name = "course_feedback"
+c.GenerateFeedback.HTMLExporter.extra_template_basedirs = [str(Path(grading.__file__).parent / "templates")]
+c.GenerateFeedback.HTMLExporter.extra_template_paths = [
+    str(formgrader / "templates"), str(formgrader / "static" / "node_modules" / "bootstrap" / "dist" / "css")]
 
 # Math must read without a network, in the feedback and in Formgrader's hand-grading view (both
 # nbconvert's HTMLExporter, which would load MathJax from the internet).

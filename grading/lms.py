@@ -11,6 +11,7 @@ import shutil
 from pathlib import Path
 
 import nbformat
+from nbgrader.apps.zipcollectapp import ZipCollectApp
 from nbgrader.exchange.default.release_feedback import ExchangeReleaseFeedback
 from nbgrader.plugins import ExtractorPlugin, FileNameCollectorPlugin
 
@@ -31,6 +32,17 @@ def unreadable(notebook):
 def what_to_ask(student, reason):
     return (f"{student}'s file is not a notebook that can be graded ({reason}); ask {student} to download the "
             "notebook again from JupyterLab (File > Download) and hand in that file")
+
+
+def create_folders_quietly():
+    """zip_collect warns "Directory not found. Creating: ..." for each folder it makes, every student's
+    submission folder on a first collect included; making them is its normal work, logged as info here."""
+    def make_missing_folder(app, path):
+        if not Path(path).is_dir():
+            app.log.info("Creating %s", path)
+            Path(path).mkdir(parents=True)
+
+    ZipCollectApp._mkdirs_if_missing = make_missing_folder
 
 
 class NamedSubmissions(FileNameCollectorPlugin):

@@ -8,7 +8,8 @@ import shutil
 import pytest
 from nbgrader.utils import get_username
 
-from conftest import ASSIGNMENTS, REPO, grades, nbgrader, notebook_path, points_lost, without_datasets
+from conftest import (ASSIGNMENTS, REPO, grades, nbgrader, notebook_path, points_lost, skip_or_fail, why_no_browser,
+                      without_datasets)
 
 REGENERATE = 'nbgrader generate_assignment "*" --force'
 SOLUTION_MARKERS = ("### BEGIN SOLUTION", "### END SOLUTION")
@@ -130,8 +131,8 @@ def autograded(course, tmp_path_factory):
         archive = course / "nbgrader_work" / "downloaded" / assignment / "archive"
         archive.mkdir(parents=True)
         shutil.copy(notebook_path(REPO / "course", assignment), archive / f"untouched_{assignment}.ipynb")
-        nbgrader(course, "zip_collect", assignment)
-        logs[assignment] = nbgrader(course, "autograde", assignment, "--force", env=without_datasets(course)).stderr
+        logs[assignment] = nbgrader(course, "zip_collect", assignment).stderr
+        logs[assignment] += nbgrader(course, "autograde", assignment, "--force", env=without_datasets(course)).stderr
         logs[assignment] += nbgrader(course, "generate_feedback", assignment, "--force").stderr
         logs[assignment] += nbgrader(course, "release_feedback", assignment).stderr
     return students, logs
@@ -178,6 +179,30 @@ def test_feedback_is_clean_and_reveals_no_hidden_test(course, autograded, assign
         assert not shown, f"feedback for the {role} submission shows hidden tests: {shown[:3]}"
 
 
+def test_feedback_names_each_exercise_and_shows_its_whole_error(course, autograded):
+    """The untouched notebook's feedback, read in a browser as narrow as a phone's."""
+    skip_or_fail(why_no_browser(), "browser tests")
+    from browser_helpers import launched_browser
+
+    students, _ = autograded
+    assignment = "01_elbo"
+    exercises = [cell["source"][0].removeprefix("# Graded cell of ").strip().rstrip(".")
+                 for cell in read(notebook_path(REPO / "solutions", assignment))["cells"]
+                 if cell["metadata"].get("nbgrader", {}).get("grade") and cell["cell_type"] == "code"]
+    feedback = course / "nbgrader_work" / "feedback" / students["untouched"] / assignment / f"{assignment}.html"
+    with launched_browser() as browser:
+        page = browser.new_page(viewport={"width": 480, "height": 800})
+        page.goto(feedback.as_uri())
+        summary = [text for text in page.locator("#toc li a").all_inner_texts() if text != "Comment"]
+        assert summary == exercises + ["Written response"]
+        errors = page.locator(".output_error pre")
+        assert errors.count() >= len(exercises), "each unanswered exercise fails with its message"
+        cut = [error.inner_text() for error in errors.all()
+               if error.evaluate("e => e.scrollWidth > e.clientWidth || e.parentElement.scrollWidth > "
+                                 "e.parentElement.clientWidth")]
+        assert not cut, f"error lines cut off on the right: {cut}"
+
+
 def test_feedback_is_released_to_exchange_students_and_kept_for_lms_ones(autograded, course):
     """release_feedback must not stop at a submission that never passed through the exchange."""
     students, logs = autograded
@@ -190,9 +215,11 @@ def test_feedback_is_released_to_exchange_students_and_kept_for_lms_ones(autogra
 
 @pytest.mark.parametrize("assignment", ASSIGNMENTS)
 def test_grading_log_holds_only_what_needs_attention(autograded, assignment):
+    """zip_collect, autograde, generate_feedback and release_feedback of one assignment."""
     _, logs = autograded
     log = logs[assignment]
-    for noise in ("SAWarning", "has changed!", "without encryption", "not recognized", "Traceback"):
+    for noise in ("SAWarning", "has changed!", "without encryption", "not recognized", "Traceback",
+                  "Directory not found", "Alternative text is missing"):
         assert noise not in log, f"the autograde log of {assignment} shows {noise!r}:\n{log[-2000:]}"
 
 

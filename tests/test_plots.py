@@ -127,3 +127,32 @@ def test_rate_distortion_without_elbo_lines_names_its_distortion():
     ax = fig.axes[0]
     assert len(ax.lines) == 1 and ax.get_ylabel() == "distortion: squared error per image"
     assert [text.get_text() for text in ax.texts] == ["β = 0.02", "β = 0.18"]
+
+
+def test_alt_text_reads_the_titles_and_axes_of_every_panel():
+    fig = plots.loss_curves({"loss": [3.0, 2.0], "kl": [0.5, 0.7]}, title="Training")
+    assert plots.alt_text(fig) == "Training; loss: nats per image against epoch; kl: epoch"
+    assert plots.alt_text(plots.image_grid(torch.rand(4, 28, 28), title="Samples")) == "Samples"
+    assert plots.alt_text(Figure()) == ""
+
+
+def test_a_figure_shown_in_a_notebook_carries_its_alt_text():
+    """In a real kernel, as a notebook shows figures: each PNG's metadata holds the alt text that
+    nbconvert's HTML (feedback, Formgrader) writes into the image, so it warns of none missing."""
+    from jupyter_client.manager import start_new_kernel
+
+    shown = []
+    manager, client = start_new_kernel(kernel_name="python3")
+    try:
+        reply = client.execute_interactive(
+            "%matplotlib inline\nimport torch\nfrom vae_helpers import plots\n"
+            "display(plots.image_grid(torch.rand(4, 28, 28)))\n"  # untitled: shown as before
+            "plots.image_grid(torch.rand(4, 28, 28), title='Samples')",
+            timeout=120, output_hook=shown.append)
+    finally:
+        client.stop_channels()
+        manager.shutdown_kernel(now=True)
+    assert reply["content"]["status"] == "ok"
+    figures = [m["content"] for m in shown if m["msg_type"] in ("display_data", "execute_result")]
+    assert [sorted(figure["data"]) for figure in figures] == [["image/png", "text/plain"]] * 2
+    assert [figure["metadata"] for figure in figures] == [{}, {"image/png": {"alt": "Samples"}}]

@@ -235,3 +235,37 @@ def aggregate_posterior(codes: torch.Tensor, labels: torch.Tensor, class_names=N
     ax.set_title(title or "codes of the test images; dashed: the prior's 1, 2, 3 σ circles")
     fig.tight_layout()
     return fig
+
+
+def alt_text(fig: Figure) -> str:
+    """What a figure shows, from its titles and axis labels: the text a screen reader reads (and that
+    nbconvert's HTML, e.g. nbgrader's feedback, puts in the image's ``alt``); empty if it has none."""
+    panels = []
+    for ax in fig.axes:
+        x, y = ax.get_xlabel(), ax.get_ylabel()
+        axes = f"{y} against {x}" if x and y else x or y
+        panels.append(": ".join(part for part in (ax.get_title(), axes) if part))
+    title = fig._suptitle.get_text() if fig._suptitle is not None else ""
+    return "; ".join(part for part in (title, *panels) if part)
+
+
+def give_shown_figures_alt_text() -> None:
+    """In an IPython kernel where ``%matplotlib inline`` has run, show each Figure's PNG with its alt text."""
+    try:
+        shell = get_ipython()  # noqa: F821  (defined only inside IPython)
+    except NameError:
+        return
+    png = shell.display_formatter.formatters["image/png"]
+    try:
+        draw = png.lookup_by_type(Figure)
+    except KeyError:
+        return  # figures are not shown as PNG here
+    if getattr(draw, "gives_alt_text", False):
+        return
+
+    def draw_with_alt_text(fig):
+        data, description = draw(fig), alt_text(fig)
+        return (data, {"alt": description}) if data is not None and description else data
+
+    draw_with_alt_text.gives_alt_text = True
+    png.for_type(Figure, draw_with_alt_text)
