@@ -3,7 +3,7 @@
 A sandboxed kernel sees the system's programs and libraries, the Python environment and the course's
 helper package read-only, and nothing else of the machine: not the course folder (so neither
 ``solutions/`` nor the gradebook, the exchange or other students' submissions), not the home folder.
-It may write only in the folder it runs in (the submission's autograded copy) and in a private
+It may write only in the folder it runs in (a private copy of the submission's files) and in a private
 ``/tmp``; it has no network; its processes die with it; each of them may allocate at most
 ``memory_limit_gb`` of data. It talks to nbgrader over Unix sockets (``transport="ipc"``) in a folder
 of its own.

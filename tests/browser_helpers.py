@@ -1,5 +1,4 @@
 """What a user does in JupyterLab in a real browser: open, run, type, validate."""
-import json
 import re
 from contextlib import contextmanager
 from pathlib import Path
@@ -35,25 +34,6 @@ def browser():
     """The browser of one test module."""
     with launched_browser() as browser:
         yield browser
-
-
-def without_solution_markers(source):
-    """A solution cell's source as a student who did everything would have it: the markers removed."""
-    return "".join(line for line in source.splitlines(keepends=True)
-                   if line.strip() not in ("### BEGIN SOLUTION", "### END SOLUTION"))
-
-
-def write_completed_notebook(student_notebook, solution_notebook, target):
-    """Save ``student_notebook`` with every solution cell answered from ``solution_notebook``, as ``target``."""
-    notebook = json.loads(Path(student_notebook).read_text())
-    solutions = json.loads(Path(solution_notebook).read_text())
-    answers = {cell["metadata"]["nbgrader"]["grade_id"]: "".join(cell["source"])
-               for cell in solutions["cells"] if cell["metadata"].get("nbgrader", {}).get("solution")}
-    for cell in notebook["cells"]:
-        nbgrader = cell["metadata"].get("nbgrader", {})
-        if nbgrader.get("solution"):
-            cell["source"] = without_solution_markers(answers[nbgrader["grade_id"]]) or "My answer."
-    Path(target).write_text(json.dumps(notebook, indent=1, ensure_ascii=False) + "\n")
 
 
 def open_notebook(page, lab, path):

@@ -117,9 +117,35 @@ def plant(notebook, cell_id, correct, mistaken):
     cell["source"] = source.replace(correct, mistaken)
 
 
-def submit(course, assignment, student, changes):
-    """The solution notebook with ``changes`` planted, as ``student``'s submission."""
+def without_solution_markers(source):
+    """A solution cell's source as a student who did everything would have it: the markers removed."""
+    return "".join(line for line in source.splitlines(keepends=True)
+                   if line.strip() not in ("### BEGIN SOLUTION", "### END SOLUTION"))
+
+
+def write_completed_notebook(student_notebook, solution_notebook, target):
+    """Save ``student_notebook`` with every solution cell answered from ``solution_notebook``, as ``target``."""
+    notebook = json.loads(Path(student_notebook).read_text())
+    solutions = json.loads(Path(solution_notebook).read_text())
+    answers = {cell["metadata"]["nbgrader"]["grade_id"]: "".join(cell["source"])
+               for cell in solutions["cells"] if cell["metadata"].get("nbgrader", {}).get("solution")}
+    for cell in notebook["cells"]:
+        nbgrader = cell["metadata"].get("nbgrader", {})
+        if nbgrader.get("solution"):
+            cell["source"] = without_solution_markers(answers[nbgrader["grade_id"]]) or "My answer."
+    Path(target).write_text(json.dumps(notebook, indent=1, ensure_ascii=False) + "\n")
+
+
+def submit(course, assignment, student, changes, released=False):
+    """The solution notebook with ``changes`` planted, as ``student``'s submission; with ``released``, the
+    notebook the student was given, every answer cell filled in from the solution, as a student hands it in."""
     notebook = json.loads(notebook_path(course / "solutions", assignment).read_text())
+    if released:
+        completed = course / f"{student}-completed.ipynb"
+        write_completed_notebook(notebook_path(course / "course", assignment),
+                                 notebook_path(course / "solutions", assignment), completed)
+        notebook = json.loads(completed.read_text())
+        completed.unlink()
     for cell_id, correct, changed in changes:
         plant(notebook, cell_id, correct, changed)
     submission = notebook_path(course / "nbgrader_work" / "submitted" / student, assignment)

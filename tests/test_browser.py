@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import ASSIGNMENTS, REPO, notebook_path, skip_or_fail, why_no_browser
+from conftest import ASSIGNMENTS, REPO, notebook_path, skip_or_fail, why_no_browser, write_completed_notebook
 
 
 skip_or_fail(why_no_browser(), "browser tests")
@@ -24,7 +24,7 @@ from playwright.sync_api import expect  # noqa: E402  (only once we know it is t
 
 from browser_helpers import (  # noqa: E402
     NOT_RUN, RUN_TIMEOUT_MS, UI_TIMEOUT_MS, choose_menu, code_cell, notebook_tab, open_notebook,
-    outputs, prompts, replace_source, validate, wait_until_no_cell_is_queued, write_completed_notebook)
+    outputs, prompts, replace_source, validate, wait_until_no_cell_is_queued)
 from browser_helpers import browser  # noqa: E402,F401  (a fixture)
 from lab import copy_course, running_lab  # noqa: E402
 

@@ -30,9 +30,10 @@ TOKEN = f"left-behind-{uuid.uuid4().hex}"  # in the command line of the process 
 LIMIT = int(SandboxedKernelManager.memory_limit_gb.default_value * 2**30)
 
 
-def escapes(port):
-    """(name, code) of each escape; a cell prints ``ESCAPED: name`` if it got through, else ``blocked: name``."""
-    course = "from pathlib import Path\ncourse = Path.cwd().parents[3]  # nbgrader_work/autograded/<student>/<assignment>\n"
+def escapes(port, course_folder="."):
+    """(name, code) of each escape; a cell prints ``ESCAPED: name`` if it got through, else ``blocked: name``.
+    The course's folder is no secret (e.g. /srv/vae-hands-on on a hub): the escapes know it."""
+    course = f"from pathlib import Path\ncourse = Path({str(course_folder)!r})\n"
     return [
         ("read-the-hidden-tests", course +
          "found = sorted(course.glob('solutions/*/*.ipynb'))\n"
@@ -69,7 +70,7 @@ def submit_escapee(course, student, port):
     """The solution notebook with an escape cell after the first graded cell, for each escape."""
     notebook = read(notebook_path(course / "solutions", ASSIGNMENT))
     at = next(i for i, c in enumerate(notebook["cells"]) if c["metadata"].get("nbgrader", {}).get("grade_id") == AFTER_CELL)
-    cells = [new_code_cell(code, metadata={"escape": name}) for name, code in escapes(port)]
+    cells = [new_code_cell(code, metadata={"escape": name}) for name, code in escapes(port, course)]
     notebook["cells"][at + 1:at + 1] = [json.loads(json.dumps(cell)) for cell in cells]
     path = notebook_path(course / "nbgrader_work" / "submitted" / student, ASSIGNMENT)
     path.parent.mkdir(parents=True)

@@ -24,7 +24,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import REPO, notebook_path, skip_or_fail, why_no_browser
+from conftest import REPO, notebook_path, skip_or_fail, why_no_browser, write_completed_notebook
 from lab import free_port
 
 
@@ -44,7 +44,7 @@ skip_or_fail(why_no_hub(), "hub tests")
 
 from playwright.sync_api import expect  # noqa: E402
 
-from browser_helpers import RUN_TIMEOUT_MS, UI_TIMEOUT_MS, validate, write_completed_notebook  # noqa: E402
+from browser_helpers import RUN_TIMEOUT_MS, UI_TIMEOUT_MS, validate  # noqa: E402
 from browser_helpers import browser  # noqa: E402,F401  (a fixture)
 
 expect.set_options(timeout=UI_TIMEOUT_MS)

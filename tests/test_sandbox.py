@@ -51,13 +51,19 @@ def test_the_kernel_sees_only_its_own_folder_and_writes_only_there(tmp_path):
     (outside / "solutions" / "hidden.txt").write_text("secret")
     own = outside / "nbgrader_work" / "autograded" / "student"
     own.mkdir(parents=True)
+    (own / "01_elbo.ipynb").write_text("the notebook being graded, hidden tests put back")
+    (own / "data.csv").write_text("1,2")  # a file the student handed in with the notebook
     notebook = run([
         "from pathlib import Path\nprint(Path('../../../solutions/hidden.txt').exists(), Path.home() == Path('/tmp/home'))",
+        "print(sorted(p.name for p in Path('.').iterdir()))",
         # outside its own folder a kernel writes, at most, into the sandbox's own memory, gone when it ends
-        "Path('answer.txt').write_text('ok')\ntry:\n    Path('../../../new.txt').write_text('x')\nexcept OSError:\n    pass",
+        "Path('answer.txt').write_text('ok')\ntry:\n    Path('../../../new.txt').write_text('x')\nexcept OSError:\n    pass\n"
+        "import os\nos.symlink('/etc/passwd', 'link')",
     ], own)
     assert printed(notebook, 0) == "False True\n"
+    assert printed(notebook, 1) == "['data.csv']\n", "the kernel sees its files but not the notebook"
     assert (own / "answer.txt").read_text() == "ok" and not (outside / "new.txt").exists()
+    assert not (own / "link").exists(), "a link the kernel made is not followed back out of the sandbox"
 
 
 def test_kernel_sockets_go_to_a_folder_only_this_user_can_enter(tmp_path):

@@ -1,0 +1,209 @@
+"""Hidden tests judged in the grading process, out of reach of the student's code.
+
+A graded cell whose first hidden region starts with ``JUDGED_HERE`` is graded this way:
+
+- the student's kernel runs the cell as the student was given it (its visible checks, no hidden test);
+- then the whole cell, hidden tests included, runs here, in the grading process. Its hidden part
+  binds each student function it needs with ``name, = student_functions("name")`` (from
+  ``vae_helpers.answers``): calling it asks the
+  kernel to call the student's function on the inputs given and to send the result back as plain data
+  (``vae_helpers.answers``), and a gradient through it asks the kernel for the gradient;
+- the cell's outputs become what the judge printed and, if a check failed, its error. nbgrader scores
+  the cell from those outputs, as it always does.
+
+So expected values, reference code and the hidden tests' source never enter the kernel, and no code in
+it can change a verdict except by computing the right values. A kernel that does not answer in time,
+answers with more than ``MAX_ANSWER_BYTES``, answers something that cannot be read, or raises instead of
+answering fails the exercise, with a message that says which.
+"""
+import builtins
+import contextlib
+import io
+import itertools
+import json
+import secrets
+import time
+from queue import Empty
+
+import torch
+from nbclient.exceptions import DeadKernelError
+from nbclient.util import run_sync
+from nbformat import NotebookNode
+from nbgrader import utils
+from nbgrader.preprocessors import ClearHiddenTests
+
+from vae_helpers import answers
+from vae_helpers.answers import MAX_ANSWER_BYTES, MIME_TYPE, decode, encode, tensors_in
+
+JUDGED_HERE = "# judged in the grading process"
+QUESTION_SECONDS = 120
+
+
+class KernelAnswerError(AssertionError):
+    """The kernel did not answer a question properly; the exercise fails with this message."""
+
+
+def is_judged(cell):
+    """True for a graded code cell whose hidden tests are judged here (see the module)."""
+    if cell.cell_type != "code" or not utils.is_grade(cell):
+        return False
+    start = cell.source.find(ClearHiddenTests.begin_test_delimeter.default_value)
+    return start >= 0 and cell.source[start:].splitlines()[1:2] == [JUDGED_HERE]
+
+
+def as_released(source):
+    """A graded cell's source without its hidden tests, as the student was given it."""
+    cell = NotebookNode(cell_type="code", source=source, metadata={})
+    ClearHiddenTests()._remove_hidden_test_region(cell)
+    return cell.source
+
+
+class Student:
+    """The student's kernel, as the judge sees it: functions to call, nothing else."""
+
+    def __init__(self, ask):
+        self._ask, self._handles = ask, itertools.count()
+
+    def function(self, name):
+        return StudentFunction(self._ask, name, self._handles)
+
+
+class StudentFunction:
+    """Calls the student's function ``name`` in the kernel; tensors come back, gradients through them too."""
+
+    def __init__(self, ask, name, handles):
+        self._ask, self.__name__, self._handles = ask, name, handles
+
+    def __call__(self, *args):
+        handle = next(self._handles)
+        wants_grad = [isinstance(a, torch.Tensor) and a.requires_grad for a in args]
+        answer = self._ask({"ask": "call", "name": self.__name__, "args": [encode(a) for a in args],
+                            "requires_grad": wants_grad, "handle": handle})
+        if "missing" in answer:
+            raise NameError(f"name '{self.__name__}' is not defined")
+        if "raised" in answer:
+            name, message = answer["raised"]
+            kind = getattr(builtins, str(name), None)
+            raise (kind if isinstance(kind, type) and issubclass(kind, Exception) else RuntimeError)(message)
+        result = decode(answer["result"])
+        inputs = [a for a, wanted in zip(args, wants_grad) if wanted]
+        carried = [t for t in tensors_in(result) if t.requires_grad]
+        if not (inputs and carried):
+            return _with(result, {id(t): t.detach() for t in carried})
+        bridged = _Gradient.apply(self._ask, handle, len(inputs), *inputs, *(t.detach() for t in carried))
+        return _with(result, dict(zip(map(id, carried), bridged)))
+
+
+class _Gradient(torch.autograd.Function):
+    """The kernel's results, with the gradient of each input asked of the kernel."""
+
+    @staticmethod
+    def forward(ctx, ask, handle, n_inputs, *tensors):
+        ctx.ask, ctx.handle, ctx.inputs = ask, handle, [(t.shape, t.dtype) for t in tensors[:n_inputs]]
+        ctx.n_outputs = len(tensors) - n_inputs
+        return tuple(t.clone() for t in tensors[n_inputs:])
+
+    @staticmethod
+    def backward(ctx, *grad_outputs):
+        answer = ctx.ask({"ask": "gradient", "handle": ctx.handle, "grad_outputs": [encode(g) for g in grad_outputs]})
+        gradients = decode(answer["result"])
+        if type(gradients) is not list or len(gradients) != len(ctx.inputs):
+            raise KernelAnswerError("the kernel answered a gradient question with something else")
+        for gradient, (shape, dtype) in zip(gradients, ctx.inputs):
+            if gradient is not None and (not isinstance(gradient, torch.Tensor) or gradient.shape != shape):
+                raise KernelAnswerError("the kernel answered a gradient of the wrong shape")
+        gradients = [g if g is None else g.to(dtype) for g in gradients]
+        return (None, None, None, *gradients, *([None] * ctx.n_outputs))
+
+
+def _with(value, replacements):
+    """``value`` with each tensor whose id is in ``replacements`` replaced."""
+    if isinstance(value, torch.Tensor):
+        return replacements.get(id(value), value)
+    if type(value) in (list, tuple):
+        return type(value)(_with(item, replacements) for item in value)
+    return value
+
+
+@contextlib.contextmanager
+def torch_state_kept():
+    """The grading process's torch settings as they were, whatever a judge changed."""
+    dtype, rng, grad = torch.get_default_dtype(), torch.random.get_rng_state(), torch.is_grad_enabled()
+    try:
+        yield
+    finally:
+        torch.set_default_dtype(dtype)
+        torch.random.set_rng_state(rng)
+        torch.set_grad_enabled(grad)
+
+
+def judge(source, ask, name):
+    """Run a graded cell's whole ``source`` here, asking the kernel through ``ask``; the cell's outputs."""
+    printed = io.StringIO()
+    error = None
+    with torch_state_kept(), contextlib.redirect_stdout(printed):
+        answers.judging = Student(ask)
+        try:
+            exec(compile(source, f"<graded cell {name}>", "exec"), {"__builtins__": builtins, "__name__": "__judge__"})
+        except DeadKernelError:
+            raise
+        except Exception as failure:  # noqa: BLE001  (any failure of a check is the verdict)
+            error = failure
+        finally:
+            answers.judging = None
+    outputs = [NotebookNode(output_type="stream", name="stdout", text=printed.getvalue())] if printed.getvalue() else []
+    if error is not None:
+        ename, evalue = type(error).__name__, str(error)
+        outputs.append(NotebookNode(output_type="error", ename=ename, evalue=evalue, traceback=[f"{ename}: {evalue}"]))
+    return outputs
+
+
+class KernelQuestions:
+    """Questions to the kernel that an nbclient ``NotebookClient`` (``client``) has started."""
+
+    def __init__(self, client, seconds=QUESTION_SECONDS, max_bytes=MAX_ANSWER_BYTES):
+        self.client, self.seconds, self.max_bytes = client, seconds, max_bytes
+
+    def __call__(self, question):
+        question = dict(question, nonce=secrets.token_hex(8))
+        code = f"__import__('vae_helpers.answers', fromlist=['serve']).serve({json.dumps(question)!r})"
+        answers = run_sync(self._answers)(code)
+        if len(answers) != 1:
+            raise KernelAnswerError(f"the kernel gave {len(answers)} answers to one question")
+        try:
+            answer = json.loads(answers[0])
+        except ValueError:
+            raise KernelAnswerError("the kernel's answer could not be read") from None
+        if type(answer) is not dict or answer.get("nonce") != question["nonce"]:
+            raise KernelAnswerError("the kernel answered a question it was not asked")
+        return answer
+
+    async def _answers(self, code):
+        client = self.client
+        msg_id = client.kc.execute(code, silent=False, store_history=False, allow_stdin=False, stop_on_error=False)
+        deadline, size, answers = time.monotonic() + self.seconds, 0, []
+        while True:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                await client.km.interrupt_kernel()
+                raise KernelAnswerError(f"the kernel did not answer within {self.seconds} s")
+            try:
+                message = await client.kc.get_iopub_msg(timeout=min(left, 1.0))
+            except Empty:
+                if not await client.km.is_alive():
+                    raise DeadKernelError("the kernel died while answering a question from grading") from None
+                continue
+            if message["parent_header"].get("msg_id") != msg_id:
+                continue
+            size += len(json.dumps(message["content"]))
+            if size > self.max_bytes:
+                await client.km.interrupt_kernel()
+                raise KernelAnswerError("the kernel answered with more output than grading reads")
+            kind, content = message["msg_type"], message["content"]
+            if kind == "display_data" and MIME_TYPE in content.get("data", {}):
+                answers.append(content["data"][MIME_TYPE])
+            elif kind == "error":
+                raise KernelAnswerError(f"the kernel raised {content.get('ename')} instead of answering")
+            elif kind == "status" and content.get("execution_state") == "idle":
+                return answers
+
