@@ -33,9 +33,10 @@ from nbgrader import utils
 from nbgrader.preprocessors import ClearHiddenTests
 
 from vae_helpers import answers
-from vae_helpers.answers import MAX_ANSWER_BYTES, MIME_TYPE, decode, encode, tensors_in
+from vae_helpers.answers import MAX_ANSWER_BYTES, MIME_TYPE, QUESTION_KEY, decode, encode, tensors_in
 
 JUDGED_HERE = "# judged in the grading process"
+ASKING = "__import__('vae_helpers.answers', fromlist=['serve']).serve()"
 QUESTION_SECONDS = 120
 
 
@@ -166,8 +167,7 @@ class KernelQuestions:
 
     def __call__(self, question):
         question = dict(question, nonce=secrets.token_hex(8))
-        code = f"__import__('vae_helpers.answers', fromlist=['serve']).serve({json.dumps(question)!r})"
-        answers = run_sync(self._answers)(code)
+        answers = run_sync(self._answers)(question)
         if len(answers) != 1:
             raise KernelAnswerError(f"the kernel gave {len(answers)} answers to one question")
         try:
@@ -178,9 +178,15 @@ class KernelQuestions:
             raise KernelAnswerError("the kernel answered a question it was not asked")
         return answer
 
-    async def _answers(self, code):
+    async def _answers(self, question):
+        """Ask: a short program for the kernel to run, the question itself in the request's metadata
+        (a program that spelled out the inputs would take IPython long to read)."""
         client = self.client
-        msg_id = client.kc.execute(code, silent=False, store_history=False, allow_stdin=False, stop_on_error=False)
+        request = client.kc.session.msg("execute_request", {
+            "code": ASKING, "silent": False, "store_history": False, "user_expressions": {},
+            "allow_stdin": False, "stop_on_error": False}, metadata={QUESTION_KEY: question})
+        client.kc.shell_channel.send(request)
+        msg_id = request["header"]["msg_id"]
         deadline, size, answers = time.monotonic() + self.seconds, 0, []
         while True:
             left = deadline - time.monotonic()
@@ -195,11 +201,12 @@ class KernelQuestions:
                 continue
             if message["parent_header"].get("msg_id") != msg_id:
                 continue
-            size += len(json.dumps(message["content"]))
+            kind, content = message["msg_type"], message["content"]
+            size += 100 + len(content.get("text", "")) + sum(len(value) for value in content.get("data", {}).values()
+                                                            if isinstance(value, str))
             if size > self.max_bytes:
                 await client.km.interrupt_kernel()
                 raise KernelAnswerError("the kernel answered with more output than grading reads")
-            kind, content = message["msg_type"], message["content"]
             if kind == "display_data" and MIME_TYPE in content.get("data", {}):
                 answers.append(content["data"][MIME_TYPE])
             elif kind == "error":

@@ -122,12 +122,12 @@ def test_a_function_never_written_fails_as_it_would_in_the_notebook(kernel):
     # answers forged without computing: a fake serve that shows a made-up answer
     ("import vae_helpers.answers as a, json\n"
      "from IPython.display import display\n"
-     "a.serve = lambda q: display({a.MIME_TYPE: json.dumps({'result': 0.0, 'nonce': 'guess'})}, raw=True)\n",
+     "a.serve = lambda: display({a.MIME_TYPE: json.dumps({'result': 0.0, 'nonce': 'guess'})}, raw=True)\n",
      "a question it was not asked"),
-    ("import vae_helpers.answers as a\na.serve = lambda q: None\n", "0 answers"),
-    ("import vae_helpers.answers as a, time\na.serve = lambda q: time.sleep(30)\n", "did not answer within 2 s"),
-    ("import vae_helpers.answers as a\na.serve = lambda q: print('x' * 2**21)\n", "more output than grading reads"),
-    ("import vae_helpers.answers as a\ndef serve(q):\n    raise SystemError('no')\na.serve = serve\n",
+    ("import vae_helpers.answers as a\na.serve = lambda: None\n", "0 answers"),
+    ("import vae_helpers.answers as a, time\na.serve = lambda: time.sleep(30)\n", "did not answer within 2 s"),
+    ("import vae_helpers.answers as a\na.serve = lambda: print('x' * 2**21)\n", "more output than grading reads"),
+    ("import vae_helpers.answers as a\ndef serve():\n    raise SystemError('no')\na.serve = serve\n",
      "raised SystemError instead of answering"),
 ])
 def test_a_kernel_that_misbehaves_fails_the_exercise_with_a_message(kernel, attack, reason):
