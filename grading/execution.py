@@ -19,7 +19,7 @@ from nbformat import NotebookNode
 from nbgrader.preprocessors import Execute
 from traitlets import Enum
 
-from grading.judge import KernelQuestions, as_released, is_judged, judge
+from grading.judge import KernelQuestions, Verdicts, as_released, is_judged, judge
 from grading.sandbox import SandboxedKernelManager, sandbox_problem
 
 KERNEL_DIED = ("The kernel died while this cell ran (it exited, crashed, or was killed). The cells after it "
@@ -86,6 +86,7 @@ class SandboxedExecute(Execute):
         self._check_assign_resources(resources)
         # the kernel runs a judged cell as released; its hidden tests run here (grading/judge.py)
         self.judged = {index: cell.source for index, cell in enumerate(self.nb.cells) if is_judged(cell)}
+        self.verdicts = Verdicts()
         for index, source in self.judged.items():
             self.nb.cells[index].source = as_released(source)
         died_in, start = set(), 0
@@ -115,7 +116,7 @@ class SandboxedExecute(Execute):
                     self.preprocess_cell(cell, resources, index)
                     if index in self.judged:
                         cell.outputs = judge(self.judged[index], KernelQuestions(self),
-                                             cell.metadata.nbgrader["grade_id"])
+                                             cell.metadata.nbgrader["grade_id"], self.verdicts)
             except DeadKernelError:
                 died_in.add(index)
                 cell.outputs.append(NotebookNode(output_type="error", ename="DeadKernelError", evalue=KERNEL_DIED,

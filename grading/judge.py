@@ -11,11 +11,17 @@ A graded cell whose first hidden region starts with ``JUDGED_HERE`` is graded th
 - the cell's outputs become what the judge printed and, if a check failed, its error. nbgrader scores
   the cell from those outputs, as it always does.
 
+An object the judge passes to a student function goes with ``lend``: its numbers travel with the call,
+and its methods are computed in the kernel (an affine map of those numbers) or here. A student function of
+an earlier exercise that failed is replaced, while a later exercise's function runs, by the judge's own
+version, which the kernel reaches through its stdin channel (``input``); one that passed is the student's.
+
 So expected values, reference code and the hidden tests' source never enter the kernel, and no code in
 it can change a verdict except by computing the right values. A kernel that does not answer in time,
 answers with more than ``MAX_ANSWER_BYTES``, answers something that cannot be read, or raises instead of
 answering fails the exercise, with a message that says which.
 """
+import asyncio
 import builtins
 import contextlib
 import io
@@ -60,26 +66,95 @@ def as_released(source):
 
 
 class Student:
-    """The student's kernel, as the judge sees it: functions to call, nothing else."""
+    """The student's kernel, as the judge sees it: functions to call, and objects of the judge lent to them."""
 
-    def __init__(self, ask):
-        self._ask, self._handles = ask, itertools.count()
+    def __init__(self, ask, verdicts=None, cell=None):
+        self._ask, self._handles, self._callbacks = ask, itertools.count(), itertools.count()
+        self._lent, self._graphs = {}, {}
+        self._verdicts, self._cell = verdicts if verdicts is not None else Verdicts(), cell
 
-    def function(self, name):
-        return StudentFunction(self._ask, name, self._handles)
+    def function(self, name, replacing):
+        """The student's function ``name``; during its calls, each name in ``replacing`` is the judge's
+        function, unless the student's own passed the exercise that judged it."""
+        self._verdicts.judged_by.setdefault(name, self._cell)
+        replacing = {other: self._lend_id(function, ("__call__",)) for other, function in replacing.items()
+                     if self._verdicts.judged_by.get(other) not in self._verdicts.passed}
+        return StudentFunction(self, name, replacing)
+
+    def lend(self, obj, values, methods, affine):
+        return LentHere(obj, self._lend_id(obj, tuple(methods)), tuple(values), tuple(methods), dict(affine))
+
+    def _lend_id(self, obj, methods):
+        lent_id = len(self._lent)
+        self._lent[lent_id] = (obj, methods)
+        return lent_id
+
+    def ask(self, question):
+        return self._ask(question, self.answer)
+
+    def answer(self, request):
+        """Answer a request the kernel makes while it answers a question: a lent method's result for the
+        arguments it sends, or the gradient through one. Only what was lent, on data only."""
+        if type(request) is dict and type(request.get("callback")) is int and request["callback"] in self._lent:
+            obj, methods = self._lent[request["callback"]]
+            if request.get("method") not in methods:
+                raise KernelAnswerError("the kernel asked for something that was not lent to it")
+            function = obj if request["method"] == "__call__" else getattr(obj, request["method"])
+            args = [decode(arg) for arg in request.get("args", [])]
+            tensors, wanted = tensors_in(args), request.get("requires_grad", [])
+            if type(wanted) is not list or len(wanted) != len(tensors):
+                raise KernelAnswerError("the kernel asked for a gradient it did not describe")
+            for tensor, wants_grad in zip(tensors, wanted):
+                tensor.requires_grad_(wants_grad is True and tensor.is_floating_point())
+            with torch.enable_grad():
+                result = function(*args)
+            handle = next(self._callbacks)
+            self._graphs[handle] = (tensors, result)
+            return {"result": encode(result), "handle": handle}
+        if type(request) is dict and request.get("callback_gradient") in self._graphs:
+            tensors, result = self._graphs[request["callback_gradient"]]
+            grad_output = decode(request.get("grad_output"))
+            if not isinstance(grad_output, torch.Tensor) or grad_output.shape != result.shape:
+                raise KernelAnswerError("the kernel sent a gradient of the wrong shape")
+            wanted = [t for t in tensors if t.requires_grad]
+            found = iter(torch.autograd.grad(result, wanted, grad_output.to(result.dtype), retain_graph=True,
+                                             allow_unused=True) if wanted and result.requires_grad else [None] * len(wanted))
+            return {"result": encode([next(found) if t.requires_grad else None for t in tensors])}
+        raise KernelAnswerError("the kernel asked grading something it may not ask")
+
+
+class LentHere:
+    """An object of the judge, lent to the student's functions (``vae_helpers.answers.lend``); the judge
+    itself uses it as the object it wraps."""
+
+    def __init__(self, obj, lent_id, values, methods, affine):
+        self._obj, self._lent = obj, {"id": lent_id, "values": values, "methods": methods, "affine": affine}
+
+    def __getattr__(self, name):
+        return getattr(self._obj, name)
+
+    def encoded(self):
+        return {"lent": dict(self._lent, values={name: encode(getattr(self._obj, name)) for name in self._lent["values"]})}
+
+
+def _encode_argument(value):
+    return value.encoded() if isinstance(value, LentHere) else encode(value)
 
 
 class StudentFunction:
     """Calls the student's function ``name`` in the kernel; tensors come back, gradients through them too."""
 
-    def __init__(self, ask, name, handles):
-        self._ask, self.__name__, self._handles = ask, name, handles
+    def __init__(self, student, name, replacing):
+        self._student, self.__name__, self._replacing = student, name, replacing
 
-    def __call__(self, *args):
-        handle = next(self._handles)
+    def __call__(self, *args, **kwargs):
+        handle = next(self._student._handles)
         wants_grad = [isinstance(a, torch.Tensor) and a.requires_grad for a in args]
-        answer = self._ask({"ask": "call", "name": self.__name__, "args": [encode(a) for a in args],
-                            "requires_grad": wants_grad, "handle": handle})
+        answer = self._student.ask({
+            "ask": "call", "name": self.__name__, "args": [_encode_argument(a) for a in args],
+            "kwargs": {name: encode(value) for name, value in kwargs.items()}, "requires_grad": wants_grad,
+            "handle": handle, "replacing": self._replacing,
+            "seed": int(torch.randint(2**31, (1,)))})  # the judge's own seed makes the kernel's samples
         if "missing" in answer:
             raise NameError(f"name '{self.__name__}' is not defined")
         if "raised" in answer:
@@ -91,7 +166,7 @@ class StudentFunction:
         carried = [t for t in tensors_in(result) if t.requires_grad]
         if not (inputs and carried):
             return _with(result, {id(t): t.detach() for t in carried})
-        bridged = _Gradient.apply(self._ask, handle, len(inputs), *inputs, *(t.detach() for t in carried))
+        bridged = _Gradient.apply(self._student.ask, handle, len(inputs), *inputs, *(t.detach() for t in carried))
         return _with(result, dict(zip(map(id, carried), bridged)))
 
 
@@ -138,12 +213,24 @@ def torch_state_kept():
         torch.set_grad_enabled(grad)
 
 
-def judge(source, ask, name):
-    """Run a graded cell's whole ``source`` here, asking the kernel through ``ask``; the cell's outputs."""
+class Verdicts:
+    """What the judged cells of one notebook found so far: which cell judged each student function, and
+    which cells passed. A later exercise calls the student's own function of an earlier one that passed
+    (it computes what grading expects) and the judge's version of one that failed: each exercise is
+    graded on its own, and callbacks to the grading process are made only where needed."""
+
+    def __init__(self):
+        self.judged_by, self.passed = {}, set()
+
+
+def judge(source, ask, name, verdicts=None):
+    """Run a graded cell's whole ``source`` here, asking the kernel through ``ask``; the cell's outputs.
+    ``verdicts`` carries what earlier judged cells of the notebook found, and records this one's."""
+    verdicts = verdicts if verdicts is not None else Verdicts()
     printed = io.StringIO()
     error = None
     with torch_state_kept(), contextlib.redirect_stdout(printed):
-        answers.judging = Student(ask)
+        answers.judging = Student(ask, verdicts, name)
         try:
             exec(compile(source, f"<graded cell {name}>", "exec"), {"__builtins__": builtins, "__name__": "__judge__"})
         except DeadKernelError:
@@ -153,7 +240,9 @@ def judge(source, ask, name):
         finally:
             answers.judging = None
     outputs = [NotebookNode(output_type="stream", name="stdout", text=printed.getvalue())] if printed.getvalue() else []
-    if error is not None:
+    if error is None:
+        verdicts.passed.add(name)
+    else:
         ename, evalue = type(error).__name__, str(error)
         outputs.append(NotebookNode(output_type="error", ename=ename, evalue=evalue, traceback=[f"{ename}: {evalue}"]))
     return outputs
@@ -165,9 +254,10 @@ class KernelQuestions:
     def __init__(self, client, seconds=QUESTION_SECONDS, max_bytes=MAX_ANSWER_BYTES):
         self.client, self.seconds, self.max_bytes = client, seconds, max_bytes
 
-    def __call__(self, question):
+    def __call__(self, question, answer_request=None):
+        """The kernel's answer to ``question``; ``answer_request`` answers what the kernel asks meanwhile."""
         question = dict(question, nonce=secrets.token_hex(8))
-        answers = run_sync(self._answers)(question)
+        answers = run_sync(self._answers)(question, answer_request)
         if len(answers) != 1:
             raise KernelAnswerError(f"the kernel gave {len(answers)} answers to one question")
         try:
@@ -178,39 +268,64 @@ class KernelQuestions:
             raise KernelAnswerError("the kernel answered a question it was not asked")
         return answer
 
-    async def _answers(self, question):
+    async def _answers(self, question, answer_request):
         """Ask: a short program for the kernel to run, the question itself in the request's metadata
         (a program that spelled out the inputs would take IPython long to read)."""
         client = self.client
         request = client.kc.session.msg("execute_request", {
             "code": ASKING, "silent": False, "store_history": False, "user_expressions": {},
-            "allow_stdin": False, "stop_on_error": False}, metadata={QUESTION_KEY: question})
+            "allow_stdin": True, "stop_on_error": False}, metadata={QUESTION_KEY: question})
         client.kc.shell_channel.send(request)
         msg_id = request["header"]["msg_id"]
         deadline, size, answers = time.monotonic() + self.seconds, 0, []
-        while True:
-            left = deadline - time.monotonic()
-            if left <= 0:
-                await client.km.interrupt_kernel()
-                raise KernelAnswerError(f"the kernel did not answer within {self.seconds} s")
-            try:
-                message = await client.kc.get_iopub_msg(timeout=min(left, 1.0))
-            except Empty:
-                if not await client.km.is_alive():
-                    raise DeadKernelError("the kernel died while answering a question from grading") from None
-                continue
-            if message["parent_header"].get("msg_id") != msg_id:
-                continue
-            kind, content = message["msg_type"], message["content"]
-            size += 100 + len(content.get("text", "")) + sum(len(value) for value in content.get("data", {}).values()
-                                                            if isinstance(value, str))
-            if size > self.max_bytes:
-                await client.km.interrupt_kernel()
-                raise KernelAnswerError("the kernel answered with more output than grading reads")
-            if kind == "display_data" and MIME_TYPE in content.get("data", {}):
-                answers.append(content["data"][MIME_TYPE])
-            elif kind == "error":
-                raise KernelAnswerError(f"the kernel raised {content.get('ename')} instead of answering")
-            elif kind == "status" and content.get("execution_state") == "idle":
-                return answers
+        waiting = {}  # channel -> the pending read of its next message
+        try:
+            while True:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    await client.km.interrupt_kernel()
+                    raise KernelAnswerError(f"the kernel did not answer within {self.seconds} s")
+                for channel, read in (("iopub", client.kc.get_iopub_msg), ("stdin", client.kc.get_stdin_msg)):
+                    if channel not in waiting:
+                        waiting[channel] = asyncio.ensure_future(read(timeout=min(left, 1.0)))
+                done, _ = await asyncio.wait(waiting.values(), return_when=asyncio.FIRST_COMPLETED)
+                for channel in [c for c, read in waiting.items() if read in done]:
+                    try:
+                        message = waiting.pop(channel).result()
+                    except Empty:
+                        if not await client.km.is_alive():
+                            raise DeadKernelError("the kernel died while answering a question from grading") from None
+                        continue
+                    if message["parent_header"].get("msg_id") != msg_id:
+                        continue
+                    if channel == "stdin":
+                        self._answer_request(message, answer_request)
+                        continue
+                    kind, content = message["msg_type"], message["content"]
+                    size += 100 + len(content.get("text", "")) + sum(
+                        len(value) for value in content.get("data", {}).values() if isinstance(value, str))
+                    if size > self.max_bytes:
+                        await client.km.interrupt_kernel()
+                        raise KernelAnswerError("the kernel answered with more output than grading reads")
+                    if kind == "display_data" and MIME_TYPE in content.get("data", {}):
+                        answers.append(content["data"][MIME_TYPE])
+                    elif kind == "error":
+                        raise KernelAnswerError(f"the kernel raised {content.get('ename')} instead of answering")
+                    elif kind == "status" and content.get("execution_state") == "idle":
+                        return answers
+        finally:
+            for read in waiting.values():
+                read.cancel()
 
+    def _answer_request(self, message, answer_request):
+        """Answer a request the kernel made on its stdin channel (``input``) while answering a question."""
+        if message["msg_type"] != "input_request":
+            return
+        prompt = message["content"].get("prompt", "")
+        try:
+            if answer_request is None or len(prompt) > self.max_bytes:
+                raise KernelAnswerError("the kernel asked grading something it may not ask")
+            reply = answer_request(json.loads(prompt))
+        except Exception as error:  # noqa: BLE001  (the kernel then raises, and the exercise fails)
+            reply = {"raised": [type(error).__name__, str(error)[:500]]}
+        self.client.kc.input(json.dumps(reply))

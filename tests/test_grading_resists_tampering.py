@@ -1,7 +1,8 @@
-"""Answer cells run in the same kernel as the hidden tests. Submissions that answer every exercise
-wrongly and then try to talk the tests round (patching torch, a Tensor method, a built-in, the
-checks the tests read or the course's helpers) are autograded for real: they must earn no point,
-and grading must say why, so that the instructor reviews them.
+"""Submissions that answer every exercise wrongly and then try to talk the tests round (patching torch, a
+Tensor method, a built-in, the checks the tests read or the course's helpers) are autograded for real:
+they must earn no point. Where a graded cell's hidden tests still run in the kernel, grading must say
+why, so that the instructor reviews them; where they are judged in the grading process (all of 01), the
+attempt changes nothing there and nothing needs a review.
 
 Notebook 01 gets every attempt, and each other assignment one of them, in turn (each submission costs
 a full notebook run; tests/test_integrity.py covers each kind of replacement alone, in seconds).
@@ -9,9 +10,12 @@ a full notebook run; tests/test_integrity.py covers each kind of replacement alo
 import json
 import shutil
 
+import nbformat
 import pytest
+from nbgrader.utils import is_grade
 
 from conftest import ASSIGNMENTS, grades, nbgrader, notebook_path, submit
+from grading.judge import is_judged
 from test_grading_catches_mistakes import MISTAKES
 
 ATTEMPTS = {
@@ -79,5 +83,12 @@ def test_tampering_earns_no_point(tampering_course, assignment, attempt):
     assert not earned, f"{attempt} earned points for wrong answers: {earned}"
     autograded = notebook_path(tampering_course / "nbgrader_work" / "autograded" / f"tamper-{attempt}", assignment)
     said = MANUAL_REVIEW in autograded.read_text()
-    assert said == (attempt in DETECTED), (
-        f"{attempt}: grading {'did not say' if not said else 'said'} it needs a manual review")
+    tripwired = attempt in DETECTED and not all_graded_cells_judged(tampering_course, assignment)
+    assert said == tripwired, f"{attempt}: grading {'did not say' if not said else 'said'} it needs a manual review"
+
+
+def all_graded_cells_judged(course, assignment):
+    """True when no graded cell of ``assignment`` runs its hidden tests in the kernel (grading/judge.py),
+    so that the tripwire has nothing to guard."""
+    notebook = nbformat.read(notebook_path(course / "solutions", assignment), as_version=4)
+    return all(is_judged(cell) for cell in notebook.cells if cell.cell_type == "code" and is_grade(cell))

@@ -137,3 +137,47 @@ def test_a_kernel_that_misbehaves_fails_the_exercise_with_a_message(kernel, atta
         assert reason in verdict(judge(JUDGE_KL, KernelQuestions(kernel, seconds=2, max_bytes=2**20), "kl"))
     finally:
         run(kernel, "import importlib, vae_helpers.answers\nimportlib.reload(vae_helpers.answers)")
+
+
+LENT = '''
+import torch
+from vae_helpers.answers import lend, student_functions
+from vae_helpers.checks import PASSED, expect_close
+class Decoder:
+    def __init__(self):
+        self.scale = 3.0
+    def decode(self, z):
+        return self.scale * z ** 2
+decoder = lend(Decoder(), values=["scale"], methods=["decode"])
+reconstruct, = student_functions("reconstruct", replacing={"helper": lambda z: z + 1})
+z = torch.tensor([1.0, 2.0], dtype=torch.float64, requires_grad=True)
+out = reconstruct(decoder, z)
+expect_close("decoded", out, 3.0 * (z.detach() + 1) ** 2)
+(gradient,) = torch.autograd.grad(out.sum(), z)
+expect_close("gradient through the kernel and back", gradient, 6.0 * (z.detach() + 1))
+print(PASSED)
+'''
+
+
+def test_a_lent_method_is_computed_here_and_differentiable_through_the_kernel(kernel):
+    run(kernel, "def helper(z):\n    return z * 100  # wrong: the judge's version replaces it\n"
+                "def reconstruct(decoder, z):\n    assert not hasattr(decoder, '_obj')\n"
+                "    return decoder.decode(helper(z))\n")
+    assert verdict(judge(LENT, KernelQuestions(kernel), "lent")) == "passed"
+
+
+def test_an_earlier_exercise_that_passed_is_not_replaced(kernel):
+    """The judge's version stands in for a student function only where the student's own failed."""
+    from grading.judge import Verdicts
+
+    run(kernel, "def helper(z):\n    return z * 100\ndef reconstruct(decoder, z):\n    return decoder.decode(helper(z))\n")
+    verdicts = Verdicts()
+    verdicts.judged_by["helper"], verdicts.passed = "test_helper", {"test_helper"}
+    assert verdict(judge(LENT, KernelQuestions(kernel), "lent", verdicts)).startswith("AssertionError: decoded")
+
+
+def test_the_kernel_may_ask_for_nothing_that_was_not_lent(kernel):
+    run(kernel, "import json\ndef helper(z):\n    return z\n"
+                "def reconstruct(decoder, z):\n"
+                "    raise ValueError(input(json.dumps({'callback': 99, 'method': 'anything', 'args': []})))\n")
+    assert "may not ask" in verdict(judge(LENT, KernelQuestions(kernel), "lent"))

@@ -26,14 +26,29 @@ _kept = {}  # handle -> (inputs that require grad, tensor outputs), kept until g
 judging = None  # while the grading process judges a cell: the student's kernel (grading.judge.Student)
 
 
-def student_functions(*names):
+def student_functions(*names, replacing=None):
     """The student's functions ``names``, as a judged graded cell's hidden tests call them: in the
-    grading process, calls to the student's kernel; in a notebook (the instructor's solution), the
-    notebook's own functions."""
+    grading process, calls to the student's kernel, during which each name in ``replacing`` (the
+    student's functions of other exercises) calls the grading process's version instead, so that an
+    exercise is graded on its own; in a notebook (the instructor's solution), the notebook's own functions."""
     if judging is not None:
-        return tuple(judging.function(name) for name in names)
+        return tuple(judging.function(name, replacing or {}) for name in names)
     from IPython import get_ipython
     return tuple(get_ipython().user_ns[name] for name in names)
+
+
+def lend(obj, values=(), methods=(), affine=None):
+    """``obj`` as the student's functions may use it when a judged cell passes it to them: its ``values``
+    (tensors, numbers) travel with the call; each of its ``methods`` called in the kernel is computed in
+    the grading process, and differentiable there; each method in ``affine``, {name: (weight, bias)},
+    is the affine map ``z @ weight.T + bias`` of two of its values, computed in the kernel (a toy model's
+    decoder: the model's definition, no exercise's answer). In a notebook: ``obj`` itself."""
+    return judging.lend(obj, values, methods, affine or {}) if judging is not None else obj
+
+
+def in_grading_process():
+    """True while the grading process judges a cell (see ``student_functions``)."""
+    return judging is not None
 
 
 def encode(value, depth=0):
@@ -109,6 +124,51 @@ def tensors_in(value):
     return []
 
 
+class Lent:
+    """In the kernel: an object of the grading process lent to the student's function (see ``lend``)."""
+
+    def __init__(self, lent):
+        for name, value in lent["values"].items():
+            setattr(self, name, decode(value))
+        for method in lent["methods"]:
+            setattr(self, method, _calling_back(lent["id"], method))
+        for method, (weight, bias) in lent["affine"].items():
+            setattr(self, method, lambda z, w=getattr(self, weight), b=getattr(self, bias): z @ w.T + b)
+
+
+def _calling_back(lent_id, method):
+    def call(*args):
+        return _CallBack.apply({"lent": lent_id, "method": method, "plain": args}, *tensors_in(list(args)))
+    return call
+
+
+def _ask_grading(request):
+    """A request to the grading process, answered on the kernel's stdin channel: (result, its handle)."""
+    answer = json.loads(input(json.dumps(request)))
+    if "raised" in answer:
+        raise RuntimeError(f"grading could not answer: {answer['raised'][1]}")
+    return decode(answer["result"]), answer.get("handle")
+
+
+class _CallBack(torch.autograd.Function):
+    """A lent method's result, computed by the grading process, with its gradient asked of it too."""
+
+    @staticmethod
+    def forward(ctx, call, *tensors):
+        args = call["plain"]
+        result, ctx.handle = _ask_grading({
+            "callback": call["lent"], "method": call["method"], "args": [encode(a) for a in args],
+            "requires_grad": [t.requires_grad for t in tensors]})
+        if not isinstance(result, torch.Tensor):
+            raise TypeError("a lent method must return one tensor")
+        return result.detach()
+
+    @staticmethod
+    def backward(ctx, grad_output):
+        gradients, _ = _ask_grading({"callback_gradient": ctx.handle, "grad_output": encode(grad_output)})
+        return (None, *gradients)
+
+
 def _answer(question, namespace):
     if question["ask"] == "call":
         if question["handle"] == 0:  # a new graded cell: the earlier ones' results are no longer needed
@@ -116,14 +176,20 @@ def _answer(question, namespace):
         function = namespace.get(question["name"])
         if function is None:
             return {"missing": question["name"]}
-        args = [decode(arg) for arg in question["args"]]
+        args = [Lent(arg["lent"]) if type(arg) is dict and "lent" in arg else decode(arg) for arg in question["args"]]
+        kwargs = {name: decode(value) for name, value in question.get("kwargs", {}).items()}
         for arg, wants_grad in zip(args, question["requires_grad"]):
             if wants_grad:
                 arg.requires_grad_(True)
+        torch.manual_seed(question["seed"])  # the judge's samples, the same at every grading
+        replaced = {name: namespace.get(name) for name in question.get("replacing", {})}
+        namespace.update({name: _calling_back(lent_id, "__call__") for name, lent_id in question.get("replacing", {}).items()})
         try:
-            result = function(*args)
+            result = function(*args, **kwargs)
         except Exception as error:  # the student's error, reported by name and message
             return {"raised": [type(error).__name__, str(error)[:2000]]}
+        finally:
+            namespace.update(replaced)
         inputs = [arg for arg in args if isinstance(arg, torch.Tensor) and arg.requires_grad]
         outputs = [t for t in tensors_in(result) if t.requires_grad]
         if inputs and outputs:
