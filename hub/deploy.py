@@ -48,9 +48,16 @@ DEFAULTS = {"prefix": "/opt/vae-hands-on", "course_dir": "/srv/vae-hands-on",
             "exchange": "/srv/nbgrader/exchange", "bind_url": "http://127.0.0.1:8000"}
 # Debian's package of each program setup needs.
 PACKAGES = {"bwrap": "bubblewrap", "setfacl": "acl", "npm": "npm", "node": "nodejs"}
-# What the course copy leaves out: environments, work folders, caches.
-NOT_COPIED = (".venv", "nbgrader_work", "data", "test-artifacts", "__pycache__", "*.egg-info", ".pytest_cache",
-              ".ipynb_checkpoints")
+# What the course copy leaves out: the repository's environment, work folders and datasets (at its top only:
+# vae_helpers/data is code), and caches anywhere.
+TOP_LEVEL_NOT_COPIED = {".venv", "nbgrader_work", "data", "test-artifacts"}
+CACHES = ("__pycache__", "*.egg-info", ".pytest_cache", ".ipynb_checkpoints")
+
+
+def not_copied(folder, names):
+    """The names in ``folder`` that the course copy leaves out (for shutil.copytree)."""
+    left_out = set(shutil.ignore_patterns(*CACHES)(folder, names))
+    return left_out | (TOP_LEVEL_NOT_COPIED & set(names) if Path(folder) == REPO else set())
 
 
 class SetupError(SystemExit):
@@ -179,7 +186,7 @@ def copy_course(course):
         print(f"Course folder {course}: kept as it is (update it with git)")
         return
     print(f"Course folder {course}: copying {REPO}")
-    shutil.copytree(REPO, course, ignore=shutil.ignore_patterns(*NOT_COPIED), symlinks=True, dirs_exist_ok=True)
+    shutil.copytree(REPO, course, ignore=not_copied, symlinks=True, dirs_exist_ok=True)
 
 
 def close_course_to_students(course, exchange):

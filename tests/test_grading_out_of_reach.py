@@ -95,7 +95,7 @@ ATTACKS = {
         "                _text = open(os.path.join(_root, _file), errors='replace').read()\n"
         "            except OSError:\n"
         "                continue\n"
-        "            if '### BEGIN ' + 'HIDDEN TESTS' in _text:  # not this cell's own source\n"
+        "            if '_torch.Generator().manual_' + 'seed(11)' in _text:  # a line of 01's hidden tests\n"
         "                print('FOUND', os.path.join(_root, _file), _text)\n"),
 }
 # an honest student with hooks of their own: the right answers, a transformer that changes nothing
