@@ -92,8 +92,10 @@ ATTACKS = {
         "    for _root, _, _files in os.walk(_place):\n"
         "        for _file in _files:\n"
         "            try:\n"
+        "                if os.path.getsize(os.path.join(_root, _file)) > 2**24:\n"
+        "                    continue\n"
         "                _text = open(os.path.join(_root, _file), errors='replace').read()\n"
-        "            except OSError:\n"
+        "            except Exception:\n"
         "                continue\n"
         "            if '_torch.Generator().manual_' + 'seed(11)' in _text:  # a line of 01's hidden tests\n"
         "                print('FOUND', os.path.join(_root, _file), _text)\n"),
@@ -162,8 +164,9 @@ def test_the_hidden_tests_are_not_in_the_kernels_reach(graded):
     for course in graded.values():
         autograded = notebook_path(course / "nbgrader_work" / "autograded" / "attack-reads-its-folder-for-the-hidden-tests",
                                    ASSIGNMENT)
-        outputs = "".join(json.dumps(cell.get("outputs", [])) for cell in json.loads(autograded.read_text())["cells"])
-        assert "FOUND" not in outputs, "an answer cell read a file that holds hidden tests"
+        printed = ["".join(output.get("text", "")) for cell in json.loads(autograded.read_text())["cells"]
+                   for output in cell.get("outputs", []) if output["output_type"] == "stream"]
+        assert not [text for text in printed if "FOUND" in text], "an answer cell read a file that holds hidden tests"
 
 
 def test_an_honest_student_with_hooks_keeps_every_point(graded):
