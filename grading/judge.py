@@ -3,18 +3,20 @@
 A graded cell whose first hidden region starts with ``JUDGED_HERE`` is graded this way:
 
 - the student's kernel runs the cell as the student was given it (its visible checks, no hidden test);
-- then the whole cell, hidden tests included, runs here, in the grading process. Its hidden part
-  binds each student function it needs with ``name, = student_functions("name")`` (from
-  ``vae_helpers.answers``): calling it asks the
-  kernel to call the student's function on the inputs given and to send the result back as plain data
-  (``vae_helpers.answers``), and a gradient through it asks the kernel for the gradient;
+- then the whole cell, hidden tests included, runs here, in the grading process. Its hidden part binds
+  each student function or class it needs with ``name, = student_functions("name")`` (from
+  ``vae_helpers.answers``): calling it asks the kernel to call the student's one on the inputs given; what
+  comes back is plain data, or a handle (``Remote``) to an object that stays in the kernel (a model, say),
+  whose calls, attributes and items are asked of the kernel in turn. A gradient through any of them is
+  asked of the kernel too;
 - the cell's outputs become what the judge printed and, if a check failed, its error. nbgrader scores
   the cell from those outputs, as it always does.
 
-An object the judge passes to a student function goes with ``lend``: its numbers travel with the call,
-and its methods are computed in the kernel (an affine map of those numbers) or here. A student function of
-an earlier exercise that failed is replaced, while a later exercise's function runs, by the judge's own
-version, which the kernel reaches through its stdin channel (``input``); one that passed is the student's.
+An object of the judge passed to the student's code is lent (``vae_helpers.answers``): the kernel's
+stand-in asks the judge for its attributes and has its methods computed here, differentiably; a module's
+parameters here receive the gradients the kernel sends through it. A student function of an earlier
+exercise that failed is replaced, while a later exercise's code runs, by the judge's own version, which the
+kernel reaches the same way (through its stdin channel); one that passed is the student's.
 
 So expected values, reference code and the hidden tests' source never enter the kernel, and no code in
 it can change a verdict except by computing the right values. A kernel that does not answer in time,
@@ -37,17 +39,21 @@ from nbclient.util import run_sync
 from nbformat import NotebookNode
 from nbgrader import utils
 from nbgrader.preprocessors import ClearHiddenTests
+from torch import nn
 
 from vae_helpers import answers
-from vae_helpers.answers import MAX_ANSWER_BYTES, MIME_TYPE, QUESTION_KEY, decode, encode, tensors_in
+from vae_helpers.answers import (
+    COPY_LAYERS, MAX_ANSWER_BYTES, MIME_TYPE, QUESTION_KEY, AnswerError, Wire, bridged, tensors_in)
 
 JUDGED_HERE = "# judged in the grading process"
 ASKING = "__import__('vae_helpers.answers', fromlist=['serve']).serve()"
 QUESTION_SECONDS = 120
-
-
-class KernelAnswerError(AssertionError):
-    """The kernel did not answer a question properly; the exercise fails with this message."""
+EXERCISE_SECONDS = 600  # all the questions of one judged cell
+# the errors of the student's code that a check sees as themselves; any other is a RuntimeError
+RAISED = {kind.__name__: kind for kind in (
+    ArithmeticError, AssertionError, AttributeError, IndexError, KeyError, NameError, NotImplementedError,
+    RuntimeError, TypeError, ValueError, ZeroDivisionError)}
+KernelAnswerError = AnswerError  # the kernel did not answer a question properly; the exercise fails
 
 
 def is_judged(cell):
@@ -65,140 +71,270 @@ def as_released(source):
     return cell.source
 
 
-class Student:
-    """The student's kernel, as the judge sees it: functions to call, and objects of the judge lent to them."""
+class Student(Wire):
+    """The student's kernel, as the judge of one cell sees it: what it is asked, and what is lent to it."""
 
     def __init__(self, ask, verdicts=None, cell=None):
-        self._ask, self._handles, self._callbacks = ask, itertools.count(), itertools.count()
-        self._lent, self._graphs = {}, {}
+        super().__init__()
+        self._ask, self._callbacks = ask, itertools.count()
+        self._lent, self._lent_ids, self._graphs = {}, {}, {}
         self._verdicts, self._cell = verdicts if verdicts is not None else Verdicts(), cell
+        self._asking_for = f"{cell}/{secrets.token_hex(4)}"  # the kernel keeps what it holds for this judge only
+        self._received_copies, self._answering, self._sending_result = set(), False, False
+        self._built, self._copies = set(), itertools.count()  # what a lent class built, to be lent in turn
+        self._deadline = time.monotonic() + EXERCISE_SECONDS
+        self._replacing_now = {}  # what the handles read from the current answer inherit
 
     def function(self, name, replacing):
         """The student's function ``name``; during its calls, each name in ``replacing`` is the judge's
         function, unless the student's own passed the exercise that judged it."""
         self._verdicts.judged_by.setdefault(name, self._cell)
-        replacing = {other: self._lend_id(function, ("__call__",)) for other, function in replacing.items()
+        replacing = {other: function for other, function in replacing.items()
                      if self._verdicts.judged_by.get(other) not in self._verdicts.passed}
-        return StudentFunction(self, name, replacing)
+        return Remote(self, {"name": name}, name, replacing)
 
-    def lend(self, obj, values, methods, affine):
-        return LentHere(obj, self._lend_id(obj, tuple(methods)), tuple(values), tuple(methods), dict(affine))
+    # what the judge sends
+
+    def may_differentiate(self, tensor):
+        """Arguments always; a lent method's result only if it is an independent variable here (its
+        dependence on the method's arguments is asked of this side by the kernel's backward)."""
+        return not self._sending_result or (tensor.grad_fn is None and id(tensor) not in self._received_copies)
+
+    def encode_object(self, value):
+        """An object of the judge, as the kernel receives it: lent, if the hidden tests passed it (or a lent
+        class built it); from a lent method's result, anything else is only its type's name."""
+        if isinstance(value, Remote):
+            return {"remote": value._remote[1]["handle"]} if "handle" in value._remote[1] else {"object": "function"}
+        if isinstance(value, LentCopy):
+            return {"copy": value.spec}
+        if isinstance(value, LentHere):
+            lent = value
+        elif id(value) in self._lent_ids or not self._sending_result or id(value) in self._built:
+            lent = LentHere(value, self._lend_id(value, _methods_of(value)), (), {})
+        else:
+            return {"object": type(value).__name__[:60]}
+        return {"lent": {"id": lent.id, "module": isinstance(lent.obj, nn.Module), "affine": lent.affine,
+                         "values": {name: self.encode(getattr(lent.obj, name)) for name in lent.values}}}
 
     def _lend_id(self, obj, methods):
-        lent_id = len(self._lent)
-        self._lent[lent_id] = (obj, methods)
-        return lent_id
+        if id(obj) not in self._lent_ids:
+            self._lent_ids[id(obj)] = len(self._lent)
+            self._lent[len(self._lent)] = (obj, frozenset(methods))
+        return self._lent_ids[id(obj)]
+
+    def lend(self, obj, values, methods, affine):
+        return LentHere(obj, self._lend_id(obj, methods), tuple(values), dict(affine))
+
+    def lend_copy(self, module):  # the kernel's copy is its own: no request reaches the module here
+        layers = []
+        for layer in module:
+            if type(layer).__name__ not in COPY_LAYERS or type(layer) is not COPY_LAYERS[type(layer).__name__]:
+                raise TypeError(f"lend_copy: a {type(layer).__name__} layer cannot be copied")
+            args = {nn.Linear: lambda m: [m.in_features, m.out_features, m.bias is not None],
+                    nn.Flatten: lambda m: [m.start_dim, m.end_dim]}.get(type(layer), lambda m: [])(layer)
+            layers.append([type(layer).__name__, args])
+        return LentCopy(module, {"id": f"copy {next(self._copies)}", "layers": layers,
+                                 "state": {key: self.encode(value.detach()) for key, value in module.state_dict().items()}})
+
+    def lent_parameters(self, lent):
+        return self.decode(self.ask({"ask": "copy_parameters", "id": lent.spec["id"]})["result"])
+
+    # what the judge reads
+
+    def received_tensor(self, their_id, tensor):
+        """A tensor that carried gradients in the kernel: differentiable here in what the judge sent."""
+        if type(their_id) is str and their_id in self.received:
+            return self.received[their_id]
+        inputs = list(self.sent.values())
+        tensor = tensor.requires_grad_(True)
+        if inputs:
+            wrt = list(self.sent)
+
+            def ask_gradients(grad_outputs, of=their_id):
+                answer = self.ask({"ask": "gradient", "of": [of], "grad_outputs": [self.encode(g) for g in grad_outputs], "wrt": wrt})
+                return self.decode(answer["result"])
+
+            tensor, _, _ = bridged(tensor, inputs, ask_gradients)
+        self._received_copies.add(id(tensor))
+        if type(their_id) is str:
+            self.received[their_id] = tensor
+        return tensor
+
+    def decode_other(self, kind, body):
+        if kind == "handle" and type(body) is dict and type(body.get("handle")) is int:
+            name = "".join(c for c in str(body.get("type"))[:60] if c.isalnum() or c == "_") or "object"
+            return type(name, (Remote,), {})(self, {"handle": body["handle"]}, name, self._replacing_now)
+        if kind == "lent_ref" and body in self._lent and self._lent_refs:
+            return self._lent[body][0]
+        return super().decode_other(kind, body)
+
+    # questions to the kernel
+
+    _lent_refs = True
 
     def ask(self, question):
-        return self._ask(question, self.answer)
+        if self._answering:
+            raise KernelAnswerError("grading asked the kernel a question while the kernel was asking grading one")
+        left = self._deadline - time.monotonic()
+        if left <= 0:
+            raise KernelAnswerError(f"the kernel took more than {EXERCISE_SECONDS} s to answer this exercise's questions")
+        return self._ask(dict(question, cell=self._asking_for), self.answer, seconds=left)
+
+    def question(self, question, replacing):
+        """The decoded result of ``question``, asked with the judge's versions in ``replacing``."""
+        question = dict(question, replacing={name: self.encode(f) for name, f in replacing.items()})
+        if question["ask"] == "call":
+            question["seed"] = int(torch.randint(2**31, (1,)))  # the judge's own seed makes the kernel's samples
+        answer = self.ask(question)
+        if "missing" in answer:
+            raise NameError(f"name '{answer['missing']}' is not defined")
+        if "raised" in answer:
+            name, message = answer["raised"]
+            raise RAISED.get(name, RuntimeError)(str(message))
+        self._replacing_now = replacing
+        try:
+            return self.decode(answer["result"])
+        except (ValueError, TypeError) as error:
+            raise KernelAnswerError(f"the kernel's answer could not be read: {error}") from None
+
+    # what the kernel asks while it answers
 
     def answer(self, request):
-        """Answer a request the kernel makes while it answers a question: a lent method's result for the
-        arguments it sends, or the gradient through one. Only what was lent, on data only."""
+        """Answer a request the kernel makes while it answers a question: an attribute or a method's result
+        of an object lent to it, or the gradient through such a result. Only what was lent, on data only."""
+        self._answering = True
+        try:
+            return self._answer(request)
+        finally:
+            self._answering = False
+
+    def _answer(self, request):
         if type(request) is dict and type(request.get("callback")) is int and request["callback"] in self._lent:
             obj, methods = self._lent[request["callback"]]
-            if request.get("method") not in methods:
-                raise KernelAnswerError("the kernel asked for something that was not lent to it")
-            function = obj if request["method"] == "__call__" else getattr(obj, request["method"])
-            args = [decode(arg) for arg in request.get("args", [])]
-            tensors, wanted = tensors_in(args), request.get("requires_grad", [])
-            if type(wanted) is not list or len(wanted) != len(tensors):
-                raise KernelAnswerError("the kernel asked for a gradient it did not describe")
-            for tensor, wants_grad in zip(tensors, wanted):
-                tensor.requires_grad_(wants_grad is True and tensor.is_floating_point())
+            if "getattr" in request:
+                name = request["getattr"]
+                if type(name) is str and name in methods:
+                    return {"callable": True}
+                if type(name) is not str or not _readable(obj, name):
+                    raise KernelAnswerError(f"the kernel asked for something that was not lent to it ({name!r:.40})")
+                return {"result": self.encode(getattr(obj, name))}
+            name = request.get("method")
+            if type(name) is not str or name not in methods:
+                raise KernelAnswerError(f"the kernel asked for something that was not lent to it ({name!r:.40})")
+            function = obj if name == "__call__" else getattr(obj, name)
+            self._lent_refs = name == "__call__"  # a lent object may be passed to a lent function only
+            try:
+                args, kwargs = self.decode(request.get("args", [])), self.decode(request.get("kwargs", {"dict": []}))
+            finally:
+                self._lent_refs = True
+            if type(args) is not list or type(kwargs) is not dict:
+                raise KernelAnswerError("the kernel sent a call in the wrong form")
+            inputs = [t for t in tensors_in([args, kwargs]) if t.requires_grad]
             with torch.enable_grad():
-                result = function(*args)
+                result = function(*args, **kwargs)
             handle = next(self._callbacks)
-            self._graphs[handle] = (tensors, result)
-            return {"result": encode(result), "handle": handle}
+            parameters = [p for p in obj.parameters() if p.requires_grad] if isinstance(obj, nn.Module) else []
+            self._graphs[handle] = (inputs, parameters, [t for t in tensors_in(result) if t.requires_grad])
+            self._sending_result, self._built = True, {id(result)} if isinstance(obj, type) and isinstance(result, obj) else set()
+            try:
+                return {"result": self.encode(result), "handle": handle}
+            finally:
+                self._sending_result, self._built = False, set()
         if type(request) is dict and request.get("callback_gradient") in self._graphs:
-            tensors, result = self._graphs[request["callback_gradient"]]
-            grad_output = decode(request.get("grad_output"))
-            if not isinstance(grad_output, torch.Tensor) or grad_output.shape != result.shape:
+            inputs, parameters, outputs = self._graphs[request["callback_gradient"]]
+            grads = [self.decode(g) for g in request.get("grad_outputs", [])]
+            if len(grads) != len(outputs) or any(
+                    g is not None and (not isinstance(g, torch.Tensor) or g.shape != o.shape) for g, o in zip(grads, outputs)):
                 raise KernelAnswerError("the kernel sent a gradient of the wrong shape")
-            wanted = [t for t in tensors if t.requires_grad]
-            found = iter(torch.autograd.grad(result, wanted, grad_output.to(result.dtype), retain_graph=True,
-                                             allow_unused=True) if wanted and result.requires_grad else [None] * len(wanted))
-            return {"result": encode([next(found) if t.requires_grad else None for t in tensors])}
+            pairs = [(o, g.to(o.dtype)) for o, g in zip(outputs, grads) if g is not None]
+            wanted = inputs + parameters
+            found = torch.autograd.grad([o for o, _ in pairs], wanted, [g for _, g in pairs], retain_graph=True,
+                                        allow_unused=True) if pairs and wanted else [None] * len(wanted)
+            for parameter, gradient in zip(parameters, found[len(inputs):]):  # as a backward there would
+                if gradient is not None:
+                    parameter.grad = gradient if parameter.grad is None else parameter.grad + gradient
+            return {"result": self.encode(list(found[:len(inputs)]))}
         raise KernelAnswerError("the kernel asked grading something it may not ask")
 
 
-class LentHere:
-    """An object of the judge, lent to the student's functions (``vae_helpers.answers.lend``); the judge
-    itself uses it as the object it wraps."""
-
-    def __init__(self, obj, lent_id, values, methods, affine):
-        self._obj, self._lent = obj, {"id": lent_id, "values": values, "methods": methods, "affine": affine}
-
-    def __getattr__(self, name):
-        return getattr(self._obj, name)
-
-    def encoded(self):
-        return {"lent": dict(self._lent, values={name: encode(getattr(self._obj, name)) for name in self._lent["values"]})}
+def _methods_of(obj):
+    """What the kernel may call of an object the hidden tests lend it: a function or class is called; a
+    module is called, switched between training and evaluation, and has its gradients zeroed; an optimizer
+    zeroes its gradients and steps. Nothing else: no attribute leads from there to the rest of the process."""
+    if isinstance(obj, torch.optim.Optimizer):
+        return {"zero_grad", "step"}
+    if isinstance(obj, nn.Module):
+        return {"__call__", "train", "zero_grad"}
+    return {"__call__"} if callable(obj) else set()
 
 
-def _encode_argument(value):
-    return value.encoded() if isinstance(value, LentHere) else encode(value)
+def _readable(obj, name):
+    """True for a plain-data attribute that the hidden tests' own code gave ``obj`` (its instance or a class
+    they defined): the kernel may read it, as ``model.n_classes``."""
+    if name.startswith("_") or isinstance(obj, type):
+        return False
+    owners = [vars(cls) for cls in type(obj).__mro__ if cls.__module__ == "__judge__"]
+    owners += [vars(obj)] if owners else []  # what torch keeps in its own objects stays there
+    return any(name in owner for owner in owners) and _is_plain(getattr(obj, name))
 
 
-class StudentFunction:
-    """Calls the student's function ``name`` in the kernel; tensors come back, gradients through them too."""
+def _is_plain(value, depth=0):
+    if value is None or type(value) in (bool, int, float, str) or type(value) in (torch.Tensor, nn.Parameter):
+        return True
+    if depth < 8 and type(value) in (list, tuple):
+        return all(_is_plain(item, depth + 1) for item in value)
+    if depth < 8 and type(value) is dict:
+        return all(type(key) is str and _is_plain(item, depth + 1) for key, item in value.items())
+    return False
 
-    def __init__(self, student, name, replacing):
-        self._student, self.__name__, self._replacing = student, name, replacing
+
+class Remote:
+    """An object in the student's kernel (a function, a class, a model, a method): calling it, reading or
+    setting its attributes and listing its items are questions to the kernel."""
+
+    def __init__(self, student, target, type_name, replacing):
+        object.__setattr__(self, "_remote", (student, target, type_name, replacing))
 
     def __call__(self, *args, **kwargs):
-        handle = next(self._student._handles)
-        wants_grad = [isinstance(a, torch.Tensor) and a.requires_grad for a in args]
-        answer = self._student.ask({
-            "ask": "call", "name": self.__name__, "args": [_encode_argument(a) for a in args],
-            "kwargs": {name: encode(value) for name, value in kwargs.items()}, "requires_grad": wants_grad,
-            "handle": handle, "replacing": self._replacing,
-            "seed": int(torch.randint(2**31, (1,)))})  # the judge's own seed makes the kernel's samples
-        if "missing" in answer:
-            raise NameError(f"name '{self.__name__}' is not defined")
-        if "raised" in answer:
-            name, message = answer["raised"]
-            kind = getattr(builtins, str(name), None)
-            raise (kind if isinstance(kind, type) and issubclass(kind, Exception) else RuntimeError)(message)
-        result = decode(answer["result"])
-        inputs = [a for a, wanted in zip(args, wants_grad) if wanted]
-        carried = [t for t in tensors_in(result) if t.requires_grad]
-        if not (inputs and carried):
-            return _with(result, {id(t): t.detach() for t in carried})
-        bridged = _Gradient.apply(self._student.ask, handle, len(inputs), *inputs, *(t.detach() for t in carried))
-        return _with(result, dict(zip(map(id, carried), bridged)))
+        student, target, _, replacing = self._remote
+        return student.question({"ask": "call", "target": target, "args": student.encode(list(args)),
+                                 "kwargs": student.encode(dict(kwargs))}, replacing)
+
+    def __getattr__(self, name):
+        if name.startswith("__"):
+            raise AttributeError(name)
+        student, target, _, replacing = object.__getattribute__(self, "_remote")
+        return student.question({"ask": "getattr", "target": target, "name": name}, replacing)
+
+    def __setattr__(self, name, value):
+        student, target, _, replacing = self._remote
+        student.question({"ask": "setattr", "target": target, "name": name, "value": student.encode(value)}, replacing)
+
+    def __iter__(self):
+        student, target, _, replacing = self._remote
+        return iter(student.question({"ask": "iterate", "target": target}, replacing))
+
+    def __repr__(self):
+        return f"<{self._remote[2]} in the student's kernel>"
 
 
-class _Gradient(torch.autograd.Function):
-    """The kernel's results, with the gradient of each input asked of the kernel."""
+class LentHere:
+    """An object of the judge lent to the student's code with some values sent along (``answers.lend``);
+    the judge itself uses it as the object it wraps."""
 
-    @staticmethod
-    def forward(ctx, ask, handle, n_inputs, *tensors):
-        ctx.ask, ctx.handle, ctx.inputs = ask, handle, [(t.shape, t.dtype) for t in tensors[:n_inputs]]
-        ctx.n_outputs = len(tensors) - n_inputs
-        return tuple(t.clone() for t in tensors[n_inputs:])
+    def __init__(self, obj, lent_id, values, affine):
+        self.obj, self.id, self.values, self.affine = obj, lent_id, values, affine
 
-    @staticmethod
-    def backward(ctx, *grad_outputs):
-        answer = ctx.ask({"ask": "gradient", "handle": ctx.handle, "grad_outputs": [encode(g) for g in grad_outputs]})
-        gradients = decode(answer["result"])
-        if type(gradients) is not list or len(gradients) != len(ctx.inputs):
-            raise KernelAnswerError("the kernel answered a gradient question with something else")
-        for gradient, (shape, dtype) in zip(gradients, ctx.inputs):
-            if gradient is not None and (not isinstance(gradient, torch.Tensor) or gradient.shape != shape):
-                raise KernelAnswerError("the kernel answered a gradient of the wrong shape")
-        gradients = [g if g is None else g.to(dtype) for g in gradients]
-        return (None, None, None, *gradients, *([None] * ctx.n_outputs))
+    def __getattr__(self, name):
+        return getattr(self.obj, name)
 
 
-def _with(value, replacements):
-    """``value`` with each tensor whose id is in ``replacements`` replaced."""
-    if isinstance(value, torch.Tensor):
-        return replacements.get(id(value), value)
-    if type(value) in (list, tuple):
-        return type(value)(_with(item, replacements) for item in value)
-    return value
+class LentCopy(LentHere):
+    """A module of the judge, copied into the kernel (``answers.lend_copy``)."""
+
+    def __init__(self, module, spec):
+        super().__init__(module, spec["id"], (), {})
+        self.spec = spec
 
 
 @contextlib.contextmanager
@@ -254,21 +390,22 @@ class KernelQuestions:
     def __init__(self, client, seconds=QUESTION_SECONDS, max_bytes=MAX_ANSWER_BYTES):
         self.client, self.seconds, self.max_bytes = client, seconds, max_bytes
 
-    def __call__(self, question, answer_request=None):
-        """The kernel's answer to ``question``; ``answer_request`` answers what the kernel asks meanwhile."""
+    def __call__(self, question, answer_request=None, seconds=None):
+        """The kernel's answer to ``question``, within ``seconds`` (at most the limit of one question);
+        ``answer_request`` answers what the kernel asks meanwhile."""
         question = dict(question, nonce=secrets.token_hex(8))
-        answers = run_sync(self._answers)(question, answer_request)
+        answers = run_sync(self._answers)(question, answer_request, min(self.seconds, seconds or self.seconds))
         if len(answers) != 1:
             raise KernelAnswerError(f"the kernel gave {len(answers)} answers to one question")
         try:
             answer = json.loads(answers[0])
-        except ValueError:
+        except (ValueError, TypeError):
             raise KernelAnswerError("the kernel's answer could not be read") from None
         if type(answer) is not dict or answer.get("nonce") != question["nonce"]:
             raise KernelAnswerError("the kernel answered a question it was not asked")
         return answer
 
-    async def _answers(self, question, answer_request):
+    async def _answers(self, question, answer_request, seconds):
         """Ask: a short program for the kernel to run, the question itself in the request's metadata
         (a program that spelled out the inputs would take IPython long to read)."""
         client = self.client
@@ -277,14 +414,14 @@ class KernelQuestions:
             "allow_stdin": True, "stop_on_error": False}, metadata={QUESTION_KEY: question})
         client.kc.shell_channel.send(request)
         msg_id = request["header"]["msg_id"]
-        deadline, size, answers = time.monotonic() + self.seconds, 0, []
+        deadline, size, answers = time.monotonic() + seconds, 0, []
         waiting = {}  # channel -> the pending read of its next message
         try:
             while True:
                 left = deadline - time.monotonic()
                 if left <= 0:
                     await client.km.interrupt_kernel()
-                    raise KernelAnswerError(f"the kernel did not answer within {self.seconds} s")
+                    raise KernelAnswerError(f"the kernel did not answer within {seconds:.0f} s")
                 for channel, read in (("iopub", client.kc.get_iopub_msg), ("stdin", client.kc.get_stdin_msg)):
                     if channel not in waiting:
                         waiting[channel] = asyncio.ensure_future(read(timeout=min(left, 1.0)))
@@ -296,17 +433,16 @@ class KernelQuestions:
                         if not await client.km.is_alive():
                             raise DeadKernelError("the kernel died while answering a question from grading") from None
                         continue
+                    size += len(json.dumps([message["content"], message.get("metadata", {})], default=str))
+                    if size > self.max_bytes:  # every message counts, whatever it answers
+                        await client.km.interrupt_kernel()
+                        raise KernelAnswerError("the kernel answered with more output than grading reads")
                     if message["parent_header"].get("msg_id") != msg_id:
                         continue
                     if channel == "stdin":
                         self._answer_request(message, answer_request)
                         continue
                     kind, content = message["msg_type"], message["content"]
-                    size += 100 + len(content.get("text", "")) + sum(
-                        len(value) for value in content.get("data", {}).values() if isinstance(value, str))
-                    if size > self.max_bytes:
-                        await client.km.interrupt_kernel()
-                        raise KernelAnswerError("the kernel answered with more output than grading reads")
                     if kind == "display_data" and MIME_TYPE in content.get("data", {}):
                         answers.append(content["data"][MIME_TYPE])
                     elif kind == "error":

@@ -90,6 +90,8 @@ MISTAKES = [
      "test_gaussian_nll"),
     ("02_dense_vae", "gaussian-floor-ignored", "gaussian_nll",
      "scale = log_scale.exp().clamp(min=min_scale)", "scale = log_scale.exp()", "test_gaussian_nll"),
+    ("02_dense_vae", "gaussian-soft-floor", "gaussian_nll",
+     "scale = log_scale.exp().clamp(min=min_scale)", "scale = min_scale + log_scale.exp()", "test_gaussian_nll"),
     ("02_dense_vae", "gaussian-pixels-averaged", "gaussian_nll",
      "return per_pixel.sum(1)", "return per_pixel.mean(1)", "test_gaussian_nll"),
     ("03_conv_vae", "variance-used-as-std", "conv_encoder",
@@ -281,6 +283,12 @@ ALTERNATIVES = [
     ("05_beta_vae_clustering", [
         ("gumbel_softmax_sample", "return F.softmax((logits + gumbel) / tau, dim=-1)",
          "return F.gumbel_softmax(logits, tau=tau)"),
+    ]),
+    # the Gumbel noise from torch.distributions, with its argument validation
+    ("05_beta_vae_clustering", [
+        ("gumbel_softmax_sample", "u = torch.rand_like(logits).clamp(min=torch.finfo(logits.dtype).tiny)\n"
+         "    gumbel = -torch.log(-torch.log(u))\n",
+         "gumbel = torch.distributions.Gumbel(torch.zeros_like(logits), torch.ones_like(logits)).sample()\n"),
     ]),
     ("06_collapse_and_inference", [
         ("free_bits_kl", "return kl.mean(dim=0).clamp(min=free_bits).sum()",

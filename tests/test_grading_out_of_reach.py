@@ -1,8 +1,12 @@
-"""Verdicts out of the student's reach: submissions that answer the judged exercises wrongly and then
-attack the kernel itself (the code it runs, the messages it sends, the checks, the running test, torch,
-its folder) are autograded for real, by plain `nbgrader autograde` and by `python -m grading autograde`.
-None may earn a point on an exercise judged in the grading process (grading/judge.py), an honest
-submission that installs hooks of its own keeps every point, and the two commands' gradebooks agree."""
+"""Verdicts out of the student's reach: submissions that answer every exercise wrongly and then attack
+what grades them (the code the kernel runs, the messages it sends, the checks, the running test, torch, a
+built-in, the course's helpers, the kernel's folder, the answers it sends to grading) are autograded for
+real, by plain `nbgrader autograde` and by `python -m grading autograde`. None may earn a point, an honest
+submission that installs hooks of its own keeps every point, and the two commands' gradebooks agree.
+
+Notebook 01 gets every attack, and each other assignment two of them in turn (each submission costs a
+notebook run under each command).
+"""
 import json
 import shutil
 import subprocess
@@ -11,11 +15,10 @@ import sys
 import nbformat
 import pytest
 
-from conftest import grades, nbgrader, notebook_path, submit
+from conftest import ASSIGNMENTS, grades, nbgrader, notebook_path, submit
 from grading.judge import is_judged
 from test_grading_catches_mistakes import MISTAKES
 
-ASSIGNMENT = "01_elbo"
 ATTACKS = {
     "rewrites-later-cells-ast": (
         "import ast\n"
@@ -55,8 +58,7 @@ ATTACKS = {
         "    setattr(_fake, _name, lambda *args, **kwargs: args[-1] if args else None)\n"
         "sys.modules['vae_helpers.checks'] = _fake\n"
         "import vae_helpers\n"
-        "vae_helpers.checks = _fake\n"
-        "sys.modules['vae_helpers.integrity'] = types.ModuleType('vae_helpers.integrity')\n"),
+        "vae_helpers.checks = _fake\n"),
     "answers-from-the-running-test": (
         "import sys\n"
         "def _from_the_test(answer):\n"
@@ -97,9 +99,40 @@ ATTACKS = {
         "                _text = open(os.path.join(_root, _file), errors='replace').read()\n"
         "            except Exception:\n"
         "                continue\n"
-        "            if '_torch.Generator().manual_' + 'seed(11)' in _text:  # a line of 01's hidden tests\n"
-        "                print('FOUND', os.path.join(_root, _file), _text)\n"),
+        "            if '### BEGIN HIDDEN' + ' TESTS\\n_' in _text or '_expect_' + 'close(' in _text:  # hidden tests\n"
+        "                print('FOUND', os.path.join(_root, _file))\n"),
+    "patches-torch": (
+        "import torch\n"
+        "torch.allclose = lambda *args, **kwargs: True\n"
+        "torch.equal = lambda *args, **kwargs: True\n"),
+    "patches-a-tensor-method": (
+        "import torch\n"
+        "torch.Tensor.expand_as = lambda self, other: other  # any value then looks close to the expected one\n"),
+    "rebinds-a-builtin": (
+        "import builtins\n"
+        "builtins.abs = lambda value: 0.0\n"
+        "abs = builtins.abs\n"),
+    "rebinds-the-checks-it-reads": (
+        "expect_close = expect_shape = expect_finite = expect_gradient = lambda *args, **kwargs: None\n"),
+    "patches-the-course-helpers": (
+        "import vae_helpers.checks\n"
+        "for name in dir(vae_helpers.checks):\n"
+        "    if name.startswith('expect_'):\n"
+        "        setattr(vae_helpers.checks, name, lambda *args, **kwargs: None)\n"),
+    "answers-grading-with-its-own-inputs": (  # whatever grading sends, the kernel sends it back
+        "import vae_helpers.answers as _answers\n"
+        "_original = _answers._KernelWire.answer\n"
+        "def _echo(self, question, namespace):\n"
+        "    if question['ask'] == 'call' and question['args']:\n"
+        "        return {'result': question['args'][0]}\n"
+        "    return _original(self, question, namespace)\n"
+        "_answers._KernelWire.answer = _echo\n"),
 }
+NAMES = list(ATTACKS)
+OTHERS = [a for a in ASSIGNMENTS if a != "01_elbo"]
+# (assignment, attack): 01 gets every attack; each other assignment two, in turn
+TRIALS = [("01_elbo", name) for name in NAMES] + [
+    (assignment, name) for i, assignment in enumerate(OTHERS) for name in NAMES[i::len(OTHERS)][:2]]
 # an honest student with hooks of their own: the right answers, a transformer that changes nothing
 HONEST_WITH_HOOKS = (
     "import ast\n"
@@ -109,19 +142,19 @@ HONEST_WITH_HOOKS = (
     "get_ipython().events.register('post_run_cell', lambda result: None)\n")
 
 
-def judged_cells(course):
-    notebook = nbformat.read(notebook_path(course / "solutions", ASSIGNMENT), as_version=4)
-    return {c.metadata.nbgrader["grade_id"] for c in notebook.cells if is_judged(c)}
+def graded_cells(course, assignment):
+    notebook = nbformat.read(notebook_path(course / "solutions", assignment), as_version=4)
+    return {c.metadata.nbgrader["grade_id"]: is_judged(c) for c in notebook.cells
+            if c.cell_type == "code" and c.metadata.get("nbgrader", {}).get("grade")}
 
 
-def changes(course, attack_code, mistakes=True):
-    """The first planted mistake of each judged exercise, and ``attack_code`` on top of the first answer cell."""
-    judged = judged_cells(course)
+def changes(course, assignment, attack_code, mistakes=True):
+    """The first planted mistake of each exercise, and ``attack_code`` on top of the first answer cell."""
     first = {}
-    for assignment, _, cell_id, correct, mistaken, test in MISTAKES:
-        if mistakes and assignment == ASSIGNMENT and test in judged:
+    for name, _, cell_id, correct, mistaken, _ in MISTAKES:
+        if mistakes and name == assignment:
             first.setdefault(cell_id, (cell_id, correct, mistaken))
-    notebook = json.loads(notebook_path(course / "solutions", ASSIGNMENT).read_text())
+    notebook = json.loads(notebook_path(course / "solutions", assignment).read_text())
     cell = next(c for c in notebook["cells"] if c["metadata"].get("nbgrader", {}).get("solution")
                 and c["cell_type"] == "code")
     first_line = "".join(cell["source"]).splitlines(keepends=True)[0]
@@ -135,48 +168,55 @@ def graded(course, tmp_path_factory):
     for command in ("nbgrader", "grading"):
         copy = tmp_path_factory.mktemp(command) / "course"
         shutil.copytree(course, copy, ignore=shutil.ignore_patterns("submitted", "autograded", "feedback"))
-        for name, code in ATTACKS.items():
-            submit(copy, ASSIGNMENT, f"attack-{name}", changes(copy, code), released=True)
-        submit(copy, ASSIGNMENT, "honest-with-hooks", changes(copy, HONEST_WITH_HOOKS, mistakes=False), released=True)
-        if command == "nbgrader":
-            nbgrader(copy, "autograde", ASSIGNMENT, "--force")
-        else:
-            run = subprocess.run([sys.executable, "-m", "grading", "autograde", ASSIGNMENT, "--force"], cwd=copy,
-                                 capture_output=True, text=True, timeout=1200)
-            assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
+        for assignment, name in TRIALS:
+            submit(copy, assignment, f"attack-{name}", changes(copy, assignment, ATTACKS[name]), released=True)
+        for assignment in ("01_elbo", "02_dense_vae"):
+            submit(copy, assignment, "honest-with-hooks", changes(copy, assignment, HONEST_WITH_HOOKS, mistakes=False),
+                   released=True)
+        for assignment in sorted({assignment for assignment, _ in TRIALS}):
+            if command == "nbgrader":
+                nbgrader(copy, "autograde", assignment, "--force")
+            else:
+                run = subprocess.run([sys.executable, "-m", "grading", "autograde", assignment, "--force"], cwd=copy,
+                                     capture_output=True, text=True, timeout=1200)
+                assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
         by[command] = copy
     return by
 
 
-def test_some_exercises_are_judged_in_the_grading_process(course):
-    assert len(judged_cells(course)) >= 3
+def test_every_graded_cell_is_judged_in_the_grading_process(course):
+    for assignment in ASSIGNMENTS:
+        cells = graded_cells(course, assignment)
+        assert cells and all(cells.values()), f"{assignment}: graded cells whose hidden tests run in the kernel"
 
 
-@pytest.mark.parametrize("attack", ATTACKS)
-def test_an_attack_on_the_kernel_earns_no_point_on_a_judged_exercise(graded, attack):
+@pytest.mark.parametrize("assignment, attack", TRIALS, ids=[f"{a}:{t}" for a, t in TRIALS])
+def test_an_attack_earns_no_point(graded, assignment, attack):
     for command, course in graded.items():
-        scores = grades(course, ASSIGNMENT, f"attack-{attack}")
-        earned = {cell: score for cell, (score, _) in scores.items() if score and cell in judged_cells(course)}
+        scores = grades(course, assignment, f"attack-{attack}")
+        earned = {cell: score for cell, (score, _) in scores.items() if score}
         assert not earned, f"{attack} earned points for wrong answers under {command}: {earned}"
 
 
 def test_the_hidden_tests_are_not_in_the_kernels_reach(graded):
+    readers = [(a, f"attack-{name}") for a, name in TRIALS if name == "reads-its-folder-for-the-hidden-tests"]
     for course in graded.values():
-        autograded = notebook_path(course / "nbgrader_work" / "autograded" / "attack-reads-its-folder-for-the-hidden-tests",
-                                   ASSIGNMENT)
-        printed = ["".join(output.get("text", "")) for cell in json.loads(autograded.read_text())["cells"]
-                   for output in cell.get("outputs", []) if output["output_type"] == "stream"]
-        assert not [text for text in printed if "FOUND" in text], "an answer cell read a file that holds hidden tests"
+        for assignment, student in readers:
+            autograded = notebook_path(course / "nbgrader_work" / "autograded" / student, assignment)
+            printed = ["".join(output.get("text", "")) for cell in json.loads(autograded.read_text())["cells"]
+                       for output in cell.get("outputs", []) if output["output_type"] == "stream"]
+            assert not [text for text in printed if "FOUND" in text], "an answer cell read a file that holds hidden tests"
 
 
 def test_an_honest_student_with_hooks_keeps_every_point(graded):
     for command, course in graded.items():
-        lost = {cell: (score, most) for cell, (score, most) in grades(course, ASSIGNMENT, "honest-with-hooks").items()
-                if score is not None and score < most}
-        assert not lost, f"honest cells lost points under {command}: {lost}"
+        for assignment in ("01_elbo", "02_dense_vae"):
+            lost = {cell: (score, most) for cell, (score, most) in grades(course, assignment, "honest-with-hooks").items()
+                    if score is not None and score < most}
+            assert not lost, f"honest cells of {assignment} lost points under {command}: {lost}"
 
 
 def test_both_commands_record_the_same_grades(graded):
-    students = [f"attack-{name}" for name in ATTACKS] + ["honest-with-hooks"]
-    by_command = {command: {s: grades(course, ASSIGNMENT, s) for s in students} for command, course in graded.items()}
+    students = [(a, f"attack-{name}") for a, name in TRIALS] + [(a, "honest-with-hooks") for a in ("01_elbo", "02_dense_vae")]
+    by_command = {command: {(a, s): grades(course, a, s) for a, s in students} for command, course in graded.items()}
     assert by_command["nbgrader"] == by_command["grading"]

@@ -181,3 +181,120 @@ def test_the_kernel_may_ask_for_nothing_that_was_not_lent(kernel):
                 "def reconstruct(decoder, z):\n"
                 "    raise ValueError(input(json.dumps({'callback': 99, 'method': 'anything', 'args': []})))\n")
     assert "may not ask" in verdict(judge(LENT, KernelQuestions(kernel), "lent"))
+
+
+@pytest.mark.parametrize("value", [{"loss": torch.tensor(1.5), "n": 3}, torch.distributions.Normal(torch.zeros(2), torch.ones(2))])
+def test_dicts_and_normals_travel_as_data(value):
+    back = decode(encode(value))
+    if isinstance(value, dict):
+        assert back.keys() == value.keys() and torch.equal(back["loss"], value["loss"]) and back["n"] == 3
+    else:
+        assert type(back) is torch.distributions.Normal and torch.equal(back.loc, value.loc)
+
+
+MODEL = '''
+import torch
+from vae_helpers.answers import student_functions
+from vae_helpers.checks import PASSED, expect_close, expect_equal
+Doubler, = student_functions("Doubler")
+model = Doubler(3)
+expect_equal("parameters", sum(p.numel() for p in model.parameters()), 3)
+x = torch.ones(2, 3, requires_grad=True)
+expect_close("forward", model(x), 2 * torch.ones(2, 3) + 1)
+(gradient,) = torch.autograd.grad(model(x).sum(), x)
+expect_close("gradient through the kernel", gradient, 2 * torch.ones(2, 3))
+seen = {}
+def capture(h):
+    seen["h"] = h
+    return h * 0
+model.head = capture  # replaced by a function of the judge, as a hidden test replaces a method
+model(x)
+(gradient,) = torch.autograd.grad(seen["h"].sum(), x)
+expect_close("gradient of what the kernel passed to the judge's function", gradient, 2 * torch.ones(2, 3))
+print(PASSED)
+'''
+
+
+def test_a_model_stays_in_the_kernel_and_is_asked_through_its_handle(kernel):
+    run(kernel, "import torch\nclass Doubler(torch.nn.Module):\n"
+                "    def __init__(self, n):\n        super().__init__()\n        self.bias = torch.nn.Parameter(torch.ones(n))\n"
+                "    def head(self, h):\n        return h + self.bias\n"
+                "    def forward(self, x):\n        return self.head(2 * x)\n")
+    assert verdict(judge(MODEL, KernelQuestions(kernel), "model")) == "passed"
+
+
+TRAINING = '''
+import torch
+from vae_helpers.answers import lend_copy, lent_parameters, student_functions
+from vae_helpers.checks import PASSED, expect_close
+step, = student_functions("step")
+torch.manual_seed(0)
+model = torch.nn.Linear(2, 1)
+optimizer = torch.optim.SGD(model.parameters(), lr=0.5)
+x = torch.randn(4, 2)
+expected = model.weight.detach() - 0.5 * torch.autograd.grad(model(x).pow(2).mean(), model.weight)[0]
+step(model, optimizer, x)  # the judge's model and optimizer, lent: their gradients and step happen here
+expect_close("the lent model's weight after a step", model.weight.detach(), expected)
+copy = lend_copy(torch.nn.Sequential(torch.nn.Linear(2, 1)))
+step(copy, None, x)  # the student code zeroes the copy's weight
+expect_close("the copy's weight, read back", lent_parameters(copy)[0], torch.zeros(1, 2))
+print(PASSED)
+'''
+
+
+def test_a_lent_model_trains_here_and_a_lent_copy_changes_there(kernel):
+    run(kernel, "import torch\ndef step(model, optimizer, x):\n"
+                "    if optimizer is None:\n        model[0].weight.data.zero_()\n        return\n"
+                "    optimizer.zero_grad()\n    model(x).pow(2).mean().backward()\n    optimizer.step()\n")
+    assert verdict(judge(TRAINING, KernelQuestions(kernel), "training")) == "passed"
+
+
+def test_the_kernel_reads_no_private_attribute_of_what_is_lent(kernel):
+    run(kernel, "import json\ndef reconstruct(decoder, z):\n"
+                "    raise ValueError(input(json.dumps({'callback': 0, 'getattr': '__globals__'})))\n")
+    assert "not lent" in verdict(judge(LENT, KernelQuestions(kernel), "lent"))
+
+
+WALK = '''
+import torch
+from vae_helpers.answers import lend_copy, student_functions
+from vae_helpers.checks import PASSED
+walk, = student_functions("walk")
+torch.manual_seed(0)
+model = torch.nn.Linear(2, 1)
+copy = lend_copy(torch.nn.Sequential(torch.nn.Linear(2, 1)))
+weight = copy.obj[0].weight.detach().clone()
+print(walk(model, copy, torch.optim.SGD(model.parameters(), lr=0.1)))
+assert torch.equal(copy.obj[0].weight, weight), "the judge's module changed"
+print(PASSED)
+'''
+
+
+def test_nothing_leads_from_what_is_lent_to_the_rest_of_the_grading_process(kernel):
+    """A lent module, optimizer or copy answers only what it is lent for: no method that returns an object to
+    walk on (a generator's frame, its built-ins, exec), no attribute of torch's, no request on the copy's module."""
+    run(kernel, "import json\ndef ask(request):\n    return json.loads(input(json.dumps(request)))\n"
+                "def walk(model, copy, optimizer):\n"
+                "    module, opt = model._lent[1], optimizer._lent[1]\n"
+                "    return [json.dumps(reply) for reply in (\n"
+                "            ask({'callback': module, 'method': 'parameters', 'args': [], 'kwargs': {'dict': []}}),\n"
+                "            ask({'callback': module, 'getattr': 'weight'}), ask({'callback': module, 'getattr': 'forward'}),\n"
+                "            ask({'callback': opt, 'getattr': 'param_groups'}),\n"
+                "            ask({'callback': opt, 'method': 'add_param_group', 'args': [{'dict': []}], 'kwargs': {'dict': []}}),\n"
+                "            ask({'callback': module, 'method': '__call__', 'args': [{'lent_ref': opt}], 'kwargs': {'dict': []}}),\n"
+                "            ask({'callback': 'copy 0', 'method': 'load_state_dict', 'args': [], 'kwargs': {'dict': []}}))]\n")
+    outputs = judge(WALK, KernelQuestions(kernel), "walk")
+    assert verdict(outputs) == "passed"
+    replies = outputs[0].text
+    assert replies.count("not lent to it") == 5 and replies.count("may not ask") == 1 and "'result'" not in replies, replies
+
+
+@pytest.mark.parametrize("shape", [[2**23], [2**14, 2**14], [2**23, 0]])
+def test_an_answer_may_hold_no_tensor_larger_than_grading_reads(shape):
+    with pytest.raises(ValueError, match="shape|larger"):
+        decode({"tensor": {"dtype": "float32", "shape": shape, "data": ""}})
+
+
+def test_only_ordinary_errors_of_the_students_code_keep_their_type(kernel):
+    run(kernel, "def kl_to_standard_normal(mu, logvar):\n    raise StopIteration('no')\n")
+    assert verdict(judge(JUDGE_KL, KernelQuestions(kernel), "kl")) == "RuntimeError: no"

@@ -12,4 +12,3 @@ show_errors_without_helper_frames()
 give_shown_figures_alt_text()
 __all__ = ["Batches", "choose", "describe", "evaluate", "get_device", "load_images", "progress_bar", "run_mode",
            "seed_everything", "train"]
-from . import integrity  # last: it records the modules above as the notebook starts
