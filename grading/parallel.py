@@ -143,8 +143,11 @@ def _nbgrader(arguments, folder, log, threads):
     os.setsid()  # a group of its own, which a timeout kills whole
     os.chdir(folder)
     sys.path.insert(0, folder)  # as `python -m nbgrader` run there would have it
-    # Each worker's PyTorch (in the kernel it starts) keeps to its share of the cores.
+    # Each worker's PyTorch keeps to its share of the cores: in the kernel it starts, and in this process, where
+    # the hidden tests are judged (torch was imported before this process began, so it is told directly).
     os.environ.update(OMP_NUM_THREADS=str(threads), MKL_NUM_THREADS=str(threads))
+    import torch
+    torch.set_num_threads(threads)
     output = os.open(log, os.O_WRONLY | os.O_CREAT | os.O_TRUNC)
     os.dup2(output, 1)
     os.dup2(output, 2)
