@@ -112,6 +112,13 @@ def test_per_image_gain_plots_the_difference_against_the_start():
     assert points.tolist() == [[-100.0, 3.0], [-50.0, 0.0]]
 
 
+def test_refinement_curve_draws_the_elbo_per_step_under_its_bound():
+    fig = plots.refinement_curve([0, 50, 500], [-240.0, -236.0, -235.0], -233.5, "L_1000")
+    (curve, bound) = fig.axes[0].lines
+    assert curve.get_xdata().tolist() == [0, 50, 500] and curve.get_ydata().tolist() == [-240.0, -236.0, -235.0]
+    assert bound.get_ydata().tolist() == [-233.5, -233.5] and "L_1000" in [t.get_text() for t in fig.axes[0].get_legend().texts]
+
+
 def test_aggregate_posterior_draws_the_codes_over_the_prior_circles():
     codes = torch.tensor([[0.0, 0.0], [5.0, -1.0]])
     fig = plots.aggregate_posterior(codes, torch.tensor([1, 2]), class_names=[str(i) for i in range(10)])

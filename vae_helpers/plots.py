@@ -212,6 +212,21 @@ def per_image_gain(before: torch.Tensor, after: torch.Tensor, xlabel: str, ylabe
     return fig
 
 
+def refinement_curve(steps, elbos, bound: float, bound_label: str, title: str = "") -> Figure:
+    """The mean ELBO after each number of refinement ``steps`` (``elbos``), against a ``bound`` it cannot pass."""
+    fig = Figure(figsize=(5, 3.5))
+    ax = fig.add_subplot()
+    ax.plot(list(steps), list(elbos), marker="o", label="mean ELBO of the refined q")
+    ax.axhline(bound, color="0.4", linestyle="--", linewidth=0.8, label=bound_label)
+    ax.set_xlabel("refinement steps on (μ, log σ²)")
+    ax.set_ylabel("nats per image")
+    ax.legend(fontsize=8)
+    ax.set_title(title)
+    ax.grid(alpha=0.3)
+    fig.tight_layout()
+    return fig
+
+
 def aggregate_posterior(codes: torch.Tensor, labels: torch.Tensor, class_names=None, title: str = "") -> Figure:
     """2-D codes (one z drawn from each q(z|x)), coloured by class, over the circles that hold
     39 %, 86 % and 99 % of the prior N(0, I)'s mass (radius 1, 2 and 3)."""
