@@ -191,6 +191,16 @@ MISTAKES = [
     ("06_collapse_and_inference", "refine-trains-the-decoder", "refine_posterior",
      "optimizer = torch.optim.Adam([mu, logvar], lr=lr)",
      "optimizer = torch.optim.Adam([mu, logvar, *decoder.parameters()], lr=lr)", "test_refine_posterior"),
+    ("06_collapse_and_inference", "aggregate-summed-not-averaged", "log_aggregate_posterior",
+     "dim=1) - math.log(len(mu))", "dim=1)", "test_log_aggregate_posterior"),
+    ("06_collapse_and_inference", "aggregate-densities-averaged-directly", "log_aggregate_posterior",
+     "torch.logsumexp(q.log_prob(part.unsqueeze(1)).sum(-1), dim=1) - math.log(len(mu))",
+     "q.log_prob(part.unsqueeze(1)).sum(-1).exp().mean(1).log()", "test_log_aggregate_posterior"),
+    ("06_collapse_and_inference", "aggregate-variance-as-scale", "log_aggregate_posterior",
+     "q = torch.distributions.Normal(mu, torch.exp(0.5 * logvar))", "q = torch.distributions.Normal(mu, torch.exp(logvar))",
+     "test_log_aggregate_posterior"),
+    ("06_collapse_and_inference", "aggregate-first-chunk-only", "log_aggregate_posterior",
+     "for part in z.split(chunk)])", "for part in z.split(chunk)][:1])", "test_log_aggregate_posterior"),
     ("06_collapse_and_inference", "grid-evenly-spaced", "prior_quantile_grid",
      "v = torch.distributions.Normal(0.0, 1.0).icdf(u)", "v = torch.linspace(-2.0, 2.0, n)", "test_prior_quantile_grid"),
     ("06_collapse_and_inference", "grid-quantiles-include-0-and-1", "prior_quantile_grid",
@@ -295,6 +305,13 @@ ALTERNATIVES = [
          "return torch.maximum(kl.mean(0), torch.tensor(float(free_bits))).sum()"),
         ("refine_posterior", "loss = -elbo_per_image(decoder, x, mu, logvar, n_samples).sum()",
          "loss = -elbo_per_image(decoder, x, mu, logvar, n_samples).mean()"),
+        ("log_aggregate_posterior", "q = torch.distributions.Normal(mu, torch.exp(0.5 * logvar))\n"
+         "    return torch.cat([torch.logsumexp(q.log_prob(part.unsqueeze(1)).sum(-1), dim=1) - math.log(len(mu))\n"
+         "                      for part in z.split(chunk)])",
+         "mixture = torch.distributions.MixtureSameFamily(\n"
+         "        torch.distributions.Categorical(logits=torch.zeros(len(mu))),\n"
+         "        torch.distributions.Independent(torch.distributions.Normal(mu, (0.5 * logvar).exp()), 1))\n"
+         "    return torch.cat([mixture.log_prob(part) for part in z.split(chunk)])"),
         ("prior_quantile_grid", "z1 = v.expand(n, n)                       # along each row, left to right\n"
          "    z2 = v.flip(0).unsqueeze(1).expand(n, n)  # down the rows, the largest first\n"
          "    return torch.stack([z1, z2], dim=-1)",
