@@ -116,7 +116,22 @@ def test_refinement_curve_draws_the_elbo_per_step_under_its_bound():
     fig = plots.refinement_curve([0, 50, 500], [-240.0, -236.0, -235.0], -233.5, "L_1000")
     (curve, bound) = fig.axes[0].lines
     assert curve.get_xdata().tolist() == [0, 50, 500] and curve.get_ydata().tolist() == [-240.0, -236.0, -235.0]
-    assert bound.get_ydata().tolist() == [-233.5, -233.5] and "L_1000" in [t.get_text() for t in fig.axes[0].get_legend().texts]
+    assert list(bound.get_ydata()) == [-233.5, -233.5] and "L_1000" in [t.get_text() for t in fig.axes[0].get_legend().texts]
+
+
+def test_pixel_maps_share_one_colour_scale():
+    fig = plots.pixel_maps({"a": torch.zeros(784), "b": torch.linspace(-3, 1, 784)}, label="log10 s")
+    images = [ax.images[0] for ax in fig.axes if ax.images]
+    assert [im.get_clim() for im in images] == [(-3.0, 1.0)] * 2 and images[1].get_array().shape == (28, 28)
+    assert fig.axes[-1].get_ylabel() == "log10 s"  # the colour bar
+
+
+def test_simplex_samples_puts_each_sample_where_its_probabilities_say():
+    points = plots.simplex_points(torch.tensor([[1.0, 0, 0], [0, 1.0, 0], [0, 0, 1.0], [1 / 3, 1 / 3, 1 / 3]]))
+    assert points.round(6).tolist() == [[0.0, 0.0], [1.0, 0.0], [0.5, round(3 ** 0.5 / 2, 6)], [0.5, round(3 ** 0.5 / 6, 6)]]
+    fig = plots.simplex_samples({0.1: torch.eye(3), 5.0: torch.full((2, 3), 1 / 3)})
+    assert [ax.get_title() for ax in fig.axes] == ["τ = 0.1", "τ = 5"]
+    assert fig.axes[1].collections[0].get_offsets().round(6).tolist() == [[0.5, round(3 ** 0.5 / 6, 6)]] * 2
 
 
 def test_aggregate_posterior_draws_the_codes_over_the_prior_circles():

@@ -227,6 +227,51 @@ def refinement_curve(steps, elbos, bound: float, bound_label: str, title: str = 
     return fig
 
 
+def pixel_maps(maps: dict, label: str, title: str = "") -> Figure:
+    """One 28 x 28 image per entry of ``maps`` (``{name: 784 values}``), on one colour scale, with its bar."""
+    values = {name: v.detach().cpu().double().reshape(28, 28).numpy() for name, v in maps.items()}
+    low, high = min(v.min() for v in values.values()), max(v.max() for v in values.values())
+    fig = Figure(figsize=(2.8 * len(values) + 1.2, 3.0))
+    axes = [fig.add_subplot(1, len(values), i + 1) for i in range(len(values))]
+    for ax, (name, v) in zip(axes, values.items()):
+        image = ax.imshow(v, vmin=low, vmax=high, cmap="viridis", interpolation="nearest")
+        ax.set_title(name, fontsize=9)
+        ax.set_xticks([])
+        ax.set_yticks([])
+    fig.colorbar(image, ax=axes, label=label, shrink=0.85)
+    if title:
+        fig.suptitle(title)
+    return fig
+
+
+def simplex_points(probabilities: torch.Tensor) -> np.ndarray:
+    """Points of the 3-category simplex, (n, 3), in the plane: category 1 at (0, 0), 2 at (1, 0), 3 at the top."""
+    p = probabilities.detach().cpu().double().numpy()
+    return np.stack([p[:, 1] + p[:, 2] / 2, p[:, 2] * np.sqrt(3) / 2], axis=1)
+
+
+def simplex_samples(samples: dict, title: str = "") -> Figure:
+    """One triangle per temperature (``{tau: samples of shape (n, 3)}``), each sample a point of the simplex."""
+    fig = Figure(figsize=(2.6 * len(samples), 2.8))
+    corners = simplex_points(torch.eye(3))
+    for i, (tau, points) in enumerate(samples.items()):
+        ax = fig.add_subplot(1, len(samples), i + 1)
+        ax.plot(*np.vstack([corners, corners[:1]]).T, color="0.5", linewidth=0.8)
+        xy = simplex_points(points)
+        ax.scatter(xy[:, 0], xy[:, 1], s=4, alpha=0.4)
+        for (x, y), name in zip(corners, ("c = 1", "c = 2", "c = 3")):
+            ax.annotate(name, (x, y), textcoords="offset points", xytext=(0, -11 if y == 0 else 4), ha="center", fontsize=8)
+        ax.set_title(f"τ = {tau:g}")
+        ax.set_xlim(-0.1, 1.1)
+        ax.set_ylim(-0.15, 1.0)
+        ax.set_aspect("equal")
+        ax.axis("off")
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    return fig
+
+
 def aggregate_posterior(codes: torch.Tensor, labels: torch.Tensor, class_names=None, title: str = "") -> Figure:
     """2-D codes (one z drawn from each q(z|x)), coloured by class, over the circles that hold
     39 %, 86 % and 99 % of the prior N(0, I)'s mass (radius 1, 2 and 3)."""
