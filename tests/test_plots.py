@@ -1,3 +1,4 @@
+import numpy as np
 import pytest
 import torch
 from matplotlib.figure import Figure
@@ -117,6 +118,21 @@ def test_refinement_curve_draws_the_elbo_per_step_under_its_bound():
     (curve, bound) = fig.axes[0].lines
     assert curve.get_xdata().tolist() == [0, 50, 500] and curve.get_ydata().tolist() == [-240.0, -236.0, -235.0]
     assert list(bound.get_ydata()) == [-233.5, -233.5] and "L_1000" in [t.get_text() for t in fig.axes[0].get_legend().texts]
+
+
+def test_colourings_show_the_same_points_once_per_grouping():
+    points = np.array([[0.0, 1.0], [2.0, 3.0]])
+    fig = plots.colourings(points, {"class": [0, 1], "k-means": [1, 1]})
+    assert [ax.get_title() for ax in fig.axes] == ["class", "k-means"]
+    assert all(ax.collections[0].get_offsets().tolist() == points.tolist() for ax in fig.axes)
+    assert fig.axes[1].collections[0].get_array().tolist() == [1, 1]
+
+
+def test_cluster_class_table_counts_each_class_in_each_cluster():
+    fig = plots.cluster_class_table([0, 0, 1, 2, 2], [1, 1, 1, 0, 0], [1, 0], ["c = 1", "c = 0"], ["a", "b", "c"])
+    numbers = [t.get_text() for t in fig.axes[0].texts]
+    assert numbers == ["2", "1", "0", "0", "0", "2"]  # cluster 1: two a, one b; cluster 0: two c
+    assert fig.axes[0].images[0].get_array()[0].tolist() == pytest.approx([2 / 3, 1 / 3, 0])
 
 
 def test_pixel_maps_share_one_colour_scale():

@@ -244,6 +244,42 @@ def pixel_maps(maps: dict, label: str, title: str = "") -> Figure:
     return fig
 
 
+def colourings(points, colourings: dict, title: str = "") -> Figure:
+    """The same 2-D points (n, 2) once per entry of ``colourings`` (``{name: n group numbers}``), coloured by group."""
+    points = np.asarray(points)
+    fig = Figure(figsize=(3.6 * len(colourings), 3.6))
+    for i, (name, groups) in enumerate(colourings.items()):
+        ax = fig.add_subplot(1, len(colourings), i + 1)
+        ax.scatter(points[:, 0], points[:, 1], c=np.asarray(groups), cmap="tab10", vmin=-0.5, vmax=9.5, s=4, alpha=0.7)
+        ax.set_title(name, fontsize=10)
+        ax.set_xticks([])
+        ax.set_yticks([])
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    return fig
+
+
+def cluster_class_table(labels, clusters, order, row_labels, class_names, title: str = "") -> Figure:
+    """How many images of each class (columns) each cluster holds (rows, in ``order``), shaded by the share of
+    the cluster's images."""
+    labels, clusters = np.asarray(labels), np.asarray(clusters)
+    counts = np.array([[np.sum((clusters == c) & (labels == k)) for k in range(len(class_names))] for c in order])
+    shares = counts / np.maximum(counts.sum(1, keepdims=True), 1)
+    fig = Figure(figsize=(0.62 * len(class_names) + 2.6, 0.36 * len(order) + 1.4))
+    ax = fig.add_subplot()
+    ax.imshow(shares, cmap="Blues", vmin=0, vmax=1, aspect="auto")
+    for (row, column), count in np.ndenumerate(counts):
+        ax.text(column, row, str(count), ha="center", va="center", fontsize=7,
+                color="white" if shares[row, column] > 0.6 else "black")
+    ax.set_xticks(range(len(class_names)), class_names, rotation=45, ha="right", fontsize=8)
+    ax.set_yticks(range(len(order)), row_labels, fontsize=8)
+    ax.set_xlabel("true class")
+    ax.set_title(title, fontsize=10)
+    fig.tight_layout()
+    return fig
+
+
 def simplex_points(probabilities: torch.Tensor) -> np.ndarray:
     """Points of the 3-category simplex, (n, 3), in the plane: category 1 at (0, 0), 2 at (1, 0), 3 at the top."""
     p = probabilities.detach().cpu().double().numpy()
