@@ -4,8 +4,8 @@ built-in, the course's helpers, the kernel's folder, the answers it sends to gra
 real, by plain `nbgrader autograde` and by `python -m grading autograde`. None may earn a point, an honest
 submission that installs hooks of its own keeps every point, and the two commands' gradebooks agree.
 
-Notebook 01 gets every attack, and each other assignment two of them in turn (each submission costs a
-notebook run under each command).
+Notebook 01 gets every attack, and each other assignment one of them (each submission costs a notebook run
+under each command).
 """
 import json
 import shutil
@@ -130,9 +130,11 @@ ATTACKS = {
 }
 NAMES = list(ATTACKS)
 OTHERS = [a for a in ASSIGNMENTS if a != "01_elbo"]
-# (assignment, attack): 01 gets every attack; each other assignment two, in turn
-TRIALS = [("01_elbo", name) for name in NAMES] + [
-    (assignment, name) for i, assignment in enumerate(OTHERS) for name in NAMES[i::len(OTHERS)][:2]]
+# (assignment, attack): 01 gets every attack; each other assignment one, in turn (its kind of cell matters more
+# than which attack it gets: 02-06 lend models, optimizers and copies, 01 plain functions and a toy)
+KEPT_FOR_OTHERS = ("reads-its-folder-for-the-hidden-tests", "replaces-the-checks", "filters-the-kernels-messages",
+                   "answers-grading-with-its-own-inputs", "patches-torch")
+TRIALS = [("01_elbo", name) for name in NAMES] + list(zip(OTHERS, KEPT_FOR_OTHERS))
 # an honest student with hooks of their own: the right answers, a transformer that changes nothing
 HONEST_WITH_HOOKS = (
     "import ast\n"
@@ -170,9 +172,8 @@ def graded(course, tmp_path_factory):
         shutil.copytree(course, copy, ignore=shutil.ignore_patterns("submitted", "autograded", "feedback"))
         for assignment, name in TRIALS:
             submit(copy, assignment, f"attack-{name}", changes(copy, assignment, ATTACKS[name]), released=True)
-        for assignment in ("01_elbo", "02_dense_vae"):
-            submit(copy, assignment, "honest-with-hooks", changes(copy, assignment, HONEST_WITH_HOOKS, mistakes=False),
-                   released=True)
+        submit(copy, "02_dense_vae", "honest-with-hooks", changes(copy, "02_dense_vae", HONEST_WITH_HOOKS, mistakes=False),
+               released=True)
         for assignment in sorted({assignment for assignment, _ in TRIALS}):
             if command == "nbgrader":
                 nbgrader(copy, "autograde", assignment, "--force")
@@ -210,13 +211,12 @@ def test_the_hidden_tests_are_not_in_the_kernels_reach(graded):
 
 def test_an_honest_student_with_hooks_keeps_every_point(graded):
     for command, course in graded.items():
-        for assignment in ("01_elbo", "02_dense_vae"):
-            lost = {cell: (score, most) for cell, (score, most) in grades(course, assignment, "honest-with-hooks").items()
-                    if score is not None and score < most}
-            assert not lost, f"honest cells of {assignment} lost points under {command}: {lost}"
+        lost = {cell: (score, most) for cell, (score, most) in grades(course, "02_dense_vae", "honest-with-hooks").items()
+                if score is not None and score < most}
+        assert not lost, f"honest cells lost points under {command}: {lost}"
 
 
 def test_both_commands_record_the_same_grades(graded):
-    students = [(a, f"attack-{name}") for a, name in TRIALS] + [(a, "honest-with-hooks") for a in ("01_elbo", "02_dense_vae")]
+    students = [(a, f"attack-{name}") for a, name in TRIALS] + [("02_dense_vae", "honest-with-hooks")]
     by_command = {command: {(a, s): grades(course, a, s) for a, s in students} for command, course in graded.items()}
     assert by_command["nbgrader"] == by_command["grading"]
