@@ -80,6 +80,9 @@ def test_compared_curves_put_each_term_of_every_model_on_one_panel():
     assert [ax.get_title() for ax in fig.axes] == ["loss", "kl"]
     assert [list(line.get_ydata()) for line in fig.axes[1].lines] == [[0.5, 0.7], [0.6, 0.9]]
     assert [text.get_text() for text in fig.axes[0].get_legend().get_texts()] == ["dense", "conv"]
+    assert [ax.get_yscale() for ax in fig.axes] == ["linear", "linear"]
+    logged = plots.compared_curves({"learned s": {"median s": [1.0, 0.1]}}, ylabel="s", log_y=True)
+    assert logged.axes[0].get_yscale() == "log" and logged.axes[0].get_ylabel() == "s"
 
 
 def test_rate_distortion_plots_points_in_beta_order_with_iso_elbo_lines():
@@ -140,6 +143,16 @@ def test_pixel_maps_share_one_colour_scale():
     images = [ax.images[0] for ax in fig.axes if ax.images]
     assert [im.get_clim() for im in images] == [(-3.0, 1.0)] * 2 and images[1].get_array().shape == (28, 28)
     assert fig.axes[-1].get_ylabel() == "log10 s"  # the colour bar
+
+
+def test_kl_over_training_shows_each_dimension_epoch_by_epoch_sorted_by_its_final_kl():
+    dying = torch.tensor([[2.0, 0.5, 1.0], [1.0, 0.0, 3.0]])  # 2 epochs, 3 dimensions
+    fig = plots.kl_over_training({"no warm-up": dying, "warm-up": torch.zeros(2, 3)})
+    shown = [ax.images[0] for ax in fig.axes if ax.images]
+    assert shown[0].get_array().tolist() == [[1.0, 3.0], [2.0, 1.0], [0.5, 0.0]]  # rows: dimensions 2, 0, 1
+    assert [im.get_clim() for im in shown] == [(0.0, 3.0)] * 2
+    assert [ax.get_title() for ax in fig.axes[:2]] == ["no warm-up", "warm-up"]
+    assert fig.axes[-1].get_ylabel() == "KL to the prior, nats per image"
 
 
 def test_simplex_samples_puts_each_sample_where_its_probabilities_say():

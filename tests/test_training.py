@@ -36,6 +36,16 @@ def test_train_reports_every_few_epochs_and_after_the_last(digits, capsys):
     assert reported == ["epoch 2/5", "epoch 4/5", "epoch 5/5"]
 
 
+def test_train_calls_after_epoch_with_the_model_in_its_state_after_each_epoch(digits):
+    model = torch.nn.Linear(784, 784)
+    seen = []
+    train(model, lambda m, x, y: ((m(x.flatten(1)) - x.flatten(1)) ** 2).mean(), Batches(digits.take(128), 64),
+          torch.optim.SGD(model.parameters(), 0.1), epochs=3, progress=False, report_every=3,
+          after_epoch=lambda epoch: seen.append((epoch, model.weight.detach().clone())))
+    assert [epoch for epoch, _ in seen] == [1, 2, 3]
+    assert not torch.equal(seen[0][1], seen[1][1]) and torch.equal(seen[2][1], model.weight.detach())
+
+
 def test_train_accepts_a_plain_loss_tensor(digits):
     model = torch.nn.Linear(784, 784)
     history = train(model, lambda m, x, y: ((m(x.flatten(1)) - x.flatten(1)) ** 2).mean(),

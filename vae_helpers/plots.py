@@ -124,9 +124,9 @@ def loss_curves(history: dict, title: str = "", ylabel: str = "nats per image") 
     return fig
 
 
-def compared_curves(histories: dict, title: str = "", ylabel: str = "nats per image") -> Figure:
+def compared_curves(histories: dict, title: str = "", ylabel: str = "nats per image", log_y: bool = False) -> Figure:
     """Training histories of several models (``{model: {term: [value per epoch]}}``): one panel per
-    term, one line per model, so that the models are compared on the same axes."""
+    term, one line per model, so that the models are compared on the same axes (``log_y``: a log scale)."""
     terms = list(next(iter(histories.values())))
     fig = Figure(figsize=(3.6 * len(terms), 3))
     for i, term in enumerate(terms):
@@ -134,6 +134,8 @@ def compared_curves(histories: dict, title: str = "", ylabel: str = "nats per im
         for model, history in histories.items():
             values = history[term]
             ax.plot(range(1, len(values) + 1), values, marker="o", label=model)
+        if log_y:
+            ax.set_yscale("log")
         ax.set_xlabel("epoch")
         ax.set_title(term)
         if i == 0:
@@ -193,6 +195,26 @@ def per_dimension_kl(kls: dict, active: dict, title: str = "") -> Figure:
     if title:
         fig.suptitle(title)
     fig.tight_layout()
+    return fig
+
+
+def kl_over_training(kls: dict, title: str = "") -> Figure:
+    """One panel per model (``{model: KL per latent dimension after each epoch, shape (epochs, dims)}``): each
+    dimension's KL (rows, sorted by the KL it ends with) epoch by epoch (columns), on one colour scale."""
+    kls = {name: torch.as_tensor(kl).detach().cpu().double() for name, kl in kls.items()}
+    top = max(float(kl.max()) for kl in kls.values())
+    fig = Figure(figsize=(3.4 * len(kls) + 1.2, 3.2))
+    axes = [fig.add_subplot(1, len(kls), i + 1) for i in range(len(kls))]
+    for ax, (name, kl) in zip(axes, kls.items()):
+        order = kl[-1].argsort(descending=True)
+        image = ax.imshow(kl[:, order].T.numpy(), vmin=0.0, vmax=top, cmap="magma", aspect="auto",
+                          interpolation="nearest", extent=(0.5, len(kl) + 0.5, kl.shape[1] - 0.5, -0.5))
+        ax.set_xlabel("epoch")
+        ax.set_title(name, fontsize=10)
+    axes[0].set_ylabel("latent dimension, by final KL")
+    fig.colorbar(image, ax=axes, label="KL to the prior, nats per image", shrink=0.85)
+    if title:
+        fig.suptitle(title)
     return fig
 
 

@@ -49,7 +49,7 @@ def _terms(loss_fn, model, x, y) -> dict:
 
 
 def train(model: torch.nn.Module, loss_fn, batches, optimizer: torch.optim.Optimizer,
-          epochs: int, progress: bool = True, report_every: int = 1) -> dict:
+          epochs: int, progress: bool = True, report_every: int = 1, after_epoch=None) -> dict:
     """Train ``model`` for ``epochs`` passes over ``batches``; return the history.
 
     ``loss_fn(model, x, y)`` returns either the loss tensor to minimise, or a dict of
@@ -57,7 +57,8 @@ def train(model: torch.nn.Module, loss_fn, batches, optimizer: torch.optim.Optim
     reconstruction and KL terms) are only recorded. The history maps every term to its
     mean over each epoch's examples: ``{"loss": [epoch 1, epoch 2, ...], ...}``. A line with the
     means is printed every ``report_every`` epochs and after the last; meanwhile a progress bar moves
-    with every batch (one at a time: each epoch's goes when the epoch ends).
+    with every batch (one at a time: each epoch's goes when the epoch ends). ``after_epoch(epoch)``, if
+    given, is called after each epoch (to measure the model as it trains).
     """
     history = {}
     for epoch in range(1, epochs + 1):
@@ -76,6 +77,8 @@ def train(model: torch.nn.Module, loss_fn, batches, optimizer: torch.optim.Optim
                 bar.set_postfix(loss=f"{float(terms['loss'].detach()):.2f}", refresh=False)
         for name, mean in epoch_means.means().items():
             history.setdefault(name, []).append(mean)
+        if after_epoch is not None:
+            after_epoch(epoch)
         if epoch % report_every and epoch != epochs:
             continue
         summary = ", ".join(f"{name} {values[-1]:.2f}" for name, values in history.items())
