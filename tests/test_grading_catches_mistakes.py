@@ -161,10 +161,18 @@ MISTAKES = [
     ("05_beta_vae_clustering", "categorical-softmax-over-batch", "categorical_kl_to_uniform",
      "log_probs = F.log_softmax(logits, dim=-1)", "log_probs = F.log_softmax(logits, dim=0)",
      "test_categorical_kl_to_uniform"),
-    ("05_beta_vae_clustering", "capacity-without-abs", "capacity_loss",
-     "return gamma * (kl.mean() - capacity).abs()", "return gamma * (kl.mean() - capacity)", "test_capacity_loss"),
-    ("05_beta_vae_clustering", "capacity-abs-per-image", "capacity_loss",
-     "return gamma * (kl.mean() - capacity).abs()", "return gamma * (kl - capacity).abs().mean()", "test_capacity_loss"),
+    ("05_beta_vae_clustering", "capacity-without-abs", "capacity_penalty",
+     "gamma * (kl.mean() - capacity).abs()", "gamma * (kl.mean() - capacity)", "test_capacity_penalty"),
+    ("05_beta_vae_clustering", "capacity-abs-per-image", "capacity_penalty",
+     "gamma * (kl.mean() - capacity).abs()", "gamma * (kl - capacity).abs().mean()", "test_capacity_penalty"),
+    ("05_beta_vae_clustering", "capacity-without-balance", "capacity_penalty",
+     " + gamma * balance", "", "test_capacity_penalty"),
+    ("05_beta_vae_clustering", "capacity-balance-of-mean-logits", "capacity_penalty",
+     "log_shares = torch.logsumexp(F.log_softmax(category_logits, dim=-1), dim=0) - math.log(len(category_logits))",
+     "log_shares = category_logits.mean(0)", "test_capacity_penalty"),
+    ("05_beta_vae_clustering", "capacity-balance-with-zero-shares", "capacity_penalty",
+     "log_shares = torch.logsumexp(F.log_softmax(category_logits, dim=-1), dim=0) - math.log(len(category_logits))",
+     "log_shares = F.softmax(category_logits, dim=-1).mean(0).log()", "test_capacity_penalty"),
     ("05_beta_vae_clustering", "gumbel-exponential-noise", "gumbel_softmax_sample",
      "gumbel = -torch.log(-torch.log(u))", "gumbel = -torch.log(u)", "test_gumbel_softmax_sample"),
     ("05_beta_vae_clustering", "gumbel-without-temperature", "gumbel_softmax_sample",
@@ -284,7 +292,15 @@ ALTERNATIVES = [
         ("categorical_kl_to_uniform", "log_probs = F.log_softmax(logits, dim=-1)\n"
          "    return (log_probs.exp() * log_probs).sum(-1) + math.log(logits.shape[-1])",
          "q = torch.distributions.Categorical(logits=logits)\n    return math.log(logits.shape[-1]) - q.entropy()"),
-        ("capacity_loss", "return gamma * (kl.mean() - capacity).abs()", "return gamma * torch.abs(kl.mean() - capacity)"),
+        ("capacity_penalty", "kl = categorical_kl_to_uniform(category_logits)\n"
+         "    log_shares = torch.logsumexp(F.log_softmax(category_logits, dim=-1), dim=0) - math.log(len(category_logits))\n"
+         "    balance = categorical_kl_to_uniform(log_shares.unsqueeze(0)).squeeze(0)\n"
+         "    return gamma * (kl.mean() - capacity).abs() + gamma * balance",
+         "q = torch.distributions.Categorical(logits=category_logits)\n"
+         "    log_k = math.log(category_logits.shape[-1])\n"
+         "    shares = q.probs.mean(0)\n"
+         "    balance = torch.special.xlogy(shares, shares).sum() + log_k\n"
+         "    return gamma * torch.abs((log_k - q.entropy()).mean() - capacity) + gamma * balance"),
         ("gumbel_softmax_sample", "u = torch.rand_like(logits).clamp(min=torch.finfo(logits.dtype).tiny)\n"
          "    gumbel = -torch.log(-torch.log(u))\n",
          "gumbel = -torch.empty_like(logits).exponential_().log()\n"),
