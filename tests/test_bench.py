@@ -143,13 +143,16 @@ def test_quality_comes_from_the_student_runs_of_a_full_run():
 
 
 def test_notebook_06_reports_collapse_gaps_and_the_split_of_the_rate():
-    quality = {"collapse": {"no warm-up": {"active units": 14, "rate": 8.0, "distortion": 245.7, "loss": 253.7}},
+    quality = {"collapse": {"no warm-up": {"active units": 14, "rate": 8.0, "distortion": 245.7, "loss": 253.7,
+                                           "active units by seed": [14, 17, 12]},
+                            "free bits": {"active units": 32, "rate": 16.8, "distortion": 101.6, "loss": 118.4}},
                "gaps": {"amortised ELBO": -235.1, "refined ELBO": -232.1, "L_1000": -230.4},
                "2-D": {"rate": 6.15, "marginal KL": 0.75, "in holes": 0.23}}
     run = {"notebook": "06_collapse_and_inference", "mode": "student", "seconds": 140.0, "peak bytes": 1.0e9,
            "quality": quality, "error": None}
     text = section(argparse.Namespace(quick=False, dataset="fashion-mnist"), torch.device("cpu"), [], [run], "bench")
-    assert "| no warm-up | 14 | 8.0 | 245.7 | 253.7 |" in text
+    assert "| no warm-up | 14 | 14, 17, 12 | 8.0 | 245.7 | 253.7 |" in text
+    assert "| free bits | 32 | – | 16.8 | 101.6 | 118.4 |" in text  # one seed: no spread to show
     assert "| L_1000 | amortisation gap, at least | L_1000 − refined ELBO |" in text
     assert "| nats per image | -235.10 | -232.10 | -230.40 | 3.00 | 1.70 |" in text
     assert "| β = 1 | 6.15 | 5.40 | 0.75 | 23% |" in text

@@ -203,7 +203,8 @@ def kl_over_training(kls: dict, title: str = "") -> Figure:
     dimension's KL (rows, sorted by the KL it ends with) epoch by epoch (columns), on one colour scale."""
     kls = {name: torch.as_tensor(kl).detach().cpu().double() for name, kl in kls.items()}
     top = max(float(kl.max()) for kl in kls.values())
-    fig = Figure(figsize=(3.4 * len(kls) + 1.2, 3.2))
+    fig = Figure(figsize=(3.4 * len(kls) + 1.2, 3.5))
+    fig.subplots_adjust(top=0.8, bottom=0.16)
     axes = [fig.add_subplot(1, len(kls), i + 1) for i in range(len(kls))]
     for ax, (name, kl) in zip(axes, kls.items()):
         order = kl[-1].argsort(descending=True)
