@@ -29,6 +29,8 @@ def test_expect_finite_counts_bad_values():
     expect_finite("x", torch.ones(3))
     with pytest.raises(AssertionError, match="2 NaN/inf among 3"):
         expect_finite("x", torch.tensor([1.0, math.nan, math.inf]))
+    with pytest.raises(AssertionError, match=r"1 NaN/inf among 1 \(first values \[nan\]\)\. Hint: use log_softmax\.$"):
+        expect_finite("x", torch.tensor([math.nan]), hint="use log_softmax.")
 
 
 def test_expect_close_reports_expected_got_difference_and_hint():

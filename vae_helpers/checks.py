@@ -30,13 +30,13 @@ def expect_shape(name: str, value, shape) -> None:
         raise AssertionError(f"{name}: expected shape {tuple(shape)}, got {tuple(value.shape)}.")
 
 
-def expect_finite(name: str, value) -> None:
+def expect_finite(name: str, value, hint: str = "") -> None:
     """``value`` must hold no NaN or infinity."""
     expect_tensor(name, value)
     bad = ~torch.isfinite(value)
     if bad.any():
         raise AssertionError(f"{name}: expected finite values, got {int(bad.sum())} NaN/inf "
-                             f"among {value.numel()} (first values {_preview(value)}).")
+                             f"among {value.numel()} (first values {_preview(value)})." + (f" Hint: {hint}" if hint else ""))
 
 
 def expect_returns(name: str, function, *args, hint: str = ""):
