@@ -130,7 +130,7 @@ def quality_tables(runs: list[dict]) -> list[str]:
                   for name, q in by_notebook.get(notebook, {}).get("likelihood", {}).items()}
     if likelihood:
         lines += ["| VAE, trained and tested on binarised images | s/epoch (in the notebook) | test −ELBO, nats/image | "
-                  "test −log p(x), importance-sampled (k = 100), nats/image |", "| --- | ---: | ---: | ---: |"]
+                  "test −log p(x), importance-sampled (k = 100, first 2,000 test images), nats/image |", "| --- | ---: | ---: | ---: |"]
         lines += [f"| {name} | {q['seconds per epoch']:.2f} | {q['test -ELBO']:.2f} | {q['test -log p(x)']:.2f} |"
                   for name, q in likelihood.items()]
         lines.append("")
