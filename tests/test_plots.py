@@ -110,6 +110,16 @@ def test_per_dimension_kl_sorts_dimensions_and_greys_the_inactive():
     assert fig.axes[0].get_ylim() == fig.axes[1].get_ylim()
 
 
+def test_per_dimension_kl_draws_the_inner_part_inside_each_bar_in_the_same_order():
+    kls = {"β = 1": torch.tensor([0.5, 3.0, 1.0])}
+    fig = plots.per_dimension_kl(kls, {"β = 1": kls["β = 1"] > 0.1}, inner={"β = 1": torch.tensor([0.1, 0.8, 0.0])},
+                                 inner_label="about the class")
+    outer, inner = fig.axes[0].patches[:3], fig.axes[0].patches[3:]
+    assert [bar.get_height() for bar in outer] == [3.0, 1.0, 0.5]
+    assert [round(bar.get_height(), 6) for bar in inner] == [0.8, 0.0, 0.1]
+    assert [text.get_text() for text in fig.axes[0].get_legend().texts] == ["about the class"]
+
+
 def test_per_image_gain_plots_the_difference_against_the_start():
     fig = plots.per_image_gain(torch.tensor([-100.0, -50.0]), torch.tensor([-97.0, -50.0]), "before", "gain")
     points = fig.axes[0].collections[0].get_offsets()

@@ -176,9 +176,11 @@ def rate_distortion(points: dict, title: str = "", distortion: str = "−log p(x
     return fig
 
 
-def per_dimension_kl(kls: dict, active: dict, title: str = "") -> Figure:
+def per_dimension_kl(kls: dict, active: dict, title: str = "", inner: dict | None = None,
+                     inner_label: str = "") -> Figure:
     """One panel per model (``{model: KL per latent dimension}``): the dimensions sorted by their KL,
-    those counted active (``{model: boolean per dimension}``) in colour, the others grey."""
+    those counted active (``{model: boolean per dimension}``) in colour, the others grey; ``inner``
+    (``{model: a part of each dimension's KL}``, named ``inner_label``) is drawn inside each bar."""
     fig = Figure(figsize=(3.6 * len(kls), 3))
     top = max(float(kl.max()) for kl in kls.values()) * 1.1
     for i, (name, kl) in enumerate(kls.items()):
@@ -186,6 +188,11 @@ def per_dimension_kl(kls: dict, active: dict, title: str = "") -> Figure:
         order = kl.argsort(descending=True)
         colours = ["tab:blue" if bool(active[name][d]) else "0.7" for d in order.tolist()]
         ax.bar(range(len(kl)), kl[order].numpy(), color=colours)
+        if inner is not None:
+            ax.bar(range(len(kl)), torch.as_tensor(inner[name])[order].numpy(), width=0.4, color="black",
+                   label=inner_label)
+            if i == len(kls) - 1:
+                ax.legend(fontsize=8, loc="upper right")
         ax.set_ylim(0, top)
         ax.set_xlabel("latent dimension, by KL")
         ax.set_title(f"{name}: {int(active[name].sum())} active", fontsize=10)
