@@ -27,9 +27,13 @@ QUALITY = {
     "03_conv_vae": "{'likelihood': {name: {'test -ELBO': r['test -ELBO'], 'test -log p(x)': r['test NLL'], "
                    "'seconds per epoch': r['seconds per epoch']} for name, r in results.items()}}",
     "04_conditional_vae": "measured",
-    "05_beta_vae_clustering": "summary",
+    "05_beta_vae": "{beta: {'rate': rate, 'distortion': distortion, 'active': int((kls[beta] > 0.1).sum()), "
+                   "'class information': informations[beta].sum().item(), "
+                   "'largest class information': informations[beta].max().item()} "
+                   "for beta, (rate, distortion) in points.items()}",
     "06_collapse_and_inference": "{'collapse': collapse_results, 'gaps': gaps, "
                                  "'2-D': {'rate': rate, 'marginal KL': marginal_kl, 'in holes': in_holes}}",
+    "05_categorical_clustering": "summary",
 }
 
 _REPORT_CELL = """

@@ -147,12 +147,20 @@ def quality_tables(runs: list[dict]) -> list[str]:
         lines += [f"| {name} | {q['reconstruction']:.1f} | {q['kl']:.2f} | {q['class read from z']:.1%} |"
                   for name, q in by_notebook["04_conditional_vae"].items()]
         lines.append("")
-    if "05_beta_vae_clustering" in by_notebook:
-        lines += ["| clustering (notebook 05, test images) | runs | NMI, mean ± sd | accuracy (Hungarian matching), mean ± sd |",
+    if "05_beta_vae" in by_notebook:
+        lines += ["| β-VAE (notebook 05_beta_vae, test images, grey levels) | rate R, nats | distortion D, nats | "
+                  "dimensions above 0.1 nat | class information, summed over dimensions, nats | its share of R | "
+                  "largest of one dimension, nats |", "| --- | ---: | ---: | ---: | ---: | ---: | ---: |"]
+        lines += [f"| β = {float(beta):g} | {q['rate']:.1f} | {q['distortion']:.1f} | {q['active']} | "
+                  f"{q['class information']:.2f} | {q['class information'] / q['rate']:.0%} | "
+                  f"{q['largest class information']:.2f} |" for beta, q in by_notebook["05_beta_vae"].items()]
+        lines.append("")
+    if "05_categorical_clustering" in by_notebook:
+        lines += ["| clustering (notebook 05_categorical_clustering, test images) | runs | NMI, mean ± sd | accuracy (Hungarian matching), mean ± sd |",
                   "| --- | ---: | ---: | ---: |"]
         lines += [f"| {name} | {q['runs']} | {q['nmi']:.3f} ± {q['nmi spread']:.3f} | "
                   f"{q['accuracy']:.1%} ± {q['accuracy spread']:.1%} |"
-                  for name, q in by_notebook["05_beta_vae_clustering"].items()]
+                  for name, q in by_notebook["05_categorical_clustering"].items()]
         lines.append("")
     if "06_collapse_and_inference" in by_notebook:
         q = by_notebook["06_collapse_and_inference"]
@@ -210,8 +218,10 @@ dataset, and a new run replaces only its own section.
   in student mode, at most 60 s in fast mode.
 * **Model quality**: read from the student-mode runs of notebooks 02 to 06, so the figures are
   those a student gets. Likelihoods (02, 03) are of binarised images: the models train on images
-  binarised anew each epoch and are scored on one fixed binarisation of the test set. Clustering
-  (05) is the mean and standard deviation over the notebook's seeds.
+  binarised anew each epoch and are scored on one fixed binarisation of the test set. The class
+  information of a dimension (05_beta_vae) is the histogram estimate of I(z_j; class), 20 bins, one
+  draw of z per test image. Clustering (05_categorical_clustering) is the mean and standard deviation
+  over the notebook's seeds.
 * **Grading a class** (`python -m bench.grading`): a class autograded by plain `nbgrader autograde`
   and by `python -m grading autograde`, both sandboxed, in one run. Targets: at least 1.8× faster
   with 2 workers on 2 cores, the same scores, and a sandbox that costs at most 10 % per submission.

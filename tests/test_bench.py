@@ -27,15 +27,15 @@ def bench(*args, timeout=600):
 def test_quick_run_prints_every_figure_and_keeps_other_sections(tmp_path):
     output = tmp_path / "BENCHMARKS.md"
     update_benchmarks(output, "cuda:mnist", "## CUDA · MNIST\n\nfigures from a GPU run\n")
-    result = bench("--dataset", "digits", "--quick", "--notebooks", "05_beta_vae_clustering",
+    result = bench("--dataset", "digits", "--quick", "--notebooks", "05_beta_vae", "05_categorical_clustering",
                    "--output", str(output))
     assert result.returncode == 0, result.stderr[-3000:]
-    for expected in ("| dense | 1,500 |", "| conv | 1,500 |", "| 05_beta_vae_clustering | fast |",
-                     "| Gumbel VAE, capacity |", "| k-means on pixels |"):
+    for expected in ("| dense | 1,500 |", "| conv | 1,500 |", "| 05_beta_vae | fast |", "| 05_categorical_clustering | fast |",
+                     "| β = 0.5 |", "| β = 8 |", "| Gumbel VAE, capacity |", "| k-means on pixels |"):
         assert expected in result.stdout
     written = output.read_text()
     assert "<!-- bench cpu:digits:quick -->" in written and "figures from a GPU run" in written
-    assert "`python -m bench.run --dataset digits --quick --notebooks 05_beta_vae_clustering" in written
+    assert "`python -m bench.run --dataset digits --quick --notebooks 05_beta_vae 05_categorical_clustering" in written
     assert "No GPU figures yet" not in written
     assert written.index("CPU · scikit-learn digits") < written.index("CUDA · MNIST")
 
@@ -130,7 +130,7 @@ def test_a_failing_notebook_is_reported_not_raised(tmp_path):
 
 def test_quality_comes_from_the_student_runs_of_a_full_run():
     def run(mode, nmi):
-        return {"notebook": "05_beta_vae_clustering", "mode": mode, "seconds": 40.0, "peak bytes": 1.0e9,
+        return {"notebook": "05_categorical_clustering", "mode": mode, "seconds": 40.0, "peak bytes": 1.0e9,
                 "quality": {"Gumbel VAE, capacity": {"nmi": nmi, "nmi spread": 0.01, "accuracy": 0.5,
                                                      "accuracy spread": 0.02, "runs": 3}}, "error": None}
 
@@ -139,7 +139,7 @@ def test_quality_comes_from_the_student_runs_of_a_full_run():
                    [run("student", 0.671), run("fast", 0.052)], "python -m bench.run")
     assert "| Gumbel VAE, capacity | 3 | 0.671 ± 0.010 | 50.0% ± 2.0% |" in text and "0.052" not in text
     assert "| dense | 100 | 3 | 1.00 | 1.70 | 1.70× | ≥ 1.6×: meets |" in text
-    assert "| 05_beta_vae_clustering | student | 40.0 s | 1.00 GB | ≤ 300 s, ≤ 1.5 GB: meets |" in text
+    assert "| 05_categorical_clustering | student | 40.0 s | 1.00 GB | ≤ 300 s, ≤ 1.5 GB: meets |" in text
 
 
 def test_notebook_06_reports_collapse_gaps_and_the_split_of_the_rate():

@@ -144,42 +144,52 @@ MISTAKES = [
      '"loss": reconstruction + beta * kl', '"loss": beta * reconstruction + kl', "test_cvae_loss"),
     ("04_conditional_vae", "kl-summed-over-batch", "cvae_loss",
      "- 1.0 - logvar).sum(1).mean()", "- 1.0 - logvar).sum()", "test_cvae_loss"),
-    ("05_beta_vae_clustering", "warm-up-never-ends", "kl_weight",
+    ("05_beta_vae", "warm-up-never-ends", "kl_weight",
      "return float(beta) * min(1.0, step / warmup_steps)", "return float(beta) * step / warmup_steps", "test_kl_weight"),
-    ("05_beta_vae_clustering", "warm-up-ramps-to-one", "kl_weight",
+    ("05_beta_vae", "warm-up-ramps-to-one", "kl_weight",
      "return float(beta) * min(1.0, step / warmup_steps)", "return min(1.0, step / warmup_steps)", "test_kl_weight"),
-    ("05_beta_vae_clustering", "warm-up-divides-by-zero", "kl_weight",
+    ("05_beta_vae", "warm-up-divides-by-zero", "kl_weight",
      "    if warmup_steps == 0:\n        return float(beta)\n", "", "test_kl_weight"),
-    ("05_beta_vae_clustering", "categorical-kl-missing-log-k", "categorical_kl_to_uniform",
+    ("05_beta_vae", "class-information-in-bits", "class_information",
+     "joint * (joint / independent).log()", "joint * (joint / independent).log2()", "test_class_information"),
+    ("05_beta_vae", "class-information-one-range-for-all-dimensions", "class_information",
+     "low, high = z.min(dim=0).values, z.max(dim=0).values",
+     "low, high = z.min().expand(z.shape[1]), z.max().expand(z.shape[1])", "test_class_information"),
+    ("05_beta_vae", "class-information-empty-cells-in-the-log", "class_information",
+     "terms = torch.where(joint > 0, joint * (joint / independent).log(), torch.zeros_like(joint))",
+     "terms = joint * (joint / independent).log()", "test_class_information"),
+    ("05_beta_vae", "class-information-without-the-class-marginal", "class_information",
+     "(joint / independent)", "(joint / joint.sum(2, keepdim=True))", "test_class_information"),
+    ("05_categorical_clustering", "categorical-kl-missing-log-k", "categorical_kl_to_uniform",
      ".sum(-1) + math.log(logits.shape[-1])", ".sum(-1)", "test_categorical_kl_to_uniform"),
-    ("05_beta_vae_clustering", "categorical-entropy-for-kl", "categorical_kl_to_uniform",
+    ("05_categorical_clustering", "categorical-entropy-for-kl", "categorical_kl_to_uniform",
      "return (log_probs.exp() * log_probs).sum(-1) + math.log(logits.shape[-1])",
      "return -(log_probs.exp() * log_probs).sum(-1)", "test_categorical_kl_to_uniform"),
-    ("05_beta_vae_clustering", "categorical-softmax-then-log", "categorical_kl_to_uniform",
+    ("05_categorical_clustering", "categorical-softmax-then-log", "categorical_kl_to_uniform",
      "log_probs = F.log_softmax(logits, dim=-1)", "log_probs = F.softmax(logits, dim=-1).log()",
      "test_categorical_kl_to_uniform"),
-    ("05_beta_vae_clustering", "categorical-softmax-over-batch", "categorical_kl_to_uniform",
+    ("05_categorical_clustering", "categorical-softmax-over-batch", "categorical_kl_to_uniform",
      "log_probs = F.log_softmax(logits, dim=-1)", "log_probs = F.log_softmax(logits, dim=0)",
      "test_categorical_kl_to_uniform"),
-    ("05_beta_vae_clustering", "capacity-without-abs", "capacity_penalty",
+    ("05_categorical_clustering", "capacity-without-abs", "capacity_penalty",
      "gamma * (kl.mean() - capacity).abs()", "gamma * (kl.mean() - capacity)", "test_capacity_penalty"),
-    ("05_beta_vae_clustering", "capacity-abs-per-image", "capacity_penalty",
+    ("05_categorical_clustering", "capacity-abs-per-image", "capacity_penalty",
      "gamma * (kl.mean() - capacity).abs()", "gamma * (kl - capacity).abs().mean()", "test_capacity_penalty"),
-    ("05_beta_vae_clustering", "capacity-without-balance", "capacity_penalty",
+    ("05_categorical_clustering", "capacity-without-balance", "capacity_penalty",
      " + gamma * balance", "", "test_capacity_penalty"),
-    ("05_beta_vae_clustering", "capacity-balance-of-mean-logits", "capacity_penalty",
+    ("05_categorical_clustering", "capacity-balance-of-mean-logits", "capacity_penalty",
      "log_shares = torch.logsumexp(F.log_softmax(category_logits, dim=-1), dim=0) - math.log(len(category_logits))",
      "log_shares = category_logits.mean(0)", "test_capacity_penalty"),
-    ("05_beta_vae_clustering", "capacity-balance-with-zero-shares", "capacity_penalty",
+    ("05_categorical_clustering", "capacity-balance-with-zero-shares", "capacity_penalty",
      "log_shares = torch.logsumexp(F.log_softmax(category_logits, dim=-1), dim=0) - math.log(len(category_logits))",
      "log_shares = F.softmax(category_logits, dim=-1).mean(0).log()", "test_capacity_penalty"),
-    ("05_beta_vae_clustering", "gumbel-exponential-noise", "gumbel_softmax_sample",
+    ("05_categorical_clustering", "gumbel-exponential-noise", "gumbel_softmax_sample",
      "gumbel = -torch.log(-torch.log(u))", "gumbel = -torch.log(u)", "test_gumbel_softmax_sample"),
-    ("05_beta_vae_clustering", "gumbel-without-temperature", "gumbel_softmax_sample",
+    ("05_categorical_clustering", "gumbel-without-temperature", "gumbel_softmax_sample",
      "F.softmax((logits + gumbel) / tau, dim=-1)", "F.softmax(logits + gumbel, dim=-1)", "test_gumbel_softmax_sample"),
-    ("05_beta_vae_clustering", "gumbel-one-noise-per-row", "gumbel_softmax_sample",
+    ("05_categorical_clustering", "gumbel-one-noise-per-row", "gumbel_softmax_sample",
      "u = torch.rand_like(logits)", "u = torch.rand(len(logits), 1, device=logits.device)", "test_gumbel_softmax_sample"),
-    ("05_beta_vae_clustering", "gumbel-temperature-outside-softmax", "gumbel_softmax_sample",
+    ("05_categorical_clustering", "gumbel-temperature-outside-softmax", "gumbel_softmax_sample",
      "F.softmax((logits + gumbel) / tau, dim=-1)", "F.softmax(logits + gumbel, dim=-1) / tau", "test_gumbel_softmax_sample"),
     ("06_collapse_and_inference", "free-bits-clamped-per-image", "free_bits_kl",
      "return kl.mean(dim=0).clamp(min=free_bits).sum()", "return kl.clamp(min=free_bits).mean(dim=0).sum()",
@@ -286,9 +296,23 @@ ALTERNATIVES = [
          "reconstruction = -torch.distributions.Bernoulli(logits=logits, validate_args=False).log_prob(targets)"
          ".sum(1).mean()"),
     ]),
-    ("05_beta_vae_clustering", [
+    ("05_beta_vae", [
         ("kl_weight", "return float(beta) * min(1.0, step / warmup_steps)",
          "return beta * step / warmup_steps if step < warmup_steps else float(beta)"),
+        # one dimension at a time, with torch.bucketize and torch.special.xlogy
+        ("class_information", "low, high = z.min(dim=0).values, z.max(dim=0).values\n    width",
+         "n_classes = int(labels.max()) + 1\n"
+         "    values = []\n"
+         "    for column in z.T:\n"
+         "        edges = torch.linspace(float(column.min()), float(column.max()), n_bins + 1)\n"
+         "        b = torch.bucketize(column, edges[1:-1], right=True)\n"
+         "        joint = torch.bincount(b * n_classes + labels, minlength=n_bins * n_classes).view(n_bins, -1).double() / len(z)\n"
+         "        outer = joint.sum(1, keepdim=True) * joint.sum(0, keepdim=True)\n"
+         "        values.append(torch.special.xlogy(joint, joint).sum() - torch.special.xlogy(joint, outer).sum())\n"
+         "    return torch.stack(values).to(z.dtype)\n"
+         "    low, high = z.min(dim=0).values, z.max(dim=0).values\n    width"),
+    ]),
+    ("05_categorical_clustering", [
         ("categorical_kl_to_uniform", "log_probs = F.log_softmax(logits, dim=-1)\n"
          "    return (log_probs.exp() * log_probs).sum(-1) + math.log(logits.shape[-1])",
          "q = torch.distributions.Categorical(logits=logits)\n    return math.log(logits.shape[-1]) - q.entropy()"),
@@ -306,12 +330,12 @@ ALTERNATIVES = [
          "gumbel = -torch.empty_like(logits).exponential_().log()\n"),
     ]),
     # PyTorch's own Gumbel-softmax: the notebook asks for one from the formula, but the result is the same
-    ("05_beta_vae_clustering", [
+    ("05_categorical_clustering", [
         ("gumbel_softmax_sample", "return F.softmax((logits + gumbel) / tau, dim=-1)",
          "return F.gumbel_softmax(logits, tau=tau)"),
     ]),
     # the Gumbel noise from torch.distributions, with its argument validation
-    ("05_beta_vae_clustering", [
+    ("05_categorical_clustering", [
         ("gumbel_softmax_sample", "u = torch.rand_like(logits).clamp(min=torch.finfo(logits.dtype).tiny)\n"
          "    gumbel = -torch.log(-torch.log(u))\n",
          "gumbel = torch.distributions.Gumbel(torch.zeros_like(logits), torch.ones_like(logits)).sample()\n"),
