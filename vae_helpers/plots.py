@@ -6,23 +6,27 @@ when it is the value of a cell, and nothing accumulates in memory over a long se
 import numpy as np
 import torch
 from matplotlib.figure import Figure
-from torchvision.utils import make_grid
 
 _COLOURS = "tab10"
+_PADDING = 2
 
 
 def _images_to_grid(images: torch.Tensor, nrow: int) -> np.ndarray:
+    """Images side by side, ``nrow`` to a row, with white borders of ``_PADDING`` pixels: an RGB array."""
     images = images.detach().float().cpu()
     if images.dim() == 3:  # (N, H, W) -> (N, 1, H, W)
         images = images.unsqueeze(1)
     if images.dim() == 2:  # flattened 28x28 images
         side = int(round(images.shape[1] ** 0.5))
         images = images.view(-1, 1, side, side)
-    grid = make_grid(images.clamp(0, 1), nrow=nrow, padding=2, pad_value=1.0)
-    return grid.permute(1, 2, 0).numpy()
-
-
-_PADDING = 2
+    count, channels, height, width = images.shape
+    columns = min(nrow, count)
+    rows = -(-count // columns)
+    grid = torch.ones(channels, rows * (height + _PADDING) + _PADDING, columns * (width + _PADDING) + _PADDING)
+    for index, image in enumerate(images.clamp(0, 1)):
+        top, left = (_PADDING + step * (size + _PADDING) for step, size in zip(divmod(index, columns), (height, width)))
+        grid[:, top:top + height, left:left + width] = image
+    return grid.expand(3, -1, -1).permute(1, 2, 0).numpy() if channels == 1 else grid.permute(1, 2, 0).numpy()
 
 
 def image_grid(images: torch.Tensor, nrow: int = 8, title: str = "", scale: float = 0.6,
