@@ -12,9 +12,11 @@ import datetime
 import hashlib
 import json
 import os
+import random
 import secrets
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
@@ -26,7 +28,6 @@ import pytest
 
 from conftest import REPO, notebook_path, skip_or_fail, why_no_browser, write_completed_notebook
 from grading.judge import JUDGED_HERE
-from lab import free_port
 
 
 def why_no_hub():
@@ -114,12 +115,32 @@ def remove_users(names):
         subprocess.run(["userdel", "--remove", name], capture_output=True)
 
 
+def hub_port():
+    """A free public port for the hub whose proxy API (+1) and hub (+81) ports, which jupyterhub_config.py
+    derives from it, are free too; below the ephemeral range, where the kernels and servers that other tests
+    start meanwhile take theirs, so none of them can take one of these before the hub binds it."""
+    def bindable(port):
+        with socket.socket() as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                return False
+            return True
+
+    lowest_ephemeral = int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    for _ in range(200):
+        port = random.randrange(10_000, lowest_ephemeral - 100)
+        if all(bindable(p) for p in (port, port + 1, port + 81)):
+            return port
+    raise RuntimeError("no three free ports for the hub below the ephemeral range")
+
+
 @pytest.fixture(scope="module")
 def hub():
     tag = secrets.token_hex(3)
     root = Path(tempfile.mkdtemp(prefix="vae-hub-"))
     os.chmod(root, 0o755)  # the users must reach the environment and the exchange inside it
-    port = free_port()
+    port = hub_port()
     hub = Hub(root, port, f"vhi{tag}", [f"vhs{tag}a", f"vhs{tag}b"])
     users = [hub.instructor, *hub.students]
     groups_before = {line.split(":")[0] for line in Path("/etc/group").read_text().splitlines()}
@@ -146,11 +167,15 @@ def hub():
         yield hub
     finally:
         if server is not None:
-            os.killpg(server.pid, signal.SIGTERM)
-            try:
+            try:  # a hub that failed to start has exited already; its users and files are removed all the same
+                os.killpg(server.pid, signal.SIGTERM)
                 server.wait(timeout=30)
+            except ProcessLookupError:
+                pass
             except subprocess.TimeoutExpired:
                 os.killpg(server.pid, signal.SIGKILL)
+        # what a hub that died on start cannot stop: its proxy (a session of its own) and any user's server
+        subprocess.run(["pkill", "--full", str(hub.prefix)], capture_output=True)
         if (root / "hub.log").exists():  # the hub's and the users' servers' log, for a failure's reader
             ARTIFACTS.mkdir(parents=True, exist_ok=True)
             shutil.copy(root / "hub.log", ARTIFACTS / "hub.log")
