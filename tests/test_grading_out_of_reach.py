@@ -9,6 +9,7 @@ Notebook 01 gets every attack, and each other assignment one of them (each submi
 Both commands judge a cell with the same code in the same sandbox, so the second command grades one attack of
 each notebook: enough to show that its gradebook agrees, without paying for every attack twice.
 """
+import itertools
 import json
 import shutil
 import subprocess
@@ -133,12 +134,12 @@ ATTACKS = {
 NAMES = list(ATTACKS)
 OTHERS = [a for a in ASSIGNMENTS if a != "01_elbo"]
 # (assignment, attack): 01 gets every attack; each other assignment one, in turn (its kind of cell matters more
-# than which attack it gets: 02-06 lend models, optimizers and copies, 01 plain functions and a toy)
+# than which attack it gets: the others lend models, optimizers and copies, 01 plain functions and a toy)
 KEPT_FOR_OTHERS = ("reads-its-folder-for-the-hidden-tests", "replaces-the-checks", "filters-the-kernels-messages",
                    "answers-grading-with-its-own-inputs", "patches-torch")
-TRIALS = [("01_elbo", name) for name in NAMES] + list(zip(OTHERS, KEPT_FOR_OTHERS))
+TRIALS = [("01_elbo", name) for name in NAMES] + list(zip(OTHERS, itertools.cycle(KEPT_FOR_OTHERS)))
 # what each command grades: the course's grader every trial, plain nbgrader the first trial of each notebook
-BY_COMMAND = {"grading": TRIALS, "nbgrader": [("01_elbo", NAMES[0])] + list(zip(OTHERS, KEPT_FOR_OTHERS))}
+BY_COMMAND = {"grading": TRIALS, "nbgrader": [("01_elbo", NAMES[0])] + TRIALS[len(NAMES):]}
 # an honest student with hooks of their own: the right answers, a transformer that changes nothing
 HONEST_WITH_HOOKS = (
     "import ast\n"
@@ -194,6 +195,11 @@ def test_every_graded_cell_is_judged_in_the_grading_process(course):
     for assignment in ASSIGNMENTS:
         cells = graded_cells(course, assignment)
         assert cells and all(cells.values()), f"{assignment}: graded cells whose hidden tests run in the kernel"
+
+
+def test_every_notebook_meets_an_attack_under_both_commands():
+    for trials in BY_COMMAND.values():
+        assert {assignment for assignment, _ in trials} == set(ASSIGNMENTS)
 
 
 @pytest.mark.parametrize("assignment, attack", TRIALS, ids=[f"{a}:{t}" for a, t in TRIALS])
