@@ -82,6 +82,8 @@ def test_expect_returns_turns_an_error_into_a_named_check():
     with pytest.raises(AssertionError, match=r"log-likelihood\(grey\): expected a result, got ValueError: .*Hint: 0 or 1"):
         expect_returns("log-likelihood(grey)", torch.distributions.Bernoulli(logits=torch.zeros(2)).log_prob,
                        torch.tensor([0.4, 1.0]), hint="0 or 1")
+    with pytest.raises(AssertionError, match=r"bins: expected a result, got IndexError: .*Hint: the last bin"):
+        expect_returns("bins", lambda: torch.zeros(4)[torch.tensor([4])], hint="the last bin")
 
 
 def test_a_notebook_shows_the_course_s_messages_without_the_helpers_frames(tmp_path):

@@ -43,7 +43,7 @@ def expect_returns(name: str, function, *args, hint: str = ""):
     """Call ``function(*args)`` and return its result; an error it raises fails the check, named."""
     try:
         return function(*args)
-    except (ValueError, TypeError, RuntimeError) as error:
+    except (ValueError, TypeError, RuntimeError, IndexError) as error:
         raise AssertionError(f"{name}: expected a result, got {type(error).__name__}: {str(error)[:160]}"
                              + (f" Hint: {hint}" if hint else "")) from None
 
