@@ -1,17 +1,18 @@
-"""Plant the classic VAE mistakes into copies of the solutions, autograde them for real, and
-check that each one loses points on its own exercise and nowhere else; and check that
-correct answers written differently from the instructor's still earn every point.
+"""Plant the classic VAE mistakes into the solutions and check that each one loses points on its own
+exercise and nowhere else; and check that correct answers written differently from the instructor's still
+earn every point.
 
-Exercises are graded in isolation, so one submission can carry mistakes in several exercises:
-mistakes go in rounds with at most one per exercise, and every exercise a round leaves
-correct must keep all its points.
+Each mistake is judged on its own in a kernel that ran the solution (tests/solution_kernel.py), as autograde
+judges it; one submission per assignment, a mistake in every exercise at once, is autograded for real by
+nbgrader, which must take points from exactly the cells that the kernel's judging failed.
 """
 import itertools
 import shutil
 
 import pytest
 
-from conftest import nbgrader, points_lost, submit
+from conftest import ASSIGNMENTS, REPO, nbgrader, notebook_path, points_lost, submit
+from solution_kernel import SolutionKernel
 
 # (assignment, mistake, solution cell, correct code, mistaken code, test cell that must lose points)
 MISTAKES = [
@@ -361,52 +362,74 @@ ALTERNATIVES = [
 ]
 
 
-@pytest.fixture(scope="module")
-def variants_course(course, tmp_path_factory):
-    """A copy of the course for these submissions alone: the pipeline tests, which autograde every
-    submitted student, never grade them again."""
-    copy = tmp_path_factory.mktemp("variants") / "course"
-    shutil.copytree(course, copy, ignore=shutil.ignore_patterns("submitted", "autograded", "feedback"))
-    return copy
+def first_of_each_exercise(assignment):
+    """The first planted mistake of each exercise of ``assignment``: one submission's worth."""
+    planted = sorted((m for m in MISTAKES if m[0] == assignment), key=lambda m: m[2])
+    return [next(group) for _, group in itertools.groupby(planted, key=lambda m: m[2])]
+
+
+def as_changes(mistakes):
+    return [(m[2], m[3], m[4]) for m in mistakes]
 
 
 @pytest.fixture(scope="module")
-def graded_variants(variants_course):
-    """Every mistake, in rounds of at most one per exercise, and each set of alternative answers,
-    autograded. Returns {mistake: (student, exercises given a mistake in that round)}."""
-    rounds = {}
-    for assignment in sorted({m[0] for m in MISTAKES} | {a[0] for a in ALTERNATIVES}):
-        by_exercise = [list(group) for _, group in
-                       itertools.groupby(sorted((m for m in MISTAKES if m[0] == assignment), key=lambda m: m[2]),
-                                         key=lambda m: m[2])]
-        for number, planted in enumerate(itertools.zip_longest(*by_exercise)):
-            planted = [m for m in planted if m is not None]
-            student = f"variant-{assignment}-round-{number}"
-            submit(variants_course, assignment, student, [(m[2], m[3], m[4]) for m in planted])
-            for m in planted:
-                rounds[m[1], assignment] = (student, {other[5] for other in planted})
-        for number, changes in enumerate(a[1] for a in ALTERNATIVES if a[0] == assignment):
-            submit(variants_course, assignment, f"variant-alternative-{number}", changes)
-        nbgrader(variants_course, "autograde", assignment, "--student=variant-*", "--force")
-    return rounds
+def judged(tmp_path_factory):
+    """{key: {graded cell: its error or None}}, each mistake (key (assignment, mistake)), each set of
+    alternative answers ((assignment, number)) and each assignment's submission of one mistake per exercise
+    ((assignment, "all at once")) judged in a kernel that ran the solution."""
+    results = {}
+    for assignment in ASSIGNMENTS:
+        solution = notebook_path(REPO / "solutions", assignment)
+        with SolutionKernel(solution, tmp_path_factory.mktemp(f"kernel-{assignment}") / "work") as kernel:
+            failed = {cell: error for cell, error in kernel.solution_outputs.items() if error}
+            assert not failed, f"the solution of {assignment} fails its own tests: {failed}"
+            for mistake in (m for m in MISTAKES if m[0] == assignment):
+                results[assignment, mistake[1]] = kernel.judged_with(as_changes([mistake]))
+            for number, changes in enumerate(a[1] for a in ALTERNATIVES if a[0] == assignment):
+                results[assignment, number] = kernel.judged_with(changes)
+            results[assignment, "all at once"] = kernel.judged_with(as_changes(first_of_each_exercise(assignment)))
+    return results
 
 
 @pytest.mark.parametrize("assignment, mistake, cell_id, correct, mistaken, losing_cell", MISTAKES,
                          ids=[f"{m[0]}:{m[1]}" for m in MISTAKES])
-def test_mistake_loses_points_on_its_exercise_only(variants_course, graded_variants, assignment, mistake, cell_id, correct,
-                                                   mistaken, losing_cell):
-    student, mistaken_exercises = graded_variants[mistake, assignment]
-    lost = points_lost(variants_course, assignment, student)
-    assert losing_cell in lost, f"{mistake} went unnoticed by {losing_cell}"
-    elsewhere = {name: points for name, points in lost.items() if name not in mistaken_exercises}
-    assert not elsewhere, f"{mistake} (with {sorted(mistaken_exercises)}) also costs points in {elsewhere}"
+def test_mistake_loses_points_on_its_exercise_only(judged, assignment, mistake, cell_id, correct, mistaken, losing_cell):
+    verdicts = judged[assignment, mistake]
+    assert verdicts[losing_cell], f"{mistake} went unnoticed by {losing_cell}"
+    elsewhere = {cell: error for cell, error in verdicts.items() if error and cell != losing_cell}
+    assert not elsewhere, f"{mistake} also fails {elsewhere}"
 
 
-ALTERNATIVE_STUDENTS = [(a, f"variant-alternative-{n}") for a in sorted({a[0] for a in ALTERNATIVES})
-                        for n in range(sum(1 for other in ALTERNATIVES if other[0] == a))]
+ALTERNATIVE_SETS = [(a, n) for a in sorted({a[0] for a in ALTERNATIVES})
+                    for n in range(sum(1 for other in ALTERNATIVES if other[0] == a))]
 
 
-@pytest.mark.parametrize("assignment, student", ALTERNATIVE_STUDENTS, ids=[f"{a}:{s}" for a, s in ALTERNATIVE_STUDENTS])
-def test_correct_answers_in_another_style_earn_every_point(variants_course, graded_variants, assignment, student):
-    lost = points_lost(variants_course, assignment, student)
-    assert not lost, f"correct alternative answers lose points in {lost}"
+@pytest.mark.parametrize("assignment, number", ALTERNATIVE_SETS, ids=[f"{a}:alternative-{n}" for a, n in ALTERNATIVE_SETS])
+def test_correct_answers_in_another_style_earn_every_point(judged, assignment, number):
+    failed = {cell: error for cell, error in judged[assignment, number].items() if error}
+    assert not failed, f"correct alternative answers fail {failed}"
+
+
+def test_every_graded_cell_meets_a_mistake():
+    for assignment in ASSIGNMENTS:
+        graded = set(SolutionKernel(notebook_path(REPO / "solutions", assignment)).graded_cells)
+        assert graded == {m[5] for m in MISTAKES if m[0] == assignment}, assignment
+
+
+@pytest.fixture(scope="module")
+def autograded_variants(course, tmp_path_factory):
+    """A copy of the course (the pipeline tests never grade these students) where each assignment's
+    submission of one mistake per exercise is autograded by nbgrader."""
+    copy = tmp_path_factory.mktemp("variants") / "course"
+    shutil.copytree(course, copy, ignore=shutil.ignore_patterns("submitted", "autograded", "feedback"))
+    for assignment in ASSIGNMENTS:
+        submit(copy, assignment, "variant-all-at-once", as_changes(first_of_each_exercise(assignment)))
+    nbgrader(copy, "autograde", "*", "--student=variant-all-at-once", "--force")
+    return copy
+
+
+@pytest.mark.parametrize("assignment", ASSIGNMENTS)
+def test_autograde_takes_points_where_the_judging_fails(autograded_variants, judged, assignment):
+    lost = points_lost(autograded_variants, assignment, "variant-all-at-once")
+    failing = {cell for cell, error in judged[assignment, "all at once"].items() if error}
+    assert set(lost) == failing == {m[5] for m in first_of_each_exercise(assignment)}
