@@ -115,8 +115,9 @@ def autograded(course, tmp_path_factory):
     names students by account) fetches, fills in the instructor's solutions and submits,
     and the instructor collects. From an LMS: the untouched student notebook, downloaded as
     ``untouched_<assignment>.ipynb``, goes into nbgrader_work/downloaded/<assignment>/archive/
-    and ``nbgrader zip_collect`` files it. Then the instructor autogrades, generates and releases
-    feedback. Returns {role: student id} and keeps each autograde log.
+    and ``nbgrader zip_collect`` files it. Then the instructor autogrades and generates feedback for
+    every assignment at once, and releases each one's. Returns {role: student id} and {assignment: the
+    log of its commands and of the two shared ones}.
     """
     students = {"solution": get_username(), "untouched": "untouched"}
     exchange = f"--Exchange.root={course / 'nbgrader_work' / 'exchange'}"
@@ -132,9 +133,11 @@ def autograded(course, tmp_path_factory):
         archive.mkdir(parents=True)
         shutil.copy(notebook_path(REPO / "course", assignment), archive / f"untouched_{assignment}.ipynb")
         logs[assignment] = nbgrader(course, "zip_collect", assignment).stderr
-        logs[assignment] += nbgrader(course, "autograde", assignment, "--force", env=without_datasets(course)).stderr
-        logs[assignment] += nbgrader(course, "generate_feedback", assignment, "--force").stderr
-        logs[assignment] += nbgrader(course, "release_feedback", assignment).stderr
+    # every assignment at once, as an instructor grades a week's submissions (and one nbgrader start each)
+    graded = nbgrader(course, "autograde", "*", "--force", env=without_datasets(course)).stderr
+    graded += nbgrader(course, "generate_feedback", "*", "--force").stderr
+    for assignment in ASSIGNMENTS:
+        logs[assignment] += graded + nbgrader(course, "release_feedback", assignment).stderr
     return students, logs
 
 
@@ -215,7 +218,7 @@ def test_feedback_is_released_to_exchange_students_and_kept_for_lms_ones(autogra
 
 @pytest.mark.parametrize("assignment", ASSIGNMENTS)
 def test_grading_log_holds_only_what_needs_attention(autograded, assignment):
-    """zip_collect, autograde, generate_feedback and release_feedback of one assignment."""
+    """zip_collect and release_feedback of one assignment, autograde and generate_feedback of all."""
     _, logs = autograded
     log = logs[assignment]
     for noise in ("SAWarning", "has changed!", "without encryption", "not recognized", "Traceback",
