@@ -222,3 +222,16 @@ def test_nbgrader_runs_use_the_bundled_digits_unless_a_dataset_is_named(clean_en
     assert "nbgrader is running this notebook: loading the bundled 'digits'" in capsys.readouterr().out
     clean_env.setenv("VAE_COURSE_DATASET", "fashion-mnist")
     assert data.resolve_name("mnist") == "fashion-mnist"
+
+
+def test_disjoint_holds_out_the_last_test_images_only_when_training_on_the_test_set():
+    images = torch.arange(10 * 28 * 28, dtype=torch.int64).remainder(256).to(torch.uint8).view(10, 28, 28)
+    same = data.ImageData(images, torch.arange(10), "MNIST", tuple("0123456789"))
+    train, test = data.disjoint(same, same, held_out=3)
+    assert (len(train), len(test)) == (7, 3)
+    assert torch.equal(test.images, images[7:]) and torch.equal(test.labels, torch.arange(7, 10))
+    assert torch.equal(train.images, images[:7])
+    other = data.ImageData(images[:4].flip(0), torch.arange(4), "MNIST", tuple("0123456789"))
+    assert data.disjoint(same, other) == (same, other)  # already different images: nothing changes
+    with pytest.raises(ValueError, match="held_out must be between 1 and 9"):
+        data.disjoint(same, same, held_out=10)

@@ -95,6 +95,19 @@ class ImageData:
         return ImageData(ink.to(torch.uint8) * 255, self.labels, f"{self.name}, binarised", self.classes)
 
 
+def disjoint(train: ImageData, test: ImageData, held_out: int = 2_000) -> tuple[ImageData, ImageData]:
+    """``train`` and ``test`` with no image in both. Where they are the same images (only MNIST's test
+    files are at hand, as in the benchmark's MNIST-test), the last ``held_out`` become the test set and
+    the others the training set; otherwise both are returned as they are."""
+    if len(train) != len(test) or not torch.equal(train.images, test.images):
+        return train, test
+    if not 0 < held_out < len(test):
+        raise ValueError(f"disjoint: held_out must be between 1 and {len(test) - 1}, got {held_out}.")
+    kept = len(test) - held_out
+    return (ImageData(train.images[:kept], train.labels[:kept], train.name, train.classes),
+            ImageData(test.images[kept:], test.labels[kept:], test.name, test.classes))
+
+
 def data_dir() -> Path:
     """The course data folder: ``$VAE_COURSE_DATA``, else ``data/`` at the repository root."""
     configured = os.environ.get(DATA_VARIABLE)
