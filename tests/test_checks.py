@@ -45,6 +45,18 @@ def test_expect_close_reports_expected_got_difference_and_hint():
         expect_close("kl", torch.tensor([math.nan]), torch.tensor([0.0]))
 
 
+def test_expect_close_names_a_known_mistake_from_its_constant_offset():
+    offsets = {math.log(4): "log p(y) is missing.", -1.0: "one too few."}
+    expected = torch.tensor([-3.0, -5.0])
+    with pytest.raises(AssertionError) as error:
+        expect_close("bound", expected + math.log(4), expected, atol=1e-3, hint="the generic hint.", offsets=offsets)
+    assert str(error.value).endswith("Every value is +1.386 off: log p(y) is missing.")
+    with pytest.raises(AssertionError) as error:  # an offset that is not the same everywhere: the hint
+        expect_close("bound", expected + torch.tensor([math.log(4), 0.0]), expected, atol=1e-3,
+                     hint="the generic hint.", offsets=offsets)
+    assert str(error.value).endswith("Hint: the generic hint.")
+
+
 def test_expect_gradient_returns_the_gradient_and_names_a_cut_graph():
     mu = torch.tensor([1.0, 2.0], requires_grad=True)
     assert torch.equal(expect_gradient("z", mu * 3, mu), torch.full((2,), 3.0))

@@ -64,17 +64,24 @@ def expect_number(name: str, value, expected: float, atol: float, hint: str = ""
         raise AssertionError(f"{name}: expected {expected:.6g}, got {value:.6g}." + (f" Hint: {hint}" if hint else ""))
 
 
-def expect_close(name: str, value, expected, atol: float = 1e-5, rtol: float = 1e-4, hint: str = "") -> None:
-    """``value`` must match ``expected`` (tensor or number) elementwise within tolerance."""
+def expect_close(name: str, value, expected, atol: float = 1e-5, rtol: float = 1e-4, hint: str = "",
+                 offsets: dict | None = None) -> None:
+    """``value`` must match ``expected`` (tensor or number) elementwise within tolerance. ``offsets`` maps
+    the constant error of a known mistake (value - expected, the same everywhere) to what it means: when
+    the error is one of them, the message names that mistake instead of giving the hint."""
     expect_tensor(name, value)
     expected = torch.as_tensor(expected, dtype=value.dtype, device=value.device)
     if value.shape != expected.shape and expected.dim() > 0:
         raise AssertionError(f"{name}: expected shape {tuple(expected.shape)}, got {tuple(value.shape)}.")
     expect_finite(name, value)
     if not torch.allclose(value, expected.expand_as(value), atol=atol, rtol=rtol):
-        worst = (value - expected).abs().max().item()
+        error = value - expected
+        worst = error.abs().max().item()
         message = (f"{name}: expected {_preview(expected)}, got {_preview(value)} "
                    f"(largest difference {worst:.3g}).")
+        for offset, meaning in (offsets or {}).items():
+            if torch.allclose(error, torch.full_like(error, offset), atol=atol, rtol=0):
+                raise AssertionError(f"{message} Every value is {offset:+.4g} off: {meaning}")
         raise AssertionError(message + (f" Hint: {hint}" if hint else ""))
 
 
