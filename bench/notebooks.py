@@ -34,6 +34,7 @@ QUALITY = {
     "06_collapse_and_inference": "{'collapse': collapse_results, 'gaps': gaps, "
                                  "'2-D': {'rate': rate, 'marginal KL': marginal_kl, 'in holes': in_holes}}",
     "05_categorical_clustering": "summary",
+    "08_semi_supervised": "{'accuracies': accuracies, 'test images': len(test_data)}",
 }
 
 _REPORT_CELL = """

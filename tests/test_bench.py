@@ -229,3 +229,14 @@ def test_grading_bench_reports_speed_up_sandbox_and_judging_costs_and_projection
     assert "8.0 s in the kernel, 10.8 s judged (medians); median cost **+35%** per submission (target ≤ 25%: NOT met)" in text
     # 200 students × (20 + 10) s = 100 min serially; at 0.8 efficiency per worker, 100 / 1.6 and 100 / 12.8 min
     assert "1.7 h serially; 1.0 h with 2 workers on 2 cores; 8 min with 16 workers on 16 cores" in text
+
+
+def test_notebook_08_reports_each_classifier_over_the_draws_of_the_labels():
+    quality = {"accuracies": {"M2 on the codes": [0.91, 0.93, 0.92], "labels alone, pixels": [0.8, 0.82, 0.81]},
+               "test images": 2000}
+    run = {"notebook": "08_semi_supervised", "mode": "student", "seconds": 140.0, "peak bytes": 1.0e9,
+           "quality": quality, "error": None}
+    text = section(argparse.Namespace(quick=False, dataset="mnist-test"), torch.device("cpu"), [], [run], "bench")
+    assert "| semi-supervised (notebook 08, 100 labels, 2,000 test images) |" in text
+    assert "| M2 on the codes | 3 | 92.0% ± 0.8% | 91.0%, 93.0%, 92.0% |" in text
+    assert "| labels alone, pixels | 3 | 81.0% ± 0.8% | 80.0%, 82.0%, 81.0% |" in text

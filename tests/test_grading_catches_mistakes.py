@@ -227,6 +227,39 @@ MISTAKES = [
      "test_prior_quantile_grid"),
     ("06_collapse_and_inference", "grid-upside-down", "prior_quantile_grid",
      "z2 = v.flip(0).unsqueeze(1).expand(n, n)", "z2 = v.unsqueeze(1).expand(n, n)", "test_prior_quantile_grid"),
+    ("08_semi_supervised", "labelled-kl-added", "labelled_bound",
+     "return log_likelihood - kl - math.log", "return log_likelihood + kl - math.log", "test_labelled_bound"),
+    ("08_semi_supervised", "labelled-log-prior-of-the-class-left-out", "labelled_bound",
+     "return log_likelihood - kl - math.log(model.n_classes)", "return log_likelihood - kl", "test_labelled_bound"),
+    ("08_semi_supervised", "labelled-variance-used-as-std", "labelled_bound",
+     "z = mu + torch.exp(0.5 * logvar) * torch.randn_like(mu)", "z = mu + torch.exp(logvar) * torch.randn_like(mu)",
+     "test_labelled_bound"),
+    ("08_semi_supervised", "labelled-decoded-at-the-mean", "labelled_bound",
+     "mean, h_logvar = model.decode(z, one_hot)", "mean, h_logvar = model.decode(mu, one_hot)", "test_labelled_bound"),
+    ("08_semi_supervised", "labelled-sample-without-gradient", "labelled_bound",
+     "z = mu + torch.exp(0.5 * logvar) * torch.randn_like(mu)",
+     "z = torch.distributions.Normal(mu, torch.exp(0.5 * logvar)).sample()", "test_labelled_bound"),
+    ("08_semi_supervised", "labelled-density-without-log-2-pi", "labelled_bound",
+     "-0.5 * (math.log(2 * math.pi) + h_logvar", "-0.5 * (h_logvar", "test_labelled_bound"),
+    ("08_semi_supervised", "labelled-one-hot-as-wide-as-the-largest-class", "labelled_bound",
+     "one_hot = F.one_hot(y, model.n_classes).to(h.dtype)", "one_hot = F.one_hot(y).to(h.dtype)", "test_labelled_bound"),
+    ("08_semi_supervised", "unlabelled-codes-and-classes-mispaired", "unlabelled_bound",
+     "h.repeat_interleave(k, dim=0)", "h.repeat(k, 1)", "test_unlabelled_bound"),
+    ("08_semi_supervised", "unlabelled-entropy-subtracted", "unlabelled_bound",
+     "(log_q.exp() * (table - log_q)).sum(1)", "(log_q.exp() * (table + log_q)).sum(1)", "test_unlabelled_bound"),
+    ("08_semi_supervised", "unlabelled-entropy-left-out", "unlabelled_bound",
+     "(log_q.exp() * (table - log_q)).sum(1)", "(log_q.exp() * table).sum(1)", "test_unlabelled_bound"),
+    ("08_semi_supervised", "unlabelled-weights-detached", "unlabelled_bound",
+     "log_q = F.log_softmax(model.classify(h), dim=1)", "log_q = F.log_softmax(model.classify(h), dim=1).detach()",
+     "test_unlabelled_bound"),
+    ("08_semi_supervised", "unlabelled-weights-detached-entropy-kept", "unlabelled_bound",
+     "return (log_q.exp() * (table - log_q)).sum(1)",
+     "return (log_q.exp().detach() * table).sum(1) - (log_q.exp() * log_q).sum(1)", "test_unlabelled_bound"),
+    ("08_semi_supervised", "unlabelled-softmax-over-the-batch", "unlabelled_bound",
+     "log_q = F.log_softmax(model.classify(h), dim=1)", "log_q = F.log_softmax(model.classify(h), dim=0)",
+     "test_unlabelled_bound"),
+    ("08_semi_supervised", "unlabelled-logits-as-log-probabilities", "unlabelled_bound",
+     "log_q = F.log_softmax(model.classify(h), dim=1)", "log_q = model.classify(h)", "test_unlabelled_bound"),
 ]
 
 
@@ -358,6 +391,27 @@ ALTERNATIVES = [
          "    return torch.stack([z1, z2], dim=-1)",
          "rows, columns = torch.meshgrid(v.flip(0), v, indexing=\"ij\")\n"
          "    return torch.stack([columns, rows], dim=-1)"),
+    ]),
+    ("08_semi_supervised", [
+        ("labelled_bound", "z = mu + torch.exp(0.5 * logvar) * torch.randn_like(mu)\n"
+         "    mean, h_logvar = model.decode(z, one_hot)\n"
+         "    log_likelihood = -0.5 * (math.log(2 * math.pi) + h_logvar + (h - mean) ** 2 / h_logvar.exp()).sum(1)\n"
+         "    kl = 0.5 * (logvar.exp() + mu.pow(2) - 1.0 - logvar).sum(1)",
+         "q = torch.distributions.Normal(mu, torch.exp(0.5 * logvar))\n"
+         "    mean, h_logvar = model.decode(q.rsample(), one_hot)\n"
+         "    log_likelihood = torch.distributions.Normal(mean, torch.exp(0.5 * h_logvar)).log_prob(h).sum(1)\n"
+         "    prior = torch.distributions.Normal(torch.zeros_like(mu), torch.ones_like(mu))\n"
+         "    kl = torch.distributions.kl_divergence(q, prior).sum(1)"),
+        ("labelled_bound", "one_hot = F.one_hot(y, model.n_classes).to(h.dtype)",
+         "one_hot = torch.eye(model.n_classes, dtype=h.dtype, device=h.device)[y]"),
+        ("unlabelled_bound", "classes = torch.arange(k, device=h.device).repeat(len(h))\n"
+         "    table = labelled_bound(model, h.repeat_interleave(k, dim=0), classes).view(len(h), k)\n"
+         "    log_q = F.log_softmax(model.classify(h), dim=1)\n"
+         "    return (log_q.exp() * (table - log_q)).sum(1)",
+         "table = torch.stack([labelled_bound(model, h, torch.full((len(h),), c, dtype=torch.long, device=h.device))\n"
+         "                         for c in range(k)], dim=1)\n"
+         "    q = torch.softmax(model.classify(h), dim=-1)\n"
+         "    return (q * table).sum(-1) + torch.distributions.Categorical(probs=q).entropy()"),
     ]),
 ]
 
