@@ -34,6 +34,8 @@ QUALITY = {
     "06_collapse_and_inference": "{'collapse': collapse_results, 'gaps': gaps, "
                                  "'2-D': {'rate': rate, 'marginal KL': marginal_kl, 'in holes': in_holes}}",
     "05_categorical_clustering": "summary",
+    "07_richer_posteriors_and_priors": "{'mean field': gaps, 'flows on the toy': flow_gaps, "
+                                       "'2-D posteriors': bounds_2d, 'images fitted': N_FITTED, 'priors': prior_results}",
     "08_semi_supervised": "{'accuracies': accuracies, 'test images': len(test_data)}",
 }
 

@@ -240,3 +240,21 @@ def test_notebook_08_reports_each_classifier_over_the_draws_of_the_labels():
     assert "| semi-supervised (notebook 08, 100 labels, 2,000 test images) |" in text
     assert "| M2 on the codes | 3 | 92.0% ± 0.8% | 91.0%, 93.0%, 92.0% |" in text
     assert "| labels alone, pixels | 3 | 81.0% ± 0.8% | 80.0%, 82.0%, 81.0% |" in text
+
+
+def test_notebook_07_reports_the_gaps_and_each_prior_against_the_holes_target():
+    prior = {"test ELBO": -269.1, "rate": 6.2, "distortion": 262.9, "KL(q(z) || p(z))": 0.77, "in holes": 0.205}
+    quality = {"mean field": {"mean field": 0.4789, "marginals": 1.127}, "flows on the toy": {"0": 0.4819, "1": 0.0046},
+               "2-D posteriors": {"encoder's q": {"ELBO": -258.31, "L_1000": -256.93}}, "images fitted": 100,
+               "priors": {"N(0, I)": prior, "mixture": {**prior, "in holes": 0.068},
+                          "VampPrior": {**prior, "in holes": 0.002}}}
+    run = {"notebook": "07_richer_posteriors_and_priors", "mode": "student", "seconds": 120.0, "peak bytes": 1.0e9,
+           "quality": quality, "error": None}
+    text = section(argparse.Namespace(quick=False, dataset="fashion-mnist"), torch.device("cpu"), [], [run], "bench")
+    assert "| mean field, variances 1/Λ_ii (exact) | 0.479 |" in text
+    assert "| mean field + 1 planar flow(s), fitted (200,000 draws) | 0.0046 |" in text
+    assert "| posteriors of the first 100 test images, 2-D VAE with N(0, I), decoder frozen" in text
+    assert "| encoder's q | -258.31 | -256.93 | 1.38 |" in text
+    assert "| N(0, I) | -269.10 | 6.20 | 262.90 | 0.77 | 20.5% | – |" in text
+    assert "| mixture | -269.10 | 6.20 | 262.90 | 0.77 | 6.8% | misses |" in text
+    assert "| VampPrior | -269.10 | 6.20 | 262.90 | 0.77 | 0.2% | meets |" in text

@@ -227,6 +227,37 @@ MISTAKES = [
      "test_prior_quantile_grid"),
     ("06_collapse_and_inference", "grid-upside-down", "prior_quantile_grid",
      "z2 = v.flip(0).unsqueeze(1).expand(n, n)", "z2 = v.unsqueeze(1).expand(n, n)", "test_prior_quantile_grid"),
+    ("07_richer_posteriors_and_priors", "gap-trace-with-the-covariance", "gap_of_diagonal_q",
+     "trace = (precision.diagonal() * v).sum()", "trace = (torch.linalg.inv(precision).diagonal() * v).sum()",
+     "test_gap_of_diagonal_q"),
+    ("07_richer_posteriors_and_priors", "gap-log-det-of-the-precision-added", "gap_of_diagonal_q",
+     "- torch.logdet(precision)", "+ torch.logdet(precision)", "test_gap_of_diagonal_q"),
+    ("07_richer_posteriors_and_priors", "gap-dimension-left-out", "gap_of_diagonal_q",
+     "difference - len(m) - torch", "difference - torch", "test_gap_of_diagonal_q"),
+    ("07_richer_posteriors_and_priors", "gap-mean-term-with-the-covariance", "gap_of_diagonal_q",
+     "difference @ precision @ difference", "difference @ torch.linalg.inv(precision) @ difference",
+     "test_gap_of_diagonal_q"),
+    ("07_richer_posteriors_and_priors", "gap-log-variances-added", "gap_of_diagonal_q",
+     "- v.log().sum())", "+ v.log().sum())", "test_gap_of_diagonal_q"),
+    ("07_richer_posteriors_and_priors", "gap-forward-kl", "gap_of_diagonal_q",
+     "return 0.5 * (trace + difference @ precision @ difference - len(m) - torch.logdet(precision) - v.log().sum())",
+     "return 0.5 * ((torch.linalg.inv(precision).diagonal() / v).sum() + (difference ** 2 / v).sum() - len(m)\n"
+     "                  + v.log().sum() + torch.logdet(precision))", "test_gap_of_diagonal_q"),
+    ("07_richer_posteriors_and_priors", "flow-log-det-with-tanh-not-its-derivative", "planar_flow",
+     "(1 + (1 - h ** 2) * (w * u)", "(1 + h * (w * u)", "test_planar_flow"),
+    ("07_richer_posteriors_and_priors", "flow-log-det-without-the-one", "planar_flow",
+     "torch.log((1 + (1 - h ** 2)", "torch.log(((1 - h ** 2)", "test_planar_flow"),
+    ("07_richer_posteriors_and_priors", "flow-log-det-without-abs", "planar_flow",
+     "(w * u).sum(-1)).abs())", "(w * u).sum(-1)))", "test_planar_flow"),
+    ("07_richer_posteriors_and_priors", "flow-bias-left-out", "planar_flow",
+     "a = (z * w).sum(-1) + b", "a = (z * w).sum(-1)", "test_planar_flow"),
+    ("07_richer_posteriors_and_priors", "flow-one-w-for-all-rows-only", "planar_flow",
+     "a = (z * w).sum(-1) + b", "a = z @ w + b", "test_planar_flow"),
+    ("07_richer_posteriors_and_priors", "flow-log-det-summed-over-the-batch", "planar_flow",
+     "return z + u * h.unsqueeze(-1), log_det", "return z + u * h.unsqueeze(-1), log_det.sum()", "test_planar_flow"),
+    ("07_richer_posteriors_and_priors", "flow-detached", "planar_flow",
+     "return z + u * h.unsqueeze(-1), log_det", "return (z + u * h.unsqueeze(-1)).detach(), log_det.detach()",
+     "test_planar_flow"),
     ("08_semi_supervised", "labelled-kl-added", "labelled_bound",
      "return log_likelihood - kl - math.log", "return log_likelihood + kl - math.log", "test_labelled_bound"),
     ("08_semi_supervised", "labelled-log-prior-of-the-class-left-out", "labelled_bound",
@@ -391,6 +422,21 @@ ALTERNATIVES = [
          "    return torch.stack([z1, z2], dim=-1)",
          "rows, columns = torch.meshgrid(v.flip(0), v, indexing=\"ij\")\n"
          "    return torch.stack([columns, rows], dim=-1)"),
+    ]),
+    ("07_richer_posteriors_and_priors", [
+        ("gap_of_diagonal_q", "difference = mean - m\n"
+         "    trace = (precision.diagonal() * v).sum()\n"
+         "    return 0.5 * (trace + difference @ precision @ difference - len(m) - torch.logdet(precision) - v.log().sum())",
+         "q = torch.distributions.MultivariateNormal(m, torch.diag(v))\n"
+         "    p = torch.distributions.MultivariateNormal(mean, precision_matrix=precision)\n"
+         "    return torch.distributions.kl_divergence(q, p)"),
+        ("planar_flow", "a = (z * w).sum(-1) + b\n"
+         "    h = torch.tanh(a)\n"
+         "    log_det = torch.log((1 + (1 - h ** 2) * (w * u).sum(-1)).abs())\n"
+         "    return z + u * h.unsqueeze(-1), log_det",
+         "a = torch.einsum(\"...d,...d->...\", z, w.expand_as(z)) + b\n"
+         "    log_det = torch.log(torch.abs(1 + (w * u).sum(-1) / torch.cosh(a) ** 2))\n"
+         "    return z + u * torch.tanh(a)[..., None], log_det"),
     ]),
     ("08_semi_supervised", [
         ("labelled_bound", "z = mu + torch.exp(0.5 * logvar) * torch.randn_like(mu)\n"
