@@ -142,15 +142,20 @@ def test_quality_comes_from_the_student_runs_of_a_full_run():
     assert "| 05_categorical_clustering | student | 40.0 s | 1.00 GB | ≤ 300 s, ≤ 1.5 GB: meets |" in text
 
 
+def student_run_section(notebook, quality, dataset):
+    """The BENCHMARKS.md section of one student-mode run of ``notebook`` that reported ``quality``."""
+    run = {"notebook": notebook, "mode": "student", "seconds": 120.0, "peak bytes": 1.0e9, "quality": quality,
+           "error": None}
+    return section(argparse.Namespace(quick=False, dataset=dataset), torch.device("cpu"), [], [run], "bench")
+
+
 def test_notebook_06_reports_collapse_gaps_and_the_split_of_the_rate():
     quality = {"collapse": {"no warm-up": {"active units": 14, "rate": 8.0, "distortion": 245.7, "loss": 253.7,
                                            "active units by seed": [14, 17, 12]},
                             "free bits": {"active units": 32, "rate": 16.8, "distortion": 101.6, "loss": 118.4}},
                "gaps": {"amortised ELBO": -235.1, "refined ELBO": -232.1, "L_1000": -230.4},
                "2-D": {"rate": 6.15, "marginal KL": 0.75, "in holes": 0.23}}
-    run = {"notebook": "06_collapse_and_inference", "mode": "student", "seconds": 140.0, "peak bytes": 1.0e9,
-           "quality": quality, "error": None}
-    text = section(argparse.Namespace(quick=False, dataset="fashion-mnist"), torch.device("cpu"), [], [run], "bench")
+    text = student_run_section("06_collapse_and_inference", quality, "fashion-mnist")
     assert "| no warm-up | 14 | 14, 17, 12 | 8.0 | 245.7 | 253.7 |" in text
     assert "| free bits | 32 | – | 16.8 | 101.6 | 118.4 |" in text  # one seed: no spread to show
     assert "| L_1000 | amortisation gap, at least | L_1000 − refined ELBO |" in text
@@ -162,9 +167,7 @@ def test_notebook_02_reports_its_gaussian_decoders_apart_from_the_likelihoods():
     quality = {"likelihood": {"dense": {"test -ELBO": 242.1, "test -log p(x)": 238.9, "seconds per epoch": 4.2}},
                "gaussian": {"s = 0.1": {"s min": 0.1, "s median": 0.1, "KL": 58.9, "squared error": 12.02,
                                         "-log p(x|z)": -484.2}}}
-    run = {"notebook": "02_dense_vae", "mode": "student", "seconds": 100.0, "peak bytes": 1.0e9,
-           "quality": quality, "error": None}
-    text = section(argparse.Namespace(quick=False, dataset="fashion-mnist"), torch.device("cpu"), [], [run], "bench")
+    text = student_run_section("02_dense_vae", quality, "fashion-mnist")
     assert "| dense (notebook 02) | 4.20 | 242.10 | 238.90 |" in text and "gaussian (notebook 02)" not in text
     assert "| s = 0.1 | 0.1000, 0.100 | 58.9 | 12.02 | -484 |" in text
     assert "−log p(x\\|z)" in text  # a pipe inside a table cell is escaped
@@ -234,9 +237,7 @@ def test_grading_bench_reports_speed_up_sandbox_and_judging_costs_and_projection
 def test_notebook_08_reports_each_classifier_over_the_draws_of_the_labels():
     quality = {"accuracies": {"M2 on the codes": [0.91, 0.93, 0.92], "labels alone, pixels": [0.8, 0.82, 0.81]},
                "test images": 2000}
-    run = {"notebook": "08_semi_supervised", "mode": "student", "seconds": 140.0, "peak bytes": 1.0e9,
-           "quality": quality, "error": None}
-    text = section(argparse.Namespace(quick=False, dataset="mnist-test"), torch.device("cpu"), [], [run], "bench")
+    text = student_run_section("08_semi_supervised", quality, "mnist-test")
     assert "| semi-supervised (notebook 08, 100 labels, 2,000 test images) |" in text
     assert "| M2 on the codes | 3 | 92.0% ± 0.8% | 91.0%, 93.0%, 92.0% |" in text
     assert "| labels alone, pixels | 3 | 81.0% ± 0.8% | 80.0%, 82.0%, 81.0% |" in text
@@ -248,9 +249,7 @@ def test_notebook_07_reports_the_gaps_and_each_prior_against_the_holes_target():
                "2-D posteriors": {"encoder's q": {"ELBO": -258.31, "L_1000": -256.93}}, "images fitted": 100,
                "priors": {"N(0, I)": prior, "mixture": {**prior, "in holes": 0.068},
                           "VampPrior": {**prior, "in holes": 0.002}}}
-    run = {"notebook": "07_richer_posteriors_and_priors", "mode": "student", "seconds": 120.0, "peak bytes": 1.0e9,
-           "quality": quality, "error": None}
-    text = section(argparse.Namespace(quick=False, dataset="fashion-mnist"), torch.device("cpu"), [], [run], "bench")
+    text = student_run_section("07_richer_posteriors_and_priors", quality, "fashion-mnist")
     assert "| mean field, variances 1/Λ_ii (exact) | 0.479 |" in text
     assert "| mean field + 1 planar flow(s), fitted (200,000 draws) | 0.0046 |" in text
     assert "| posteriors of the first 100 test images, 2-D VAE with N(0, I), decoder frozen" in text
