@@ -217,3 +217,13 @@ def test_a_figure_shown_in_a_notebook_carries_its_alt_text():
     figures = [m["content"] for m in shown if m["msg_type"] in ("display_data", "execute_result")]
     assert [sorted(figure["data"]) for figure in figures] == [["image/png", "text/plain"]] * 2
     assert [figure["metadata"] for figure in figures] == [{}, {"image/png": {"alt": "Samples"}}]
+
+
+def test_code_shares_sorts_each_codebook_and_counts_the_codes_never_chosen():
+    fig = plots.code_shares({"no restarts": torch.tensor([0.0, 0.7, 0.0, 0.3]), "restarts": torch.full((4,), 0.25)},
+                            title="codebook use")
+    first, second = fig.axes
+    assert first.get_title() == "no restarts: 2 of 4 never chosen"
+    assert second.get_title() == "restarts: 0 of 4 never chosen"
+    assert [round(bar.get_height()) for bar in first.patches] == [70, 30, 0, 0]
+    assert fig._suptitle.get_text() == "codebook use"

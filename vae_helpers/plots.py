@@ -399,3 +399,22 @@ def give_shown_figures_alt_text() -> None:
 
     draw_with_alt_text.gives_alt_text = True
     png.for_type(Figure, draw_with_alt_text)
+
+
+def code_shares(shares: dict, title: str = "") -> Figure:
+    """How often each code of a codebook is chosen (``{model: share of each code}``): one panel per model, its
+    codes sorted from the most chosen, and the number never chosen in the panel's title."""
+    fig = Figure(figsize=(3.6 * len(shares), 2.8))
+    for i, (model, share) in enumerate(shares.items()):
+        ax = fig.add_subplot(1, len(shares), i + 1)
+        share = torch.as_tensor(share, dtype=torch.float64).cpu().sort(descending=True).values
+        ax.bar(range(len(share)), 100 * share.numpy(), width=1.0)
+        ax.set_title(f"{model}: {int((share == 0).sum())} of {len(share)} never chosen", fontsize=9)
+        ax.set_xlabel("codes, the most chosen first")
+        if i == 0:
+            ax.set_ylabel("share of the vectors, %")
+        ax.grid(alpha=0.3, axis="y")
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    return fig
