@@ -37,6 +37,7 @@ QUALITY = {
     "07_richer_posteriors_and_priors": "{'mean field': gaps, 'flows on the toy': flow_gaps, "
                                        "'2-D posteriors': bounds_2d, 'images fitted': N_FITTED, 'priors': prior_results}",
     "08_semi_supervised": "{'accuracies': accuracies, 'test images': len(test_data)}",
+    "09_vq_vae": "{'models': measured, 'usage by epoch': usage_histories}",
 }
 
 _REPORT_CELL = """

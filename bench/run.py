@@ -207,6 +207,20 @@ def quality_tables(runs: list[dict]) -> list[str]:
         lines += [f"| {name} | {len(values)} | {statistics.mean(values):.1%} ± {statistics.pstdev(values):.1%} | "
                   f"{', '.join(f'{v:.1%}' for v in values)} |" for name, values in q["accuracies"].items()]
         lines.append("")
+    if "09_vq_vae" in by_notebook:
+        q = by_notebook["09_vq_vae"]
+        lines += ["| notebook 09, binarised test images, nats per image | codes in use, after each epoch | perplexity | "
+                  "−log p(x\\|z) | rate | bound on −log p(x) | the same, uniform prior | codes in use ≥ 90 % |",
+                  "| --- | ---: | ---: | ---: | ---: | ---: | ---: | --- |"]
+        for name, m in q["models"].items():
+            history = q["usage by epoch"].get(name.removeprefix("VQ-VAE, "))
+            if history is None:  # the dense VAE: its rate is the KL, its bound the -ELBO
+                lines.append(f"| {name} | – | – | {m['-log p(x|z)']:.1f} | {m['rate']:.1f} | {m['bound']:.1f} | – | – |")
+                continue
+            lines.append(f"| {name} | {', '.join(f'{v:.0%}' for v in history['codes in use'])} | {m['perplexity']:.1f} | "
+                         f"{m['-log p(x|z)']:.1f} | {m['rate']:.1f} | {m['bound']:.1f} | {m['bound, uniform prior']:.1f} | "
+                         f"{'meets' if m['codes in use'] >= 0.9 else 'misses'} |")
+        lines.append("")
     return lines
 
 

@@ -257,3 +257,16 @@ def test_notebook_07_reports_the_gaps_and_each_prior_against_the_holes_target():
     assert "| N(0, I) | -269.10 | 6.20 | 262.90 | 0.77 | 20.5% | – |" in text
     assert "| mixture | -269.10 | 6.20 | 262.90 | 0.77 | 6.8% | misses |" in text
     assert "| VampPrior | -269.10 | 6.20 | 262.90 | 0.77 | 0.2% | meets |" in text
+
+
+def test_notebook_09_reports_the_codebook_use_and_the_bound_beside_the_dense_vae():
+    vq = {"-log p(x|z)": 163.14, "rate": 131.14, "bound": 294.28, "bound, uniform prior": 366.9}
+    quality = {"models": {"dense VAE (02), -ELBO": {"-log p(x|z)": 225.0, "rate": 25.0, "bound": 250.0},
+                          "VQ-VAE, no restarts": {**vq, "codes in use": 0.0625, "perplexity": 3.95},
+                          "VQ-VAE, restarts": {**vq, "codes in use": 1.0, "perplexity": 46.3}},
+               "usage by epoch": {"no restarts": {"codes in use": [0.047, 0.0625]},
+                                  "restarts": {"codes in use": [1.0, 1.0]}}}
+    text = student_run_section("09_vq_vae", quality, "fashion-mnist")
+    assert "| dense VAE (02), -ELBO | – | – | 225.0 | 25.0 | 250.0 | – | – |" in text
+    assert "| VQ-VAE, no restarts | 5%, 6% | 4.0 | 163.1 | 131.1 | 294.3 | 366.9 | misses |" in text
+    assert "| VQ-VAE, restarts | 100%, 100% | 46.3 | 163.1 | 131.1 | 294.3 | 366.9 | meets |" in text
