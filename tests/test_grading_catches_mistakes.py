@@ -291,6 +291,33 @@ MISTAKES = [
      "test_unlabelled_bound"),
     ("08_semi_supervised", "unlabelled-logits-as-log-probabilities", "unlabelled_bound",
      "log_q = F.log_softmax(model.classify(h), dim=1)", "log_q = model.classify(h)", "test_unlabelled_bound"),
+    ("09_vq_vae", "nearest-ignores-the-codebook-norms", "nearest_codes",
+     " - 2 * z_e @ codebook.T + (codebook ** 2).sum(-1)", " - 2 * z_e @ codebook.T", "test_nearest_codes"),
+    ("09_vq_vae", "nearest-over-the-vectors", "nearest_codes",
+     "return distances.argmin(-1)", "return distances.argmin(0)", "test_nearest_codes"),
+    ("09_vq_vae", "nearest-farthest", "nearest_codes",
+     "return distances.argmin(-1)", "return distances.argmax(-1)", "test_nearest_codes"),
+    ("09_vq_vae", "nearest-returns-the-distances", "nearest_codes",
+     "return distances.argmin(-1)", "return distances.min(-1).values", "test_nearest_codes"),
+    ("09_vq_vae", "quantise-gradient-blocked", "quantise",
+     "return z_e + (e - z_e).detach(), codebook_loss", "return e, codebook_loss", "test_quantise"),
+    ("09_vq_vae", "quantise-decoder-gradient-reaches-the-codebook", "quantise",
+     "return z_e + (e - z_e).detach(), codebook_loss", "return e + (z_e - z_e.detach()), codebook_loss",
+     "test_quantise"),
+    ("09_vq_vae", "quantise-commitment-on-the-wrong-side", "quantise",
+     "commitment_loss = ((z_e - e.detach()) ** 2)", "commitment_loss = ((z_e.detach() - e) ** 2)", "test_quantise"),
+    ("09_vq_vae", "quantise-codebook-loss-without-stop-gradient", "quantise",
+     "codebook_loss = ((z_e.detach() - e) ** 2)", "codebook_loss = ((z_e - e) ** 2)", "test_quantise"),
+    ("09_vq_vae", "quantise-losses-swapped", "quantise",
+     "return z_e + (e - z_e).detach(), codebook_loss, commitment_loss",
+     "return z_e + (e - z_e).detach(), commitment_loss, codebook_loss", "test_quantise"),
+    ("09_vq_vae", "quantise-codebook-loss-averaged-over-every-number", "quantise",
+     "codebook_loss = ((z_e.detach() - e) ** 2).sum() / images", "codebook_loss = ((z_e.detach() - e) ** 2).mean()",
+     "test_quantise"),
+    ("09_vq_vae", "quantise-commitment-detached-entirely", "quantise",
+     "commitment_loss = ((z_e - e.detach()) ** 2)", "commitment_loss = ((z_e.detach() - e.detach()) ** 2)",
+     "test_quantise"),
+
 ]
 
 
@@ -458,6 +485,27 @@ ALTERNATIVES = [
          "                         for c in range(k)], dim=1)\n"
          "    q = torch.softmax(model.classify(h), dim=-1)\n"
          "    return (q * table).sum(-1) + torch.distributions.Categorical(probs=q).entropy()"),
+    ]),
+    ("09_vq_vae", [
+        ("nearest_codes", "distances = (z_e ** 2).sum(-1, keepdim=True) - 2 * z_e @ codebook.T + (codebook ** 2).sum(-1)\n"
+         "    return distances.argmin(-1)",
+         "flat = z_e.reshape(-1, z_e.shape[-1])\n"
+         "    return torch.cdist(flat, codebook).argmin(dim=1).reshape(z_e.shape[:-1])"),
+        ("quantise", "e = codebook[codes]\n"
+         "    images = len(z_e)\n"
+         "    codebook_loss = ((z_e.detach() - e) ** 2).sum() / images\n"
+         "    commitment_loss = ((z_e - e.detach()) ** 2).sum() / images\n"
+         "    return z_e + (e - z_e).detach(), codebook_loss, commitment_loss",
+         "e = F.embedding(codes, codebook)\n"
+         "    codebook_loss = F.mse_loss(e, z_e.detach(), reduction=\"sum\") / z_e.shape[0]\n"
+         "    commitment_loss = F.mse_loss(z_e, e.detach(), reduction=\"sum\") / z_e.shape[0]\n"
+         "    z_q = (e - z_e).detach() + z_e\n"
+         "    return z_q, codebook_loss, commitment_loss"),
+    ]),
+    # the distances by broadcasting, an (..., K, D) table of differences
+    ("09_vq_vae", [
+        ("nearest_codes", "distances = (z_e ** 2).sum(-1, keepdim=True) - 2 * z_e @ codebook.T + (codebook ** 2).sum(-1)",
+         "distances = ((z_e.unsqueeze(-2) - codebook) ** 2).sum(-1)"),
     ]),
 ]
 
