@@ -115,3 +115,11 @@ def test_a_notebook_shows_the_course_s_messages_without_the_helpers_frames(tmp_p
         assert message in text, text
         assert not re.search(r"File .*vae_helpers[/\\]", text), f"a helper's frame is shown:\n{text}"
     assert "in mine()" in shown[2], "the student's own frames stay"
+
+
+def test_expect_returns_leaves_an_unwritten_exercise_its_own_message():
+    def stub(x):
+        raise NotImplementedError("stub is yours to write: replace this line with your code.")
+
+    with pytest.raises(NotImplementedError, match="^stub is yours to write: replace this line with your code.$"):
+        expect_returns("stub(a long description of its arguments, as a graded cell names them)", stub, 1)
