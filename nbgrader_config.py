@@ -129,6 +129,10 @@ c.GenerateFeedback.HTMLExporter.extra_template_paths = [
 # Math must read without a network, in the feedback and in Formgrader's hand-grading view (both
 # nbconvert's HTMLExporter, which would load MathJax from the internet).
 c.HTMLExporter.preprocessors = ["grading.feedback.RenderMath"]
+# ... and nothing a student wrote or printed runs there: every page made from a submission passes its HTML
+# through one allow-list (grading/inert.py), markdown cells included, which nbgrader's templates do not sanitise.
+c.HTMLExporter.sanitize_html = True
+c.HTMLExporter.filters = {"clean_html": "grading.inert.inert_html", "markdown2html": "grading.inert.InertMarkdown"}
 
 short_reports()
 exit_nonzero_when_validation_fails()

@@ -14,6 +14,7 @@ from nbgrader.api import Gradebook
 
 from conftest import REPO, grades, nbgrader, notebook_path, skip_or_fail, why_no_browser
 from lab import running_lab
+from student_payloads import assert_nothing_runs, with_payloads
 
 ASSIGNMENT = "01_elbo"
 
@@ -44,8 +45,11 @@ def total(course, student):
     return sum(score or 0 for score, _ in grades(course, ASSIGNMENT, student).values())
 
 
-def test_a_fresh_clone_grades_its_first_lms_downloads(fresh_clone):
-    hand_in(fresh_clone, "ada", notebook_path(REPO / "solutions", ASSIGNMENT))
+def test_a_fresh_clone_grades_its_first_lms_downloads(fresh_clone, tmp_path):
+    # ada's answers are right, and her written answer and one cell of hers try to run script in the viewer's page
+    answers = tmp_path / f"{ASSIGNMENT}.ipynb"
+    answers.write_text(json.dumps(with_payloads(json.loads(notebook_path(REPO / "solutions", ASSIGNMENT).read_text()))))
+    hand_in(fresh_clone, "ada", answers)
     hand_in(fresh_clone, "bob", notebook_path(REPO / "course", ASSIGNMENT))  # untouched
     nbgrader(fresh_clone, "zip_collect", ASSIGNMENT)
     run = grading(fresh_clone, "autograde", ASSIGNMENT)
@@ -115,6 +119,21 @@ def test_the_hand_grading_view_shows_formulas_without_a_network(fresh_clone, tmp
         expect(prose.locator("math").first).to_be_attached()
         raw_latex = [text for text in prose.all_inner_texts() if re.search(r"\$[^$]*\\[A-Za-z]", text)]
         assert not raw_latex, f"raw LaTeX in the grading view: {raw_latex[0][:200]}"
+
+
+def test_nothing_a_student_wrote_or_printed_runs_where_staff_or_the_student_look(fresh_clone, tmp_path):
+    """ada's payloads, in Formgrader's hand-grading view (as her instructor) and in her feedback page."""
+    skip_or_fail(why_no_browser(), "browser tests")
+    from browser_helpers import launched_browser
+
+    with Gradebook(f"sqlite:///{fresh_clone / 'nbgrader_work' / 'gradebook.db'}") as gradebook:
+        submission = gradebook.find_submission_notebook(ASSIGNMENT, ASSIGNMENT, "ada").id
+    feedback = fresh_clone / "nbgrader_work" / "feedback" / "ada" / ASSIGNMENT / f"{ASSIGNMENT}.html"
+    with running_lab(fresh_clone, ".", tmp_path) as lab, launched_browser() as browser:
+        grading_view = browser.new_page()
+        assert_nothing_runs(grading_view, lambda: grading_view.goto(lab.url(f"/formgrader/submissions/{submission}/")))
+        feedback_page = browser.new_page()
+        assert_nothing_runs(feedback_page, lambda: feedback_page.goto(feedback.as_uri()))
 
 
 def test_a_file_that_is_not_a_notebook_is_named_at_collect_and_kept_out_of_the_grades(fresh_clone):
