@@ -37,26 +37,82 @@ def unavailable_message(problem):
             "`python -m grading autograde`).")
 
 
+# What the kernel may write into the submission's autograded folder (the notebooks themselves write nothing).
+COPY_BACK_FILES = 100
+COPY_BACK_BYTES = 32 * 2**20
+
+
 @contextlib.contextmanager
-def folder_without_notebooks(resources):
+def folder_without_notebooks(resources, log):
     """Run the kernel in a private copy of the submission's files without its notebooks: nbgrader executes
     in the folder where it has just written the notebook being graded, hidden tests put back. What the
-    kernel writes there comes back to the submission's folder afterwards, plain files only (no link)."""
+    kernel writes there comes back to the submission's folder afterwards: plain files only (no link), at
+    most ``COPY_BACK_FILES`` of them and ``COPY_BACK_BYTES`` in all; ``log`` says what was left out. A link
+    handed in is copied as a link: the grader never reads through it."""
     submission = resources["metadata"]["path"]
     with tempfile.TemporaryDirectory(prefix="submission-") as copy:
-        shutil.copytree(submission, copy, dirs_exist_ok=True, ignore=shutil.ignore_patterns("*.ipynb"))
+        shutil.copytree(submission, copy, symlinks=True, dirs_exist_ok=True, ignore=shutil.ignore_patterns("*.ipynb"))
+        handed_in = {path: fingerprint(path) for path in files_in(copy)}
         resources["metadata"]["path"] = copy
         try:
             yield
         finally:
             resources["metadata"]["path"] = submission
-            for folder, _, files in os.walk(copy):
-                for name in files:
-                    written = os.path.join(folder, name)
-                    if stat.S_ISREG(os.lstat(written).st_mode) and not name.endswith(".ipynb"):
-                        target = os.path.join(submission, os.path.relpath(written, copy))
-                        os.makedirs(os.path.dirname(target), exist_ok=True)
-                        shutil.copyfile(written, target, follow_symlinks=False)
+            written = [path for path in files_in(copy) if fingerprint(path) != handed_in.get(path)]
+            copy_back(written, copy, submission, log)
+
+
+def files_in(folder):
+    """Every file under ``folder`` but notebooks, sorted."""
+    return sorted(os.path.join(parent, name) for parent, _, names in os.walk(folder)
+                  for name in names if not name.endswith(".ipynb"))
+
+
+def fingerprint(path):
+    """What tells a file the kernel changed from one it left as it was handed in (None: out of reach)."""
+    try:
+        info = os.lstat(path)
+    except OSError:
+        return None
+    return info.st_mode, info.st_size, info.st_mtime_ns
+
+
+def copy_back(written, copy, submission, log):
+    """Copy the plain files among ``written`` (paths in ``copy``) to the same places in ``submission``, up
+    to the limits and never through a link; log one line naming the files left out."""
+    copied, size, left_out = 0, 0, []
+    for path in written:
+        try:
+            source = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+        except OSError:
+            continue  # a link, or out of reach
+        with open(source, "rb") as readable:
+            info = os.fstat(source)
+            if not stat.S_ISREG(info.st_mode):
+                continue
+            relative = os.path.relpath(path, copy)
+            within = copied < COPY_BACK_FILES and size + info.st_size <= COPY_BACK_BYTES
+            if within and write_plain(os.path.join(submission, relative), readable.read(info.st_size)):
+                copied, size = copied + 1, size + info.st_size
+            else:
+                left_out.append(f"{relative} ({info.st_size} bytes)")
+    if left_out:
+        shown = ", ".join(left_out[:5]) + (f" and {len(left_out) - 5} more" if len(left_out) > 5 else "")
+        log.warning("Not copied into %s: %s; what a notebook writes comes back only as plain files (not through "
+                    "a link), up to %d files and %d MiB in all.",
+                    submission, shown, COPY_BACK_FILES, COPY_BACK_BYTES // 2**20)
+
+
+def write_plain(target, data):
+    """Write ``data`` to the file ``target``, unless a link or a folder is in the way; whether it was written."""
+    try:
+        os.makedirs(os.path.dirname(target), exist_ok=True)
+        written = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o644)
+    except OSError:
+        return False
+    with open(written, "wb") as kept:
+        kept.write(data)
+    return True
 
 
 class SandboxedExecute(Execute):
@@ -91,7 +147,7 @@ class SandboxedExecute(Execute):
             self.nb.cells[index].source = as_released(source)
         died_in, start = set(), 0
         try:
-            with folder_without_notebooks(self.resources):
+            with folder_without_notebooks(self.resources, self.log):
                 while start is not None:
                     with self.setup_kernel():
                         info = self.wait_for_reply(self.kc.kernel_info())
