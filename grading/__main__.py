@@ -3,6 +3,7 @@
     python -m grading autograde ASSIGNMENT [--workers N] [--student ID ...] [--force] [--unsandboxed] [--no-merge]
     python -m grading merge ASSIGNMENT
     python -m grading record ASSIGNMENT
+    python -m grading dismiss HAND_IN_FOLDER_NAME ...
 """
 import argparse
 import os
@@ -10,6 +11,7 @@ import sys
 import time
 
 from grading.assignments import is_recorded, record_assignment
+from grading.exchange import DISMISSED, dismiss
 from grading.execution import unavailable_message
 from grading.parallel import FAILED, GRADED, TIMED_OUT, UNREADABLE, Course, autograde, merge
 from grading.sandbox import sandbox_problem
@@ -34,11 +36,22 @@ def main(argv=None):
     record = commands.add_parser("record", help="record an assignment in the gradebook from solutions/, leaving "
                                                 "course/ as it is (autograde does it when needed)")
     record.add_argument("assignment")
+    dismissal = commands.add_parser("dismiss", help="make `nbgrader collect` skip a refused hand-in for good "
+                                                    "(only root or the student may remove it from the exchange)")
+    dismissal.add_argument("names", nargs="+", metavar="hand_in", help="the hand-in folder's name, as collect gives it")
     args = parser.parse_args(argv)
     course = Course(os.getcwd())
 
     if args.command == "record":
         print(record_assignment(course, args.assignment) or f"{args.assignment} is in the gradebook already.")
+        return 0
+    if args.command == "dismiss":
+        for name in args.names:
+            try:
+                dismiss(course.root, name)
+            except ValueError as error:
+                parser.error(str(error))
+            print(f"Dismissed {name}: `nbgrader collect` skips it from now on (listed in {DISMISSED}).")
         return 0
     if args.command == "merge":
         outcomes = merge(course, args.assignment)
