@@ -2,10 +2,10 @@
 
 Run as root, with the system's Python, from the repository:
 
-    sudo /usr/bin/python3 hub/deploy.py setup                 # the environment, course, exchange, hub
-    sudo /usr/bin/python3 hub/deploy.py add-instructor ada    # Unix users; set their passwords with passwd
-    sudo /usr/bin/python3 hub/deploy.py add-student alan bob
-    sudo /opt/vae-hands-on/env/bin/jupyterhub -f /opt/vae-hands-on/hub/jupyterhub_config.py
+    /usr/bin/python3 hub/deploy.py setup                 # the environment, course, exchange, hub
+    /usr/bin/python3 hub/deploy.py add-instructor ada    # Unix users; set their passwords with passwd
+    /usr/bin/python3 hub/deploy.py add-student alan bob
+    systemctl enable --now /opt/vae-hands-on/hub/vae-hands-on-hub.service   # or the unit's ExecStart by hand
 
 What ``setup`` creates, each part only as open as its users need:
 
@@ -19,8 +19,9 @@ What ``setup`` creates, each part only as open as its users need:
   without seeing or touching anyone else's submission, and read only feedback whose name they know.
   Nobody but root may rename or replace the course's folders in it.
 - ``PREFIX/config/{student,instructor}``: the Jupyter and nbgrader settings of each role (the exchange,
-  the course id; Formgrader and the instructor tools for instructors only), and ``PREFIX/hub``: the
-  hub's settings and its private state.
+  the course id; Formgrader and the instructor tools for instructors only; kernels on Unix sockets in the
+  user's private runtime folder, never on a TCP port another user could open; a terminal that keeps the
+  course's programs on PATH), and ``PREFIX/hub``: the hub's settings, its private state and its systemd unit.
 
 Running ``setup`` again updates the environment when the requirements changed and repairs
 permissions; it never overwrites an existing course folder (update that with git).
@@ -38,7 +39,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from tools_by_role import write_jupyter_settings
+from tools_by_role import update_json, write_jupyter_settings
 
 REPO = Path(__file__).resolve().parents[1]
 COURSE_ID = "vae-hands-on"
@@ -47,7 +48,8 @@ PROXY = "configurable-http-proxy@5.3.0"
 DEFAULTS = {"prefix": "/opt/vae-hands-on", "course_dir": "/srv/vae-hands-on",
             "exchange": "/srv/nbgrader/exchange", "bind_url": "http://127.0.0.1:8000"}
 # Debian's package of each program setup needs.
-PACKAGES = {"bwrap": "bubblewrap", "setfacl": "acl", "npm": "npm", "node": "nodejs"}
+PACKAGES = {"bwrap": "bubblewrap", "setfacl": "acl", "node": "nodejs"}
+UNIT = "vae-hands-on-hub.service"
 # What the course copy leaves out: the repository's environment, work folders and datasets (at its top only:
 # vae_helpers/data is code), and caches anywhere.
 TOP_LEVEL_NOT_COPIED = {".venv", "nbgrader_work", "data", "test-artifacts"}
@@ -91,7 +93,7 @@ def load_settings(prefix):
 
 def require_root():
     if os.geteuid() != 0:
-        raise SetupError("run this as root (sudo): it creates Unix groups, users and shared folders")
+        raise SetupError("run this as root (e.g. `su -` or sudo): it creates Unix groups, users and shared folders")
     if not sys.platform.startswith("linux"):
         raise SetupError(f"a shared hub needs Linux (Unix users, bubblewrap); this is {sys.platform}")
 
@@ -109,9 +111,21 @@ def python_every_user_can_run():
     return python
 
 
+def npm_command():
+    """npm on PATH, or the one that Node.js installs beside itself (NodeSource's package has no ``npm`` link
+    and conflicts with Debian's npm); None if neither is there."""
+    if shutil.which("npm"):
+        return [shutil.which("npm")]
+    node = shutil.which("node")
+    bundled = node and Path(os.path.realpath(node)).parents[1] / "lib" / "node_modules" / "npm" / "bin" / "npm-cli.js"
+    return [node, str(bundled)] if bundled and bundled.is_file() else None
+
+
 def install_missing_programs():
     """Install, with apt-get, the Debian packages of programs that are missing; stop where that cannot be done."""
     missing = sorted({package for program, package in PACKAGES.items() if shutil.which(program) is None})
+    if npm_command() is None:
+        missing.append("npm")
     try:
         import ensurepip  # noqa: F401  (Debian ships venv's pip separately, in python3-venv)
     except ImportError:
@@ -176,7 +190,7 @@ def install_proxy(prefix):
     command = prefix / "proxy" / "node_modules" / ".bin" / "configurable-http-proxy"
     if not command.exists():
         print(f"Installing {PROXY} with npm")
-        run("npm", "install", "--silent", "--no-audit", "--no-fund", "--prefix", prefix / "proxy", PROXY)
+        run(*npm_command(), "install", "--silent", "--no-audit", "--no-fund", "--prefix", prefix / "proxy", PROXY)
     return command
 
 
@@ -205,7 +219,9 @@ def close_course_to_students(course, exchange):
     run("setfacl", "-R", "--physical", "-m",
         f"g:{INSTRUCTORS}:rwX,d:u::rwX,d:g::rwX,d:g:{INSTRUCTORS}:rwX,d:o::r-X", course)
     os.chmod(course, 0o2770)  # the one way in, and only for the group
-    run("git", "config", "--system", "--replace-all", "safe.directory", str(course), f"^{course}$")
+    # git refuses a repository that another user owns (root, here) unless the system's settings name it
+    for path in (course, course / ".git"):
+        run("git", "config", "--system", "--replace-all", "safe.directory", str(path), f"^{path}$")
 
 
 def make_exchange(exchange, instructors_gid):
@@ -232,6 +248,10 @@ def write_role_settings(prefix, exchange):
         folder = prefix / "config" / role
         instructor = role == "instructor"
         write_jupyter_settings(folder, instructor)  # students see the student tools only
+        update_json(folder / "jupyter_server_config.json", ("KernelManager",), {"transport": "ipc"})
+        # A login shell would reset PATH from /etc/profile and lose the course's environment.
+        update_json(folder / "jupyter_server_config.json", ("ServerApp", "terminado_settings"),
+                    {"shell_command": ["/bin/bash"]})
         # groupshared: nbgrader then neither asks for a writable exchange root nor resets its mode.
         lines = [f"c.CourseDirectory.course_id = {COURSE_ID!r}", "c.CourseDirectory.groupshared = True"]
         if not instructor:  # instructors take the course folder's nbgrader_config.py, which does all this too
@@ -241,12 +261,19 @@ def write_role_settings(prefix, exchange):
         (folder / "nbgrader_config.py").write_text("\n".join(["c = get_config()  # noqa: F821", *lines]) + "\n")
 
 
+def hub_command(prefix):
+    """How the hub starts, from ``PREFIX/hub/state``: what the systemd unit runs."""
+    return [str(prefix / "env" / "bin" / "jupyterhub"), "-f", str(prefix / "hub" / "jupyterhub_config.py")]
+
+
 def write_hub_settings(prefix, settings):
     hub = prefix / "hub"
     (hub / "state").mkdir(parents=True, exist_ok=True)
     os.chmod(hub / "state", 0o700)  # the cookie secret and the hub's database
     shutil.copy(REPO / "hub" / "jupyterhub_config.py", hub / "jupyterhub_config.py")
     settings_path(prefix).write_text(json.dumps(settings, indent=2) + "\n")
+    (hub / UNIT).write_text((REPO / "hub" / UNIT).read_text().format(
+        command=" ".join(hub_command(prefix)), state=hub / "state"))
 
 
 def setup(args):
@@ -269,7 +296,8 @@ def setup(args):
         "env": str(env), "proxy": str(proxy), "course_dir": str(course), "exchange": str(exchange),
         "config": str(prefix / "config"), "state": str(prefix / "hub" / "state"), "bind_url": args.bind_url,
         "instructors": INSTRUCTORS, "students": STUDENTS})
-    print(f"\nReady. Start the hub with\n  {env / 'bin' / 'jupyterhub'} -f {prefix / 'hub' / 'jupyterhub_config.py'}\n"
+    print(f"\nReady. Start the hub with\n  systemctl enable --now {prefix / 'hub' / UNIT}\n"
+          f"(or, without systemd, `cd {prefix / 'hub' / 'state'} && {' '.join(hub_command(prefix))}`)\n"
           f"and add users with `hub/deploy.py add-student NAME` and `hub/deploy.py add-instructor NAME`.")
 
 

@@ -9,11 +9,14 @@ the class works and is graded first, then each attack, then a check that the hon
 files and feedback are as they were.
 """
 import datetime
+import glob
 import hashlib
 import json
 import os
+import pwd
 import random
 import secrets
+import shlex
 import shutil
 import signal
 import socket
@@ -24,7 +27,10 @@ import time
 import urllib.request
 from pathlib import Path
 
+import nbformat
 import pytest
+from jupyter_client import BlockingKernelClient
+from nbformat.v4 import new_code_cell
 
 from conftest import REPO, notebook_path, skip_or_fail, why_no_browser, write_completed_notebook
 from grading.judge import JUDGED_HERE
@@ -48,6 +54,7 @@ from playwright.sync_api import expect  # noqa: E402
 
 from browser_helpers import RUN_TIMEOUT_MS, UI_TIMEOUT_MS, validate  # noqa: E402
 from browser_helpers import browser  # noqa: E402,F401  (a fixture)
+from student_payloads import assert_nothing_runs, with_payloads  # noqa: E402
 
 expect.set_options(timeout=UI_TIMEOUT_MS)
 
@@ -153,8 +160,11 @@ def hub():
         subprocess.run([*deploy, "add-student", *hub.students], check=True)
         subprocess.run(["chpasswd"], input="".join(f"{u}:{p}\n" for u, p in hub.passwords.items()), text=True, check=True)
         log = open(root / "hub.log", "w")
-        server = subprocess.Popen([hub.prefix / "env" / "bin" / "jupyterhub", "-f", hub.prefix / "hub" / "jupyterhub_config.py"],
-                                  cwd=hub.prefix / "hub" / "state", stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+        # started as the systemd unit that setup wrote starts it
+        unit = dict(line.split("=", 1) for line in (hub.prefix / "hub" / "vae-hands-on-hub.service").read_text().splitlines()
+                    if "=" in line and not line.startswith("#"))
+        server = subprocess.Popen(shlex.split(unit["ExecStart"]), cwd=unit["WorkingDirectory"], stdout=log,
+                                  stderr=subprocess.STDOUT, start_new_session=True)
         deadline = time.monotonic() + 60
         while True:
             try:
@@ -183,8 +193,8 @@ def hub():
         for group in ("vae-instructors", "vae-students"):
             if group not in groups_before:
                 subprocess.run(["groupdel", group], capture_output=True)
-        subprocess.run(["git", "config", "--system", "--unset-all", "safe.directory", f"^{hub.course}$"],
-                       capture_output=True)
+        for path in (hub.course, hub.course / ".git"):
+            subprocess.run(["git", "config", "--system", "--unset-all", "safe.directory", f"^{path}$"], capture_output=True)
         shutil.rmtree(root, ignore_errors=True)
 
 
@@ -242,11 +252,36 @@ def fingerprint(path):
 # ------------------------------------------------------------------------------------------ the class
 
 
-def test_an_instructor_releases_from_the_course_folder_and_reaches_formgrader(hub, log_in):
-    hub.run_as(hub.instructor, "python", "-m", "grading", "record", ASSIGNMENT)
-    hub.run_as(hub.instructor, "nbgrader", "release_assignment", ASSIGNMENT)
+def in_a_new_terminal(page, user, command, timeout=300):
+    """Open a terminal from the Launcher in ``user``'s JupyterLab and type ``command`` there, as a person would;
+    (its exit status, its output), which it writes to a file in the user's home."""
+    page.locator(".lm-DockPanel-tabBar .lm-TabBar-addButton").first.click()  # the tab bar's +: a new Launcher
+    page.locator(".jp-LauncherCard-label", has_text="Terminal").filter(visible=True).click()
+    terminal = page.locator(".jp-Terminal .xterm-helper-textarea").last
+    expect(terminal).to_be_attached()
+    page.wait_for_timeout(1000)  # the shell's prompt
+    terminal.focus()
+    log = Path(f"/home/{user}/terminal-{secrets.token_hex(3)}.log")
+    page.keyboard.type(f"({command}) > {log} 2>&1; echo EXIT=$? >> {log}\n")
+    deadline = time.monotonic() + timeout
+    while "EXIT=" not in (log.read_text() if log.exists() else "") and time.monotonic() < deadline:
+        time.sleep(1)
+    output = log.read_text() if log.exists() else ""
+    assert "EXIT=" in output, f"{command} did not end in {timeout} s in the terminal:\n{output[-3000:]}"
+    return int(output.rsplit("EXIT=", 1)[1]), output
 
+
+def test_an_instructor_releases_from_the_terminal_of_their_jupyterlab_and_reaches_formgrader(hub, log_in):
     page = log_in(hub.instructor)
+    clone = Path(f"/home/{hub.instructor}/course-clone")
+    # the README's commands, in the course folder where the terminal opens; and a clone of the course
+    status, output = in_a_new_terminal(page, hub.instructor, f"pwd && python -m grading record {ASSIGNMENT} && "
+                                       f"nbgrader release_assignment {ASSIGNMENT} && git clone -q {hub.course} {clone}")
+    assert status == 0, f"the instructor's terminal:\n{output[-3000:]}"
+    assert output.splitlines()[0] == str(hub.course), "the terminal opens in the course folder"
+    assert (hub.exchange / COURSE_ID / "outbound" / ASSIGNMENT / f"{ASSIGNMENT}.ipynb").is_file()
+    assert (clone / "solutions" / ASSIGNMENT / f"{ASSIGNMENT}.ipynb").is_file()
+
     expect(page.locator(f'[data-id="{CREATE_ASSIGNMENT_TAB}"]')).to_have_count(1)  # the instructor tools
     page.get_by_role("menuitem", name="Nbgrader", exact=True).click()
     expect(page.get_by_role("menuitem", name="Formgrader", exact=True)).to_be_visible()
@@ -273,7 +308,11 @@ def test_students_fetch_validate_and_submit_in_the_assignment_list(hub, log_in):
         assert notebook.is_file(), "the fetched notebook lands in the student's home"
         if student == honest:  # the student's answers, written as they would write them
             write_completed_notebook(notebook, notebook_path(REPO / "solutions", ASSIGNMENT), notebook)
-            shutil.chown(notebook, student, student)
+        else:  # a written answer and outputs that try to run script in the instructor's browser; a printed environment
+            attack = with_payloads(json.loads(notebook.read_text()))
+            attack["cells"].append(new_code_cell("import os\nprint('PRINTED-ENVIRONMENT', dict(os.environ))"))
+            notebook.write_text(json.dumps(attack))
+        shutil.chown(notebook, student, student)
 
         page.goto(f"{hub.url}/user/{student}/lab/tree/{ASSIGNMENT}/{ASSIGNMENT}.ipynb")
         dialog = validate(page)
@@ -288,18 +327,114 @@ def test_students_fetch_validate_and_submit_in_the_assignment_list(hub, log_in):
         expect(row(assignment_list, "submitted")).to_be_visible(timeout=RUN_TIMEOUT_MS)
 
 
-def test_the_instructor_collects_grades_in_the_sandbox_and_releases_feedback(hub):
-    collected = hub.run_as(hub.instructor, "nbgrader", "collect", ASSIGNMENT)
-    assert "Refused" not in collected.stderr
-    graded = hub.run_as(hub.instructor, "python", "-m", "grading", "autograde", ASSIGNMENT)
-    assert "2 graded, 0 failed" in graded.stdout + graded.stderr
+KERNEL_SOCKETS = "/home/{user}/.local/share/jupyter/runtime/kernel-*-ipc-*"
+
+# Run as a student, for a few seconds: subscribe to everything on every TCP port that the other users of the
+# hub listen on (a kernel's IOPub port publishes all its code's output), then connect to their kernels' sockets.
+EAVESDROP = """
+import json, socket, sys, time, zmq
+uids, seconds, paths = json.loads(sys.argv[1]), float(sys.argv[2]), sys.argv[3:]
+ports = [int(f[1].split(":")[1], 16) for f in (line.split() for line in open("/proc/net/tcp").read().splitlines()[1:])
+         if f[3] == "0A" and int(f[7]) in uids]
+context, heard = zmq.Context(), {"tcp": [], "ipc": []}
+subscribers = []
+for port in ports:
+    subscriber = context.socket(zmq.SUB)
+    subscriber.setsockopt(zmq.SUBSCRIBE, b"")
+    subscriber.connect(f"tcp://127.0.0.1:{port}")
+    subscribers.append((port, subscriber))
+deadline = time.monotonic() + seconds
+while time.monotonic() < deadline:
+    for port, subscriber in subscribers:
+        if subscriber.poll(50) and port not in heard["tcp"]:
+            heard["tcp"].append(port)
+for path in paths:
+    try:
+        with socket.socket(socket.AF_UNIX) as s:
+            s.connect(path)
+        heard["ipc"].append(path)
+    except OSError:
+        pass
+print(json.dumps({"ports": len(ports), **heard}))
+"""
+
+
+def test_no_kernel_can_be_heard_or_reached_by_another_user(hub):
+    """The honest student's notebook is open in their JupyterLab, so its kernel runs; while it prints, the other
+    student listens on every port of the honest student and the instructor, and tries the kernel's sockets."""
+    attacker, victim = hub.students[1], hub.students[0]
+    victims_sockets = glob.glob(KERNEL_SOCKETS.format(user=victim))
+    assert victims_sockets, "the victim's kernel runs on Unix sockets in their runtime folder"
+    others = [pwd.getpwnam(user).pw_uid for user in (victim, hub.instructor)]
+    eavesdropper = subprocess.Popen(
+        [shutil.which("runuser"), "-u", attacker, "--", hub.prefix / "env" / "bin" / "python", "-c", EAVESDROP,
+         json.dumps(others), "8", *victims_sockets], env=hub.environment(attacker), cwd="/", stdout=subprocess.PIPE, text=True)
+    connection_file = max(glob.glob(f"/home/{victim}/.local/share/jupyter/runtime/kernel-*.json"), key=os.path.getmtime)
+    client = BlockingKernelClient(connection_file=connection_file)
+    client.load_connection_file()
+    client.start_channels()
+    try:
+        time.sleep(3)  # the eavesdropper has subscribed
+        for _ in range(3):
+            client.execute_interactive("print('only its owner may see this')", timeout=30)
+            time.sleep(0.5)
+    finally:
+        client.stop_channels()
+    heard = json.loads(eavesdropper.communicate(timeout=60)[0])
+    assert heard["tcp"] == [] and heard["ipc"] == [], \
+        f"another user heard or reached these kernels: {heard}, on {[listener(port) for port in heard['tcp']]}"
+
+
+def listener(port):
+    """The command line of the process that listens on the TCP ``port`` (read as root)."""
+    inodes = {f"socket:[{line.split()[9]}]" for line in Path("/proc/net/tcp").read_text().splitlines()[1:]
+              if int(line.split()[1].split(":")[1], 16) == port and line.split()[3] == "0A"}
+    for fd in glob.glob("/proc/[0-9]*/fd/*"):
+        try:
+            if os.readlink(fd) in inodes:
+                return Path(fd).parents[1].joinpath("cmdline").read_text().replace("\0", " ")
+        except OSError:
+            pass
+    return None
+
+
+def server_environment(user):
+    """The environment of ``user``'s Jupyter server, as its terminals and kernels inherit it."""
+    pid = subprocess.run(["pgrep", "-u", user, "-f", "jupyterhub-singleuser"], capture_output=True, text=True).stdout.split()[0]
+    return dict(entry.split("=", 1) for entry in Path(f"/proc/{pid}/environ").read_text().split("\0") if "=" in entry)
+
+
+def test_the_instructor_collects_and_grades_in_the_sandbox_from_their_terminal_and_releases_feedback(hub, log_in):
+    """As the README says, in the terminal of the instructor's JupyterLab, whose environment holds her API token."""
+    page = log_in(hub.instructor)
+    status, output = in_a_new_terminal(page, hub.instructor, f"nbgrader collect {ASSIGNMENT} && "
+                                       f"python -m grading autograde {ASSIGNMENT}", timeout=900)
+    assert status == 0 and "Refused" not in output and "2 graded, 0 failed" in output, output[-3000:]
     honest, untouched = hub.students
+    # the untouched notebook's student printed their kernel's environment: nothing of the grader's is in it
+    token = server_environment(hub.instructor)["JUPYTERHUB_API_TOKEN"]
+    graded = hub.course / "nbgrader_work" / "autograded" / untouched / ASSIGNMENT / f"{ASSIGNMENT}.ipynb"
+    printed = "".join(output.get("text", "") for cell in nbformat.read(graded, as_version=4).cells
+                      for output in cell.get("outputs", []) if "PRINTED-ENVIRONMENT" in output.get("text", ""))
+    assert printed and token not in printed and str(hub.course) not in printed, printed
     honest_grades, untouched_grades = hub.grades(honest), hub.grades(untouched)
     tests = {name: (score, maximum) for name, (score, maximum) in honest_grades.items() if score is not None}
     assert tests and all(score == maximum for score, maximum in tests.values()), honest_grades
     assert all(not score for score, _ in untouched_grades.values()), untouched_grades
     hub.run_as(hub.instructor, "nbgrader", "generate_feedback", ASSIGNMENT)
     hub.run_as(hub.instructor, "nbgrader", "release_feedback", ASSIGNMENT)
+
+
+def test_nothing_a_student_made_runs_in_the_instructors_formgrader(hub, log_in):
+    """The instructor opens, to grade it by hand, the submission whose written answer and outputs carry script."""
+    attacker = hub.students[1]
+    code = ("from nbgrader.api import Gradebook\n"
+            "with Gradebook('sqlite:///nbgrader_work/gradebook.db') as gb:\n"
+            f"    print(gb.find_submission_notebook({ASSIGNMENT!r}, {ASSIGNMENT!r}, {attacker!r}).id)")
+    submission = hub.python_as(hub.instructor, code).stdout.strip()
+    page = log_in(hub.instructor)
+    assert_nothing_runs(page, lambda: page.goto(f"{hub.url}/user/{hub.instructor}/formgrader/submissions/{submission}/"))
+    expect(page.locator(".nbgrader_cell").first).to_be_visible()  # the grading view itself works
 
 
 def test_students_fetch_their_own_feedback(hub, log_in):
@@ -436,7 +571,7 @@ open(folder + "/timestamp.txt", "w").write({name.split('+')[2]!r})
     before = fingerprint(hub.collected(attacker))
     hub.python_as(attacker, code)
     collect = collect_again(hub)
-    assert collect.returncode != 0 and f"{ASSIGNMENT}.ipynb is not a plain file" in collect.stderr, collect.stderr
+    assert collect.returncode != 0 and f"{ASSIGNMENT}.ipynb is a link" in collect.stderr, collect.stderr
     assert fingerprint(hub.collected(attacker)) == before
 
 
@@ -456,6 +591,39 @@ NbGraderApp.launch_instance(argv=["submit", {ASSIGNMENT!r}])
     assert "recorded the later time" in collect.stderr, collect.stderr
     recorded = parse_time(hub.collected(attacker, "timestamp.txt").read_text())
     assert recorded - collected > datetime.timedelta(seconds=30), "the time the files were written is recorded"
+
+
+DAEMONS = """
+import os, signal, subprocess
+subprocess.Popen(["setsid", "nohup", "sleep", "3600"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+if os.fork() == 0:  # a double-forked daemon that ignores the polite signals
+    os.setsid()
+    if os.fork() == 0:
+        for sig in (signal.SIGHUP, signal.SIGTERM, signal.SIGINT):
+            signal.signal(sig, signal.SIG_IGN)
+        nowhere = os.open(os.devnull, os.O_RDWR)
+        for stream in (0, 1, 2):
+            os.dup2(nowhere, stream)
+        os.execvp("sleep", ["sleep", "3600"])
+    os._exit(0)
+"""
+
+
+def processes_of(user):
+    return subprocess.run(["pgrep", "-u", user], capture_output=True, text=True).stdout.split()
+
+
+def test_a_students_processes_end_when_they_log_out(hub, log_in):
+    attacker = hub.students[1]
+    page = log_in(attacker)
+    hub.python_as(attacker, DAEMONS)
+    assert len(processes_of(attacker)) >= 3, "the server and two daemons run"
+    page.goto(f"{hub.url}/hub/logout")
+    deadline = time.monotonic() + 60
+    while processes_of(attacker) and time.monotonic() < deadline:
+        time.sleep(1)
+    left = subprocess.run(["ps", "-o", "pid,args", "-u", attacker], capture_output=True, text=True).stdout
+    assert not processes_of(attacker), f"processes outlived the student's server:\n{left}"
 
 
 def test_the_honest_students_keep_their_grades_files_and_feedback(hub):
