@@ -6,7 +6,7 @@ import sys
 
 import pytest
 
-from conftest import ASSIGNMENTS, REPO
+from conftest import ASSIGNMENTS, REPO, TIERS
 from lab import running_lab
 
 
@@ -38,6 +38,16 @@ def test_pytest_collects_solution_notebooks_and_never_course():
     assert not [item for item in collected if item.startswith("course/")]
     for assignment in ASSIGNMENTS:
         assert any(item.startswith(f"solutions/{assignment}/{assignment}.ipynb::") for item in collected)
+
+
+def test_the_quick_loop_leaves_out_the_notebooks_and_every_slow_module():
+    assert all((REPO / "tests" / f"{module}.py").is_file() for module in TIERS), "TIERS names a module that is gone"
+    result = subprocess.run([sys.executable, "-m", "pytest", "--collect-only", "-q", "-p", "no:cacheprovider", "-n", "0",
+                             "-m", "not slow"], cwd=REPO, capture_output=True, text=True, timeout=300)
+    modules = {item.split("::")[0] for item in result.stdout.splitlines() if "::" in item}
+    slow = {f"tests/{module}.py" for module, tiers in TIERS.items() if "slow" in tiers}
+    assert modules and not [m for m in modules if m.startswith("solutions/") or m in slow], sorted(modules)
+    assert "tests/test_checks.py" in modules and "tests/test_sandbox.py" in modules
 
 
 @pytest.fixture(scope="module")
