@@ -6,12 +6,10 @@
 A synthetic class (solutions, untouched notebooks, notebooks with a planted mistake from the test
 suite's list) is graded twice in one run, each time in a fresh copy of the course: by plain
 ``nbgrader autograde`` one submission after another, and by the parallel command. The two
-gradebooks must agree. The sandbox's cost, and the cost of judging the hidden tests in the grading
-process (grading/judge.py) rather than in the student's kernel, are measured on submissions graded
-alone, in alternation. Every assignment's solution is then graded once to project a whole course.
+gradebooks must agree. The sandbox's cost is measured on submissions graded alone, with and without it,
+in alternation. Every assignment's solution is then graded once to project a whole course.
 """
 import argparse
-import ast
 import datetime
 import json
 import os
@@ -27,23 +25,19 @@ from pathlib import Path
 from nbgrader.api import Gradebook
 
 from bench.run import REPO, SOLUTIONS, machine, solution_notebook, update_benchmarks
-from grading.judge import JUDGED_HERE
 from grading.sandbox import sandbox_problem
+from judge.hidden_tests import FOLDER
+from tests.support.planted import MISTAKES
 from vae_helpers import get_device
 
 KINDS = ("solution", "untouched", "mistaken")
-SPEED_UP_TARGET, SANDBOX_COST_TARGET, JUDGING_COST_TARGET = 1.8, 0.10, 0.25
+SPEED_UP_TARGET, SANDBOX_COST_TARGET = 1.8, 0.10
 PROJECTED = (200, (2, 16))  # students, core counts
 
 
 def planted_mistakes(assignment):
-    """(solution cell, correct, mistaken) of each mistake that tests/test_grading_catches_mistakes.py
-    plants in ``assignment``, read from its MISTAKES list."""
-    tree = ast.parse((REPO / "tests" / "test_grading_catches_mistakes.py").read_text())
-    listed = next(node.value for node in tree.body if isinstance(node, ast.Assign)
-                  and any(getattr(target, "id", None) == "MISTAKES" for target in node.targets))
-    return [(cell, correct, mistaken) for name, _, cell, correct, mistaken, _ in ast.literal_eval(listed)
-            if name == assignment]
+    """(solution cell, correct, mistaken) of each mistake the test suite plants in ``assignment``."""
+    return [(cell, correct, mistaken) for name, _, cell, correct, mistaken, _ in MISTAKES if name == assignment]
 
 
 def nbgrader(course, *args, env=None):
@@ -53,17 +47,12 @@ def nbgrader(course, *args, env=None):
         raise SystemExit(f"bench: nbgrader {' '.join(args)} failed:\n{result.stderr[-3000:]}")
 
 
-def new_course(folder, assignments, judged=True):
-    """A course with the repository's configuration and solutions, ``assignments`` released; with
-    ``judged`` False, every graded cell's hidden tests run in the student's kernel, as they used to."""
+def new_course(folder, assignments):
+    """A course with the repository's configuration, solutions and hidden tests, ``assignments`` released."""
     folder.mkdir(parents=True)
     shutil.copy(REPO / "nbgrader_config.py", folder)
     shutil.copytree(SOLUTIONS, folder / "solutions")
-    for path in [] if judged else (folder / "solutions").glob("*/*.ipynb"):
-        notebook = json.loads(path.read_text())
-        for cell in notebook["cells"]:
-            cell["source"] = [line for line in cell["source"] if line.rstrip("\n") != JUDGED_HERE]
-        path.write_text(json.dumps(notebook))
+    shutil.copytree(REPO / FOLDER, folder / FOLDER)
     for assignment in assignments:
         nbgrader(folder, "generate_assignment", assignment, "--force")
     return folder
@@ -120,16 +109,12 @@ def measure(workdir, assignment, students, workers, pairs, every=True):
     parallel = timed([sys.executable, "-m", "grading", "autograde", assignment, "--workers", str(workers)],
                      courses["parallel"])
     agree = scores(courses["serial"], assignment) == scores(courses["parallel"], assignment)
-    in_kernel = new_course(workdir / "in-kernel", [assignment], judged=False)
-    enrol(in_kernel, assignment, pairs)
-    print(f"sandbox and judging costs: {pairs} submissions graded alone, with and without the sandbox, "
-          "and with the hidden tests in the kernel ...", flush=True)
-    with_sandbox, without, tests_in_kernel = [], [], []
-    for student in sorted(p.name for p in (in_kernel / "nbgrader_work" / "submitted").iterdir()):
+    print(f"sandbox cost: {pairs} submissions graded alone, with and without the sandbox ...", flush=True)
+    with_sandbox, without = [], []
+    for student in sorted(p.name for p in (courses["serial"] / "nbgrader_work" / "submitted").iterdir())[:pairs]:
         one = [sys.executable, "-m", "nbgrader", "autograde", assignment, f"--student={student}", "--force"]
         with_sandbox.append(timed(one, courses["serial"]))
         without.append(timed(one + ["--SandboxedExecute.sandbox=off"], courses["serial"]))
-        tests_in_kernel.append(timed(one, in_kernel))
     print("each assignment's solution, graded alone ...", flush=True)
     per_assignment = {}
     for other in sorted(p.name for p in SOLUTIONS.iterdir() if solution_notebook(p.name).is_file()) if every else []:
@@ -139,7 +124,7 @@ def measure(workdir, assignment, students, workers, pairs, every=True):
         per_assignment[other] = timed([sys.executable, "-m", "nbgrader", "autograde", other, "--student=solution"],
                                       template)
     return {"serial": serial, "parallel": parallel, "agree": agree, "with_sandbox": with_sandbox,
-            "without_sandbox": without, "in_kernel": tests_in_kernel,
+            "without_sandbox": without,
             "per_assignment": per_assignment or {assignment: serial / students}}
 
 
@@ -152,7 +137,6 @@ def section(figures, assignment, students, workers, command):
     speed_up = serial / parallel
     costs = [w / wo - 1 for w, wo in zip(figures["with_sandbox"], figures["without_sandbox"])]
     cost = statistics.median(costs)
-    judging = statistics.median(j / k - 1 for j, k in zip(figures["with_sandbox"], figures["in_kernel"]))
     course_serial = PROJECTED[0] * sum(figures["per_assignment"].values())
     per_core = speed_up / workers  # the parallel efficiency measured here, assumed to hold on more cores
     lines = [
@@ -172,11 +156,6 @@ def section(figures, assignment, students, workers, command):
         f"{statistics.median(figures['with_sandbox']):.1f} s with (medians); median cost "
         f"**{cost:+.0%}** per submission (target ≤ {SANDBOX_COST_TARGET:.0%}: "
         f"{'met' if cost <= SANDBOX_COST_TARGET else 'NOT met'}).", "",
-        f"Judging cost: the same submissions graded alone (sandboxed) with every hidden test judged in the grading "
-        f"process and, in a course whose hidden tests run in the student's kernel as they used to, in alternation: "
-        f"{statistics.median(figures['in_kernel']):.1f} s in the kernel, "
-        f"{statistics.median(figures['with_sandbox']):.1f} s judged (medians); median cost **{judging:+.0%}** per "
-        f"submission (target ≤ {JUDGING_COST_TARGET:.0%}: {'met' if judging <= JUDGING_COST_TARGET else 'NOT met'}).", "",
         "Each assignment's solution graded alone (seconds, serial `nbgrader autograde`, one submission): "
         + ", ".join(f"{name} {seconds:.1f}" for name, seconds in figures["per_assignment"].items()) + ".", "",
         f"Projected for {PROJECTED[0]} students × {len(figures['per_assignment'])} notebooks: "

@@ -1,5 +1,5 @@
 """How ``nbgrader autograde`` runs a submission: in the sandbox, its judged cells' hidden tests in the grading
-process (grading/judge.py), and to the end even if its kernel dies.
+process (judge/), and to the end even if its kernel dies.
 
 nbgrader's ``Execute`` gives up on a submission whose kernel dies (a cell that calls ``os._exit``,
 crashes the interpreter or is killed), leaves it ungraded and makes the whole run exit 1. Here the
@@ -19,7 +19,8 @@ from nbformat import NotebookNode
 from nbgrader.preprocessors import Execute
 from traitlets import Enum
 
-from grading.judge import KernelQuestions, Verdicts, as_released, is_judged, judge
+from judge import hidden_tests
+from judge.grading_side import KernelQuestions, Verdicts
 from grading.sandbox import SandboxedKernelManager, sandbox_problem
 
 KERNEL_DIED = ("The kernel died while this cell ran (it exited, crashed, or was killed). The cells after it "
@@ -140,11 +141,12 @@ class SandboxedExecute(Execute):
         NotebookClient.__init__(self, nb, km)  # as nbconvert's ExecutePreprocessor does
         self.reset_execution_trackers()
         self._check_assign_resources(resources)
-        # the kernel runs a judged cell as released; its hidden tests run here (grading/judge.py)
-        self.judged = {index: cell.source for index, cell in enumerate(self.nb.cells) if is_judged(cell)}
+        # the kernel runs a judged cell as released; its hidden test runs here (judge/)
+        self.judged = {index: cell.source for index, cell in enumerate(self.nb.cells) if hidden_tests.is_judged(cell)}
+        self.hidden_tests = hidden_tests.load(resources["nbgrader"]["notebook"]) if self.judged else None
         self.verdicts = Verdicts()
         for index, source in self.judged.items():
-            self.nb.cells[index].source = as_released(source)
+            self.nb.cells[index].source = hidden_tests.as_released(source)
         died_in, start = set(), 0
         try:
             with folder_without_notebooks(self.resources, self.log):
@@ -171,8 +173,8 @@ class SandboxedExecute(Execute):
                 else:
                     self.preprocess_cell(cell, resources, index)
                     if index in self.judged:
-                        cell.outputs = judge(self.judged[index], KernelQuestions(self),
-                                             cell.metadata.nbgrader["grade_id"], self.verdicts)
+                        cell.outputs = hidden_tests.judge_cell(self.judged[index], self.hidden_tests, KernelQuestions(self),
+                                                               cell.metadata.nbgrader["grade_id"], self.verdicts)
             except DeadKernelError:
                 died_in.add(index)
                 cell.outputs.append(NotebookNode(output_type="error", ename="DeadKernelError", evalue=KERNEL_DIED,

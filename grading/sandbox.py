@@ -26,9 +26,10 @@ from jupyter_client.manager import AsyncKernelManager
 from traitlets import Float, List, Unicode
 
 HOW_TO_INSTALL = "install bubblewrap (Debian/Ubuntu: `sudo apt-get install bubblewrap`; Fedora: `sudo dnf install bubblewrap`)"
-# what a sandboxed kernel may read: the system, the Python that runs it, the course's helpers
+# what a sandboxed kernel may read: the system, the Python that runs it, the course's helpers and the
+# judge's kernel side
 SYSTEM_PATHS = ("/usr", "/etc", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32")
-HELPER_PACKAGES = ("vae_helpers",)
+HELPER_PACKAGES = ("vae_helpers", "judge")
 # What a kernel is told of the grader's environment, by name: the locale; the settings the course's
 # helpers read (vae_helpers/: data folder, dataset, budget, device; NBGRADER_EXECUTION, which nbgrader
 # sets); how many threads PyTorch may use; matplotlib's backend; Python's hash seed.

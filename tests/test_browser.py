@@ -15,18 +15,18 @@ from pathlib import Path
 
 import pytest
 
-from conftest import ASSIGNMENTS, REPO, notebook_path, skip_or_fail, why_no_browser, write_completed_notebook
+from support.course import ASSIGNMENTS, REPO, notebook_path, skip_or_fail, why_no_browser, write_completed_notebook
 
 
 skip_or_fail(why_no_browser(), "browser tests")
 
 from playwright.sync_api import expect  # noqa: E402  (only once we know it is there)
 
-from browser_helpers import (  # noqa: E402
+from support.browser import (  # noqa: E402
     NOT_RUN, RUN_TIMEOUT_MS, UI_TIMEOUT_MS, choose_menu, code_cell, notebook_tab, open_notebook,
     outputs, prompts, replace_source, validate, wait_until_no_cell_is_queued)
-from browser_helpers import browser  # noqa: E402,F401  (a fixture)
-from lab import copy_course, running_lab  # noqa: E402
+from support.browser import browser  # noqa: E402,F401  (a fixture)
+from support.lab import copy_course, running_lab  # noqa: E402
 
 expect.set_options(timeout=UI_TIMEOUT_MS)
 

@@ -9,7 +9,7 @@ import torch
 from nbclient import NotebookClient
 
 from vae_helpers.checks import (expect_close, expect_equal, expect_finite, expect_gradient, expect_number,
-                                expect_returns, expect_shape, expect_tensor)
+                                expect_returns, expect_shape, expect_tensor, expect_uncorrelated)
 
 
 def test_expect_tensor_says_what_came_and_hints_at_a_missing_return():
@@ -17,6 +17,13 @@ def test_expect_tensor_says_what_came_and_hints_at_a_missing_return():
         expect_tensor("kl", None)
     with pytest.raises(AssertionError, match="got float"):
         expect_tensor("kl", 0.5)
+
+
+def test_expect_uncorrelated_fails_noise_shared_between_entries():
+    noise = torch.randn(20_000, 2, generator=torch.Generator().manual_seed(0))
+    expect_uncorrelated("z", noise, atol=0.05)
+    with pytest.raises(AssertionError, match=r"z: expected \[0\], got \[(1|0.9999)\] .* Hint: a noise of its own"):
+        expect_uncorrelated("z", noise[:, :1].expand(20_000, 2), atol=0.05, hint="a noise of its own")
 
 
 def test_expect_shape_reports_both_shapes():

@@ -26,7 +26,7 @@ import pytest
 
 from nbgrader.api import Gradebook
 
-from conftest import skip_or_fail
+from support.course import skip_or_fail
 
 
 def why_not_here():

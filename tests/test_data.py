@@ -1,4 +1,3 @@
-import gzip
 import struct
 
 import pytest
@@ -8,16 +7,7 @@ from vae_helpers import data
 from vae_helpers.data import Batches, DatasetNotFoundError, available_datasets, load_images, read_idx
 from vae_helpers.data.__main__ import main as data_command
 
-
-def write_idx(path, array, compress):
-    header = bytes([0, 0, 0x08, array.dim()]) + b"".join(struct.pack(">I", s) for s in array.shape)
-    payload = header + array.numpy().tobytes()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    if compress:
-        with gzip.open(path.with_name(path.name + ".gz"), "wb") as handle:
-            handle.write(payload)
-    else:
-        path.write_bytes(payload)
+from support.idx import write_idx
 
 
 def make_local_mnist(root, n=12, compress=True):

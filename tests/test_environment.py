@@ -6,8 +6,9 @@ import sys
 
 import pytest
 
-from conftest import ASSIGNMENTS, REPO, TIERS
-from lab import running_lab
+from support.course import ASSIGNMENTS, REPO
+from support.tiers import TIERS
+from support.lab import running_lab
 
 
 def requirement_lines(path):

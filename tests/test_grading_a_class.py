@@ -19,10 +19,10 @@ import pytest
 from nbformat.v4 import new_code_cell
 from nbgrader.api import Gradebook
 
-from conftest import REPO, grades, nbgrader, notebook_path, submit
+from support.course import grades, nbgrader, notebook_path, submit
 from grading.parallel import TIMED_OUT, grade_submission, merge
 from grading.sandbox import SandboxedKernelManager
-from test_nbgrader import HIDDEN_MARKERS, lines_of, read, secret_lines, visible_text
+from support.notebook_text import HIDDEN_MARKERS, lines_of, read, secret_lines, visible_text
 
 ASSIGNMENT = "02_dense_vae"  # the quickest to grade
 AFTER_CELL = "test_dense_vae"  # the escapes come after the first graded cell, before the others
@@ -186,7 +186,7 @@ def test_feedback_shows_no_hidden_test(classes):
     course = copies["parallel"]
     nbgrader(course, "generate_feedback", ASSIGNMENT, "--student=escapee")
     page = (course / "nbgrader_work" / "feedback" / "escapee" / ASSIGNMENT / f"{ASSIGNMENT}.html").read_text()
-    hidden = secret_lines(read(notebook_path(REPO / "solutions", ASSIGNMENT)), kinds=(HIDDEN_MARKERS,), answers=False)
+    hidden = secret_lines(ASSIGNMENT, kinds=(HIDDEN_MARKERS,), answers=False)
     assert not hidden & lines_of(visible_text(page))
 
 

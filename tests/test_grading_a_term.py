@@ -12,9 +12,9 @@ import pytest
 
 from nbgrader.api import Gradebook
 
-from conftest import REPO, grades, nbgrader, notebook_path, skip_or_fail, why_no_browser
-from lab import running_lab
-from student_payloads import assert_nothing_runs, with_payloads
+from support.course import REPO, grades, nbgrader, notebook_path, skip_or_fail, why_no_browser
+from support.lab import running_lab
+from support.student_payloads import assert_nothing_runs, with_payloads
 
 ASSIGNMENT = "01_elbo"
 
@@ -106,7 +106,7 @@ def test_the_hand_grading_view_shows_formulas_without_a_network(fresh_clone, tmp
     """Formgrader's page for grading ada's written answer, opened in a browser that reaches only the lab."""
     skip_or_fail(why_no_browser(), "browser tests")
     from playwright.sync_api import expect
-    from browser_helpers import launched_browser
+    from support.browser import launched_browser
 
     with Gradebook(f"sqlite:///{fresh_clone / 'nbgrader_work' / 'gradebook.db'}") as gradebook:
         submission = gradebook.find_submission_notebook(ASSIGNMENT, ASSIGNMENT, "ada").id
@@ -124,7 +124,7 @@ def test_the_hand_grading_view_shows_formulas_without_a_network(fresh_clone, tmp
 def test_nothing_a_student_wrote_or_printed_runs_where_staff_or_the_student_look(fresh_clone, tmp_path):
     """ada's payloads, in Formgrader's hand-grading view (as her instructor) and in her feedback page."""
     skip_or_fail(why_no_browser(), "browser tests")
-    from browser_helpers import launched_browser
+    from support.browser import launched_browser
 
     with Gradebook(f"sqlite:///{fresh_clone / 'nbgrader_work' / 'gradebook.db'}") as gradebook:
         submission = gradebook.find_submission_notebook(ASSIGNMENT, ASSIGNMENT, "ada").id

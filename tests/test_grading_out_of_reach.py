@@ -18,8 +18,8 @@ import sys
 import nbformat
 import pytest
 
-from conftest import ASSIGNMENTS, grades, nbgrader, notebook_path, submit
-from grading.judge import is_judged
+from support.course import ASSIGNMENTS, grades, nbgrader, notebook_path, submit
+from judge.hidden_tests import is_judged
 from test_grading_catches_mistakes import MISTAKES
 
 ATTACKS = {
@@ -93,7 +93,7 @@ ATTACKS = {
         "_AllClose().__enter__()\n"),
     "reads-its-folder-for-the-hidden-tests": (
         "import os\n"
-        "for _place in (os.getcwd(), '/tmp', os.path.expanduser('~')):\n"
+        "for _place in (os.getcwd(), os.path.dirname(os.getcwd()), '/tmp', os.path.expanduser('~'), '/srv', '/home'):\n"
         "    for _root, _, _files in os.walk(_place):\n"
         "        for _file in _files:\n"
         "            try:\n"
@@ -102,7 +102,7 @@ ATTACKS = {
         "                _text = open(os.path.join(_root, _file), errors='replace').read()\n"
         "            except Exception:\n"
         "                continue\n"
-        "            if '### BEGIN HIDDEN' + ' TESTS\\n_' in _text or '_expect_' + 'close(' in _text:  # hidden tests\n"
+        "            if 'def test_' + 'kl_to_standard_normal(' in _text or '# hidden' + ' test:' in _text:  # hidden tests\n"
         "                print('FOUND', os.path.join(_root, _file))\n"),
     "patches-torch": (
         "import torch\n"
@@ -123,13 +123,13 @@ ATTACKS = {
         "    if name.startswith('expect_'):\n"
         "        setattr(vae_helpers.checks, name, lambda *args, **kwargs: None)\n"),
     "answers-grading-with-its-own-inputs": (  # whatever grading sends, the kernel sends it back
-        "import vae_helpers.answers as _answers\n"
-        "_original = _answers._KernelWire.answer\n"
+        "import judge.kernel_side as _kernel_side\n"
+        "_original = _kernel_side.KernelSide.answer_question\n"
         "def _echo(self, question, namespace):\n"
         "    if question['ask'] == 'call' and question['args']:\n"
-        "        return {'result': question['args'][0]}\n"
+        "        return {'result': question['args'][0], 'changed': []}\n"
         "    return _original(self, question, namespace)\n"
-        "_answers._KernelWire.answer = _echo\n"),
+        "_kernel_side.KernelSide.answer_question = _echo\n"),
 }
 NAMES = list(ATTACKS)
 OTHERS = [a for a in ASSIGNMENTS if a != "01_elbo"]

@@ -32,8 +32,7 @@ import pytest
 from jupyter_client import BlockingKernelClient
 from nbformat.v4 import new_code_cell
 
-from conftest import REPO, notebook_path, skip_or_fail, why_no_browser, write_completed_notebook
-from grading.judge import JUDGED_HERE
+from support.course import REPO, notebook_path, skip_or_fail, why_no_browser, write_completed_notebook
 
 
 def why_no_hub():
@@ -52,9 +51,9 @@ skip_or_fail(why_no_hub(), "hub tests")
 
 from playwright.sync_api import expect  # noqa: E402
 
-from browser_helpers import RUN_TIMEOUT_MS, UI_TIMEOUT_MS, validate  # noqa: E402
-from browser_helpers import browser  # noqa: E402,F401  (a fixture)
-from student_payloads import assert_nothing_runs, with_payloads  # noqa: E402
+from support.browser import RUN_TIMEOUT_MS, UI_TIMEOUT_MS, validate  # noqa: E402
+from support.browser import browser  # noqa: E402,F401  (a fixture)
+from support.student_payloads import assert_nothing_runs, with_payloads  # noqa: E402
 
 expect.set_options(timeout=UI_TIMEOUT_MS)
 
@@ -482,7 +481,8 @@ def test_a_student_reads_nothing_of_the_course_the_grades_or_other_students(hub)
     attacker, victim = hub.students[1], hub.students[0]
     work = hub.course / "nbgrader_work"
     secrets_of_others = [
-        hub.course / "solutions" / ASSIGNMENT / f"{ASSIGNMENT}.ipynb",  # the hidden tests
+        hub.course / "solutions" / ASSIGNMENT / f"{ASSIGNMENT}.ipynb",  # the solutions
+        hub.course / "hidden_tests" / f"{ASSIGNMENT}.py", hub.course / "hidden_tests",  # the hidden tests
         hub.course / "solutions", hub.course,
         work / "gradebook.db",  # every score, and the hidden tests' source cells
         work / "autograded" / victim / ASSIGNMENT / f"{ASSIGNMENT}.ipynb",  # hidden tests put back
@@ -501,12 +501,11 @@ def test_a_student_reads_nothing_of_the_course_the_grades_or_other_students(hub)
     # The student's kernels import the course's helpers from the shared environment, which holds no hidden test.
     where = hub.python_as(attacker, "import vae_helpers; print(vae_helpers.__file__)").stdout.strip()
     assert Path(where).is_relative_to(hub.prefix / "env"), where
-    hidden = [line.strip() for cell in json.loads(notebook_path(REPO / "solutions", ASSIGNMENT).read_text())["cells"]
-              for block in "".join(cell["source"]).split("### BEGIN HIDDEN TESTS")[1:]
-              for line in block.split("### END HIDDEN TESTS")[0].splitlines()
-              if len(line.strip()) > 30 and line.strip() != JUDGED_HERE]  # the marker itself is no secret
+    hidden = [line.strip() for line in (REPO / "hidden_tests" / f"{ASSIGNMENT}.py").read_text().splitlines()
+              if len(line.strip()) > 30 and not line.strip().startswith(("import ", "from ", "#", '"""'))]
     assert hidden
-    installed = [path for package in ("vae_helpers", "grading") for path in (Path(where).parents[1] / package).rglob("*.py")]
+    installed = [path for package in ("vae_helpers", "grading", "judge")
+                 for path in (Path(where).parents[1] / package).rglob("*.py")]
     assert not [line for path in installed for line in hidden if line in path.read_text()]
 
 

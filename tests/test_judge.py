@@ -1,30 +1,40 @@
-"""Hidden tests judged in the grading process (grading/judge.py): answers are plain data, decoded without
-running anything from the kernel; a kernel that misbehaves fails the exercise with a message; nothing the
-kernel does can pass a check it does not compute. Each test talks to a real kernel."""
+"""Hidden tests judged in the grading process (judge/): answers are plain data, decoded without running
+anything from the kernel; a kernel that misbehaves fails the exercise with a message; nothing the kernel
+does can pass a check it does not compute; what the student's code does to its tensor arguments is seen
+by the checks after the call; tensors on the meta device travel both ways. Each test that judges a cell
+writes a small hidden test module into its tmp_path and talks to a real kernel."""
+import inspect
 import math
+import re
 
 import nbformat
 import pytest
 import torch
 from nbclient import NotebookClient
 
-from grading.judge import KernelQuestions, as_released, is_judged, judge
-from vae_helpers.answers import decode, encode
+import judge
+from judge import grading_side, hidden_tests, kernel_side, wire
+from judge.grading_side import KernelQuestions, Verdicts
+from judge.hidden_tests import as_released, hidden_test_name, is_judged
+from judge.kernel_side import ASKING, KernelSide
+from judge.wire import decode, encode
 
 KL = ("def kl_to_standard_normal(mu, logvar):\n"
       "    return 0.5 * (logvar.exp() + mu.pow(2) - 1.0 - logvar).sum(dim=1)\n")
 JUDGE_KL = '''
-from vae_helpers.answers import student_functions
-from vae_helpers.checks import PASSED, expect_close, expect_gradient
 import torch
-kl_to_standard_normal, = student_functions("kl_to_standard_normal")
-mu = torch.tensor([[1.0, -2.0]], dtype=torch.float64, requires_grad=True)
-logvar = torch.tensor([[0.5, 0.0]], dtype=torch.float64)
-kl = kl_to_standard_normal(mu, logvar)
-expect_close("KL", kl, 0.5 * (logvar.exp() + mu.detach() ** 2 - 1 - logvar).sum(1))
-expect_close("dKL/dmu", expect_gradient("KL as a function of mu", kl, mu), mu.detach())
-print(PASSED)
+from vae_helpers.checks import PASSED, expect_close, expect_gradient, expect_shape
+
+
+def test_kl(kl_to_standard_normal):
+    mu = torch.tensor([[1.0, -2.0]], dtype=torch.float64, requires_grad=True)
+    logvar = torch.tensor([[0.5, 0.0]], dtype=torch.float64)
+    kl = kl_to_standard_normal(mu, logvar)
+    expect_close("KL", kl, 0.5 * (logvar.exp() + mu.detach() ** 2 - 1 - logvar).sum(1))
+    expect_close("dKL/dmu", expect_gradient("KL as a function of mu", kl, mu), mu.detach())
 '''
+# the cell's visible checks run in the grading process too, on the module's names
+KL_CELL = 'expect_shape("KL of one image", kl_to_standard_normal(torch.zeros(1, 2), torch.zeros(1, 2)), (1,))\nprint(PASSED)\n'
 
 
 @pytest.fixture(scope="module")
@@ -42,11 +52,30 @@ def run(client, code):
     return cell
 
 
+def graded(visible, test):
+    """A graded cell's source: its visible checks and the hidden region naming ``test``."""
+    return f"{visible}### BEGIN HIDDEN TESTS\n# hidden test: {test}\n### END HIDDEN TESTS\n"
+
+
+def judged(kernel, folder, module_source, test, visible="", verdicts=None, **limits):
+    """The outputs of the cell whose hidden test is ``test`` of a module of ``module_source``, written into
+    ``folder`` and loaded as the judge loads one, judged on ``kernel``."""
+    (folder / "hidden.py").write_text(module_source)
+    module = hidden_tests.load("hidden", folder)
+    return hidden_tests.judge_cell(graded(visible, test), module, KernelQuestions(kernel, **limits), test, verdicts)
+
+
 def verdict(outputs):
     """'passed', or the error line of a failed judge."""
     errors = [f"{o.ename}: {o.evalue}" for o in outputs if o.output_type == "error"]
     return errors[0] if errors else "passed"
 
+
+def printed(outputs):
+    return "".join(o.text for o in outputs if o.output_type == "stream")
+
+
+# what travels
 
 @pytest.mark.parametrize("value", [
     torch.arange(6, dtype=torch.float32).reshape(2, 3), torch.tensor([True, False]), torch.zeros(0, 4),
@@ -59,6 +88,23 @@ def test_answers_travel_as_data_and_come_back_equal(value):
         assert math.isnan(back)
     else:
         assert back == value
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64, torch.int64, torch.bool])
+def test_a_tensor_on_the_meta_device_travels_as_its_dtype_and_shape(dtype):
+    data = encode(torch.zeros(3, 4, dtype=dtype, device="meta"))
+    assert "data" not in data["tensor"] and data["tensor"]["device"] == "meta"
+    back = decode(data)
+    assert back.device.type == "meta" and back.dtype == dtype and back.shape == (3, 4)
+
+
+def test_both_sides_number_only_the_tensors_that_travel_as_tensors():
+    """A changed argument is named by its place among the tensors sent: one that travels as an object (a
+    complex tensor, a dict with other keys than strings) must not shift the places of the others."""
+    changed = torch.ones(2)
+    arguments = [torch.zeros(2, dtype=torch.complex64), {1: torch.zeros(2)}, {"b": changed}]
+    assert wire.tensors_in(arguments) == [changed]
+    assert [type(t) for t in wire.tensors_in(decode(encode(arguments)))] == [torch.Tensor]
 
 
 def test_anything_else_comes_back_as_its_type_name_only():
@@ -81,20 +127,65 @@ def test_an_answer_in_any_other_form_is_refused(data):
         decode(data)
 
 
+@pytest.mark.parametrize("value", [{"loss": torch.tensor(1.5), "n": 3}, torch.distributions.Normal(torch.zeros(2), torch.ones(2))])
+def test_dicts_and_normals_travel_as_data(value):
+    back = decode(encode(value))
+    if isinstance(value, dict):
+        assert back.keys() == value.keys() and torch.equal(back["loss"], value["loss"]) and back["n"] == 3
+    else:
+        assert type(back) is torch.distributions.Normal and torch.equal(back.loc, value.loc)
+
+
+@pytest.mark.parametrize("shape", [[2**23], [2**14, 2**14], [2**23, 0]])
+def test_an_answer_may_hold_no_tensor_larger_than_grading_reads(shape):
+    with pytest.raises(ValueError, match="shape|larger"):
+        decode({"tensor": {"dtype": "float32", "shape": shape, "data": ""}})
+
+
+# the protocol as judge/__init__.py states it
+
+def test_the_protocol_names_what_the_code_does(monkeypatch):
+    """ASKING runs judge.kernel_side.answer; each kind of question the protocol lists is one the kernel
+    answers; the answers' fields are those it names."""
+    monkeypatch.setattr(kernel_side, "answer", lambda: "answered")
+    assert eval(ASKING) == "answered"
+    for name in set(re.findall(r"``([A-Z][A-Z_]+)``", judge.__doc__)):  # ASKING, QUESTION_KEY, MIME_TYPE, ...
+        assert any(hasattr(module, name) for module in (wire, kernel_side, grading_side)), name
+    for name in re.findall(r"``(\w+_side|wire|hidden_tests)``", judge.__doc__):
+        assert inspect.ismodule(getattr(judge, name)), name
+    kinds = re.findall(r'"(\w+)"', re.search(r'\{"ask": ([^}]*?), "target"', judge.__doc__).group(1))
+    assert kinds == ["call", "getattr", "setattr", "iterate", "gradient", "copy_parameters"]
+    handled = inspect.getsource(KernelSide.answer_question)
+    assert all(f'ask == "{kind}"' in handled for kind in kinds)
+    side = KernelSide()
+    call = {"ask": "call", "target": {"name": "f"}, "args": encode([torch.ones(2)]), "kwargs": encode({}), "seed": 0}
+    assert side.answer_question(call, {}) == {"missing": "f"}
+    assert side.answer_question(call, {"f": lambda x: 1 / 0})["raised"][0] == "ZeroDivisionError"
+    assert side.answer_question(call, {"f": lambda x: x.sum()}) == {"result": encode(torch.tensor(2.0)), "changed": []}
+    assert side.answer_question(dict(call, ask="other"), {"f": len}) == {"raised": ["ValueError", "unknown question 'other'"]}
+
+
 def test_a_judged_cell_runs_released_in_the_kernel():
-    source = ("# Graded cell\n### BEGIN HIDDEN TESTS\n# judged in the grading process\nsecret = 1\n"
-              "### END HIDDEN TESTS\nvisible = 2\n### BEGIN HIDDEN TESTS\nmore = 3\n### END HIDDEN TESTS\n")
-    cell = nbformat.v4.new_code_cell(source, metadata={"nbgrader": {"grade": True, "grade_id": "t", "points": 1,
-                                                                   "solution": False}})
-    assert is_judged(cell)
-    assert "secret" not in as_released(source) and "more" not in as_released(source) and "visible" in as_released(source)
-    cell.source = source.replace("# judged in the grading process\n", "")
-    assert not is_judged(cell)
+    def cell(source, grade=True):
+        return nbformat.v4.new_code_cell(source, metadata={"nbgrader": {"grade": grade, "grade_id": "t", "points": 1,
+                                                                       "solution": False}})
+
+    source = graded("# Graded cell\nvisible = 2\n", "test_t")
+    assert is_judged(cell(source)) and hidden_test_name(cell(source)) == "test_t"
+    assert "hidden test" not in as_released(source) and "visible = 2" in as_released(source)
+    for other in (source.replace("# hidden test: test_t\n", "# hidden test: test_t\nsecret = 1\n"),  # more than the line
+                  source + graded("more = 3\n", "test_u"),  # two hidden regions
+                  source.replace("# hidden test: test_t", "secret = 1")):  # a hidden region of code
+        assert not is_judged(cell(other)) and hidden_test_name(cell(other)) is None
+    assert not is_judged(cell(source, grade=False))
+    assert not is_judged(nbformat.v4.new_markdown_cell(source))
 
 
-def test_a_right_answer_passes_with_its_gradient_asked_of_the_kernel(kernel):
+# answers judged
+
+def test_a_right_answer_passes_with_its_gradient_asked_of_the_kernel(kernel, tmp_path):
     run(kernel, KL)
-    outputs = judge(JUDGE_KL, KernelQuestions(kernel), "kl")
+    outputs = judged(kernel, tmp_path, JUDGE_KL, "test_kl", KL_CELL)
     assert verdict(outputs) == "passed" and "public tests passed" in outputs[0].text
 
 
@@ -107,170 +198,177 @@ def test_a_right_answer_passes_with_its_gradient_asked_of_the_kernel(kernel):
     ("import numpy; return numpy.zeros(1)", "expected a torch.Tensor, got ndarray"),
     ("raise ValueError('not yet')", "ValueError: not yet"),
 ])
-def test_a_wrong_answer_fails_with_the_reason(kernel, answer, reason):
+def test_a_wrong_answer_fails_with_the_reason(kernel, tmp_path, answer, reason):
     run(kernel, f"import math, torch\ndef kl_to_standard_normal(mu, logvar):\n    {answer}\n")
-    assert reason in verdict(judge(JUDGE_KL, KernelQuestions(kernel), "kl"))
+    assert reason in verdict(judged(kernel, tmp_path, JUDGE_KL, "test_kl", KL_CELL))
 
 
-def test_a_function_never_written_fails_as_it_would_in_the_notebook(kernel):
+def test_a_function_never_written_fails_as_it_would_in_the_notebook(kernel, tmp_path):
     run(kernel, "globals().pop('kl_to_standard_normal', None)")
-    assert verdict(judge(JUDGE_KL, KernelQuestions(kernel), "kl")) == \
+    assert verdict(judged(kernel, tmp_path, JUDGE_KL, "test_kl", KL_CELL)) == \
         "NameError: name 'kl_to_standard_normal' is not defined"
 
 
+def test_only_ordinary_errors_of_the_students_code_keep_their_type(kernel, tmp_path):
+    run(kernel, "def kl_to_standard_normal(mu, logvar):\n    raise StopIteration('no')\n")
+    assert verdict(judged(kernel, tmp_path, JUDGE_KL, "test_kl")) == "RuntimeError: no"
+
+
 @pytest.mark.parametrize("attack, reason", [
-    # answers forged without computing: a fake serve that shows a made-up answer
-    ("import vae_helpers.answers as a, json\n"
+    # answers forged without computing: a fake answer() that shows a made-up answer
+    ("import judge.kernel_side as k, json\n"
      "from IPython.display import display\n"
-     "a.serve = lambda: display({a.MIME_TYPE: json.dumps({'result': 0.0, 'nonce': 'guess'})}, raw=True)\n",
+     "k.answer = lambda: display({k.MIME_TYPE: json.dumps({'result': 0.0, 'nonce': 'guess'})}, raw=True)\n",
      "a question it was not asked"),
-    ("import vae_helpers.answers as a\na.serve = lambda: None\n", "0 answers"),
-    ("import vae_helpers.answers as a, time\na.serve = lambda: time.sleep(30)\n", "did not answer within 2 s"),
-    ("import vae_helpers.answers as a\na.serve = lambda: print('x' * 2**21)\n", "more output than grading reads"),
-    ("import vae_helpers.answers as a\ndef serve():\n    raise SystemError('no')\na.serve = serve\n",
+    ("import judge.kernel_side as k\nk.answer = lambda: None\n", "0 answers"),
+    ("import judge.kernel_side as k, time\nk.answer = lambda: time.sleep(30)\n", "did not answer within 2 s"),
+    ("import judge.kernel_side as k\nk.answer = lambda: print('x' * 2**21)\n", "more output than grading reads"),
+    ("import judge.kernel_side as k\ndef answer():\n    raise SystemError('no')\nk.answer = answer\n",
      "raised SystemError instead of answering"),
 ])
-def test_a_kernel_that_misbehaves_fails_the_exercise_with_a_message(kernel, attack, reason):
+def test_a_kernel_that_misbehaves_fails_the_exercise_with_a_message(kernel, tmp_path, attack, reason):
     run(kernel, KL)
     run(kernel, attack)
     try:
-        assert reason in verdict(judge(JUDGE_KL, KernelQuestions(kernel, seconds=2, max_bytes=2**20), "kl"))
+        assert reason in verdict(judged(kernel, tmp_path, JUDGE_KL, "test_kl", seconds=2, max_bytes=2**20))
     finally:
-        run(kernel, "import importlib, vae_helpers.answers\nimportlib.reload(vae_helpers.answers)")
+        run(kernel, "import importlib, judge.kernel_side\nimportlib.reload(judge.kernel_side)")
 
+
+# what the hidden tests lend
 
 LENT = '''
 import torch
-from vae_helpers.answers import lend, student_functions
 from vae_helpers.checks import PASSED, expect_close
+
+ANSWERS = {"helper": lambda z: z + 1}
+
+
 class Decoder:
     def __init__(self):
         self.scale = 3.0
+
     def decode(self, z):
         return self.scale * z ** 2
-decoder = lend(Decoder(), values=["scale"], methods=["decode"])
-reconstruct, = student_functions("reconstruct", replacing={"helper": lambda z: z + 1})
-z = torch.tensor([1.0, 2.0], dtype=torch.float64, requires_grad=True)
-out = reconstruct(decoder, z)
-expect_close("decoded", out, 3.0 * (z.detach() + 1) ** 2)
-(gradient,) = torch.autograd.grad(out.sum(), z)
-expect_close("gradient through the kernel and back", gradient, 6.0 * (z.detach() + 1))
-print(PASSED)
+
+
+def test_lent(reconstruct, student):
+    decoder = student.lend(Decoder(), values=["scale"], methods=["decode"])
+    z = torch.tensor([1.0, 2.0], dtype=torch.float64, requires_grad=True)
+    out = reconstruct(decoder, z)
+    expect_close("decoded", out, 3.0 * (z.detach() + 1) ** 2)
+    (gradient,) = torch.autograd.grad(out.sum(), z)
+    expect_close("gradient through the kernel and back", gradient, 6.0 * (z.detach() + 1))
+    print(PASSED)
 '''
 
 
-def test_a_lent_method_is_computed_here_and_differentiable_through_the_kernel(kernel):
+def test_a_lent_method_is_computed_here_and_differentiable_through_the_kernel(kernel, tmp_path):
     run(kernel, "def helper(z):\n    return z * 100  # wrong: the judge's version replaces it\n"
                 "def reconstruct(decoder, z):\n    assert not hasattr(decoder, '_obj')\n"
                 "    return decoder.decode(helper(z))\n")
-    assert verdict(judge(LENT, KernelQuestions(kernel), "lent")) == "passed"
+    assert verdict(judged(kernel, tmp_path, LENT, "test_lent")) == "passed"
 
 
-def test_an_earlier_exercise_that_passed_is_not_replaced(kernel):
+def test_an_earlier_exercise_that_passed_is_not_replaced(kernel, tmp_path):
     """The judge's version stands in for a student function only where the student's own failed."""
-    from grading.judge import Verdicts
-
     run(kernel, "def helper(z):\n    return z * 100\ndef reconstruct(decoder, z):\n    return decoder.decode(helper(z))\n")
     verdicts = Verdicts()
     verdicts.judged_by["helper"], verdicts.passed = "test_helper", {"test_helper"}
-    assert verdict(judge(LENT, KernelQuestions(kernel), "lent", verdicts)).startswith("AssertionError: decoded")
+    assert verdict(judged(kernel, tmp_path, LENT, "test_lent", verdicts=verdicts)).startswith("AssertionError: decoded")
 
 
-def test_the_kernel_may_ask_for_nothing_that_was_not_lent(kernel):
+def test_the_kernel_may_ask_for_nothing_that_was_not_lent(kernel, tmp_path):
     run(kernel, "import json\ndef helper(z):\n    return z\n"
                 "def reconstruct(decoder, z):\n"
                 "    raise ValueError(input(json.dumps({'callback': 99, 'method': 'anything', 'args': []})))\n")
-    assert "may not ask" in verdict(judge(LENT, KernelQuestions(kernel), "lent"))
+    assert "may not ask" in verdict(judged(kernel, tmp_path, LENT, "test_lent"))
 
 
-@pytest.mark.parametrize("value", [{"loss": torch.tensor(1.5), "n": 3}, torch.distributions.Normal(torch.zeros(2), torch.ones(2))])
-def test_dicts_and_normals_travel_as_data(value):
-    back = decode(encode(value))
-    if isinstance(value, dict):
-        assert back.keys() == value.keys() and torch.equal(back["loss"], value["loss"]) and back["n"] == 3
-    else:
-        assert type(back) is torch.distributions.Normal and torch.equal(back.loc, value.loc)
+def test_the_kernel_reads_no_private_attribute_of_what_is_lent(kernel, tmp_path):
+    run(kernel, "import json\ndef reconstruct(decoder, z):\n"
+                "    raise ValueError(input(json.dumps({'callback': 0, 'getattr': '__globals__'})))\n")
+    assert "not lent" in verdict(judged(kernel, tmp_path, LENT, "test_lent"))
 
 
 MODEL = '''
 import torch
-from vae_helpers.answers import student_functions
 from vae_helpers.checks import PASSED, expect_close, expect_equal
-Doubler, = student_functions("Doubler")
-model = Doubler(3)
-expect_equal("parameters", sum(p.numel() for p in model.parameters()), 3)
-x = torch.ones(2, 3, requires_grad=True)
-expect_close("forward", model(x), 2 * torch.ones(2, 3) + 1)
-(gradient,) = torch.autograd.grad(model(x).sum(), x)
-expect_close("gradient through the kernel", gradient, 2 * torch.ones(2, 3))
-seen = {}
-def capture(h):
-    seen["h"] = h
-    return h * 0
-model.head = capture  # replaced by a function of the judge, as a hidden test replaces a method
-model(x)
-(gradient,) = torch.autograd.grad(seen["h"].sum(), x)
-expect_close("gradient of what the kernel passed to the judge's function", gradient, 2 * torch.ones(2, 3))
-print(PASSED)
+
+
+def test_model(Doubler):
+    model = Doubler(3)
+    expect_equal("parameters", sum(p.numel() for p in model.parameters()), 3)
+    x = torch.ones(2, 3, requires_grad=True)
+    expect_close("forward", model(x), 2 * torch.ones(2, 3) + 1)
+    (gradient,) = torch.autograd.grad(model(x).sum(), x)
+    expect_close("gradient through the kernel", gradient, 2 * torch.ones(2, 3))
+    seen = {}
+
+    def capture(h):
+        seen["h"] = h
+        return h * 0
+
+    model.head = capture  # replaced by a function of the judge, as a hidden test replaces a method
+    model(x)
+    (gradient,) = torch.autograd.grad(seen["h"].sum(), x)
+    expect_close("gradient of what the kernel passed to the judge's function", gradient, 2 * torch.ones(2, 3))
+    print(PASSED)
 '''
 
 
-def test_a_model_stays_in_the_kernel_and_is_asked_through_its_handle(kernel):
+def test_a_model_stays_in_the_kernel_and_is_asked_through_its_handle(kernel, tmp_path):
     run(kernel, "import torch\nclass Doubler(torch.nn.Module):\n"
                 "    def __init__(self, n):\n        super().__init__()\n        self.bias = torch.nn.Parameter(torch.ones(n))\n"
                 "    def head(self, h):\n        return h + self.bias\n"
                 "    def forward(self, x):\n        return self.head(2 * x)\n")
-    assert verdict(judge(MODEL, KernelQuestions(kernel), "model")) == "passed"
+    assert verdict(judged(kernel, tmp_path, MODEL, "test_model")) == "passed"
 
 
 TRAINING = '''
 import torch
-from vae_helpers.answers import lend_copy, lent_parameters, student_functions
 from vae_helpers.checks import PASSED, expect_close
-step, = student_functions("step")
-torch.manual_seed(0)
-model = torch.nn.Linear(2, 1)
-optimizer = torch.optim.SGD(model.parameters(), lr=0.5)
-x = torch.randn(4, 2)
-expected = model.weight.detach() - 0.5 * torch.autograd.grad(model(x).pow(2).mean(), model.weight)[0]
-step(model, optimizer, x)  # the judge's model and optimizer, lent: their gradients and step happen here
-expect_close("the lent model's weight after a step", model.weight.detach(), expected)
-copy = lend_copy(torch.nn.Sequential(torch.nn.Linear(2, 1)))
-step(copy, None, x)  # the student code zeroes the copy's weight
-expect_close("the copy's weight, read back", lent_parameters(copy)[0], torch.zeros(1, 2))
-print(PASSED)
+
+
+def test_training(step, student):
+    torch.manual_seed(0)
+    model = torch.nn.Linear(2, 1)
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.5)
+    x = torch.randn(4, 2)
+    expected = model.weight.detach() - 0.5 * torch.autograd.grad(model(x).pow(2).mean(), model.weight)[0]
+    step(model, optimizer, x)  # the judge's model and optimizer, lent: their gradients and step happen here
+    expect_close("the lent model's weight after a step", model.weight.detach(), expected)
+    copy = student.lend_copy(torch.nn.Sequential(torch.nn.Linear(2, 1)))
+    step(copy, None, x)  # the student code zeroes the copy's weight
+    expect_close("the copy's weight, read back", student.parameters_of(copy)[0], torch.zeros(1, 2))
+    print(PASSED)
 '''
 
 
-def test_a_lent_model_trains_here_and_a_lent_copy_changes_there(kernel):
+def test_a_lent_model_trains_here_and_a_lent_copy_changes_there(kernel, tmp_path):
     run(kernel, "import torch\ndef step(model, optimizer, x):\n"
                 "    if optimizer is None:\n        model[0].weight.data.zero_()\n        return\n"
                 "    optimizer.zero_grad()\n    model(x).pow(2).mean().backward()\n    optimizer.step()\n")
-    assert verdict(judge(TRAINING, KernelQuestions(kernel), "training")) == "passed"
-
-
-def test_the_kernel_reads_no_private_attribute_of_what_is_lent(kernel):
-    run(kernel, "import json\ndef reconstruct(decoder, z):\n"
-                "    raise ValueError(input(json.dumps({'callback': 0, 'getattr': '__globals__'})))\n")
-    assert "not lent" in verdict(judge(LENT, KernelQuestions(kernel), "lent"))
+    assert verdict(judged(kernel, tmp_path, TRAINING, "test_training")) == "passed"
 
 
 WALK = '''
 import torch
-from vae_helpers.answers import lend_copy, student_functions
 from vae_helpers.checks import PASSED
-walk, = student_functions("walk")
-torch.manual_seed(0)
-model = torch.nn.Linear(2, 1)
-copy = lend_copy(torch.nn.Sequential(torch.nn.Linear(2, 1)))
-weight = copy.obj[0].weight.detach().clone()
-print(walk(model, copy, torch.optim.SGD(model.parameters(), lr=0.1)))
-assert torch.equal(copy.obj[0].weight, weight), "the judge's module changed"
-print(PASSED)
+
+
+def test_walk(walk, student):
+    torch.manual_seed(0)
+    model = torch.nn.Linear(2, 1)
+    copy = student.lend_copy(torch.nn.Sequential(torch.nn.Linear(2, 1)))
+    weight = copy.obj[0].weight.detach().clone()
+    print(walk(model, copy, torch.optim.SGD(model.parameters(), lr=0.1)))
+    assert torch.equal(copy.obj[0].weight, weight), "the judge's module changed"
+    print(PASSED)
 '''
 
 
-def test_nothing_leads_from_what_is_lent_to_the_rest_of_the_grading_process(kernel):
+def test_nothing_leads_from_what_is_lent_to_the_rest_of_the_grading_process(kernel, tmp_path):
     """A lent module, optimizer or copy answers only what it is lent for: no method that returns an object to
     walk on (a generator's frame, its built-ins, exec), no attribute of torch's, no request on the copy's module."""
     run(kernel, "import json\ndef ask(request):\n    return json.loads(input(json.dumps(request)))\n"
@@ -283,18 +381,104 @@ def test_nothing_leads_from_what_is_lent_to_the_rest_of_the_grading_process(kern
                 "            ask({'callback': opt, 'method': 'add_param_group', 'args': [{'dict': []}], 'kwargs': {'dict': []}}),\n"
                 "            ask({'callback': module, 'method': '__call__', 'args': [{'lent_ref': opt}], 'kwargs': {'dict': []}}),\n"
                 "            ask({'callback': 'copy 0', 'method': 'load_state_dict', 'args': [], 'kwargs': {'dict': []}}))]\n")
-    outputs = judge(WALK, KernelQuestions(kernel), "walk")
+    outputs = judged(kernel, tmp_path, WALK, "test_walk")
     assert verdict(outputs) == "passed"
-    replies = outputs[0].text
+    replies = printed(outputs)
     assert replies.count("not lent to it") == 5 and replies.count("may not ask") == 1 and "'result'" not in replies, replies
 
 
-@pytest.mark.parametrize("shape", [[2**23], [2**14, 2**14], [2**23, 0]])
-def test_an_answer_may_hold_no_tensor_larger_than_grading_reads(shape):
-    with pytest.raises(ValueError, match="shape|larger"):
-        decode({"tensor": {"dtype": "float32", "shape": shape, "data": ""}})
+# what the student's code does to its tensor arguments
+
+IN_PLACE = '''
+import math
+
+import torch
+from vae_helpers.checks import PASSED, expect_close, expect_equal
+
+REQUIRES_GRAD = False
 
 
-def test_only_ordinary_errors_of_the_students_code_keep_their_type(kernel):
-    run(kernel, "def kl_to_standard_normal(mu, logvar):\n    raise StopIteration('no')\n")
-    assert verdict(judge(JUDGE_KL, KernelQuestions(kernel), "kl")) == "RuntimeError: no"
+def test_kept(f):
+    mu = torch.zeros(3, requires_grad=REQUIRES_GRAD)
+    f(mu)
+    expect_equal("the given mu is not changed in place", bool(torch.equal(mu.detach(), torch.zeros(3))), True)
+    print(PASSED)
+
+
+def test_seen(f):
+    mu = torch.zeros(3, requires_grad=REQUIRES_GRAD)
+    f(mu)
+    expect_close("mu after the call, as the student's code left it", mu.detach(), torch.ones(3))
+    print(PASSED)
+
+
+def test_unchanged(f):
+    for name, mu in (("mu", torch.tensor([0.5, -1.0])), ("mu holding NaN", torch.tensor([math.nan, 1.0])),
+                     ("an int tensor", torch.tensor([1, 2]))):
+        version = mu._version  # a tensor the judge writes the kernel's values into counts one more version
+        f(mu)
+        expect_equal(f"the version of {name}, which the call did not change", mu._version, version)
+    print(PASSED)
+'''
+CHANGES = {  # what the student's code does to the argument it is given: mu becomes ones
+    "add_": ("def f(mu):\n    mu.add_(1)\n    return mu.sum()\n", False),
+    "optimizer on mu.detach()": ("import torch\ndef f(mu):\n    mu = mu.detach().requires_grad_()\n"
+                                 "    optimizer = torch.optim.SGD([mu], lr=1.0)\n    (-mu.sum()).backward()\n"
+                                 "    optimizer.step()\n    return mu.detach().clone()\n", True),
+}
+
+
+def in_place(requires_grad):
+    return IN_PLACE.replace("REQUIRES_GRAD = False", f"REQUIRES_GRAD = {requires_grad}")
+
+
+@pytest.mark.parametrize("change", CHANGES)
+def test_a_tensor_argument_changed_in_place_is_changed_in_grading_too(kernel, tmp_path, change):
+    code, requires_grad = CHANGES[change]
+    run(kernel, code)
+    assert verdict(judged(kernel, tmp_path, in_place(requires_grad), "test_seen")) == "passed"
+    assert verdict(judged(kernel, tmp_path, in_place(requires_grad), "test_kept")) == \
+        "AssertionError: the given mu is not changed in place: expected True, got False."
+
+
+def test_a_tensor_argument_left_as_it_was_is_not_reported_changed(kernel, tmp_path):
+    run(kernel, "def f(mu):\n    mu.mul_(1)  # in place, to the same values\n    return mu.sum()\n")
+    assert verdict(judged(kernel, tmp_path, in_place(False), "test_unchanged")) == "passed"
+    side, nan = KernelSide(), torch.tensor([math.nan, 2.0])
+    call = {"ask": "call", "target": {"name": "f"}, "args": encode([nan, torch.tensor([1, 2])]), "kwargs": encode({}), "seed": 0}
+    assert side.answer_question(call, {"f": lambda *tensors: [t.mul_(1) for t in tensors] and 0})["changed"] == []
+    changed = side.answer_question(call, {"f": lambda a, b: (b.add_(1), 0)[1]})["changed"]
+    assert len(changed) == 1 and changed[0][0] == 1 and torch.equal(decode(changed[0][1]), torch.tensor([2, 3]))
+
+
+def test_a_tensor_argument_whose_shape_is_changed_in_place_fails_with_a_message(kernel, tmp_path):
+    run(kernel, "def f(mu):\n    mu.unsqueeze_(0)\n    return mu.sum()\n")
+    assert verdict(judged(kernel, tmp_path, in_place(False), "test_kept")) == (
+        "AssertionError: the call changed the shape of its tensor argument of shape (3,) in place; "
+        "leave the tensors you are given as they are")
+
+
+# the meta device
+
+META = '''
+import torch
+from vae_helpers.checks import PASSED, expect_equal
+
+
+def test_noise(noise):
+    x = torch.zeros(3, 4, device="meta")
+    out = noise(x)
+    expect_equal("the device of noise(x) for x on the meta device", out.device.type, "meta")
+    expect_equal("the shape of noise(x) for x of shape (3, 4)", tuple(out.shape), (3, 4))
+    print(PASSED)
+'''
+
+
+@pytest.mark.parametrize("body, reason", [
+    ("torch.randn_like(x)", "passed"),
+    ("torch.randn(x.shape)",
+     "AssertionError: the device of noise(x) for x on the meta device: expected 'meta', got 'cpu'."),
+])
+def test_a_tensor_on_the_meta_device_travels_both_ways(kernel, tmp_path, body, reason):
+    run(kernel, f"import torch\ndef noise(x):\n    return {body}\n")
+    assert verdict(judged(kernel, tmp_path, META, "test_noise")) == reason

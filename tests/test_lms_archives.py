@@ -20,7 +20,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from conftest import REPO, notebook_path
+from support.course import REPO, notebook_path
 from grading.lms import ARCHIVE_BYTES_LIMIT, ARCHIVE_MEMBERS_LIMIT
 
 ASSIGNMENT = "01_elbo"

@@ -1,67 +1,16 @@
 """The nbgrader pipeline, run for real: release generation, drift, leaks, autograding, feedback."""
 import csv
-import html
-import json
 import re
 import shutil
 
 import pytest
 from nbgrader.utils import get_username
 
-from conftest import (ASSIGNMENTS, REPO, grades, nbgrader, notebook_path, points_lost, skip_or_fail, why_no_browser,
-                      without_datasets)
+from support.course import (ASSIGNMENTS, REPO, grades, nbgrader, notebook_path, points_lost, skip_or_fail, why_no_browser,
+                            without_datasets)
+from support.notebook_text import HIDDEN_MARKERS, SOLUTION_MARKERS, lines_of, read, secret_lines, visible_text
 
 REGENERATE = 'nbgrader generate_assignment "*" --force'
-SOLUTION_MARKERS = ("### BEGIN SOLUTION", "### END SOLUTION")
-HIDDEN_MARKERS = ("### BEGIN HIDDEN TESTS", "### END HIDDEN TESTS")
-
-
-def read(path):
-    return json.loads(path.read_text())
-
-
-def lines_of(text):
-    """The set of stripped lines of a text: a secret leaks when one stands as a whole line."""
-    return {line.strip() for line in text.splitlines()}
-
-
-def visible_text(page):
-    """The text a reader of an HTML page sees: no styles or scripts, tags removed (code is split into
-    highlighted spans)."""
-    return html.unescape(re.sub(r"<[^>]+>", "", re.sub(r"<(style|script)\b.*?</\1>", "", page, flags=re.DOTALL)))
-
-
-def split_blocks(source, marker_pairs):
-    """(lines between any pair of markers, lines outside them), each stripped."""
-    inside, outside, end = [], [], None
-    for line in (line.strip() for line in source.splitlines()):
-        if end is None and any(line == begin for begin, _ in marker_pairs):
-            end = dict(marker_pairs)[line]
-        elif line == end:
-            end = None
-        else:
-            (inside if end else outside).append(line)
-    return inside, outside
-
-
-def secret_lines(notebook, kinds=(SOLUTION_MARKERS, HIDDEN_MARKERS), answers=True):
-    """Distinctive lines of solution code, hidden tests and written model answers.
-
-    Lines that also stand in a public part of the notebook (``return x``, a method that
-    a hidden test rebuilds) are left out: seeing them gives nothing away.
-    """
-    secrets, public = [], []
-    for cell in notebook["cells"]:
-        source = "".join(cell["source"])
-        if cell["cell_type"] == "markdown" and cell["metadata"].get("nbgrader", {}).get("solution"):
-            secrets += [line.strip() for line in source.splitlines()] if answers else []
-            continue
-        _, shown = split_blocks(source, (SOLUTION_MARKERS, HIDDEN_MARKERS))
-        secrets += split_blocks(source, kinds)[0]
-        public += shown
-    return {line for line in secrets if len(line) >= 16 and line not in public}
-
-
 @pytest.mark.parametrize("assignment", ASSIGNMENTS)
 def test_course_is_what_nbgrader_generates(course, assignment):
     generated = notebook_path(course / "course", assignment)
@@ -83,12 +32,11 @@ def test_every_release_has_a_source():
 
 @pytest.mark.parametrize("assignment", ASSIGNMENTS)
 def test_no_solution_or_hidden_test_leaks_into_course(assignment):
-    source = read(notebook_path(REPO / "solutions", assignment))
     release = read(notebook_path(REPO / "course", assignment))
     released_text = "\n".join("".join(cell["source"]) for cell in release["cells"])
     for marker in (*SOLUTION_MARKERS, *HIDDEN_MARKERS):
         assert marker not in released_text
-    secrets = secret_lines(source)
+    secrets = secret_lines(assignment)
     assert secrets, "the source notebook should hold solutions and hidden tests"
     leaked = sorted(secrets & lines_of(released_text))
     assert not leaked, f"course/{assignment} shows solution or hidden-test lines: {leaked[:5]}"
@@ -164,11 +112,10 @@ def test_untouched_student_notebook_scores_zero(course, autograded, assignment):
 @pytest.mark.parametrize("assignment", ASSIGNMENTS)
 def test_feedback_is_clean_and_reveals_no_hidden_test(course, autograded, assignment):
     students, _ = autograded
-    source = read(notebook_path(REPO / "solutions", assignment))
-    hidden = secret_lines(source, kinds=(HIDDEN_MARKERS,), answers=False)
+    hidden = secret_lines(assignment, kinds=(HIDDEN_MARKERS,), answers=False)
     assert hidden, "the source notebook should hold hidden tests"
     # the instructor's solution, submitted, may match a hidden reference version line for line
-    own_code = secret_lines(source, kinds=(SOLUTION_MARKERS,), answers=False)
+    own_code = secret_lines(assignment, kinds=(SOLUTION_MARKERS,), answers=False)
     for role, student in students.items():
         page = (course / "nbgrader_work" / "feedback" / student / assignment / f"{assignment}.html").read_text()
         text = visible_text(page)
@@ -185,7 +132,7 @@ def test_feedback_is_clean_and_reveals_no_hidden_test(course, autograded, assign
 def test_feedback_names_each_exercise_and_shows_its_whole_error(course, autograded):
     """The untouched notebook's feedback, read in a browser as narrow as a phone's."""
     skip_or_fail(why_no_browser(), "browser tests")
-    from browser_helpers import launched_browser
+    from support.browser import launched_browser
 
     students, _ = autograded
     assignment = "01_elbo"

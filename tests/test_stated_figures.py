@@ -11,7 +11,7 @@ import re
 
 import pytest
 
-from conftest import ASSIGNMENTS, REPO, notebook_path
+from support.course import ASSIGNMENTS, REPO, notebook_path
 
 TOLERANCE = 0.2  # a stated "about" may round the measurement by up to 20 %
 _UNITS = {"s": 1, "seconds": 1, "second": 1, "min": 60, "minute": 60, "minutes": 60}

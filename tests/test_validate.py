@@ -11,7 +11,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from conftest import ASSIGNMENTS, REPO, notebook_path, without_datasets, write_completed_notebook
+from support.course import ASSIGNMENTS, REPO, notebook_path, without_datasets, write_completed_notebook
 
 HEADER = re.compile(r"^# Graded cell of Exercise (\d+): (.+)\.$", re.MULTILINE)
 

@@ -88,6 +88,14 @@ def expect_close(name: str, value, expected, atol: float = 1e-5, rtol: float = 1
         raise AssertionError(message + (f" Hint: {hint}" if hint else ""))
 
 
+def expect_uncorrelated(name: str, z: torch.Tensor, atol: float, hint: str = "") -> None:
+    """The first two columns of ``z``, samples in its rows, must be uncorrelated within ``atol``: each entry
+    drawn with noise of its own."""
+    centred = (z - z.mean(0)).detach()
+    correlation = (centred[:, 0] * centred[:, 1]).mean() / (centred[:, 0].std() * centred[:, 1].std())
+    expect_close(name, correlation, 0.0, atol=atol, rtol=0, hint=hint)
+
+
 def expect_gradient(name: str, output: torch.Tensor, wrt: torch.Tensor) -> torch.Tensor:
     """``output`` must depend differentiably on ``wrt``; returns d(sum of output)/d(wrt)."""
     expect_tensor(name, output)
@@ -100,3 +108,4 @@ def expect_gradient(name: str, output: torch.Tensor, wrt: torch.Tensor) -> torch
         raise AssertionError(f"{name}: expected the result to depend on its input, "
                              f"but no gradient reaches it.")
     return gradient
+

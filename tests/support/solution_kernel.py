@@ -1,5 +1,5 @@
 """A solution notebook run once in a live kernel, whose exercises are then judged again and again with
-answers changed, as autograde judges a submission (grading/judge.py), without grading whole submissions.
+answers changed, as autograde judges a submission (judge/), without grading whole submissions.
 
 Autograde runs a submission's cells in a kernel and judges each graded cell in the grading process, from
 what the student's functions compute on the hidden tests' own inputs; a judged cell never reads what
@@ -15,13 +15,9 @@ import nbformat
 from nbclient import NotebookClient
 from nbformat import NotebookNode
 
-from grading.judge import KernelQuestions, Verdicts, as_released, is_judged, judge
-
-
-def planted(source, correct, changed):
-    """``source`` with ``correct``, which must stand in it exactly once, replaced by ``changed``."""
-    assert source.count(correct) == 1, f"{correct!r} should stand exactly once in:\n{source}"
-    return source.replace(correct, changed)
+from judge import hidden_tests
+from judge.grading_side import KernelQuestions, Verdicts
+from support.course import planted
 
 
 class SolutionKernel:
@@ -31,10 +27,11 @@ class SolutionKernel:
         """The notebook ``solution``, to run (``with``) in ``workdir``, a fresh copy of its folder."""
         self.solution, self.workdir = Path(solution), workdir
         self.notebook = nbformat.read(solution, as_version=4)
-        self.judged = {index: cell.source for index, cell in enumerate(self.notebook.cells) if is_judged(cell)}
+        self.judged = {index: cell.source for index, cell in enumerate(self.notebook.cells) if hidden_tests.is_judged(cell)}
+        self.hidden_tests = hidden_tests.load(self.solution.stem, self.solution.parents[2] / hidden_tests.FOLDER)
         released = copy.deepcopy(self.notebook)
         for index, source in self.judged.items():
-            released.cells[index].source = as_released(source)
+            released.cells[index].source = hidden_tests.as_released(source)
         self.client = NotebookClient(released, timeout=600, kernel_name="python3",
                                      resources={"metadata": {"path": str(workdir)}})
         self.graded_cells = [name for _, name in self._graded_names()]
@@ -86,7 +83,8 @@ class SolutionKernel:
         results = {}
         for index, name in self._graded_names():
             if index >= first:
-                outputs = judge(self.judged[index], KernelQuestions(self.client), name, verdicts)
+                outputs = hidden_tests.judge_cell(self.judged[index], self.hidden_tests, KernelQuestions(self.client),
+                                                  name, verdicts)
                 errors = [f"{o.ename}: {o.evalue}" for o in outputs if o.output_type == "error"]
                 results[name] = errors[0] if errors else None
         return results

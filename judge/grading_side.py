@@ -1,32 +1,21 @@
-"""Hidden tests judged in the grading process, out of reach of the student's code.
+"""The judge's side in the grading process: the student's kernel as the hidden tests see it (protocol:
+``judge/__init__.py``).
 
-A graded cell whose first hidden region starts with ``JUDGED_HERE`` is graded this way:
+``Student`` is the kernel of one graded cell: ``function`` gives a student's function or class as a
+``Remote``, whose calls, attributes and items are questions to the kernel (``ask_kernel``); what comes back
+is plain data, or a handle (a ``Remote`` again) to an object that stays in the kernel, such as a model. A
+gradient through any of them is asked of the kernel too. After a call, each tensor argument the student's
+code changed in place is changed here as well, so a check sees what the call did to its inputs.
 
-- the student's kernel runs the cell as the student was given it (its visible checks, no hidden test);
-- then the whole cell, hidden tests included, runs here, in the grading process. Its hidden part binds
-  each student function or class it needs with ``name, = student_functions("name")`` (from
-  ``vae_helpers.answers``): calling it asks the kernel to call the student's one on the inputs given; what
-  comes back is plain data, or a handle (``Remote``) to an object that stays in the kernel (a model, say),
-  whose calls, attributes and items are asked of the kernel in turn. A gradient through any of them is
-  asked of the kernel too;
-- the cell's outputs become what the judge printed and, if a check failed, its error. nbgrader scores
-  the cell from those outputs, as it always does.
-
-An object of the judge passed to the student's code is lent (``vae_helpers.answers``): the kernel's
-stand-in asks the judge for its attributes and has its methods computed here, differentiably; a module's
-parameters here receive the gradients the kernel sends through it. A student function of an earlier
-exercise that failed is replaced, while a later exercise's code runs, by the judge's own version, which the
-kernel reaches the same way (through its stdin channel); one that passed is the student's.
-
-So expected values, reference code and the hidden tests' source never enter the kernel, and no code in
-it can change a verdict except by computing the right values. A kernel that does not answer in time,
-answers with more than ``MAX_ANSWER_BYTES``, answers something that cannot be read, or raises instead of
-answering fails the exercise, with a message that says which.
+An object of the hidden tests passed to the student's code is lent (``Student.lend``): the kernel's
+stand-in asks for its attributes and has its methods computed here (``answer_request``), differentiably; a
+module's parameters here receive the gradients the kernel sends through it. ``Student.lend_copy`` instead
+builds a copy of a small network in the kernel, which the student's code may change. A student function of
+an earlier exercise that failed is replaced, while a later exercise's code runs, by the hidden tests' own
+version, which the kernel reaches the same way; one that passed is the student's (``Verdicts``).
 """
 import asyncio
-import builtins
 import contextlib
-import io
 import itertools
 import json
 import secrets
@@ -36,19 +25,14 @@ from queue import Empty
 import torch
 from nbclient.exceptions import DeadKernelError
 from nbclient.util import run_sync
-from nbformat import NotebookNode
-from nbgrader import utils
-from nbgrader.preprocessors import ClearHiddenTests
 from torch import nn
 
-from vae_helpers import answers
-from vae_helpers.answers import (
-    COPY_LAYERS, MAX_ANSWER_BYTES, MIME_TYPE, QUESTION_KEY, AnswerError, Wire, bridged, tensors_in)
+from judge.kernel_side import ASKING
+from judge.wire import COPY_LAYERS, MAX_ANSWER_BYTES, MIME_TYPE, QUESTION_KEY, AnswerError, Wire, bridged, tensors_in
 
-JUDGED_HERE = "# judged in the grading process"
-ASKING = "__import__('vae_helpers.answers', fromlist=['serve']).serve()"
-QUESTION_SECONDS = 120
-EXERCISE_SECONDS = 600  # all the questions of one judged cell
+QUESTION_SECONDS = 120  # the longest the kernel may take to answer one question
+EXERCISE_SECONDS = 600  # ... and all the questions of one graded cell
+HIDDEN_TEST_MODULES = "hidden_tests."  # the names hidden test modules are loaded under (judge.hidden_tests)
 # the errors of the student's code that a check sees as themselves; any other is a RuntimeError
 RAISED = {kind.__name__: kind for kind in (
     ArithmeticError, AssertionError, AttributeError, IndexError, KeyError, NameError, NotImplementedError,
@@ -56,25 +40,12 @@ RAISED = {kind.__name__: kind for kind in (
 KernelAnswerError = AnswerError  # the kernel did not answer a question properly; the exercise fails
 
 
-def is_judged(cell):
-    """True for a graded code cell whose hidden tests are judged here (see the module)."""
-    if cell.cell_type != "code" or not utils.is_grade(cell):
-        return False
-    start = cell.source.find(ClearHiddenTests.begin_test_delimeter.default_value)
-    return start >= 0 and cell.source[start:].splitlines()[1:2] == [JUDGED_HERE]
-
-
-def as_released(source):
-    """A graded cell's source without its hidden tests, as the student was given it."""
-    cell = NotebookNode(cell_type="code", source=source, metadata={})
-    ClearHiddenTests()._remove_hidden_test_region(cell)
-    return cell.source
-
-
 class Student(Wire):
     """The student's kernel, as the judge of one cell sees it: what it is asked, and what is lent to it."""
 
     def __init__(self, ask, verdicts=None, cell=None):
+        """``ask``: a ``KernelQuestions``; ``verdicts``: what the notebook's earlier graded cells found;
+        ``cell``: this cell's name."""
         super().__init__()
         self._ask, self._callbacks = ask, itertools.count()
         self._lent, self._lent_ids, self._graphs = {}, {}, {}
@@ -86,8 +57,8 @@ class Student(Wire):
         self._replacing_now = {}  # what the handles read from the current answer inherit
 
     def function(self, name, replacing):
-        """The student's function ``name``; during its calls, each name in ``replacing`` is the judge's
-        function, unless the student's own passed the exercise that judged it."""
+        """The student's function ``name``; during its calls, each name in ``replacing`` is the hidden
+        tests' function, unless the student's own passed the exercise that judged it."""
         self._verdicts.judged_by.setdefault(name, self._cell)
         replacing = {other: function for other, function in replacing.items()
                      if self._verdicts.judged_by.get(other) not in self._verdicts.passed}
@@ -122,10 +93,17 @@ class Student(Wire):
             self._lent[len(self._lent)] = (obj, frozenset(methods))
         return self._lent_ids[id(obj)]
 
-    def lend(self, obj, values, methods, affine):
-        return LentHere(obj, self._lend_id(obj, methods), tuple(values), dict(affine))
+    def lend(self, obj, values=(), methods=(), affine=None):
+        """``obj`` as the student's code may use it: its ``values`` (tensors, numbers) sent along, its
+        ``methods`` computed here, and each method in ``affine``,
+        {name: (weight, bias)}, computed in the kernel as ``z @ weight.T + bias`` of two of those values (a
+        toy model's decoder: the model's definition, no exercise's answer). Nothing else of it is reachable."""
+        return LentHere(obj, self._lend_id(obj, methods), tuple(values), dict(affine or {}))
 
-    def lend_copy(self, module):  # the kernel's copy is its own: no request reaches the module here
+    def lend_copy(self, module):
+        """A copy of ``module`` (an ``nn.Sequential`` of ``COPY_LAYERS``) built in the kernel, which the
+        student's code may use and change; ``parameters_of`` reads its parameters back. The copy is the
+        kernel's own: no request reaches ``module`` here."""
         layers = []
         for layer in module:
             if type(layer).__name__ not in COPY_LAYERS or type(layer) is not COPY_LAYERS[type(layer).__name__]:
@@ -136,8 +114,9 @@ class Student(Wire):
         return LentCopy(module, {"id": f"copy {next(self._copies)}", "layers": layers,
                                  "state": {key: self.encode(value.detach()) for key, value in module.state_dict().items()}})
 
-    def lent_parameters(self, lent):
-        return self.decode(self.ask({"ask": "copy_parameters", "id": lent.spec["id"]})["result"])
+    def parameters_of(self, lent):
+        """The parameters of a ``lend_copy`` as they are now in the kernel."""
+        return self.decode(self.ask_kernel({"ask": "copy_parameters", "id": lent.spec["id"]})["result"])
 
     # what the judge reads
 
@@ -151,7 +130,7 @@ class Student(Wire):
             wrt = list(self.sent)
 
             def ask_gradients(grad_outputs, of=their_id):
-                answer = self.ask({"ask": "gradient", "of": [of], "grad_outputs": [self.encode(g) for g in grad_outputs], "wrt": wrt})
+                answer = self.ask_kernel({"ask": "gradient", "of": [of], "grad_outputs": [self.encode(g) for g in grad_outputs], "wrt": wrt})
                 return self.decode(answer["result"])
 
             tensor, _, _ = bridged(tensor, inputs, ask_gradients)
@@ -172,20 +151,22 @@ class Student(Wire):
 
     _lent_refs = True
 
-    def ask(self, question):
+    def ask_kernel(self, question):
+        """The kernel's answer to ``question`` (grading → kernel), its requests meanwhile answered here."""
         if self._answering:
             raise KernelAnswerError("grading asked the kernel a question while the kernel was asking grading one")
         left = self._deadline - time.monotonic()
         if left <= 0:
             raise KernelAnswerError(f"the kernel took more than {EXERCISE_SECONDS} s to answer this exercise's questions")
-        return self._ask(dict(question, cell=self._asking_for), self.answer, seconds=left)
+        return self._ask(dict(question, cell=self._asking_for), self.answer_request, seconds=left)
 
-    def question(self, question, replacing):
-        """The decoded result of ``question``, asked with the judge's versions in ``replacing``."""
+    def ask_and_read(self, question, replacing, arguments=()):
+        """The decoded result of ``question``, asked with the hidden tests' versions in ``replacing``; for a
+        call, each tensor in ``arguments`` that the call changed in place is changed here too."""
         question = dict(question, replacing={name: self.encode(f) for name, f in replacing.items()})
         if question["ask"] == "call":
             question["seed"] = int(torch.randint(2**31, (1,)))  # the judge's own seed makes the kernel's samples
-        answer = self.ask(question)
+        answer = self.ask_kernel(question)
         if "missing" in answer:
             raise NameError(f"name '{answer['missing']}' is not defined")
         if "raised" in answer:
@@ -193,15 +174,35 @@ class Student(Wire):
             raise RAISED.get(name, RuntimeError)(str(message))
         self._replacing_now = replacing
         try:
-            return self.decode(answer["result"])
+            result = self.decode(answer["result"])
+            if question["ask"] == "call":
+                self._change_as_the_kernel_did(arguments, answer.get("changed"))
         except (ValueError, TypeError) as error:
             raise KernelAnswerError(f"the kernel's answer could not be read: {error}") from None
+        return result
+
+    def _change_as_the_kernel_did(self, arguments, changed):
+        """Give each tensor in ``arguments`` the values the kernel's copy has after the call (``changed``:
+        [[index among the tensors, tensor]])."""
+        if type(changed) is not list:
+            raise ValueError("a call's answer does not say which arguments it changed")
+        tensors = tensors_in(list(arguments))
+        for item in changed:
+            if type(item) is not list or len(item) != 2 or type(item[0]) is not int or not 0 <= item[0] < len(tensors):
+                raise ValueError("a call's answer names an argument it was not given")
+            mine, theirs = tensors[item[0]], self.decode(item[1])
+            if not isinstance(theirs, torch.Tensor) or theirs.shape != mine.shape:
+                raise AssertionError(f"the call changed the shape of its tensor argument of shape "
+                                     f"{tuple(mine.shape)} in place; leave the tensors you are given as they are")
+            with torch.no_grad():
+                mine.copy_(theirs.to(mine.dtype))
 
     # what the kernel asks while it answers
 
-    def answer(self, request):
-        """Answer a request the kernel makes while it answers a question: an attribute or a method's result
-        of an object lent to it, or the gradient through such a result. Only what was lent, on data only."""
+    def answer_request(self, request):
+        """Answer a request (kernel → grading) the kernel makes while it answers a question: an attribute
+        or a method's result of an object lent to it, or the gradient through such a result. Only what was
+        lent, on data only."""
         self._answering = True
         try:
             return self._answer(request)
@@ -273,7 +274,7 @@ def _readable(obj, name):
     they defined): the kernel may read it, as ``model.n_classes``."""
     if name.startswith("_") or isinstance(obj, type):
         return False
-    owners = [vars(cls) for cls in type(obj).__mro__ if cls.__module__ == "__judge__"]
+    owners = [vars(cls) for cls in type(obj).__mro__ if cls.__module__.startswith(HIDDEN_TEST_MODULES)]
     owners += [vars(obj)] if owners else []  # what torch keeps in its own objects stays there
     return any(name in owner for owner in owners) and _is_plain(getattr(obj, name))
 
@@ -297,29 +298,29 @@ class Remote:
 
     def __call__(self, *args, **kwargs):
         student, target, _, replacing = self._remote
-        return student.question({"ask": "call", "target": target, "args": student.encode(list(args)),
-                                 "kwargs": student.encode(dict(kwargs))}, replacing)
+        return student.ask_and_read({"ask": "call", "target": target, "args": student.encode(list(args)),
+                                     "kwargs": student.encode(dict(kwargs))}, replacing, [list(args), dict(kwargs)])
 
     def __getattr__(self, name):
         if name.startswith("__"):
             raise AttributeError(name)
         student, target, _, replacing = object.__getattribute__(self, "_remote")
-        return student.question({"ask": "getattr", "target": target, "name": name}, replacing)
+        return student.ask_and_read({"ask": "getattr", "target": target, "name": name}, replacing)
 
     def __setattr__(self, name, value):
         student, target, _, replacing = self._remote
-        student.question({"ask": "setattr", "target": target, "name": name, "value": student.encode(value)}, replacing)
+        student.ask_and_read({"ask": "setattr", "target": target, "name": name, "value": student.encode(value)}, replacing)
 
     def __iter__(self):
         student, target, _, replacing = self._remote
-        return iter(student.question({"ask": "iterate", "target": target}, replacing))
+        return iter(student.ask_and_read({"ask": "iterate", "target": target}, replacing))
 
     def __repr__(self):
         return f"<{self._remote[2]} in the student's kernel>"
 
 
 class LentHere:
-    """An object of the judge lent to the student's code with some values sent along (``answers.lend``);
+    """An object of the judge lent to the student's code with some values sent along (``Student.lend``);
     the judge itself uses it as the object it wraps."""
 
     def __init__(self, obj, lent_id, values, affine):
@@ -330,7 +331,7 @@ class LentHere:
 
 
 class LentCopy(LentHere):
-    """A module of the judge, copied into the kernel (``answers.lend_copy``)."""
+    """A module of the judge, copied into the kernel (``Student.lend_copy``)."""
 
     def __init__(self, module, spec):
         super().__init__(module, spec["id"], (), {})
@@ -357,31 +358,6 @@ class Verdicts:
 
     def __init__(self):
         self.judged_by, self.passed = {}, set()
-
-
-def judge(source, ask, name, verdicts=None):
-    """Run a graded cell's whole ``source`` here, asking the kernel through ``ask``; the cell's outputs.
-    ``verdicts`` carries what earlier judged cells of the notebook found, and records this one's."""
-    verdicts = verdicts if verdicts is not None else Verdicts()
-    printed = io.StringIO()
-    error = None
-    with torch_state_kept(), contextlib.redirect_stdout(printed):
-        answers.judging = Student(ask, verdicts, name)
-        try:
-            exec(compile(source, f"<graded cell {name}>", "exec"), {"__builtins__": builtins, "__name__": "__judge__"})
-        except DeadKernelError:
-            raise
-        except Exception as failure:  # noqa: BLE001  (any failure of a check is the verdict)
-            error = failure
-        finally:
-            answers.judging = None
-    outputs = [NotebookNode(output_type="stream", name="stdout", text=printed.getvalue())] if printed.getvalue() else []
-    if error is None:
-        verdicts.passed.add(name)
-    else:
-        ename, evalue = type(error).__name__, str(error)
-        outputs.append(NotebookNode(output_type="error", ename=ename, evalue=evalue, traceback=[f"{ename}: {evalue}"]))
-    return outputs
 
 
 class KernelQuestions:

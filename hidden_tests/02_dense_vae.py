@@ -1,0 +1,154 @@
+"""Hidden tests of 02_dense_vae: the dense VAE, its loss, one epoch of training and the Gaussian decoder's
+negative log-likelihood."""
+import math
+
+import torch
+import torch.nn.functional as F  # noqa: F401 (visible checks)
+from torch import nn
+
+from vae_helpers import seed_everything  # noqa: F401 (visible checks)
+from vae_helpers.checks import (  # noqa: F401 (visible checks)
+    PASSED, expect_close, expect_equal, expect_finite, expect_gradient, expect_number, expect_returns, expect_shape,
+    expect_uncorrelated)
+
+device = torch.device("cpu")  # the visible checks' models are the judge's, computed here
+
+
+def test_dense_vae(DenseVAE):
+    torch.manual_seed(2024)
+    model = DenseVAE()
+    expect_equal("number of parameters (784-400-20)", sum(p.numel() for p in model.parameters()), 652_824)
+    for x in (torch.rand(3, 1, 28, 28), torch.rand(1, 784)):
+        mu, logvar = model.encode(x)
+        expect_shape(f"mu from encode(x of shape {tuple(x.shape)})", mu, (len(x), 20))
+        expect_shape(f"logvar from encode(x of shape {tuple(x.shape)})", logvar, (len(x), 20))
+        expect_equal("encode gives logvar equal to mu (logvar needs a layer of its own)", torch.equal(mu, logvar), False)
+    expect_shape("decode(z of shape (7, 20))", model.decode(torch.randn(7, 20)), (7, 784))
+    expect_equal("decode returns some negative values (logits, not probabilities)",
+                 bool((model.decode(4 * torch.randn(2000, 20)) < 0).any()), True)
+    # forward: feed a known code distribution in, catch the z it passes to decode
+    n = 5_000
+    mu = torch.full((n, 20), 1.5, requires_grad=True)
+    logvar = torch.full((n, 20), math.log(0.25), requires_grad=True)
+    seen = {}
+
+    def capture(z):
+        seen["z"] = z
+        return torch.zeros(len(z), 784) + z.sum(1, keepdim=True)
+
+    model.encode = lambda x: (mu, logvar)
+    model.decode = capture
+    logits, returned_mu, returned_logvar = model(torch.rand(n, 1, 28, 28))
+    z = seen["z"]
+    expect_equal("forward returns the (mu, logvar) that encode gave",
+                 torch.equal(returned_mu, mu) and torch.equal(returned_logvar, logvar), True)
+    expect_close("mean of z for mu = 1.5", z.mean(), 1.5, atol=0.01, rtol=0)
+    expect_close("std of z for logvar = log 0.25", z.std(), 0.5, atol=0.01, rtol=0)
+    expect_gradient("z (reparameterise: no .sample(), no torch.normal)", z, mu)
+    expect_uncorrelated("correlation between two latent dimensions of z (each needs its own noise: torch.randn_like(mu))",
+                        z, atol=0.06)
+    gradient_mu, gradient_logvar = torch.autograd.grad(z.sum(), [mu, logvar])
+    expect_close("dz/dmu must be 1", gradient_mu, torch.ones_like(gradient_mu), atol=1e-8, rtol=1e-5)
+    expect_close("dz/dlogvar must be (z - mu) / 2", gradient_logvar, 0.5 * (z - mu).detach(), atol=1e-5, rtol=1e-5)
+
+
+def test_vae_loss(vae_loss):
+    g = torch.Generator().manual_seed(4)
+    logits = torch.randn(6, 784, generator=g) * 3
+    x = torch.rand(6, 1, 28, 28, generator=g)
+    mu = torch.randn(6, 20, generator=g)
+    logvar = torch.randn(6, 20, generator=g)
+    flat = x.reshape(6, 784)
+    reconstruction = (torch.clamp(logits, min=0) - logits * flat + torch.log1p(torch.exp(-logits.abs()))).sum(1).mean()
+    kl = 0.5 * (torch.exp(logvar) + mu ** 2 - 1 - logvar).sum(1).mean()
+    for beta in (1.0, 0.3):
+        loss, got_reconstruction, got_kl = vae_loss(logits, x, mu, logvar, beta=beta)
+        for name, term in (("loss", loss), ("reconstruction", got_reconstruction), ("kl", got_kl)):
+            expect_shape(f"the {name} term", term, ())
+        expect_close("reconstruction: BCE with logits, summed over pixels, batch mean", got_reconstruction,
+                     reconstruction, atol=1e-8, rtol=1e-5)
+        expect_close("KL: closed form, summed over latents, batch mean", got_kl, kl, atol=1e-8, rtol=1e-5)
+        expect_close("loss = reconstruction + beta * KL", loss, reconstruction + beta * kl, atol=1e-8, rtol=1e-5)
+    differentiable = logits.clone().requires_grad_(True)
+    gradient, = torch.autograd.grad(vae_loss(differentiable, x, mu, logvar)[0], differentiable)
+    expect_close("gradient in the logits is wrong", gradient, (torch.sigmoid(logits) - flat) / 6, atol=1e-6, rtol=1e-5)
+
+
+def reference_vae_loss(logits, x, mu, logvar, beta=1.0):
+    """The notebook's vae_loss: Bernoulli reconstruction summed over pixels and closed-form KL, batch means."""
+    target = x.reshape(logits.shape)
+    reconstruction = (torch.clamp(logits, min=0) - logits * target + torch.log1p(torch.exp(-logits.abs()))).sum(1).mean()
+    kl = 0.5 * (torch.exp(logvar) + mu ** 2 - 1 - logvar).sum(1).mean()
+    return reconstruction + beta * kl, reconstruction, kl
+
+
+# grade each exercise on its own: while the student's train_epoch runs, the vae_loss it calls is the version here
+ANSWERS = {"vae_loss": reference_vae_loss}
+
+
+class Tiny(nn.Module):
+    """Deterministic: z = mu, so that every gradient can be recomputed exactly."""
+
+    def __init__(self):
+        super().__init__()
+        self.enc, self.dec = nn.Linear(4, 2), nn.Linear(2, 4)
+
+    def forward(self, x):
+        mu = self.enc(x.reshape(len(x), 4))
+        return self.dec(mu), mu, torch.zeros_like(mu)
+
+
+class Recorder(torch.optim.SGD):
+    """SGD with lr 0.1 that records the gradients it steps with."""
+
+    def __init__(self, params):
+        super().__init__(params, lr=0.1)
+        self.grads = []
+
+    def step(self, closure=None):
+        self.grads.append([p.grad.clone() for p in self.param_groups[0]["params"]])
+        return super().step(closure)
+
+
+def test_train_epoch(train_epoch):
+    torch.manual_seed(2024)
+    data = [(torch.rand(n, 1, 2, 2), torch.zeros(n)) for n in (4, 4, 2)]
+    model = Tiny()
+    shadow = Tiny()
+    shadow.load_state_dict(model.state_dict())
+    optimizer = Recorder(model.parameters())
+    mean = train_epoch(model, data, optimizer)
+    expect_equal("optimizer steps in an epoch of 3 batches", len(optimizer.grads), 3)
+    losses = []
+    for (x, _), recorded in zip(data, optimizer.grads):
+        logits, mu, logvar = shadow(x)
+        loss = reference_vae_loss(logits, x, mu, logvar)
+        expected = torch.autograd.grad(loss[0], list(shadow.parameters()))
+        for got_gradient, expected_gradient in zip(recorded, expected):
+            expect_close("gradient at an optimizer step (it must be its own batch's only: zero the gradients first)",
+                         got_gradient, expected_gradient, atol=1e-6, rtol=1e-5)
+        with torch.no_grad():
+            for p, gradient in zip(shadow.parameters(), expected):
+                p -= 0.1 * gradient
+        losses.append(loss[0].item())
+    expect_number("mean loss over batches of 4, 4 and 2 images (weight each batch by its size)", mean,
+                  (4 * losses[0] + 4 * losses[1] + 2 * losses[2]) / 10, atol=1e-5)
+
+
+def test_gaussian_nll(gaussian_nll):
+    torch.manual_seed(7)
+    x, mean = torch.rand(5, 784), torch.rand(5, 784)
+    for s in (0.02, 0.3, 1.5):
+        expect_close(f"gaussian_nll with s = {s}", gaussian_nll(x, mean, torch.tensor(math.log(s))),
+                     -torch.distributions.Normal(mean, s).log_prob(x).sum(1), atol=1e-2, rtol=1e-5)
+    log_scale = (torch.randn(784) * 0.5 - 2).requires_grad_()
+    got = gaussian_nll(x.view(5, 1, 28, 28), mean, log_scale, 0.1)
+    expect_shape("gaussian_nll(x (5, 1, 28, 28), mean (5, 784), log_scale (784,), 0.1)", got, (5,))
+    scale = log_scale.detach().exp().clamp(min=0.1)
+    expect_close("gaussian_nll with one s per pixel and a floor of 0.1", got,
+                 -torch.distributions.Normal(mean, scale).log_prob(x).sum(1), atol=1e-2, rtol=1e-5)
+    gradient, = torch.autograd.grad(got.sum(), log_scale)
+    above = (log_scale.detach().exp() > 0.1).float()
+    expected_gradient = (5 - ((x - mean) ** 2 / scale ** 2).sum(0)) * above
+    expect_close("d gaussian_nll / d log_scale (zero where the floor holds s)", gradient, expected_gradient,
+                 atol=1e-2, rtol=1e-4)

@@ -1,0 +1,122 @@
+"""Hidden tests of 04_conditional_vae: one-hot labels, the conditional VAE and its loss."""
+import math
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from vae_helpers.checks import (  # noqa: F401 (visible checks)
+    PASSED, expect_close, expect_equal, expect_gradient, expect_shape,
+    expect_uncorrelated)
+
+
+def reference_one_hot(labels, n_classes):
+    """The notebook's one_hot: integer labels (batch,) -> float32 one-hot vectors (batch, n_classes)."""
+    if labels.is_floating_point() or labels.min() < 0 or labels.max() >= n_classes:
+        raise ValueError("labels")
+    return F.one_hot(labels.long(), n_classes).float()
+
+
+# grade each exercise on its own: while the student's cvae_loss runs, the one_hot it calls is the version here
+# unless the student's passed Exercise 1; the visible checks of Exercises 2 and 3 make their labels with it
+ANSWERS = {"one_hot": reference_one_hot}
+
+
+def test_one_hot(one_hot):
+    labels = torch.tensor([2, 0, 2, 1])
+    out = one_hot(labels, 3)
+    expect_equal("dtype of one_hot(labels, 3)", out.dtype, torch.float32)
+    expect_shape("one_hot must return (batch, n_classes)", out, (4, 3))
+    expect_close("one_hot([2, 0, 2, 1], 3)", out, torch.eye(3)[labels], atol=0, rtol=0)
+    expect_shape("one_hot([0, 0, 1], 10)", one_hot(torch.tensor([0, 0, 1]), 10), (3, 10))
+    expect_close("one_hot of int32 labels [4] with 5 classes", one_hot(torch.tensor([4], dtype=torch.int32), 5),
+                 torch.tensor([[0., 0, 0, 0, 1]]), atol=0, rtol=0)
+    expect_close("the labels after one_hot (it must not change its input)", labels, torch.tensor([2, 0, 2, 1]),
+                 atol=0, rtol=0)
+    for bad in (torch.tensor([0, 3]), torch.tensor([-1, 0]), torch.tensor([0.5]), torch.tensor([1.0, 2.7])):
+        try:
+            one_hot(bad, 3)
+        except ValueError:
+            pass
+        else:
+            raise AssertionError("one_hot must raise ValueError for labels that are out of range or not integers")
+
+
+def test_conditional_vae(ConditionalVAE):
+    torch.manual_seed(2024)
+    model = ConditionalVAE()
+    expect_equal("number of parameters (794-400-20 and 30-400-784)", sum(p.numel() for p in model.parameters()), 660_824)
+    eye = torch.eye(10)
+    x = torch.rand(10, 1, 28, 28)
+    mu, logvar = model.encode(x, eye)
+    expect_shape("mu from encode(10 images, labels)", mu, (10, 20))
+    expect_shape("logvar from encode(10 images, labels)", logvar, (10, 20))
+    expect_equal("encode gives logvar equal to mu (logvar needs a layer of its own)", torch.equal(mu, logvar), False)
+    expect_shape("mu from encode(10 flat images of shape (10, 784), labels)", model.encode(x.view(10, 784), eye)[0],
+                 (10, 20))
+    z = torch.randn(1, 20).expand(10, 20)
+    out = model.decode(z, eye)  # one z, every class
+    expect_shape("decode must return (batch, 784)", out, (10, 784))
+    gap = (out.unsqueeze(0) - out.unsqueeze(1)).abs().amax(-1) + torch.eye(10)
+    expect_equal("the decoder's output changes whenever only the label changes", bool((gap > 1e-4).all()), True)
+    same_x = x[:1].expand(10, 1, 28, 28)
+    m = model.encode(same_x, eye)[0]
+    expect_equal("the encoder's output changes whenever only the label changes",
+                 bool(((m.unsqueeze(0) - m.unsqueeze(1)).abs().amax(-1) + torch.eye(10) > 1e-5).all()), True)
+    # forward: a known q in, catch what reaches decode
+    n = 5_000
+    mu = torch.full((n, 20), 1.5, requires_grad=True)
+    logvar = torch.full((n, 20), math.log(0.25), requires_grad=True)
+    y = eye[torch.arange(n) % 10]
+    seen = {}
+
+    def capture(z, y):
+        seen["z"], seen["y"] = z, y
+        return torch.zeros(len(z), 784) + z.sum(1, keepdim=True)
+
+    model.encode = lambda x, y: (mu, logvar)
+    model.decode = capture
+    logits, returned_mu, returned_logvar = model(torch.rand(n, 1, 28, 28), y)
+    z = seen["z"]
+    expect_equal("forward returns the (mu, logvar) of encode",
+                 torch.equal(returned_mu, mu) and torch.equal(returned_logvar, logvar), True)
+    expect_close("the labels forward gives decode", seen["y"], y, atol=0, rtol=0)
+    expect_close("mean of z for mu = 1.5", z.mean(), 1.5, atol=0.01, rtol=0)
+    expect_close("std of z for logvar = log 0.25", z.std(), 0.5, atol=0.01, rtol=0)
+    expect_uncorrelated("correlation between two latent dimensions of z (each needs its own noise: torch.randn_like(mu))",
+                        z, atol=0.06)
+    gradient_mu, gradient_logvar = torch.autograd.grad(z.sum(), [mu, logvar])
+    expect_close("z must be reparameterised: dz/dmu = 1", gradient_mu, torch.ones_like(gradient_mu), atol=1e-8, rtol=1e-5)
+    expect_close("dz/dlogvar must be (z - mu) / 2", gradient_logvar, 0.5 * (z - mu).detach(), atol=1e-5, rtol=1e-5)
+
+
+class Fixed(nn.Module):
+    """Answers with fixed (logits, mu, logvar) and records the labels it is given; 6 classes."""
+    n_classes = 6
+
+    def __init__(self, logits, mu, logvar):
+        super().__init__()
+        self.out = (logits, mu, logvar)
+
+    def forward(self, x, y):
+        self.x, self.y = x, y
+        return self.out
+
+
+def test_cvae_loss(cvae_loss):
+    g = torch.Generator().manual_seed(2024)
+    logits, mu, logvar = torch.randn(5, 784, generator=g) * 3, torch.randn(5, 8, generator=g), torch.randn(5, 8, generator=g)
+    x = torch.rand(5, 1, 28, 28, generator=g)
+    labels = torch.tensor([5, 0, 3, 3, 1])
+    flat = x.reshape(5, 784)
+    reconstruction = (torch.clamp(logits, min=0) - logits * flat + torch.log1p(torch.exp(-logits.abs()))).sum(1).mean()
+    kl = 0.5 * (torch.exp(logvar) + mu ** 2 - 1 - logvar).sum(1).mean()
+    for beta in (1.0, 10.0, 0.25):
+        model = Fixed(logits, mu, logvar)
+        terms = cvae_loss(model, x, labels, beta=beta)
+        expect_equal("dtype of the labels the model receives", model.y.dtype, torch.float32)
+        expect_shape("the labels the model receives (width model.n_classes = 6)", model.y, (5, 6))
+        expect_close("the labels the model receives (one_hot(labels))", model.y, torch.eye(6)[labels], atol=0, rtol=0)
+        expect_close("reconstruction term", terms["reconstruction"], reconstruction, atol=1e-8, rtol=1e-5)
+        expect_close("KL term", terms["kl"], kl, atol=1e-8, rtol=1e-5)
+        expect_close("loss = reconstruction + beta * kl", terms["loss"], reconstruction + beta * kl, atol=1e-8, rtol=1e-5)

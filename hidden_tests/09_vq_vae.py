@@ -1,0 +1,61 @@
+"""Hidden tests of 09_vq_vae: the nearest codes of a codebook and quantisation with the straight-through
+gradient, the codebook loss and the commitment loss."""
+import math  # noqa: F401 (visible checks)
+
+import torch
+
+from vae_helpers.checks import (  # noqa: F401 (visible checks)
+    PASSED, expect_close, expect_equal, expect_finite, expect_returns, expect_shape)
+
+
+def test_nearest_codes(nearest_codes):
+    g = torch.Generator().manual_seed(2024)
+    for shape, k, d, dtype in [((6,), 5, 3, torch.float64), ((4, 7, 7), 64, 16, torch.float64),
+                               ((3, 2), 10, 4, torch.float32), ((2, 5, 5), 32, 8, torch.float32)]:
+        z = torch.randn(*shape, d, generator=g, dtype=dtype)
+        codebook = torch.randn(k, d, generator=g, dtype=dtype) * torch.rand(k, 1, generator=g, dtype=dtype) * 3
+        want = ((z.unsqueeze(-2).double() - codebook.double()) ** 2).sum(-1).argmin(-1)
+        got = nearest_codes(z, codebook)
+        name = f"nearest_codes for z_e of shape {(*shape, d)}, {k} codes of norms that differ ({dtype})"
+        expect_shape(name, got, shape)
+        expect_equal(f"the dtype of {name}", got.dtype, torch.int64)
+        expect_equal(f"{name}: vectors given another code than the nearest", int((got != want).sum()), 0)
+
+
+def no_gradient(gradient):
+    """True when a gradient is missing or zero everywhere."""
+    return gradient is None or not bool(gradient.abs().max() > 0)
+
+
+def test_quantise(quantise):
+    g = torch.Generator().manual_seed(2024)
+    for shape, k, d, dtype in [((3, 7, 7), 64, 16, torch.float64), ((5, 4), 6, 3, torch.float64),
+                               ((2, 3, 3), 8, 5, torch.float32)]:
+        z = torch.randn(*shape, d, generator=g, dtype=dtype)
+        book = torch.randn(k, d, generator=g, dtype=dtype)
+        codes = torch.randint(k, shape, generator=g)
+        weights = torch.randn(*shape, d, generator=g, dtype=dtype)
+        name = f"quantise for z_e of shape {(*shape, d)}, {k} codes ({dtype})"
+        z_in, book_in = z.clone().requires_grad_(), book.clone().requires_grad_()
+        got = quantise(z_in, book_in, codes)
+        expect_equal(f"{name} returns three things", isinstance(got, (tuple, list)) and len(got) == 3, True)
+        z_q, codebook_loss, commitment_loss = got
+        expect_close(f"z_q of {name}", z_q, book[codes], atol=1e-6)
+        want = ((z - book[codes]) ** 2).sum() / shape[0]
+        expect_close(f"codebook_loss of {name}", codebook_loss, want, atol=1e-5, rtol=1e-5)
+        expect_close(f"commitment_loss of {name}", commitment_loss, want, atol=1e-5, rtol=1e-5)
+        to_z, to_book = torch.autograd.grad((z_q * weights).sum(), (z_in, book_in), allow_unused=True, retain_graph=True)
+        expect_equal(f"the gradient of z_q on z_e ({name}) exists", to_z is not None, True)
+        expect_close(f"the gradient of z_q on z_e ({name}), straight through", to_z, weights, atol=1e-6)
+        expect_equal(f"no gradient of z_q on the codebook ({name})", no_gradient(to_book), True)
+        to_z, to_book = torch.autograd.grad(codebook_loss, (z_in, book_in), allow_unused=True, retain_graph=True)
+        expect_equal(f"no gradient of codebook_loss on z_e ({name})", no_gradient(to_z), True)
+        book_here = book.clone().requires_grad_()
+        reference, = torch.autograd.grad(((z - book_here[codes]) ** 2).sum() / shape[0], book_here)
+        expect_equal(f"the gradient of codebook_loss on the codebook ({name}) exists", to_book is not None, True)
+        expect_close(f"the gradient of codebook_loss on the codebook ({name})", to_book, reference, atol=1e-5, rtol=1e-5)
+        to_z, to_book = torch.autograd.grad(commitment_loss, (z_in, book_in), allow_unused=True, retain_graph=True)
+        expect_equal(f"no gradient of commitment_loss on the codebook ({name})", no_gradient(to_book), True)
+        expect_equal(f"the gradient of commitment_loss on z_e ({name}) exists", to_z is not None, True)
+        expect_close(f"the gradient of commitment_loss on z_e ({name})", to_z, 2 * (z - book[codes]) / shape[0],
+                     atol=1e-5, rtol=1e-5)

@@ -1,0 +1,230 @@
+"""The judge's side in the student's kernel: it answers the grading process's questions (protocol:
+``judge/__init__.py``) and asks it about what it lent.
+
+A question calls a student's function or class on the inputs sent, reads or sets an attribute of what it
+returned, lists its items, or gives a gradient. What it returns is sent as ``wire`` data; any other object
+stays here, under a handle. An object of the grading process passed to the student's code is a stand-in
+(``_Lent``, ``_LentModule``) whose attributes and methods are requests to the grading process, computed
+there; a ``copy`` is a small network built here from its layers and weights, which the student's code may
+change.
+"""
+import itertools
+import json
+
+import torch
+from torch import nn
+
+from judge.wire import COPY_LAYERS, MAX_ITEMS, MIME_TYPE, QUESTION_KEY, Wire, bridged, tensors_in
+
+# what the grading process sends the kernel to run: answer the question in this request's metadata
+ASKING = "__import__('judge.kernel_side', fromlist=['answer']).answer()"
+
+
+class _Lent:
+    """In the kernel: an object of the grading process lent to the student's code (see ``lend``)."""
+
+    def __init__(self, wire, spec):
+        object.__setattr__(self, "_lent", (wire, spec["id"]))
+        _set_lent_values(self, wire, spec)
+
+    def __getattr__(self, name):
+        if name.startswith("_"):
+            raise AttributeError(name)
+        wire, lent_id = object.__getattribute__(self, "_lent")
+        return wire.request_attribute(lent_id, name)
+
+    def __call__(self, *args, **kwargs):
+        wire, lent_id = self._lent
+        return wire.request_call(lent_id, "__call__", args, kwargs)
+
+
+class _LentModule(nn.Module):
+    """In the kernel: a module of the grading process lent to the student's code, computed there."""
+
+    def __init__(self, wire, spec):
+        super().__init__()
+        self._lent = (wire, spec["id"])
+        _set_lent_values(self, wire, spec)
+
+    def forward(self, *args, **kwargs):
+        wire, lent_id = self._lent
+        return wire.request_call(lent_id, "__call__", args, kwargs)
+
+    def train(self, mode=True):
+        wire, lent_id = self._lent
+        wire.request_call(lent_id, "train", (bool(mode),), {})
+        return super().train(mode)
+
+    def zero_grad(self, set_to_none=True):
+        wire, lent_id = self._lent
+        wire.request_call(lent_id, "zero_grad", (bool(set_to_none),), {})
+
+    def __getattr__(self, name):
+        try:
+            return super().__getattr__(name)
+        except AttributeError:
+            if name.startswith("_"):
+                raise
+        wire, lent_id = self._lent
+        return wire.request_attribute(lent_id, name)
+
+
+def _set_lent_values(stand_in, wire, spec):
+    for name, value in spec["values"].items():
+        object.__setattr__(stand_in, name, wire.decode(value))
+    for method, (weight, bias) in spec["affine"].items():
+        w, b = getattr(stand_in, weight), getattr(stand_in, bias)
+        object.__setattr__(stand_in, method, lambda z, w=w, b=b: z @ w.T + b)
+
+
+class KernelSide(Wire):
+    """The kernel's side: the objects it answered with (by handle) and what was lent to it, for one cell."""
+
+    def __init__(self, cell=None):
+        super().__init__()
+        self.cell, self.objects, self.lent, self.keeping = cell, {}, {}, True
+
+    def may_differentiate(self, tensor):
+        return True
+
+    def encode_object(self, value):
+        if isinstance(value, (_Lent, _LentModule)):
+            return {"lent_ref": value._lent[1]}
+        if not self.keeping:  # an argument of a call back to grading: the kernel's objects stay here
+            return super().encode_object(value)
+        self.objects[len(self.objects)] = value
+        return {"handle": {"handle": len(self.objects) - 1, "type": type(value).__name__[:60]}}
+
+    def decode_other(self, kind, body):
+        if kind == "remote" and body in self.objects:
+            return self.objects[body]
+        if kind == "lent" and type(body) is dict:
+            if body["id"] not in self.lent:
+                self.lent[body["id"]] = (_LentModule if body.get("module") else _Lent)(self, body)
+            return self.lent[body["id"]]
+        if kind == "copy" and type(body) is dict:
+            if body["id"] not in self.lent:
+                layers = [COPY_LAYERS[name](*args) for name, args in body["layers"]]
+                module = nn.Sequential(*layers)
+                module.load_state_dict({key: self.decode(value) for key, value in body["state"].items()})
+                self.lent[body["id"]] = module
+            return self.lent[body["id"]]
+        return super().decode_other(kind, body)
+
+    def _request(self, request):
+        """A request to the grading process (kernel → grading), answered on the kernel's stdin channel."""
+        self.keeping = False
+        try:
+            encoded = json.dumps(request)
+        finally:
+            self.keeping = True
+        answer = json.loads(input(encoded))
+        if "raised" in answer:
+            raise RuntimeError(f"grading could not answer: {answer['raised'][1]}")
+        return answer
+
+    def request_attribute(self, lent_id, name):
+        answer = self._request({"callback": lent_id, "getattr": name})
+        if answer.get("callable"):
+            return lambda *args, **kwargs: self.request_call(lent_id, name, args, kwargs)
+        return self.decode(answer["result"])
+
+    def request_call(self, lent_id, method, args, kwargs):
+        """A lent object's method, computed by the grading process, differentiable in its arguments."""
+        self.keeping = False
+        try:
+            request = {"callback": lent_id, "method": method, "args": self.encode(list(args)),
+                       "kwargs": self.encode(dict(kwargs))}
+        finally:
+            self.keeping = True
+        inputs = [t for t in tensors_in([args, kwargs]) if t.requires_grad]
+        answer = self._request(request)
+        result = self.decode(answer["result"])
+        anchored = not inputs  # a backward must still reach grading: its parameters take their gradients
+        inputs = inputs or [torch.zeros((), requires_grad=True)]
+
+        def ask_gradients(grad_outputs):
+            reply = self._request({"callback_gradient": answer["handle"],
+                                       "grad_outputs": [self.encode(g) for g in grad_outputs]})
+            gradients = self.decode(reply["result"])
+            return [None] if anchored and gradients == [] else gradients
+
+        result, old, new = bridged(result, inputs, ask_gradients)
+        for their_id, tensor in list(self.received.items()):  # the grading process's ids now name these
+            for before, after in zip(old, new):
+                if tensor is before:
+                    self.received[their_id] = after
+        return result
+
+    def answer_question(self, question, namespace):
+        ask = question["ask"]
+        if ask == "gradient":
+            grads = self.gradients(question["of"], [self.decode(g) for g in question["grad_outputs"]], question["wrt"])
+            return {"result": self.encode(grads)}
+        if ask == "copy_parameters":
+            return {"result": self.encode([p.detach() for p in self.lent[question["id"]].parameters()])}
+        target = question["target"]
+        if "name" in target:
+            if target["name"] not in namespace:
+                return {"missing": target["name"]}
+            obj = namespace[target["name"]]
+        else:
+            obj = self.objects[target["handle"]]
+        replaced = {name: namespace.get(name) for name in question.get("replacing", {})}
+        namespace.update({name: self.decode(lent) for name, lent in question.get("replacing", {}).items()})
+        try:
+            if ask == "call":
+                args, kwargs = self.decode(question["args"]), self.decode(question["kwargs"])
+                given = [(t, _snapshot(t)) for t in tensors_in([args, kwargs])]
+                torch.manual_seed(question["seed"])  # the judge's samples, the same at every grading
+                result = obj(*args, **kwargs)
+                changed = [[index, self.encode(t.detach())] for index, (t, before) in enumerate(given)
+                           if before is not None and not _same(t, before)]
+            elif ask == "getattr":
+                result = getattr(obj, question["name"])
+            elif ask == "setattr":
+                result = setattr(obj, question["name"], self.decode(question["value"]))
+            elif ask == "iterate":
+                result = list(itertools.islice(iter(obj), MAX_ITEMS + 1))
+                if len(result) > MAX_ITEMS:
+                    raise ValueError(f"it yields more than {MAX_ITEMS} items")
+            else:
+                raise ValueError(f"unknown question {ask!r}")
+        except Exception as error:  # the student's error, reported by name and message
+            return {"raised": [type(error).__name__, str(error)[:2000]]}
+        finally:
+            namespace.update(replaced)
+        answer = {"result": self.encode(result)}
+        if ask == "call":
+            answer["changed"] = changed
+        return answer
+
+
+def _snapshot(tensor):
+    """A copy of an argument's values, to see whether the call changed them (None on the meta device)."""
+    return None if tensor.device.type == "meta" else tensor.detach().clone()
+
+
+def _same(tensor, before):
+    return tensor.shape == before.shape and tensor.dtype == before.dtype and bool(
+        torch.equal(tensor.detach(), before) or (tensor.is_floating_point() and torch.allclose(
+            tensor.detach(), before, rtol=0, atol=0, equal_nan=True)))
+
+
+_wire = KernelSide()
+
+
+def answer():
+    """Answer the question (grading → kernel) that came with this execute request, in its metadata, as one
+    output of type ``MIME_TYPE``: what ``ASKING`` runs."""
+    global _wire
+    from IPython import get_ipython
+    from IPython.display import display
+
+    shell = get_ipython()
+    question = shell.kernel.get_parent("shell")["metadata"][QUESTION_KEY]
+    if question.get("cell") != _wire.cell:  # a new graded cell: what the earlier ones kept is not needed
+        _wire = KernelSide(question.get("cell"))
+    reply = _wire.answer_question(question, shell.user_ns)
+    reply["nonce"] = question["nonce"]
+    display({MIME_TYPE: json.dumps(reply)}, raw=True)

@@ -1,0 +1,1 @@
+"""What the tests share: the course's planted mistakes and correct alternatives, kernels, labs, browsers."""

@@ -1,0 +1,115 @@
+"""Hidden tests run in this process, on the solution's functions or on a planted mistake's, as autograde
+judges them but without nbgrader or a kernel: seconds for a whole notebook.
+
+The answer cells of a solution notebook are run here after the notebook's imports and definitions (its
+functions, classes and upper-case constants; nothing else of the notebook runs: no data, no training);
+each graded cell's visible checks and hidden test then run with ``judge.hidden_tests.run_on``. As the judge does, each call of a student function gets its own seed drawn
+from the test's random numbers, and a student function of another exercise is the hidden tests' version
+(``ANSWERS``) unless its own exercise passed.
+"""
+import ast
+import json
+
+import torch
+
+from judge import hidden_tests
+from support.course import REPO, planted
+
+SPECIAL = {"ANSWERS", "DEFAULT_DTYPE"}  # a hidden test module's names that are no notebook constant
+
+
+
+def cells_of(assignment):
+    """The code cells of ``assignment``'s solution notebook, as {"source", "nbgrader"} dicts, in order."""
+    notebook = json.loads((REPO / "solutions" / assignment / f"{assignment}.ipynb").read_text())
+    return [{"source": "".join(cell["source"]), "nbgrader": cell["metadata"].get("nbgrader", {})}
+            for cell in notebook["cells"] if cell["cell_type"] == "code"]
+
+
+def graded_cells(assignment):
+    """[(grade id, hidden test's name, the cell's source, its index among the code cells)] of the judged
+    cells, in order."""
+    return [(cell["nbgrader"]["grade_id"], hidden_tests.HIDDEN_LINE.search(cell["source"]).group(1), cell["source"], index)
+            for index, cell in enumerate(cells_of(assignment))
+            if cell["nbgrader"].get("grade") and "# hidden test:" in cell["source"]]
+
+
+def is_definition(node):
+    """True for what a notebook defines rather than does: an import, a function, a class, or a constant
+    (``N_CLASSES = 10``: an assignment to upper-case names)."""
+    if isinstance(node, ast.Assign):
+        return all(isinstance(t, ast.Name) and t.id.isupper() for t in node.targets)
+    return isinstance(node, (ast.Import, ast.ImportFrom, ast.FunctionDef, ast.ClassDef))
+
+
+def answers(assignment, module, changes=()):
+    """The namespace the solution's answer cells make after the notebook's definitions, with ``changes``
+    [(answer cell, correct, changed)] planted. A definition that needs what only running the notebook makes
+    (data, a trained model) is left out; the notebook's constants that the hidden tests' ``module`` also
+    defines stand in for those computed from data (``N_CLASSES = len(train_data.classes)``)."""
+    cells = cells_of(assignment)
+    namespace = {"__name__": f"solution_{assignment}"}
+    namespace.update({name: value for name, value in vars(module).items() if name.isupper() and name not in SPECIAL})
+    for cell in cells:
+        code = "\n".join(line for line in cell["source"].splitlines() if not line.lstrip().startswith(("%", "!")))
+        for node in filter(is_definition, ast.parse(code).body):
+            try:
+                exec(compile(ast.Module(body=[node], type_ignores=[]), assignment, "exec"), namespace)
+            except NameError:  # it needs what running the notebook makes
+                continue
+    for cell in cells:
+        if cell["nbgrader"].get("solution"):
+            source = cell["source"]
+            for cell_id, correct, changed in changes:
+                if cell_id == cell["nbgrader"]["grade_id"]:
+                    source = planted(source, correct, changed)
+            exec(compile(source, f"{assignment}:{cell['nbgrader']['grade_id']}", "exec"), namespace)
+    return namespace
+
+
+def as_judged(function):
+    """``function`` called as the judge calls a student's: on a seed of its own, drawn from the caller's
+    random numbers, which go on as if the call had been made elsewhere."""
+    def call(*args, **kwargs):
+        seed = int(torch.randint(2**31, (1,)))
+        state = torch.random.get_rng_state()
+        torch.manual_seed(seed)
+        try:
+            return function(*args, **kwargs)
+        finally:
+            torch.random.set_rng_state(state)
+    return call
+
+
+def judged(assignment, changes=()):
+    """{grade id: the error of its checks, or None}, each graded cell of ``assignment`` run with the solution's
+    answers, ``changes`` planted; as in autograde, the cells before the first changed answer keep the
+    verdict the solution has there (passed), so they are not run again."""
+    module = hidden_tests.load(assignment, REPO / hidden_tests.FOLDER)
+    namespace = answers(assignment, module, changes)
+    stand_ins = getattr(module, "ANSWERS", {})
+    own = {name: namespace[name] for name in stand_ins if name in namespace}
+    answer_cells = {cell["nbgrader"]["grade_id"]: index for index, cell in enumerate(cells_of(assignment))
+                    if cell["nbgrader"].get("solution")}
+    first = min((answer_cells[cell_id] for cell_id, _, _ in changes), default=0)
+    passed_names, results = set(), {}
+    for cell_id, test, source, index in graded_cells(assignment):
+        names = hidden_tests.student_names(module, test)
+        if index < first:
+            results[cell_id] = None
+            passed_names.update(names)
+            continue
+        for name in stand_ins:  # another exercise's function: the student's only where it passed
+            if name not in names:
+                namespace[name] = own[name] if name in passed_names else stand_ins[name]
+        try:
+            hidden_tests.run_on(module, test, hidden_tests.as_released(source),
+                                {name: as_judged(namespace[name]) for name in names}, cell=cell_id)
+        except Exception as error:  # noqa: BLE001  (the verdict)
+            results[cell_id] = f"{type(error).__name__}: {error}"
+        else:
+            results[cell_id] = None
+            passed_names.update(names)
+        for name in own:
+            namespace[name] = own[name]
+    return results

@@ -1,0 +1,497 @@
+"""The classic mistakes planted into the solutions, and correct answers written another way, as data: the
+tests judge each (tests/test_grading_catches_mistakes.py, tests/test_hidden_tests.py) and the grading
+benchmark enrols them as students (bench/grading.py)."""
+
+# (assignment, mistake, solution cell, correct code, mistaken code, test cell that must lose points)
+MISTAKES = [
+    ("01_elbo", "kl-sign-flipped", "kl_to_standard_normal",
+     "return 0.5 * (logvar.exp()", "return -0.5 * (logvar.exp()", "test_kl_to_standard_normal"),
+    ("01_elbo", "kl-averaged-over-latents", "kl_to_standard_normal",
+     "- 1.0 - logvar).sum(dim=1)", "- 1.0 - logvar).mean(dim=1)", "test_kl_to_standard_normal"),
+    ("01_elbo", "variance-used-as-std", "reparameterize",
+     "std = torch.exp(0.5 * logvar)", "std = torch.exp(logvar)", "test_reparameterize"),
+    ("01_elbo", "sample-without-gradient", "reparameterize",
+     "return mu + std * torch.randn_like(std)", "return torch.distributions.Normal(mu, std).sample()",
+     "test_reparameterize"),
+    ("01_elbo", "torch-normal", "reparameterize",
+     "return mu + std * torch.randn_like(std)", "return torch.normal(mu, std)", "test_reparameterize"),
+    ("01_elbo", "one-noise-for-all-entries", "reparameterize",
+     "return mu + std * torch.randn_like(std)", "return mu + std * torch.randn(1)", "test_reparameterize"),
+    ("01_elbo", "pixels-averaged", "log_likelihoods",
+     "return per_pixel.flatten(1).sum(dim=1)", "return per_pixel.flatten(1).mean(dim=1)", "test_log_likelihoods"),
+    ("01_elbo", "probabilities-passed-as-logits", "log_likelihoods",
+     "binary_cross_entropy_with_logits(logits, x,", "binary_cross_entropy_with_logits(torch.sigmoid(logits), x,",
+     "test_log_likelihoods"),
+    ("01_elbo", "bernoulli-from-sigmoid-unstable", "log_likelihoods",
+     'per_pixel = -F.binary_cross_entropy_with_logits(logits, x, reduction="none")',
+     "per_pixel = x * torch.log(torch.sigmoid(logits)) + (1 - x) * torch.log(1 - torch.sigmoid(logits))",
+     "test_log_likelihoods"),
+    ("01_elbo", "gaussian-std-for-variance", "log_likelihoods",
+     "(x - mean) ** 2 / logvar.exp()", "(x - mean) ** 2 / (0.5 * logvar).exp()", "test_log_likelihoods"),
+    ("01_elbo", "elbo-kl-added", "elbo",
+     "return reconstruction - kl_to_standard_normal", "return reconstruction + kl_to_standard_normal", "test_elbo"),
+    ("01_elbo", "elbo-at-posterior-mean", "elbo",
+     "model.decoder_mean(reparameterize(q_mu, q_logvar))", "model.decoder_mean(q_mu)", "test_elbo"),
+    ("01_elbo", "iw-mean-of-log-weights", "importance_weighted_bound",
+     "return torch.logsumexp(torch.stack(log_weights), dim=0) - math.log(k)",
+     "return torch.stack(log_weights).mean(dim=0)", "test_importance_weighted_bound"),
+    ("01_elbo", "iw-without-logsumexp", "importance_weighted_bound",
+     "return torch.logsumexp(torch.stack(log_weights), dim=0) - math.log(k)",
+     "return torch.log(torch.stack(log_weights).exp().mean(dim=0))", "test_importance_weighted_bound"),
+    ("01_elbo", "iw-missing-log-k", "importance_weighted_bound",
+     "return torch.logsumexp(torch.stack(log_weights), dim=0) - math.log(k)",
+     "return torch.logsumexp(torch.stack(log_weights), dim=0)", "test_importance_weighted_bound"),
+    ("02_dense_vae", "kl-sign-flipped", "vae_loss",
+     "kl = 0.5 * (logvar.exp()", "kl = -0.5 * (logvar.exp()", "test_vae_loss"),
+    ("02_dense_vae", "kl-summed-over-batch", "vae_loss",
+     "- 1.0 - logvar).sum(1).mean()", "- 1.0 - logvar).sum(1).sum()", "test_vae_loss"),
+    ("02_dense_vae", "pixels-averaged", "vae_loss",
+     'reduction="none").flatten(1).sum(1).mean()', 'reduction="none").flatten(1).mean(1).mean()', "test_vae_loss"),
+    ("02_dense_vae", "probabilities-passed-as-logits", "vae_loss",
+     "binary_cross_entropy_with_logits(logits, targets", "binary_cross_entropy_with_logits(torch.sigmoid(logits), targets",
+     "test_vae_loss"),
+    ("02_dense_vae", "variance-used-as-std", "dense_vae",
+     "z = mu + torch.exp(0.5 * logvar) * torch.randn_like(mu)", "z = mu + torch.exp(logvar) * torch.randn_like(mu)", "test_dense_vae"),
+    ("02_dense_vae", "sample-without-gradient", "dense_vae",
+     "z = mu + torch.exp(0.5 * logvar) * torch.randn_like(mu)", "z = torch.distributions.Normal(mu, torch.exp(0.5 * logvar)).sample()", "test_dense_vae"),
+    ("02_dense_vae", "torch-normal", "dense_vae",
+     "z = mu + torch.exp(0.5 * logvar) * torch.randn_like(mu)", "z = torch.normal(mu, torch.exp(0.5 * logvar))", "test_dense_vae"),
+    ("02_dense_vae", "sigmoid-in-decoder", "dense_vae",
+     "return self.decoder(z)", "return torch.sigmoid(self.decoder(z))", "test_dense_vae"),
+    ("02_dense_vae", "decoder-wrong-shape", "dense_vae",
+     "return self.decoder(z)", "return self.decoder(z).view(-1, 1, 28, 28)", "test_dense_vae"),
+    ("02_dense_vae", "logvar-head-is-mu-head", "dense_vae",
+     "return self.to_mu(h), self.to_logvar(h)", "return self.to_mu(h), self.to_mu(h)", "test_dense_vae"),
+    ("02_dense_vae", "one-noise-per-image", "dense_vae",
+     "z = mu + torch.exp(0.5 * logvar) * torch.randn_like(mu)",
+     "z = mu + torch.exp(0.5 * logvar) * torch.randn(len(mu), 1, device=mu.device)", "test_dense_vae"),
+    ("02_dense_vae", "train-epoch-returns-tensor", "train_epoch",
+     "total += loss.item() * len(x)", "total += loss.detach() * len(x)", "test_train_epoch"),
+    ("02_dense_vae", "no-optimizer-step", "train_epoch",
+     "        optimizer.step()\n", "", "test_train_epoch"),
+    ("02_dense_vae", "no-zero-grad", "train_epoch",
+     "        optimizer.zero_grad()\n", "", "test_train_epoch"),
+    ("02_dense_vae", "gaussian-log-scale-as-log-variance", "gaussian_nll",
+     "scale = log_scale.exp().clamp(min=min_scale)", "scale = (0.5 * log_scale).exp().clamp(min=min_scale)",
+     "test_gaussian_nll"),
+    ("02_dense_vae", "gaussian-without-log-scale", "gaussian_nll",
+     "per_pixel = scale.log() + 0.5 * math.log(2 * math.pi) +", "per_pixel = 0.5 * math.log(2 * math.pi) +",
+     "test_gaussian_nll"),
+    ("02_dense_vae", "gaussian-floor-ignored", "gaussian_nll",
+     "scale = log_scale.exp().clamp(min=min_scale)", "scale = log_scale.exp()", "test_gaussian_nll"),
+    ("02_dense_vae", "gaussian-soft-floor", "gaussian_nll",
+     "scale = log_scale.exp().clamp(min=min_scale)", "scale = min_scale + log_scale.exp()", "test_gaussian_nll"),
+    ("02_dense_vae", "gaussian-pixels-averaged", "gaussian_nll",
+     "return per_pixel.sum(1)", "return per_pixel.mean(1)", "test_gaussian_nll"),
+    ("03_conv_vae", "variance-used-as-std", "conv_encoder",
+     "return Normal(mu, torch.exp(0.5 * logvar))", "return Normal(mu, torch.exp(logvar))", "test_conv_encoder"),
+    ("03_conv_vae", "logvar-head-is-mu-head", "conv_encoder",
+     "return self.to_mu(h), self.to_logvar(h)", "return self.to_mu(h), self.to_mu(h)", "test_conv_encoder"),
+    ("03_conv_vae", "logits-flattened", "conv_vae_forward",
+     "return self.decoder(z), q", "return self.decoder(z).flatten(1), q", "test_conv_vae_forward"),
+    ("03_conv_vae", "one-noise-per-image", "conv_vae_forward",
+     "z = q.rsample()", "z = q.loc + q.scale * torch.randn(len(q.loc), 1, device=q.loc.device)",
+     "test_conv_vae_forward"),
+    ("03_conv_vae", "sample-without-gradient", "conv_vae_forward",
+     "z = q.rsample()", "z = q.sample()", "test_conv_vae_forward"),
+    ("03_conv_vae", "torch-normal", "conv_vae_forward",
+     "z = q.rsample()", "z = torch.normal(q.loc, q.scale)", "test_conv_vae_forward"),
+    ("03_conv_vae", "decoder-wrong-shape", "conv_decoder",
+     "return self.upsample(self.expand(z).view(-1, self.c2, 7, 7))", "return self.upsample(self.expand(z).view(-1, self.c2, 7, 7)).flatten(1)", "test_conv_decoder"),
+    ("03_conv_vae", "decoder-fixed-batch-size", "conv_decoder",
+     ".view(-1, self.c2, 7, 7)", ".view(128, self.c2, 7, 7)", "test_conv_decoder"),
+    ("03_conv_vae", "sigmoid-in-decoder", "conv_decoder",
+     "return self.upsample(self.expand(z).view(-1, self.c2, 7, 7))", "return torch.sigmoid(self.upsample(self.expand(z).view(-1, self.c2, 7, 7)))", "test_conv_decoder"),
+    ("03_conv_vae", "kl-sign-flipped", "kl_to_prior",
+     "return kl_divergence(q, prior).sum(dim=-1)", "return -kl_divergence(q, prior).sum(dim=-1)", "test_kl_to_prior"),
+    ("03_conv_vae", "kl-averaged-over-latents", "kl_to_prior",
+     "return kl_divergence(q, prior).sum(dim=-1)", "return kl_divergence(q, prior).mean(dim=-1)", "test_kl_to_prior"),
+    ("04_conditional_vae", "one-hot-int64", "one_hot",
+     "return F.one_hot(labels.long(), n_classes).float()", "return F.one_hot(labels.long(), n_classes)", "test_one_hot"),
+    ("04_conditional_vae", "one-hot-width-from-batch", "one_hot",
+     "return F.one_hot(labels.long(), n_classes).float()", "return F.one_hot(labels.long()).float()", "test_one_hot"),
+    ("04_conditional_vae", "one-hot-no-range-check", "one_hot",
+     "if labels.numel() and (labels.min() < 0 or labels.max() >= n_classes):", "if False:", "test_one_hot"),
+    ("04_conditional_vae", "one-hot-accepts-floats", "one_hot",
+     "if labels.is_floating_point() or labels.is_complex() or labels.dtype == torch.bool:", "if False:", "test_one_hot"),
+    ("04_conditional_vae", "decoder-ignores-label", "conditional_vae",
+     "return self.decoder(torch.cat([z, y], dim=1))", "return self.decoder(torch.cat([z, torch.zeros_like(y)], dim=1))",
+     "test_conditional_vae"),
+    ("04_conditional_vae", "encoder-ignores-label", "conditional_vae",
+     "torch.cat([x.flatten(1), y], dim=1)", "torch.cat([x.flatten(1), torch.zeros_like(y)], dim=1)", "test_conditional_vae"),
+    ("04_conditional_vae", "variance-used-as-std", "conditional_vae",
+     "z = mu + torch.exp(0.5 * logvar) * torch.randn_like(mu)", "z = mu + torch.exp(logvar) * torch.randn_like(mu)",
+     "test_conditional_vae"),
+    ("04_conditional_vae", "logvar-head-is-mu-head", "conditional_vae",
+     "return self.to_mu(h), self.to_logvar(h)", "return self.to_mu(h), self.to_mu(h)", "test_conditional_vae"),
+    ("04_conditional_vae", "one-noise-per-image", "conditional_vae",
+     "z = mu + torch.exp(0.5 * logvar) * torch.randn_like(mu)",
+     "z = mu + torch.exp(0.5 * logvar) * torch.randn(len(mu), 1, device=mu.device)", "test_conditional_vae"),
+    ("04_conditional_vae", "labels-concatenated-without-encoding", "cvae_loss",
+     "y = one_hot(labels, model.n_classes)", "y = labels.float().unsqueeze(1)", "test_cvae_loss"),
+    ("04_conditional_vae", "beta-on-reconstruction", "cvae_loss",
+     '"loss": reconstruction + beta * kl', '"loss": beta * reconstruction + kl', "test_cvae_loss"),
+    ("04_conditional_vae", "kl-summed-over-batch", "cvae_loss",
+     "- 1.0 - logvar).sum(1).mean()", "- 1.0 - logvar).sum()", "test_cvae_loss"),
+    ("05_beta_vae", "warm-up-never-ends", "kl_weight",
+     "return float(beta) * min(1.0, step / warmup_steps)", "return float(beta) * step / warmup_steps", "test_kl_weight"),
+    ("05_beta_vae", "warm-up-ramps-to-one", "kl_weight",
+     "return float(beta) * min(1.0, step / warmup_steps)", "return min(1.0, step / warmup_steps)", "test_kl_weight"),
+    ("05_beta_vae", "warm-up-divides-by-zero", "kl_weight",
+     "    if warmup_steps == 0:\n        return float(beta)\n", "", "test_kl_weight"),
+    ("05_beta_vae", "class-information-in-bits", "class_information",
+     "joint * (joint / independent).log()", "joint * (joint / independent).log2()", "test_class_information"),
+    ("05_beta_vae", "class-information-one-range-for-all-dimensions", "class_information",
+     "low, high = z.min(dim=0).values, z.max(dim=0).values",
+     "low, high = z.min().expand(z.shape[1]), z.max().expand(z.shape[1])", "test_class_information"),
+    ("05_beta_vae", "class-information-empty-cells-in-the-log", "class_information",
+     "terms = torch.where(joint > 0, joint * (joint / independent).log(), torch.zeros_like(joint))",
+     "terms = joint * (joint / independent).log()", "test_class_information"),
+    ("05_beta_vae", "class-information-without-the-class-marginal", "class_information",
+     "(joint / independent)", "(joint / joint.sum(2, keepdim=True))", "test_class_information"),
+    ("05_categorical_clustering", "categorical-kl-missing-log-k", "categorical_kl_to_uniform",
+     ".sum(-1) + math.log(logits.shape[-1])", ".sum(-1)", "test_categorical_kl_to_uniform"),
+    ("05_categorical_clustering", "categorical-entropy-for-kl", "categorical_kl_to_uniform",
+     "return (log_probs.exp() * log_probs).sum(-1) + math.log(logits.shape[-1])",
+     "return -(log_probs.exp() * log_probs).sum(-1)", "test_categorical_kl_to_uniform"),
+    ("05_categorical_clustering", "categorical-softmax-then-log", "categorical_kl_to_uniform",
+     "log_probs = F.log_softmax(logits, dim=-1)", "log_probs = F.softmax(logits, dim=-1).log()",
+     "test_categorical_kl_to_uniform"),
+    ("05_categorical_clustering", "categorical-softmax-over-batch", "categorical_kl_to_uniform",
+     "log_probs = F.log_softmax(logits, dim=-1)", "log_probs = F.log_softmax(logits, dim=0)",
+     "test_categorical_kl_to_uniform"),
+    ("05_categorical_clustering", "capacity-without-abs", "capacity_penalty",
+     "gamma * (kl.mean() - capacity).abs()", "gamma * (kl.mean() - capacity)", "test_capacity_penalty"),
+    ("05_categorical_clustering", "capacity-abs-per-image", "capacity_penalty",
+     "gamma * (kl.mean() - capacity).abs()", "gamma * (kl - capacity).abs().mean()", "test_capacity_penalty"),
+    ("05_categorical_clustering", "capacity-without-balance", "capacity_penalty",
+     " + gamma * balance", "", "test_capacity_penalty"),
+    ("05_categorical_clustering", "capacity-balance-of-mean-logits", "capacity_penalty",
+     "log_shares = torch.logsumexp(F.log_softmax(category_logits, dim=-1), dim=0) - math.log(len(category_logits))",
+     "log_shares = category_logits.mean(0)", "test_capacity_penalty"),
+    ("05_categorical_clustering", "capacity-balance-with-zero-shares", "capacity_penalty",
+     "log_shares = torch.logsumexp(F.log_softmax(category_logits, dim=-1), dim=0) - math.log(len(category_logits))",
+     "log_shares = F.softmax(category_logits, dim=-1).mean(0).log()", "test_capacity_penalty"),
+    ("05_categorical_clustering", "gumbel-exponential-noise", "gumbel_softmax_sample",
+     "gumbel = -torch.log(-torch.log(u))", "gumbel = -torch.log(u)", "test_gumbel_softmax_sample"),
+    ("05_categorical_clustering", "gumbel-without-temperature", "gumbel_softmax_sample",
+     "F.softmax((logits + gumbel) / tau, dim=-1)", "F.softmax(logits + gumbel, dim=-1)", "test_gumbel_softmax_sample"),
+    ("05_categorical_clustering", "gumbel-one-noise-per-row", "gumbel_softmax_sample",
+     "u = torch.rand_like(logits)", "u = torch.rand(len(logits), 1, device=logits.device)", "test_gumbel_softmax_sample"),
+    ("05_categorical_clustering", "gumbel-temperature-outside-softmax", "gumbel_softmax_sample",
+     "F.softmax((logits + gumbel) / tau, dim=-1)", "F.softmax(logits + gumbel, dim=-1) / tau", "test_gumbel_softmax_sample"),
+    ("06_collapse_and_inference", "free-bits-clamped-per-image", "free_bits_kl",
+     "return kl.mean(dim=0).clamp(min=free_bits).sum()", "return kl.clamp(min=free_bits).mean(dim=0).sum()",
+     "test_free_bits_kl"),
+    ("06_collapse_and_inference", "free-bits-floor-on-the-total", "free_bits_kl",
+     "return kl.mean(dim=0).clamp(min=free_bits).sum()", "return kl.sum(dim=1).mean().clamp(min=free_bits)",
+     "test_free_bits_kl"),
+    ("06_collapse_and_inference", "free-bits-as-a-ceiling", "free_bits_kl",
+     "return kl.mean(dim=0).clamp(min=free_bits).sum()", "return kl.mean(dim=0).clamp(max=free_bits).sum()",
+     "test_free_bits_kl"),
+    ("06_collapse_and_inference", "refine-mu-only", "refine_posterior",
+     "optimizer = torch.optim.Adam([mu, logvar], lr=lr)", "optimizer = torch.optim.Adam([mu], lr=lr)",
+     "test_refine_posterior"),
+    ("06_collapse_and_inference", "refine-lowers-the-elbo", "refine_posterior",
+     "loss = -elbo_per_image(decoder, x, mu, logvar, n_samples).sum()",
+     "loss = elbo_per_image(decoder, x, mu, logvar, n_samples).sum()", "test_refine_posterior"),
+    ("06_collapse_and_inference", "refine-trains-the-decoder", "refine_posterior",
+     "optimizer = torch.optim.Adam([mu, logvar], lr=lr)",
+     "optimizer = torch.optim.Adam([mu, logvar, *decoder.parameters()], lr=lr)", "test_refine_posterior"),
+    ("06_collapse_and_inference", "aggregate-summed-not-averaged", "log_aggregate_posterior",
+     "dim=1) - math.log(len(mu))", "dim=1)", "test_log_aggregate_posterior"),
+    ("06_collapse_and_inference", "aggregate-densities-averaged-directly", "log_aggregate_posterior",
+     "torch.logsumexp(q.log_prob(part.unsqueeze(1)).sum(-1), dim=1) - math.log(len(mu))",
+     "q.log_prob(part.unsqueeze(1)).sum(-1).exp().mean(1).log()", "test_log_aggregate_posterior"),
+    ("06_collapse_and_inference", "aggregate-variance-as-scale", "log_aggregate_posterior",
+     "q = torch.distributions.Normal(mu, torch.exp(0.5 * logvar))", "q = torch.distributions.Normal(mu, torch.exp(logvar))",
+     "test_log_aggregate_posterior"),
+    ("06_collapse_and_inference", "aggregate-first-chunk-only", "log_aggregate_posterior",
+     "for part in z.split(chunk)])", "for part in z.split(chunk)][:1])", "test_log_aggregate_posterior"),
+    ("06_collapse_and_inference", "grid-evenly-spaced", "prior_quantile_grid",
+     "v = torch.distributions.Normal(0.0, 1.0).icdf(u)", "v = torch.linspace(-2.0, 2.0, n)", "test_prior_quantile_grid"),
+    ("06_collapse_and_inference", "grid-quantiles-include-0-and-1", "prior_quantile_grid",
+     "u = (torch.arange(n, dtype=torch.float32) + 0.5) / n", "u = torch.linspace(0.0, 1.0, n)",
+     "test_prior_quantile_grid"),
+    ("06_collapse_and_inference", "grid-upside-down", "prior_quantile_grid",
+     "z2 = v.flip(0).unsqueeze(1).expand(n, n)", "z2 = v.unsqueeze(1).expand(n, n)", "test_prior_quantile_grid"),
+    ("07_richer_posteriors_and_priors", "gap-trace-with-the-covariance", "gap_of_diagonal_q",
+     "trace = (precision.diagonal() * v).sum()", "trace = (torch.linalg.inv(precision).diagonal() * v).sum()",
+     "test_gap_of_diagonal_q"),
+    ("07_richer_posteriors_and_priors", "gap-log-det-of-the-precision-added", "gap_of_diagonal_q",
+     "- torch.logdet(precision)", "+ torch.logdet(precision)", "test_gap_of_diagonal_q"),
+    ("07_richer_posteriors_and_priors", "gap-dimension-left-out", "gap_of_diagonal_q",
+     "difference - len(m) - torch", "difference - torch", "test_gap_of_diagonal_q"),
+    ("07_richer_posteriors_and_priors", "gap-mean-term-with-the-covariance", "gap_of_diagonal_q",
+     "difference @ precision @ difference", "difference @ torch.linalg.inv(precision) @ difference",
+     "test_gap_of_diagonal_q"),
+    ("07_richer_posteriors_and_priors", "gap-log-variances-added", "gap_of_diagonal_q",
+     "- v.log().sum())", "+ v.log().sum())", "test_gap_of_diagonal_q"),
+    ("07_richer_posteriors_and_priors", "gap-forward-kl", "gap_of_diagonal_q",
+     "return 0.5 * (trace + difference @ precision @ difference - len(m) - torch.logdet(precision) - v.log().sum())",
+     "return 0.5 * ((torch.linalg.inv(precision).diagonal() / v).sum() + (difference ** 2 / v).sum() - len(m)\n"
+     "                  + v.log().sum() + torch.logdet(precision))", "test_gap_of_diagonal_q"),
+    ("07_richer_posteriors_and_priors", "flow-log-det-with-tanh-not-its-derivative", "planar_flow",
+     "(1 + (1 - h ** 2) * (w * u)", "(1 + h * (w * u)", "test_planar_flow"),
+    ("07_richer_posteriors_and_priors", "flow-log-det-without-the-one", "planar_flow",
+     "torch.log((1 + (1 - h ** 2)", "torch.log(((1 - h ** 2)", "test_planar_flow"),
+    ("07_richer_posteriors_and_priors", "flow-log-det-without-abs", "planar_flow",
+     "(w * u).sum(-1)).abs())", "(w * u).sum(-1)))", "test_planar_flow"),
+    ("07_richer_posteriors_and_priors", "flow-bias-left-out", "planar_flow",
+     "a = (z * w).sum(-1) + b", "a = (z * w).sum(-1)", "test_planar_flow"),
+    ("07_richer_posteriors_and_priors", "flow-one-w-for-all-rows-only", "planar_flow",
+     "a = (z * w).sum(-1) + b", "a = z @ w + b", "test_planar_flow"),
+    ("07_richer_posteriors_and_priors", "flow-log-det-summed-over-the-batch", "planar_flow",
+     "return z + u * h.unsqueeze(-1), log_det", "return z + u * h.unsqueeze(-1), log_det.sum()", "test_planar_flow"),
+    ("07_richer_posteriors_and_priors", "flow-detached", "planar_flow",
+     "return z + u * h.unsqueeze(-1), log_det", "return (z + u * h.unsqueeze(-1)).detach(), log_det.detach()",
+     "test_planar_flow"),
+    ("08_semi_supervised", "labelled-kl-added", "labelled_bound",
+     "return log_likelihood - kl - math.log", "return log_likelihood + kl - math.log", "test_labelled_bound"),
+    ("08_semi_supervised", "labelled-log-prior-of-the-class-left-out", "labelled_bound",
+     "return log_likelihood - kl - math.log(model.n_classes)", "return log_likelihood - kl", "test_labelled_bound"),
+    ("08_semi_supervised", "labelled-variance-used-as-std", "labelled_bound",
+     "z = mu + torch.exp(0.5 * logvar) * torch.randn_like(mu)", "z = mu + torch.exp(logvar) * torch.randn_like(mu)",
+     "test_labelled_bound"),
+    ("08_semi_supervised", "labelled-decoded-at-the-mean", "labelled_bound",
+     "mean, h_logvar = model.decode(z, one_hot)", "mean, h_logvar = model.decode(mu, one_hot)", "test_labelled_bound"),
+    ("08_semi_supervised", "labelled-sample-without-gradient", "labelled_bound",
+     "z = mu + torch.exp(0.5 * logvar) * torch.randn_like(mu)",
+     "z = torch.distributions.Normal(mu, torch.exp(0.5 * logvar)).sample()", "test_labelled_bound"),
+    ("08_semi_supervised", "labelled-density-without-log-2-pi", "labelled_bound",
+     "-0.5 * (math.log(2 * math.pi) + h_logvar", "-0.5 * (h_logvar", "test_labelled_bound"),
+    ("08_semi_supervised", "labelled-one-hot-as-wide-as-the-largest-class", "labelled_bound",
+     "one_hot = F.one_hot(y, model.n_classes).to(h.dtype)", "one_hot = F.one_hot(y).to(h.dtype)", "test_labelled_bound"),
+    ("08_semi_supervised", "unlabelled-codes-and-classes-mispaired", "unlabelled_bound",
+     "h.repeat_interleave(k, dim=0)", "h.repeat(k, 1)", "test_unlabelled_bound"),
+    ("08_semi_supervised", "unlabelled-entropy-subtracted", "unlabelled_bound",
+     "(log_q.exp() * (table - log_q)).sum(1)", "(log_q.exp() * (table + log_q)).sum(1)", "test_unlabelled_bound"),
+    ("08_semi_supervised", "unlabelled-entropy-left-out", "unlabelled_bound",
+     "(log_q.exp() * (table - log_q)).sum(1)", "(log_q.exp() * table).sum(1)", "test_unlabelled_bound"),
+    ("08_semi_supervised", "unlabelled-weights-detached", "unlabelled_bound",
+     "log_q = F.log_softmax(model.classify(h), dim=1)", "log_q = F.log_softmax(model.classify(h), dim=1).detach()",
+     "test_unlabelled_bound"),
+    ("08_semi_supervised", "unlabelled-weights-detached-entropy-kept", "unlabelled_bound",
+     "return (log_q.exp() * (table - log_q)).sum(1)",
+     "return (log_q.exp().detach() * table).sum(1) - (log_q.exp() * log_q).sum(1)", "test_unlabelled_bound"),
+    ("08_semi_supervised", "unlabelled-softmax-over-the-batch", "unlabelled_bound",
+     "log_q = F.log_softmax(model.classify(h), dim=1)", "log_q = F.log_softmax(model.classify(h), dim=0)",
+     "test_unlabelled_bound"),
+    ("08_semi_supervised", "unlabelled-logits-as-log-probabilities", "unlabelled_bound",
+     "log_q = F.log_softmax(model.classify(h), dim=1)", "log_q = model.classify(h)", "test_unlabelled_bound"),
+    ("09_vq_vae", "nearest-ignores-the-codebook-norms", "nearest_codes",
+     " - 2 * z_e @ codebook.T + (codebook ** 2).sum(-1)", " - 2 * z_e @ codebook.T", "test_nearest_codes"),
+    ("09_vq_vae", "nearest-over-the-vectors", "nearest_codes",
+     "return distances.argmin(-1)", "return distances.argmin(0)", "test_nearest_codes"),
+    ("09_vq_vae", "nearest-farthest", "nearest_codes",
+     "return distances.argmin(-1)", "return distances.argmax(-1)", "test_nearest_codes"),
+    ("09_vq_vae", "nearest-returns-the-distances", "nearest_codes",
+     "return distances.argmin(-1)", "return distances.min(-1).values", "test_nearest_codes"),
+    ("09_vq_vae", "quantise-gradient-blocked", "quantise",
+     "return z_e + (e - z_e).detach(), codebook_loss", "return e, codebook_loss", "test_quantise"),
+    ("09_vq_vae", "quantise-decoder-gradient-reaches-the-codebook", "quantise",
+     "return z_e + (e - z_e).detach(), codebook_loss", "return e + (z_e - z_e.detach()), codebook_loss",
+     "test_quantise"),
+    ("09_vq_vae", "quantise-commitment-on-the-wrong-side", "quantise",
+     "commitment_loss = ((z_e - e.detach()) ** 2)", "commitment_loss = ((z_e.detach() - e) ** 2)", "test_quantise"),
+    ("09_vq_vae", "quantise-codebook-loss-without-stop-gradient", "quantise",
+     "codebook_loss = ((z_e.detach() - e) ** 2)", "codebook_loss = ((z_e - e) ** 2)", "test_quantise"),
+    ("09_vq_vae", "quantise-losses-swapped", "quantise",
+     "return z_e + (e - z_e).detach(), codebook_loss, commitment_loss",
+     "return z_e + (e - z_e).detach(), commitment_loss, codebook_loss", "test_quantise"),
+    ("09_vq_vae", "quantise-codebook-loss-averaged-over-every-number", "quantise",
+     "codebook_loss = ((z_e.detach() - e) ** 2).sum() / images", "codebook_loss = ((z_e.detach() - e) ** 2).mean()",
+     "test_quantise"),
+    ("09_vq_vae", "quantise-commitment-detached-entirely", "quantise",
+     "commitment_loss = ((z_e - e.detach()) ** 2)", "commitment_loss = ((z_e.detach() - e.detach()) ** 2)",
+     "test_quantise"),
+]
+
+
+# Correct answers in another style than the instructor's: (assignment, [(solution cell, code, replacement)]).
+ALTERNATIVES = [
+    ("01_elbo", [
+        ("kl_to_standard_normal", "return 0.5 * (logvar.exp() + mu.pow(2) - 1.0 - logvar).sum(dim=1)",
+         "q = torch.distributions.Normal(mu, torch.exp(0.5 * logvar))\n"
+         "    prior = torch.distributions.Normal(torch.zeros_like(mu), torch.ones_like(mu))\n"
+         "    return torch.distributions.kl_divergence(q, prior).sum(-1)"),
+        ("reparameterize", "return mu + std * torch.randn_like(std)",
+         "return torch.distributions.Normal(mu, std).rsample()"),
+        ("log_likelihoods", 'per_pixel = -F.binary_cross_entropy_with_logits(logits, x, reduction="none")',
+         "per_pixel = x * F.logsigmoid(logits) + (1 - x) * F.logsigmoid(-logits)"),
+        ("log_likelihoods", "per_entry = -0.5 * (math.log(2 * math.pi) + logvar + (x - mean) ** 2 / logvar.exp())",
+         "per_entry = torch.distributions.Normal(torch.as_tensor(mean, dtype=x.dtype), "
+         "torch.exp(0.5 * logvar)).log_prob(x)"),
+        ("elbo", "reconstruction = torch.stack([", "reconstruction = gaussian_log_likelihood(\n"
+         "        x.repeat(n_samples, 1),\n"
+         "        model.decoder_mean(reparameterize(q_mu.repeat(n_samples, 1), q_logvar.repeat(n_samples, 1))),\n"
+         "        model.logvar).view(n_samples, -1).mean(0)\n"
+         "    unused = torch.stack(["),
+        ("importance_weighted_bound", "log_weights = []\n    for _ in range(k):",
+         "q = torch.distributions.Normal(q_mu, torch.exp(0.5 * q_logvar))\n"
+         "    z = q.rsample((k,))\n"
+         "    log_w = (torch.distributions.Normal(model.decoder_mean(z), math.exp(0.5 * model.logvar)).log_prob(x).sum(-1)\n"
+         "             + torch.distributions.Normal(0.0, 1.0).log_prob(z).sum(-1) - q.log_prob(z).sum(-1))\n"
+         "    return torch.logsumexp(log_w, dim=0) - math.log(k)\n"
+         "    log_weights = []\n    for _ in range(k):"),
+    ]),
+    ("02_dense_vae", [
+        ("dense_vae", "z = mu + torch.exp(0.5 * logvar) * torch.randn_like(mu)",
+         "z = torch.distributions.Normal(mu, torch.exp(0.5 * logvar)).rsample()"),
+        ("vae_loss", 'reconstruction = F.binary_cross_entropy_with_logits(logits, targets, reduction="none").flatten(1).sum(1).mean()',
+         'reconstruction = F.binary_cross_entropy_with_logits(logits, targets, reduction="sum") / len(logits)'),
+        ("vae_loss", "kl = 0.5 * (logvar.exp() + mu.pow(2) - 1.0 - logvar).sum(1).mean()",
+         "kl = -0.5 * torch.sum(1 + logvar - mu.pow(2) - logvar.exp()) / len(mu)"),
+        ("train_epoch", "optimizer.zero_grad()", "optimizer.zero_grad(set_to_none=True)"),
+        ("gaussian_nll", "scale = log_scale.exp().clamp(min=min_scale)\n"
+         "    per_pixel = scale.log() + 0.5 * math.log(2 * math.pi) + (x.reshape(mean.shape) - mean) ** 2 / (2 * scale ** 2)\n"
+         "    return per_pixel.sum(1)",
+         "scale = torch.clamp(torch.exp(log_scale), min=min_scale)\n"
+         "    return -torch.distributions.Normal(mean, scale).log_prob(x.view(len(x), -1)).sum(-1)"),
+    ]),
+    ("03_conv_vae", [
+        ("conv_encoder", "return Normal(mu, torch.exp(0.5 * logvar))", "return Normal(mu, (logvar / 2).exp())"),
+        ("conv_decoder", ".view(-1, self.c2, 7, 7)", ".view(len(z), self.c2, 7, 7)"),
+        ("conv_vae_forward", "z = q.rsample()", "z = q.loc + q.scale * torch.randn_like(q.loc)"),
+        ("kl_to_prior", "return kl_divergence(q, prior).sum(dim=-1)",
+         "return (0.5 * (q.scale ** 2 + q.loc ** 2 - 1) - torch.log(q.scale)).sum(-1)"),
+    ]),
+    ("04_conditional_vae", [
+        ("one_hot", "return F.one_hot(labels.long(), n_classes).float()",
+         "return torch.eye(n_classes, device=labels.device)[labels]"),
+        ("conditional_vae", "z = mu + torch.exp(0.5 * logvar) * torch.randn_like(mu)",
+         "z = torch.distributions.Normal(mu, torch.exp(0.5 * logvar)).rsample()"),
+        ("cvae_loss", 'reconstruction = F.binary_cross_entropy_with_logits(logits, x.reshape(logits.shape), reduction="none")\n'
+         "    reconstruction = reconstruction.sum(1).mean()",
+         'reconstruction = F.binary_cross_entropy_with_logits(logits, x.view(len(x), -1), reduction="sum") / len(x)'),
+    ]),
+    # torch.distributions.Bernoulli, told not to insist on 0/1 pixels (the checks pass grey levels too)
+    ("01_elbo", [
+        ("log_likelihoods", 'per_pixel = -F.binary_cross_entropy_with_logits(logits, x, reduction="none")',
+         "per_pixel = torch.distributions.Bernoulli(logits=logits, validate_args=False).log_prob(x)"),
+    ]),
+    ("02_dense_vae", [
+        ("vae_loss", 'reconstruction = F.binary_cross_entropy_with_logits(logits, targets, reduction="none").flatten(1).sum(1).mean()',
+         "reconstruction = -torch.distributions.Bernoulli(logits=logits, validate_args=False).log_prob(targets)"
+         ".sum(1).mean()"),
+    ]),
+    ("05_beta_vae", [
+        ("kl_weight", "return float(beta) * min(1.0, step / warmup_steps)",
+         "return beta * step / warmup_steps if step < warmup_steps else float(beta)"),
+        # one dimension at a time, with torch.bucketize and torch.special.xlogy
+        ("class_information", "low, high = z.min(dim=0).values, z.max(dim=0).values\n    width",
+         "n_classes = int(labels.max()) + 1\n"
+         "    values = []\n"
+         "    for column in z.T:\n"
+         "        edges = torch.linspace(float(column.min()), float(column.max()), n_bins + 1)\n"
+         "        b = torch.bucketize(column, edges[1:-1], right=True)\n"
+         "        joint = torch.bincount(b * n_classes + labels, minlength=n_bins * n_classes).view(n_bins, -1).double() / len(z)\n"
+         "        outer = joint.sum(1, keepdim=True) * joint.sum(0, keepdim=True)\n"
+         "        values.append(torch.special.xlogy(joint, joint).sum() - torch.special.xlogy(joint, outer).sum())\n"
+         "    return torch.stack(values).to(z.dtype)\n"
+         "    low, high = z.min(dim=0).values, z.max(dim=0).values\n    width"),
+    ]),
+    ("05_categorical_clustering", [
+        ("categorical_kl_to_uniform", "log_probs = F.log_softmax(logits, dim=-1)\n"
+         "    return (log_probs.exp() * log_probs).sum(-1) + math.log(logits.shape[-1])",
+         "q = torch.distributions.Categorical(logits=logits)\n    return math.log(logits.shape[-1]) - q.entropy()"),
+        ("capacity_penalty", "kl = categorical_kl_to_uniform(category_logits)\n"
+         "    log_shares = torch.logsumexp(F.log_softmax(category_logits, dim=-1), dim=0) - math.log(len(category_logits))\n"
+         "    balance = categorical_kl_to_uniform(log_shares.unsqueeze(0)).squeeze(0)\n"
+         "    return gamma * (kl.mean() - capacity).abs() + gamma * balance",
+         "q = torch.distributions.Categorical(logits=category_logits)\n"
+         "    log_k = math.log(category_logits.shape[-1])\n"
+         "    shares = q.probs.mean(0)\n"
+         "    balance = torch.special.xlogy(shares, shares).sum() + log_k\n"
+         "    return gamma * torch.abs((log_k - q.entropy()).mean() - capacity) + gamma * balance"),
+        ("gumbel_softmax_sample", "u = torch.rand_like(logits).clamp(min=torch.finfo(logits.dtype).tiny)\n"
+         "    gumbel = -torch.log(-torch.log(u))\n",
+         "gumbel = -torch.empty_like(logits).exponential_().log()\n"),
+    ]),
+    # PyTorch's own Gumbel-softmax: the notebook asks for one from the formula, but the result is the same
+    ("05_categorical_clustering", [
+        ("gumbel_softmax_sample", "return F.softmax((logits + gumbel) / tau, dim=-1)",
+         "return F.gumbel_softmax(logits, tau=tau)"),
+    ]),
+    # the Gumbel noise from torch.distributions, with its argument validation
+    ("05_categorical_clustering", [
+        ("gumbel_softmax_sample", "u = torch.rand_like(logits).clamp(min=torch.finfo(logits.dtype).tiny)\n"
+         "    gumbel = -torch.log(-torch.log(u))\n",
+         "gumbel = torch.distributions.Gumbel(torch.zeros_like(logits), torch.ones_like(logits)).sample()\n"),
+    ]),
+    ("06_collapse_and_inference", [
+        ("free_bits_kl", "return kl.mean(dim=0).clamp(min=free_bits).sum()",
+         "return torch.maximum(kl.mean(0), torch.tensor(float(free_bits))).sum()"),
+        ("refine_posterior", "loss = -elbo_per_image(decoder, x, mu, logvar, n_samples).sum()",
+         "loss = -elbo_per_image(decoder, x, mu, logvar, n_samples).mean()"),
+        ("log_aggregate_posterior", "q = torch.distributions.Normal(mu, torch.exp(0.5 * logvar))\n"
+         "    return torch.cat([torch.logsumexp(q.log_prob(part.unsqueeze(1)).sum(-1), dim=1) - math.log(len(mu))\n"
+         "                      for part in z.split(chunk)])",
+         "mixture = torch.distributions.MixtureSameFamily(\n"
+         "        torch.distributions.Categorical(logits=torch.zeros(len(mu))),\n"
+         "        torch.distributions.Independent(torch.distributions.Normal(mu, (0.5 * logvar).exp()), 1))\n"
+         "    return torch.cat([mixture.log_prob(part) for part in z.split(chunk)])"),
+        ("prior_quantile_grid", "z1 = v.expand(n, n)                       # along each row, left to right\n"
+         "    z2 = v.flip(0).unsqueeze(1).expand(n, n)  # down the rows, the largest first\n"
+         "    return torch.stack([z1, z2], dim=-1)",
+         "rows, columns = torch.meshgrid(v.flip(0), v, indexing=\"ij\")\n"
+         "    return torch.stack([columns, rows], dim=-1)"),
+    ]),
+    ("07_richer_posteriors_and_priors", [
+        ("gap_of_diagonal_q", "difference = mean - m\n"
+         "    trace = (precision.diagonal() * v).sum()\n"
+         "    return 0.5 * (trace + difference @ precision @ difference - len(m) - torch.logdet(precision) - v.log().sum())",
+         "q = torch.distributions.MultivariateNormal(m, torch.diag(v))\n"
+         "    p = torch.distributions.MultivariateNormal(mean, precision_matrix=precision)\n"
+         "    return torch.distributions.kl_divergence(q, p)"),
+        ("planar_flow", "a = (z * w).sum(-1) + b\n"
+         "    h = torch.tanh(a)\n"
+         "    log_det = torch.log((1 + (1 - h ** 2) * (w * u).sum(-1)).abs())\n"
+         "    return z + u * h.unsqueeze(-1), log_det",
+         "a = torch.einsum(\"...d,...d->...\", z, w.expand_as(z)) + b\n"
+         "    log_det = torch.log(torch.abs(1 + (w * u).sum(-1) / torch.cosh(a) ** 2))\n"
+         "    return z + u * torch.tanh(a)[..., None], log_det"),
+    ]),
+    ("08_semi_supervised", [
+        ("labelled_bound", "z = mu + torch.exp(0.5 * logvar) * torch.randn_like(mu)\n"
+         "    mean, h_logvar = model.decode(z, one_hot)\n"
+         "    log_likelihood = -0.5 * (math.log(2 * math.pi) + h_logvar + (h - mean) ** 2 / h_logvar.exp()).sum(1)\n"
+         "    kl = 0.5 * (logvar.exp() + mu.pow(2) - 1.0 - logvar).sum(1)",
+         "q = torch.distributions.Normal(mu, torch.exp(0.5 * logvar))\n"
+         "    mean, h_logvar = model.decode(q.rsample(), one_hot)\n"
+         "    log_likelihood = torch.distributions.Normal(mean, torch.exp(0.5 * h_logvar)).log_prob(h).sum(1)\n"
+         "    prior = torch.distributions.Normal(torch.zeros_like(mu), torch.ones_like(mu))\n"
+         "    kl = torch.distributions.kl_divergence(q, prior).sum(1)"),
+        ("labelled_bound", "one_hot = F.one_hot(y, model.n_classes).to(h.dtype)",
+         "one_hot = torch.eye(model.n_classes, dtype=h.dtype, device=h.device)[y]"),
+        ("unlabelled_bound", "classes = torch.arange(k, device=h.device).repeat(len(h))\n"
+         "    table = labelled_bound(model, h.repeat_interleave(k, dim=0), classes).view(len(h), k)\n"
+         "    log_q = F.log_softmax(model.classify(h), dim=1)\n"
+         "    return (log_q.exp() * (table - log_q)).sum(1)",
+         "table = torch.stack([labelled_bound(model, h, torch.full((len(h),), c, dtype=torch.long, device=h.device))\n"
+         "                         for c in range(k)], dim=1)\n"
+         "    q = torch.softmax(model.classify(h), dim=-1)\n"
+         "    return (q * table).sum(-1) + torch.distributions.Categorical(probs=q).entropy()"),
+    ]),
+    ("09_vq_vae", [
+        ("nearest_codes", "distances = (z_e ** 2).sum(-1, keepdim=True) - 2 * z_e @ codebook.T + (codebook ** 2).sum(-1)\n"
+         "    return distances.argmin(-1)",
+         "flat = z_e.reshape(-1, z_e.shape[-1])\n"
+         "    return torch.cdist(flat, codebook).argmin(dim=1).reshape(z_e.shape[:-1])"),
+        ("quantise", "e = codebook[codes]\n"
+         "    images = len(z_e)\n"
+         "    codebook_loss = ((z_e.detach() - e) ** 2).sum() / images\n"
+         "    commitment_loss = ((z_e - e.detach()) ** 2).sum() / images\n"
+         "    return z_e + (e - z_e).detach(), codebook_loss, commitment_loss",
+         "e = F.embedding(codes, codebook)\n"
+         "    codebook_loss = F.mse_loss(e, z_e.detach(), reduction=\"sum\") / z_e.shape[0]\n"
+         "    commitment_loss = F.mse_loss(z_e, e.detach(), reduction=\"sum\") / z_e.shape[0]\n"
+         "    z_q = (e - z_e).detach() + z_e\n"
+         "    return z_q, codebook_loss, commitment_loss"),
+    ]),
+    # the distances by broadcasting, an (..., K, D) table of differences
+    ("09_vq_vae", [
+        ("nearest_codes", "distances = (z_e ** 2).sum(-1, keepdim=True) - 2 * z_e @ codebook.T + (codebook ** 2).sum(-1)",
+         "distances = ((z_e.unsqueeze(-2) - codebook) ** 2).sum(-1)"),
+    ]),
+]

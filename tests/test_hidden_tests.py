@@ -1,0 +1,60 @@
+"""The hidden tests themselves, run in this process on the solution and on each planted mistake
+(tests/support/hidden.py): the solution passes every one, each mistake fails its own exercise and no other,
+and each correct answer in another style passes. The graded cells and the modules agree: each graded cell's
+hidden region is one line naming a test of its notebook's module, and each test is named by one cell.
+"""
+import ast
+import re
+
+import pytest
+
+from support.course import ASSIGNMENTS, REPO
+from judge import hidden_tests
+from support.hidden import cells_of, graded_cells, judged
+from support.planted import ALTERNATIVES, MISTAKES
+
+
+@pytest.mark.parametrize("assignment", ASSIGNMENTS)
+def test_each_graded_cell_names_one_test_of_its_notebooks_module(assignment):
+    module = hidden_tests.load(assignment, REPO / hidden_tests.FOLDER)
+    graded = [cell for cell in cells_of(assignment) if cell["nbgrader"].get("grade") and "### BEGIN HIDDEN" in cell["source"]]
+    for cell in graded:
+        region = re.search(r"### BEGIN HIDDEN TESTS\n(.*?)### END HIDDEN TESTS", cell["source"], re.S).group(1)
+        assert region == f"# hidden test: {cell['nbgrader']['grade_id']}\n", \
+            f"{assignment}: the hidden region of {cell['nbgrader']['grade_id']} holds more than the line naming its test"
+    named = [test for _, test, _, _ in graded_cells(assignment)]
+    defined = sorted(name for name in vars(module) if name.startswith("test_") and callable(getattr(module, name)))
+    assert len(named) == len(graded) and sorted(named) == defined, f"{assignment}: cells name {named}, the module defines {defined}"
+
+
+@pytest.mark.parametrize("assignment", ASSIGNMENTS)
+def test_each_module_defines_each_name_once(assignment):
+    tree = ast.parse((REPO / hidden_tests.FOLDER / f"{assignment}.py").read_text())
+    names = [node.name for node in tree.body if isinstance(node, (ast.FunctionDef, ast.ClassDef))]
+    assert len(names) == len(set(names)), f"{assignment}: defined twice: {sorted({n for n in names if names.count(n) > 1})}"
+
+
+@pytest.mark.parametrize("assignment", ASSIGNMENTS)
+def test_the_solution_passes_every_hidden_test(assignment):
+    failed = {cell: error for cell, error in judged(assignment).items() if error}
+    assert not failed
+
+
+@pytest.mark.parametrize("assignment, mistake, cell_id, correct, mistaken, losing_cell", MISTAKES,
+                         ids=[f"{m[0]}:{m[1]}" for m in MISTAKES])
+def test_each_planted_mistake_fails_its_own_exercise_only(assignment, mistake, cell_id, correct, mistaken, losing_cell):
+    verdicts = judged(assignment, [(cell_id, correct, mistaken)])
+    assert verdicts[losing_cell], f"{mistake} went unnoticed by {losing_cell}"
+    elsewhere = {cell: error for cell, error in verdicts.items() if error and cell != losing_cell}
+    assert not elsewhere, f"{mistake} also fails {elsewhere}"
+
+
+ALTERNATIVE_SETS = [(a, n, changes) for a in sorted({a[0] for a in ALTERNATIVES})
+                    for n, changes in enumerate(c for other, c in ALTERNATIVES if other == a)]
+
+
+@pytest.mark.parametrize("assignment, number, changes", ALTERNATIVE_SETS,
+                         ids=[f"{a}:alternative-{n}" for a, n, _ in ALTERNATIVE_SETS])
+def test_correct_answers_in_another_style_pass_every_hidden_test(assignment, number, changes):
+    failed = {cell: error for cell, error in judged(assignment, changes).items() if error}
+    assert not failed
