@@ -5,8 +5,8 @@ import math
 import torch
 
 from vae_helpers.checks import (  # noqa: F401 (visible checks)
-    PASSED, expect_close, expect_equal, expect_finite, expect_gradient, expect_returns, expect_shape,
-    expect_uncorrelated)
+    PASSED, expect_close, expect_equal, expect_finite, expect_gradient, expect_on_device, expect_returns,
+    expect_shape, expect_uncorrelated)
 
 DEFAULT_DTYPE = torch.float64  # as the notebook's setup cell sets it
 
@@ -115,6 +115,8 @@ def test_reparameterize(reparameterize):
     expect_uncorrelated("correlation between the two entries of z (each entry needs its own noise)", z, atol=0.05)
     expect_equal("two calls give the same z (each call must draw fresh noise)",
                  torch.equal(reparameterize(mu, logvar), reparameterize(mu, logvar)), False)
+    expect_on_device("reparameterize(mu, logvar) for mu and logvar of shape (3, 5)", reparameterize,
+                     torch.zeros(3, 5, device="meta"), torch.zeros(3, 5, device="meta"), shape=(3, 5))
 
 
 def test_log_likelihoods(bernoulli_log_likelihood, gaussian_log_likelihood):

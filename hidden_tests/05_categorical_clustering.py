@@ -6,7 +6,7 @@ import torch
 import torch.nn.functional as F  # noqa: F401 (visible checks)
 
 from vae_helpers.checks import (  # noqa: F401 (visible checks)
-    PASSED, expect_close, expect_finite, expect_gradient, expect_shape)
+    PASSED, expect_close, expect_finite, expect_gradient, expect_on_device, expect_shape)
 
 
 def test_gumbel_softmax_sample(gumbel_softmax_sample):
@@ -33,6 +33,8 @@ def test_gumbel_softmax_sample(gumbel_softmax_sample):
     differentiable = torch.zeros(4, 3, requires_grad=True)
     expect_gradient("gumbel_softmax_sample as a function of its logits", gumbel_softmax_sample(differentiable, 1.0),
                     differentiable)
+    expect_on_device("gumbel_softmax_sample(logits of shape (2, 6, 3), tau=2.0)", gumbel_softmax_sample,
+                     torch.zeros(2, 6, 3, device="meta"), 2.0, shape=(2, 6, 3))
 
 
 def test_categorical_kl_to_uniform(categorical_kl_to_uniform):

@@ -9,7 +9,7 @@ import torch
 from nbclient import NotebookClient
 
 from vae_helpers.checks import (expect_close, expect_equal, expect_finite, expect_gradient, expect_number,
-                                expect_returns, expect_shape, expect_tensor, expect_uncorrelated)
+                                expect_on_device, expect_returns, expect_shape, expect_tensor, expect_uncorrelated)
 
 
 def test_expect_tensor_says_what_came_and_hints_at_a_missing_return():
@@ -17,6 +17,26 @@ def test_expect_tensor_says_what_came_and_hints_at_a_missing_return():
         expect_tensor("kl", None)
     with pytest.raises(AssertionError, match="got float"):
         expect_tensor("kl", 0.5)
+
+
+def test_expect_on_device_fails_an_answer_that_makes_its_tensors_on_the_cpu():
+    mu = torch.zeros(3, 2, device="meta")
+    expect_on_device("z", lambda m: m + torch.randn_like(m), mu, shape=(3, 2))
+    expect_on_device("pair", lambda m: (m, m.exp()), mu)
+    # an answer that reads values cannot run there; torch.distributions checking its arguments is one
+    expect_on_device("z", lambda m: torch.distributions.Normal(m, m.exp()).rsample(), mu, shape=(3, 2))
+    with pytest.raises(AssertionError, match=r"z on the meta device: expected shape \(3, 2\), got \(3,\)"):
+        expect_on_device("z", lambda m: m.sum(1), mu, shape=(3, 2))
+    with pytest.raises(AssertionError, match=r"pair: .* got tensors on cpu\."):
+        expect_on_device("pair", lambda m: (m, torch.zeros(2)), mu)
+    with pytest.raises(AssertionError, match=r"z: its inputs are on the meta device .* raised RuntimeError.* Hint: where mu is"):
+        expect_on_device("z", lambda m: m + torch.randn(m.shape), mu, hint="where mu is")
+    with pytest.raises(AssertionError, match=r"z: .* expected its result there too, got tensors on cpu\."):
+        expect_on_device("z", lambda m: torch.randn(m.shape), mu)
+    with pytest.raises(AssertionError, match="expected a torch.Tensor, got NoneType"):
+        expect_on_device("z", lambda m: None, mu)
+    with pytest.raises(NotImplementedError):  # an exercise not yet written says so itself
+        expect_on_device("z", lambda m: (_ for _ in ()).throw(NotImplementedError("write it")), mu)
 
 
 def test_expect_uncorrelated_fails_noise_shared_between_entries():

@@ -109,3 +109,28 @@ def expect_gradient(name: str, output: torch.Tensor, wrt: torch.Tensor) -> torch
                              f"but no gradient reaches it.")
     return gradient
 
+
+def expect_on_device(name: str, function, *args, shape=None, hint: str = "") -> None:
+    """Call ``function(*args)`` with tensors on PyTorch's ``meta`` device (shapes without values, a stand-in
+    for a GPU): every tensor it returns must be there too (the first of shape ``shape``), so an answer that
+    makes its tensors on the CPU fails here, as it would on a GPU. An answer that reads values (``.item()``,
+    or torch.distributions checking its arguments) cannot be run there, and passes this check."""
+    try:
+        result = function(*args)
+    except NotImplementedError:
+        raise
+    except (RuntimeError, TypeError, ValueError) as error:
+        if "cannot be called on meta tensors" in str(error):
+            return
+        raise AssertionError(f"{name}: its inputs are on the meta device (a stand-in for a GPU), and it raised "
+                             f"{type(error).__name__}: {str(error)[:160]} (a tensor it made is elsewhere)."
+                             + (f" Hint: {hint}" if hint else "")) from None
+    outputs = [result] if isinstance(result, torch.Tensor) else [t for t in result if isinstance(t, torch.Tensor)] \
+        if isinstance(result, (tuple, list)) else []
+    if shape is not None:
+        expect_shape(f"{name} on the meta device", outputs[0] if outputs else result, shape)
+    expect_tensor(name, outputs[0] if outputs else result)
+    elsewhere = sorted({str(t.device) for t in outputs if t.device.type != "meta"})
+    if elsewhere:
+        raise AssertionError(f"{name}: its inputs are on the meta device (a stand-in for a GPU); expected its "
+                             f"result there too, got tensors on {', '.join(elsewhere)}." + (f" Hint: {hint}" if hint else ""))
