@@ -25,8 +25,10 @@ from tqdm import tqdm
 
 from grading.autograde import quiet_gradebook_session_warnings
 from grading.lms import unreadable, what_to_ask
+from judge import hidden_tests
 
 WORK = "nbgrader_work"
+SOURCE = "solutions"  # nbgrader_config.py's source_directory
 GRADED, FAILED, TIMED_OUT, UNREADABLE = "graded", "failed", "timed out", "unreadable"
 
 
@@ -66,6 +68,17 @@ class Course:
 
     def log(self, assignment, student):
         return self.work / "logs" / assignment / f"{student}.log"
+
+    def hidden_tests_problem(self, assignment):
+        """Why the hidden tests of ``assignment``'s notebooks cannot be loaded (every submission would fail
+        its judged cells), or None."""
+        for notebook in sorted((self.root / SOURCE / assignment).glob("*.ipynb")):
+            if "# hidden test: " in notebook.read_text():
+                try:
+                    hidden_tests.load(notebook.stem, self.root / hidden_tests.FOLDER)
+                except Exception as error:  # noqa: BLE001  (a missing file or a mistake in it: said as it is)
+                    return f"{type(error).__name__}: {error}"
+        return None
 
     def unreadable(self, assignment, student):
         """What to ask ``student`` for, if a notebook of their submission cannot be read; else None."""
@@ -222,6 +235,9 @@ def autograde(course, assignment, *, workers=2, students=None, force=False, unsa
               timeout=1800, progress=True):
     """Grade the submitted students of ``assignment`` (or only ``students``) with ``workers`` processes."""
     course = _as_course(course)
+    problem = course.hidden_tests_problem(assignment)
+    if problem:
+        raise SystemExit(f"No submission of {assignment} was graded: its hidden tests cannot be loaded ({problem}).")
     if merge_results:
         merge(course, assignment)  # results of an earlier run that stopped before merging them
     submitted = course.submitted_students(assignment)

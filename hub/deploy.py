@@ -50,6 +50,8 @@ DEFAULTS = {"prefix": "/opt/vae-hands-on", "course_dir": "/srv/vae-hands-on",
 # Debian's package of each program setup needs.
 PACKAGES = {"bwrap": "bubblewrap", "setfacl": "acl", "node": "nodejs"}
 UNIT = "vae-hands-on-hub.service"
+# The course's own packages, installed into the environment (pyproject.toml names them too).
+COURSE_PACKAGES = ("vae_helpers", "grading", "judge")
 # What the course copy leaves out: the repository's environment, work folders and datasets (at its top only:
 # vae_helpers/data is code), and caches anywhere.
 TOP_LEVEL_NOT_COPIED = {".venv", "nbgrader_work", "data", "test-artifacts"}
@@ -162,7 +164,7 @@ def install_environment(python, prefix):
     """``PREFIX/env``: the course's requirements, the hub's, and the helpers; redone when any of them changed."""
     env = prefix / "env"
     sources = [REPO / "requirements.txt", REPO / "hub" / "requirements.txt", REPO / "pyproject.toml",
-               *sorted((REPO / "vae_helpers").rglob("*.py")), *sorted((REPO / "grading").rglob("*.py"))]
+               *(path for package in COURSE_PACKAGES for path in sorted((REPO / package).rglob("*.py")))]
     fingerprint = hashlib.sha256(b"".join(p.read_bytes() for p in sources)).hexdigest()
     stamp = env / "installed-from.sha256"
     if stamp.is_file() and stamp.read_text() == fingerprint:
@@ -178,7 +180,7 @@ def install_environment(python, prefix):
     # The helpers are copied into the environment, built from a copy so that no build folder is left behind.
     with tempfile.TemporaryDirectory() as build:
         shutil.copy(REPO / "pyproject.toml", build)
-        for package in ("vae_helpers", "grading"):
+        for package in COURSE_PACKAGES:
             shutil.copytree(REPO / package, Path(build) / package, ignore=shutil.ignore_patterns("__pycache__"))
         run(*pip, "--no-deps", "--force-reinstall", build)
     stamp.write_text(fingerprint)

@@ -220,6 +220,24 @@ def test_without_a_sandbox_nothing_is_graded_unless_asked(classes, tmp_path):
     assert not (course / "nbgrader_work" / "autograded" / "honest" / ASSIGNMENT).exists()
 
 
+def test_hidden_tests_that_cannot_be_loaded_stop_grading_before_any_submission(classes, tmp_path):
+    """A course copied without hidden_tests/, or whose module has a mistake: one line saying which, nothing graded."""
+    (copies, _) = classes
+    course = tmp_path / "course"
+    shutil.copytree(copies["serial"], course, ignore=shutil.ignore_patterns("autograded", "feedback"))
+    module = course / "hidden_tests" / f"{ASSIGNMENT}.py"
+
+    def mistaken():
+        module.write_text(module.read_text() + "\ndef test_(:\n")
+
+    for broken, reason in ((mistaken, "SyntaxError"), (module.unlink, f"hidden_tests/{ASSIGNMENT}.py")):
+        broken()
+        run = grading_command(course, "autograde", ASSIGNMENT, "--force")
+        assert run.returncode == 1 and "No submission of 02_dense_vae was graded: its hidden tests cannot be loaded" \
+            in run.stderr and reason in run.stderr, run.stderr[-2000:]
+        assert not (course / "nbgrader_work" / "autograded").exists()
+
+
 def test_a_submission_over_its_time_is_stopped_and_left_ungraded(classes, tmp_path):
     (copies, _) = classes
     course = tmp_path / "course"

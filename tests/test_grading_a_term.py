@@ -33,10 +33,10 @@ def hand_in(course, student, notebook):
 
 @pytest.fixture(scope="module")
 def fresh_clone(tmp_path_factory):
-    """What `git clone` gives an instructor: the configuration, solutions/ and course/, no gradebook."""
+    """What `git clone` gives an instructor: the configuration, solutions/, hidden_tests/ and course/, no gradebook."""
     root = tmp_path_factory.mktemp("clone")
     shutil.copy(REPO / "nbgrader_config.py", root)
-    for folder in ("solutions", "course"):
+    for folder in ("solutions", "hidden_tests", "course"):
         shutil.copytree(REPO / folder, root / folder)
     return root
 
