@@ -18,9 +18,9 @@ import sys
 import nbformat
 import pytest
 
-from support.course import ASSIGNMENTS, grades, nbgrader, notebook_path, submit
 from judge.hidden_tests import is_judged
-from test_grading_catches_mistakes import MISTAKES
+from support.course import ASSIGNMENTS, grades, nbgrader, notebook_path, submit
+from support.planted import MISTAKES
 
 ATTACKS = {
     "rewrites-later-cells-ast": (
@@ -102,7 +102,7 @@ ATTACKS = {
         "                _text = open(os.path.join(_root, _file), errors='replace').read()\n"
         "            except Exception:\n"
         "                continue\n"
-        "            if 'def test_' + 'kl_to_standard_normal(' in _text or '# hidden' + ' test:' in _text:  # hidden tests\n"
+        "            if 'def test_' + 'kl_to_standard_normal(kl_to_standard_normal)' in _text:  # a hidden test module\n"
         "                print('FOUND', os.path.join(_root, _file))\n"),
     "patches-torch": (
         "import torch\n"
