@@ -45,8 +45,7 @@ def hidden_test_name(cell):
     """The name of the hidden test of a graded code cell whose hidden region is its one line; else None."""
     if cell.cell_type != "code" or not utils.is_grade(cell):
         return None
-    regions = re.findall(rf"^### {BEGIN.removeprefix('### ')}\n(.*?)^### {END.removeprefix('### ')}$",
-                         cell.source, re.M | re.S)
+    regions = re.findall(rf"^### {re.escape(BEGIN)}\n(.*?)^### {re.escape(END)}$", cell.source, re.M | re.S)
     if len(regions) != 1:
         return None
     found = HIDDEN_LINE.fullmatch(regions[0].strip())
@@ -121,7 +120,7 @@ def judge_cell(source, module, ask, cell, verdicts=None):
     through ``ask``: the cell's outputs, what its checks printed and, if one failed, its error.
     ``verdicts`` carries what earlier judged cells of the notebook found, and records this one's."""
     verdicts = verdicts if verdicts is not None else Verdicts()
-    test = HIDDEN_LINE.search(source).group(1)
+    test = hidden_test_name(NotebookNode(cell_type="code", source=source, metadata={"nbgrader": {"grade": True}}))
     student = Student(ask, verdicts, cell)
     printed, error = io.StringIO(), None
     with contextlib.redirect_stdout(printed):

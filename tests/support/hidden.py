@@ -11,6 +11,7 @@ import ast
 import json
 
 import torch
+from nbformat import NotebookNode
 
 from judge import hidden_tests
 from support.course import REPO, planted
@@ -29,9 +30,10 @@ def cells_of(assignment):
 def graded_cells(assignment):
     """[(grade id, hidden test's name, the cell's source, its index among the code cells)] of the judged
     cells, in order."""
-    return [(cell["nbgrader"]["grade_id"], hidden_tests.HIDDEN_LINE.search(cell["source"]).group(1), cell["source"], index)
-            for index, cell in enumerate(cells_of(assignment))
-            if cell["nbgrader"].get("grade") and "# hidden test:" in cell["source"]]
+    named = [(index, cell, hidden_tests.hidden_test_name(NotebookNode(
+        cell_type="code", source=cell["source"], metadata={"nbgrader": cell["nbgrader"]})))
+        for index, cell in enumerate(cells_of(assignment))]
+    return [(cell["nbgrader"]["grade_id"], test, cell["source"], index) for index, cell, test in named if test]
 
 
 def is_definition(node):
