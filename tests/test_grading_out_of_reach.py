@@ -1,13 +1,15 @@
 """Verdicts out of the student's reach: submissions that answer every exercise wrongly and then attack
 what grades them (the code the kernel runs, the messages it sends, the checks, the running test, torch, a
 built-in, the course's helpers, the kernel's folder, the answers it sends to grading) are autograded for
-real, by `python -m grading autograde` (the README's command) and, for one attack per notebook, by plain
+real, by `python -m grading autograde` (the README's command) and, for one attack, by plain
 `nbgrader autograde` too. None may earn a point, an honest submission that installs hooks of its own keeps
 every point, and the two commands' gradebooks agree.
 
 Notebook 01 gets every attack, and each other assignment one of them (each submission costs a notebook run).
-Both commands judge a cell with the same code in the same sandbox, so the second command grades one attack of
-each notebook: enough to show that its gradebook agrees, without paying for every attack twice.
+Both commands judge a cell with the same code in the same sandbox, and plain nbgrader already grades every
+notebook's solution (test_nbgrader.py) and its planted mistakes (test_grading_catches_mistakes.py); so here it
+grades the attack that looks for the hidden tests, and the honest submission, whose model and optimizer are
+lent to the kernel: enough to show that its gradebook agrees, without paying for every attack twice.
 """
 import itertools
 import json
@@ -138,8 +140,8 @@ OTHERS = [a for a in ASSIGNMENTS if a != "01_elbo"]
 KEPT_FOR_OTHERS = ("reads-its-folder-for-the-hidden-tests", "replaces-the-checks", "filters-the-kernels-messages",
                    "answers-grading-with-its-own-inputs", "patches-torch")
 TRIALS = [("01_elbo", name) for name in NAMES] + list(zip(OTHERS, itertools.cycle(KEPT_FOR_OTHERS)))
-# what each command grades: the course's grader every trial, plain nbgrader the first trial of each notebook
-BY_COMMAND = {"grading": TRIALS, "nbgrader": [("01_elbo", NAMES[0])] + TRIALS[len(NAMES):]}
+# what each command grades: the course's grader every trial, plain nbgrader the attack on what the sandbox shows
+BY_COMMAND = {"grading": TRIALS, "nbgrader": [("01_elbo", "reads-its-folder-for-the-hidden-tests")]}
 # an honest student with hooks of their own: the right answers, a transformer that changes nothing
 HONEST_WITH_HOOKS = (
     "import ast\n"
@@ -197,9 +199,8 @@ def test_every_graded_cell_is_judged_in_the_grading_process(course):
         assert cells and all(cells.values()), f"{assignment}: graded cells whose hidden tests run in the kernel"
 
 
-def test_every_notebook_meets_an_attack_under_both_commands():
-    for trials in BY_COMMAND.values():
-        assert {assignment for assignment, _ in trials} == set(ASSIGNMENTS)
+def test_every_notebook_meets_an_attack():
+    assert {assignment for assignment, _ in BY_COMMAND["grading"]} == set(ASSIGNMENTS)
 
 
 @pytest.mark.parametrize("assignment, attack", TRIALS, ids=[f"{a}:{t}" for a, t in TRIALS])
