@@ -17,11 +17,11 @@ from support.planted import ALTERNATIVES, MISTAKES
 @pytest.mark.parametrize("assignment", ASSIGNMENTS)
 def test_each_graded_cell_names_one_test_of_its_notebooks_module(assignment):
     module = hidden_tests.load(assignment, REPO / hidden_tests.FOLDER)
-    graded = [cell for cell in cells_of(assignment) if cell["nbgrader"].get("grade") and "### BEGIN HIDDEN" in cell["source"]]
+    graded = [cell for cell in cells_of(assignment) if cell.metadata.nbgrader.get("grade") and "### BEGIN HIDDEN" in cell.source]
     for cell in graded:
-        region = re.search(r"### BEGIN HIDDEN TESTS\n(.*?)### END HIDDEN TESTS", cell["source"], re.S).group(1)
-        assert region == f"# hidden test: {cell['nbgrader']['grade_id']}\n", \
-            f"{assignment}: the hidden region of {cell['nbgrader']['grade_id']} holds more than the line naming its test"
+        region = re.search(r"### BEGIN HIDDEN TESTS\n(.*?)### END HIDDEN TESTS", cell.source, re.S).group(1)
+        assert region == f"# hidden test: {cell.metadata.nbgrader['grade_id']}\n", \
+            f"{assignment}: the hidden region of {cell.metadata.nbgrader['grade_id']} holds more than the line naming its test"
     named = [test for _, test, _, _ in graded_cells(assignment)]
     defined = sorted(name for name in vars(module) if name.startswith("test_") and callable(getattr(module, name)))
     assert len(named) == len(graded) and sorted(named) == defined, f"{assignment}: cells name {named}, the module defines {defined}"

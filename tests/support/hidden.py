@@ -3,15 +3,14 @@ judges them but without nbgrader or a kernel: seconds for a whole notebook.
 
 The answer cells of a solution notebook are run here after the notebook's imports and definitions (its
 functions, classes and upper-case constants; nothing else of the notebook runs: no data, no training);
-each graded cell's visible checks and hidden test then run with ``judge.hidden_tests.run_on``. As the judge does, each call of a student function gets its own seed drawn
-from the test's random numbers, and a student function of another exercise is the hidden tests' version
-(``ANSWERS``) unless its own exercise passed.
+each graded cell's visible checks and hidden test then run with ``judge.hidden_tests.run_on``. As the judge
+does, each call of a student function gets its own seed drawn from the test's random numbers, and a student
+function of another exercise is the hidden tests' version (``ANSWERS``) unless its own exercise passed.
 """
 import ast
-import json
 
+import nbformat
 import torch
-from nbformat import NotebookNode
 
 from judge import hidden_tests
 from support.course import REPO, planted
@@ -19,21 +18,21 @@ from support.course import REPO, planted
 SPECIAL = {"ANSWERS", "DEFAULT_DTYPE"}  # a hidden test module's names that are no notebook constant
 
 
-
 def cells_of(assignment):
-    """The code cells of ``assignment``'s solution notebook, as {"source", "nbgrader"} dicts, in order."""
-    notebook = json.loads((REPO / "solutions" / assignment / f"{assignment}.ipynb").read_text())
-    return [{"source": "".join(cell["source"]), "nbgrader": cell["metadata"].get("nbgrader", {})}
-            for cell in notebook["cells"] if cell["cell_type"] == "code"]
+    """The code cells of ``assignment``'s solution notebook, in order, each with its nbgrader metadata
+    (empty where it has none)."""
+    notebook = nbformat.read(REPO / "solutions" / assignment / f"{assignment}.ipynb", as_version=4)
+    cells = [cell for cell in notebook.cells if cell.cell_type == "code"]
+    for cell in cells:
+        cell.metadata.setdefault("nbgrader", {})
+    return cells
 
 
 def graded_cells(assignment):
     """[(grade id, hidden test's name, the cell's source, its index among the code cells)] of the judged
     cells, in order."""
-    named = [(index, cell, hidden_tests.hidden_test_name(NotebookNode(
-        cell_type="code", source=cell["source"], metadata={"nbgrader": cell["nbgrader"]})))
-        for index, cell in enumerate(cells_of(assignment))]
-    return [(cell["nbgrader"]["grade_id"], test, cell["source"], index) for index, cell, test in named if test]
+    named = [(index, cell, hidden_tests.hidden_test_name(cell)) for index, cell in enumerate(cells_of(assignment))]
+    return [(cell.metadata.nbgrader["grade_id"], test, cell.source, index) for index, cell, test in named if test]
 
 
 def is_definition(node):
@@ -53,19 +52,19 @@ def answers(assignment, module, changes=()):
     namespace = {"__name__": f"solution_{assignment}"}
     namespace.update({name: value for name, value in vars(module).items() if name.isupper() and name not in SPECIAL})
     for cell in cells:
-        code = "\n".join(line for line in cell["source"].splitlines() if not line.lstrip().startswith(("%", "!")))
+        code = "\n".join(line for line in cell.source.splitlines() if not line.lstrip().startswith(("%", "!")))
         for node in filter(is_definition, ast.parse(code).body):
             try:
                 exec(compile(ast.Module(body=[node], type_ignores=[]), assignment, "exec"), namespace)
             except NameError:  # it needs what running the notebook makes
                 continue
     for cell in cells:
-        if cell["nbgrader"].get("solution"):
-            source = cell["source"]
+        if cell.metadata.nbgrader.get("solution"):
+            source = cell.source
             for cell_id, correct, changed in changes:
-                if cell_id == cell["nbgrader"]["grade_id"]:
+                if cell_id == cell.metadata.nbgrader["grade_id"]:
                     source = planted(source, correct, changed)
-            exec(compile(source, f"{assignment}:{cell['nbgrader']['grade_id']}", "exec"), namespace)
+            exec(compile(source, f"{assignment}:{cell.metadata.nbgrader['grade_id']}", "exec"), namespace)
     return namespace
 
 
@@ -91,8 +90,8 @@ def judged(assignment, changes=()):
     namespace = answers(assignment, module, changes)
     stand_ins = getattr(module, "ANSWERS", {})
     own = {name: namespace[name] for name in stand_ins if name in namespace}
-    answer_cells = {cell["nbgrader"]["grade_id"]: index for index, cell in enumerate(cells_of(assignment))
-                    if cell["nbgrader"].get("solution")}
+    answer_cells = {cell.metadata.nbgrader["grade_id"]: index for index, cell in enumerate(cells_of(assignment))
+                    if cell.metadata.nbgrader.get("solution")}
     first = min((answer_cells[cell_id] for cell_id, _, _ in changes), default=0)
     passed_names, results = set(), {}
     for cell_id, test, source, index in graded_cells(assignment):
