@@ -34,9 +34,34 @@ class M2(nn.Module):
         return self.decoder(torch.cat([z, y], dim=1)).chunk(2, dim=1)
 
 
+class Linear(nn.Module):
+    """a Wᵀ + w, on parameters its model holds (the linear M2's classifier)."""
+
+    def __init__(self, W, w):
+        super().__init__()
+        self.W, self.w = W, w
+
+    def forward(self, a):
+        return a @ self.W.T + self.w
+
+
+class LinearGaussian(nn.Module):
+    """[a, y] ↦ [mean, log-variance] with mean a Mᵀ + y Nᵀ and log-variance y Pᵀ + p: the linear M2's encoder
+    and decoder, which take and give what the notebook's networks do."""
+
+    def __init__(self, M, N, P, p):
+        super().__init__()
+        self.M, self.N, self.P, self.p = M, N, P, p
+
+    def forward(self, ay):
+        a, y = ay.split([self.M.shape[1], self.N.shape[1]], dim=1)
+        return torch.cat([a @ self.M.T + y @ self.N.T, (y @ self.P.T + self.p).expand(len(a), -1)], dim=1)
+
+
 class LinearM2(nn.Module):
     """An M2 whose networks are linear, so that E_q[L(h, y)] is known exactly: q(z | h, y) has mean
-    h A^T + y B^T and log-variance y C^T + c; p(h | y, z) has mean z D^T + y E^T and log-variance y F^T + f."""
+    h A^T + y B^T and log-variance y C^T + c; p(h | y, z) has mean z D^T + y E^T and log-variance y F^T + f.
+    Like the notebook's M2 it has a classifier, an encoder and a decoder, which code may call directly."""
 
     def __init__(self, code_dim, style_dim, n_classes, seed, z_logvar=-1.5):
         super().__init__()
@@ -52,15 +77,18 @@ class LinearM2(nn.Module):
                           nn.Parameter(torch.randn(code_dim, n_classes, generator=g)))
         self.F, self.f = (nn.Parameter(torch.randn(code_dim, n_classes, generator=g) * 0.3),
                           nn.Parameter(torch.zeros(code_dim)))
+        self.classifier = Linear(self.G, self.g)
+        self.encoder = LinearGaussian(self.A, self.B, self.C, self.c)
+        self.decoder = LinearGaussian(self.D, self.E, self.F, self.f)
 
     def classify(self, h):
-        return h @ self.G.T + self.g
+        return self.classifier(h)
 
     def encode(self, h, y):
-        return h @ self.A.T + y @ self.B.T, (y @ self.C.T + self.c).expand(len(h), -1)
+        return self.encoder(torch.cat([h, y], dim=1)).chunk(2, dim=1)
 
     def decode(self, z, y):
-        return z @ self.D.T + y @ self.E.T, (y @ self.F.T + self.f).expand(len(z), -1)
+        return self.decoder(torch.cat([z, y], dim=1)).chunk(2, dim=1)
 
     def expected_labelled_bound(self, h, y):
         """E over q(z | h, y) of L(h, y), exactly."""

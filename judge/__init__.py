@@ -26,7 +26,9 @@ A graded cell of a solution notebook holds its visible checks and, in its hidden
 4. While it answers, the kernel may make **requests** (kernel → grading) on its stdin channel
    (``input()``): an attribute or a method's result of an object lent to it, or a gradient through one
    (``{"callback": id, "getattr" | "method": name, ...}``, ``{"callback_gradient": handle, ...}``).
-   Grading answers only about what it lent, on data only.
+   Grading answers only about what it lent, on data only. A lent module offers what code written for the
+   notebook's own model uses: calling it, ``train``/``eval``, ``zero_grad``, its plain attributes
+   (``model.n_classes``) and its parts (``model.encoder``), each lent in turn.
 5. Values travel as ``wire`` data: numbers, strings, lists, tuples, dicts, tensors (dtype, shape, bytes;
    a tensor on the ``meta`` device as dtype and shape alone, so a test can ask for work on a device other
    than the CPU without a GPU) and Normal distributions. Any other object of the kernel travels as a

@@ -95,10 +95,11 @@ class Student(Wire):
 
     def lend(self, obj, values=(), methods=(), affine=None):
         """``obj`` as the student's code may use it: its ``values`` (tensors, numbers) sent along, its
-        ``methods`` computed here, and each method in ``affine``,
-        {name: (weight, bias)}, computed in the kernel as ``z @ weight.T + bias`` of two of those values (a
-        toy model's decoder: the model's definition, no exercise's answer). Nothing else of it is reachable."""
-        return LentHere(obj, self._lend_id(obj, methods), tuple(values), dict(affine or {}))
+        ``methods`` (and what ``_methods_of`` allows of any such object) computed here, and each method in
+        ``affine``, {name: (weight, bias)}, computed in the kernel as ``z @ weight.T + bias`` of two of those
+        values (a toy model's decoder: the model's definition, no exercise's answer). Nothing else of it is
+        reachable but a module's parts, lent in turn."""
+        return LentHere(obj, self._lend_id(obj, set(methods) | _methods_of(obj)), tuple(values), dict(affine or {}))
 
     def lend_copy(self, module):
         """A copy of ``module`` (an ``nn.Sequential`` of ``COPY_LAYERS``) built in the kernel, which the
@@ -216,6 +217,8 @@ class Student(Wire):
                 name = request["getattr"]
                 if type(name) is str and name in methods:
                     return {"callable": True}
+                if type(name) is str and (part := _submodule(obj, name)) is not None:
+                    return {"result": self.encode(self.lend(part, methods=_methods_of(part)))}
                 if type(name) is not str or not _readable(obj, name):
                     raise KernelAnswerError(f"the kernel asked for something that was not lent to it ({name!r:.40})")
                 return {"result": self.encode(getattr(obj, name))}
@@ -261,12 +264,23 @@ class Student(Wire):
 def _methods_of(obj):
     """What the kernel may call of an object the hidden tests lend it: a function or class is called; a
     module is called, switched between training and evaluation, and has its gradients zeroed; an optimizer
-    zeroes its gradients and steps. Nothing else: no attribute leads from there to the rest of the process."""
+    zeroes its gradients and steps. Nothing else: no attribute but a module's parts (``_submodule``), lent
+    in turn, leads from there to the rest of the process."""
     if isinstance(obj, torch.optim.Optimizer):
         return {"zero_grad", "step"}
     if isinstance(obj, nn.Module):
         return {"__call__", "train", "zero_grad"}
     return {"__call__"} if callable(obj) else set()
+
+
+def _submodule(obj, name):
+    """The part ``name`` of a lent module (``model.encoder``), or None: a part is lent as its module is, so that
+    code written for the notebook's model, which reaches its networks by name, works on the model a hidden test
+    lends in its place. A part is the hidden tests' own object, like the module that holds it."""
+    if isinstance(obj, nn.Module) and not name.startswith("_"):
+        part = obj._modules.get(name)
+        return part if isinstance(part, nn.Module) else None
+    return None
 
 
 def _readable(obj, name):

@@ -387,6 +387,42 @@ def test_nothing_leads_from_what_is_lent_to_the_rest_of_the_grading_process(kern
     assert replies.count("not lent to it") == 5 and replies.count("may not ask") == 1 and "'result'" not in replies, replies
 
 
+PARTS = '''
+import torch
+from torch import nn
+from vae_helpers.checks import PASSED, expect_close, expect_equal
+
+
+class Model(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.encoder = nn.Linear(2, 1)
+        self.scale = 2.0
+
+
+def test_parts(encode, student):
+    torch.manual_seed(0)
+    model = Model()
+    z = torch.randn(3, 2, requires_grad=True)  # a backward here reaches the kernel
+    out = encode(student.lend(model, methods=()), z)
+    expect_close("the encoder's output, computed here", out, model.encoder(z).detach())
+    out.sum().backward()
+    expect_close("the gradient in the part's weight", model.encoder.weight.grad, z.detach().sum(0, keepdim=True))
+    print(PASSED)
+'''
+
+
+def test_a_lent_modules_parts_are_lent_in_turn_and_nothing_else_of_them(kernel, tmp_path):
+    """Code written for the notebook's model reaches its networks by name (``model.encoder(z)``): a lent
+    module's parts answer as the module does, computed and differentiated in the grading process, and no
+    attribute of theirs that is not lent (a part's weight) is read."""
+    run(kernel, "def encode(model, z):\n    return model.encoder(z)\n")
+    assert verdict(judged(kernel, tmp_path, PARTS, "test_parts")) == "passed"
+    run(kernel, "import json\ndef encode(model, z):\n    part = model.encoder\n"
+                "    raise ValueError(input(json.dumps({'callback': part._lent[1], 'getattr': 'weight'})))\n")
+    assert "not lent" in verdict(judged(kernel, tmp_path, PARTS, "test_parts"))
+
+
 # what the student's code does to its tensor arguments
 
 IN_PLACE = '''

@@ -482,6 +482,14 @@ ALTERNATIVES = [
          "    q = torch.softmax(model.classify(h), dim=-1)\n"
          "    return (q * table).sum(-1) + torch.distributions.Categorical(probs=q).entropy()"),
     ]),
+    ("08_semi_supervised", [  # the model's networks called by name, as the notebook's M2 defines them
+        ("labelled_bound", "mu, logvar = model.encode(h, one_hot)",
+         "mu, logvar = model.encoder(torch.cat([h, one_hot], dim=1)).chunk(2, dim=1)"),
+        ("labelled_bound", "mean, h_logvar = model.decode(z, one_hot)",
+         "mean, h_logvar = model.decoder(torch.cat([z, one_hot], dim=1)).chunk(2, dim=1)"),
+        ("unlabelled_bound", "log_q = F.log_softmax(model.classify(h), dim=1)",
+         "log_q = F.log_softmax(model.classifier(h), dim=1)"),
+    ]),
     ("09_vq_vae", [
         ("nearest_codes", "distances = (z_e ** 2).sum(-1, keepdim=True) - 2 * z_e @ codebook.T + (codebook ** 2).sum(-1)\n"
          "    return distances.argmin(-1)",
