@@ -123,6 +123,9 @@ def test_expect_returns_turns_an_error_into_a_named_check():
                        torch.tensor([0.4, 1.0]), hint="0 or 1")
     with pytest.raises(AssertionError, match=r"bins: expected a result, got IndexError: .*Hint: the last bin"):
         expect_returns("bins", lambda: torch.zeros(4)[torch.tensor([4])], hint="the last bin")
+    with pytest.raises(AssertionError, match=r"shift\(b a plain number\): expected a result, got AttributeError: "
+                                             r"'float' object has no attribute 'unsqueeze'"):
+        expect_returns("shift(b a plain number)", lambda b: torch.zeros(2) + b.unsqueeze(-1), 0.3)
 
 
 def test_a_notebook_shows_the_course_s_messages_without_the_helpers_frames(tmp_path):

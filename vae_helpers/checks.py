@@ -46,7 +46,7 @@ def expect_returns(name: str, function, *args, hint: str = ""):
         return function(*args)
     except NotImplementedError:
         raise
-    except (ValueError, TypeError, RuntimeError, IndexError) as error:
+    except (ValueError, TypeError, RuntimeError, IndexError, AttributeError) as error:
         raise AssertionError(f"{name}: expected a result, got {type(error).__name__}: {str(error)[:160]}"
                              + (f" Hint: {hint}" if hint else "")) from None
 

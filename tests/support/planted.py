@@ -255,6 +255,8 @@ MISTAKES = [
     ("07_richer_posteriors_and_priors", "flow-detached", "planar_flow",
      "return z + u * h.unsqueeze(-1), log_det", "return (z + u * h.unsqueeze(-1)).detach(), log_det.detach()",
      "test_planar_flow"),
+    ("07_richer_posteriors_and_priors", "flow-bias-taken-for-a-tensor", "planar_flow",
+     "a = (z * w).sum(-1) + b", "a = (z * w).sum(-1) + b.to(z.dtype)", "test_planar_flow"),
     ("08_semi_supervised", "labelled-kl-added", "labelled_bound",
      "return log_likelihood - kl - math.log", "return log_likelihood + kl - math.log", "test_labelled_bound"),
     ("08_semi_supervised", "labelled-log-prior-of-the-class-left-out", "labelled_bound",
@@ -314,6 +316,9 @@ MISTAKES = [
     ("09_vq_vae", "quantise-commitment-detached-entirely", "quantise",
      "commitment_loss = ((z_e - e.detach()) ** 2)", "commitment_loss = ((z_e.detach() - e.detach()) ** 2)",
      "test_quantise"),
+    ("09_vq_vae", "quantise-searches-the-nearest-codes-again", "quantise",
+     "e = codebook[codes]", "e = codebook[torch.cdist(z_e.detach(), codebook.detach().expand(*z_e.shape[:-2], -1, -1))"
+     ".argmin(-1)]", "test_quantise"),
 ]
 
 
