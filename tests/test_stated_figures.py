@@ -13,7 +13,7 @@ import pytest
 
 from support.course import ASSIGNMENTS, REPO, notebook_path
 
-TOLERANCE = 0.2  # a stated "about" may round the measurement by up to 20 %
+TOLERANCE = 0.1  # a stated "about" may round the measurement by up to 10 %
 _UNITS = {"s": 1, "seconds": 1, "second": 1, "min": 60, "minute": 60, "minutes": 60}
 
 
