@@ -2,18 +2,19 @@
 written differently from the instructor's earn every point, and a submission with a mistake in every
 exercise at once loses points on exactly those exercises.
 
-Each variant is judged in a kernel that ran the solution (tests/solution_kernel.py), through the judge's
-questions, as autograde judges it; the submission of one mistake per exercise is also autograded for real by
-nbgrader, which must take points from exactly the cells that the kernel's judging failed. Each mistake on its
-own is judged in this process (tests/test_hidden_tests.py), which is much faster.
+Each variant is judged in a kernel that holds the solution's answers (tests/support/answers_kernel.py),
+through the judge's questions, as autograde judges it; the submission of one mistake per exercise is also
+autograded for real by nbgrader, which must take points from exactly the cells that the kernel's judging failed.
+Each mistake on its own is judged in this process (tests/test_hidden_tests.py), which is much faster.
 """
 import itertools
 import shutil
 
 import pytest
 
-from support.course import ASSIGNMENTS, REPO, nbgrader, notebook_path, points_lost, submit
-from support.solution_kernel import SolutionKernel
+from support.answers_kernel import AnswersKernel
+from support.course import ASSIGNMENTS, nbgrader, points_lost, submit
+from support.hidden import graded_cells
 from support.planted import ALTERNATIVES, MISTAKES
 
 
@@ -28,16 +29,13 @@ def as_changes(mistakes):
 
 
 @pytest.fixture(scope="module")
-def judged(tmp_path_factory):
+def judged():
     """{key: {graded cell: its error or None}}, each set of alternative answers ((assignment, number)) and
     each assignment's submission of one mistake per exercise ((assignment, "all at once")) judged in a kernel
-    that ran the solution."""
+    that holds the solution's answers."""
     results = {}
     for assignment in ASSIGNMENTS:
-        solution = notebook_path(REPO / "solutions", assignment)
-        with SolutionKernel(solution, tmp_path_factory.mktemp(f"kernel-{assignment}") / "work") as kernel:
-            failed = {cell: error for cell, error in kernel.solution_outputs.items() if error}
-            assert not failed, f"the solution of {assignment} fails its own tests: {failed}"
+        with AnswersKernel(assignment) as kernel:
             for number, changes in enumerate(a[1] for a in ALTERNATIVES if a[0] == assignment):
                 results[assignment, number] = kernel.judged_with(changes)
             results[assignment, "all at once"] = kernel.judged_with(as_changes(first_of_each_exercise(assignment)))
@@ -56,7 +54,7 @@ def test_correct_answers_in_another_style_earn_every_point(judged, assignment, n
 
 def test_every_graded_cell_meets_a_mistake():
     for assignment in ASSIGNMENTS:
-        graded = set(SolutionKernel(notebook_path(REPO / "solutions", assignment)).graded_cells)
+        graded = {cell_id for cell_id, _, _, _ in graded_cells(assignment)}
         assert graded == {m[5] for m in MISTAKES if m[0] == assignment}, assignment
 
 

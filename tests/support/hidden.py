@@ -43,28 +43,38 @@ def is_definition(node):
     return isinstance(node, (ast.Import, ast.ImportFrom, ast.FunctionDef, ast.ClassDef))
 
 
+def definitions(assignment):
+    """The source of each of the notebook's definitions, in order (see ``is_definition``), its magics left out."""
+    found = []
+    for cell in cells_of(assignment):
+        code = "\n".join(line for line in cell.source.splitlines() if not line.lstrip().startswith(("%", "!")))
+        found += [ast.unparse(node) for node in ast.parse(code).body if is_definition(node)]
+    return found
+
+
+def answer_sources(assignment, changes=()):
+    """{answer cell: its source}, in order, with ``changes`` [(answer cell, correct, changed)] planted."""
+    sources = {cell.metadata.nbgrader["grade_id"]: cell.source for cell in cells_of(assignment)
+               if cell.metadata.nbgrader.get("solution")}
+    for cell_id, correct, changed in changes:
+        sources[cell_id] = planted(sources[cell_id], correct, changed)
+    return sources
+
+
 def answers(assignment, module, changes=()):
     """The namespace the solution's answer cells make after the notebook's definitions, with ``changes``
-    [(answer cell, correct, changed)] planted. A definition that needs what only running the notebook makes
-    (data, a trained model) is left out; the notebook's constants that the hidden tests' ``module`` also
-    defines stand in for those computed from data (``N_CLASSES = len(train_data.classes)``)."""
-    cells = cells_of(assignment)
+    planted. A definition that needs what only running the notebook makes (data, a trained model) is left
+    out; the notebook's constants that the hidden tests' ``module`` also defines stand in for those computed
+    from data (``N_CLASSES = len(train_data.classes)``)."""
     namespace = {"__name__": f"solution_{assignment}"}
     namespace.update({name: value for name, value in vars(module).items() if name.isupper() and name not in SPECIAL})
-    for cell in cells:
-        code = "\n".join(line for line in cell.source.splitlines() if not line.lstrip().startswith(("%", "!")))
-        for node in filter(is_definition, ast.parse(code).body):
-            try:
-                exec(compile(ast.Module(body=[node], type_ignores=[]), assignment, "exec"), namespace)
-            except NameError:  # it needs what running the notebook makes
-                continue
-    for cell in cells:
-        if cell.metadata.nbgrader.get("solution"):
-            source = cell.source
-            for cell_id, correct, changed in changes:
-                if cell_id == cell.metadata.nbgrader["grade_id"]:
-                    source = planted(source, correct, changed)
-            exec(compile(source, f"{assignment}:{cell.metadata.nbgrader['grade_id']}", "exec"), namespace)
+    for definition in definitions(assignment):
+        try:
+            exec(compile(definition, assignment, "exec"), namespace)
+        except NameError:  # it needs what running the notebook makes
+            continue
+    for cell_id, source in answer_sources(assignment, changes).items():
+        exec(compile(source, f"{assignment}:{cell_id}", "exec"), namespace)
     return namespace
 
 
