@@ -7,7 +7,7 @@ from torch import nn
 from torch.distributions import Normal
 
 from vae_helpers.checks import (  # noqa: F401 (visible checks)
-    PASSED, expect_close, expect_equal, expect_gradient, expect_shape,
+    PASSED, expect_close, expect_equal, expect_gradient, expect_returns, expect_shape,
     expect_uncorrelated)
 
 

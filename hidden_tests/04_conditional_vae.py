@@ -6,7 +6,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from vae_helpers.checks import (  # noqa: F401 (visible checks)
-    PASSED, expect_close, expect_equal, expect_gradient, expect_shape,
+    PASSED, expect_close, expect_equal, expect_gradient, expect_returns, expect_shape,
     expect_uncorrelated)
 
 

@@ -6,7 +6,7 @@ import torch
 import torch.nn.functional as F  # noqa: F401 (visible checks)
 
 from vae_helpers.checks import (  # noqa: F401 (visible checks)
-    PASSED, expect_close, expect_finite, expect_gradient, expect_on_device, expect_shape)
+    PASSED, expect_close, expect_finite, expect_gradient, expect_on_device, expect_returns, expect_shape)
 
 
 def test_gumbel_softmax_sample(gumbel_softmax_sample):
