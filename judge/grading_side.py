@@ -132,6 +132,7 @@ class Student(Wire):
 
             def ask_gradients(grad_outputs, of=their_id):
                 answer = self.ask_kernel({"ask": "gradient", "of": [of], "grad_outputs": [self.encode(g) for g in grad_outputs], "wrt": wrt})
+                _raise_what_the_student_raised(answer)
                 return self.decode(answer["result"])
 
             tensor, _, _ = bridged(tensor, inputs, ask_gradients)
@@ -168,11 +169,7 @@ class Student(Wire):
         if question["ask"] == "call":
             question["seed"] = int(torch.randint(2**31, (1,)))  # the judge's own seed makes the kernel's samples
         answer = self.ask_kernel(question)
-        if "missing" in answer:
-            raise NameError(f"name '{answer['missing']}' is not defined")
-        if "raised" in answer:
-            name, message = answer["raised"]
-            raise RAISED.get(name, RuntimeError)(str(message))
+        _raise_what_the_student_raised(answer)
         self._replacing_now = replacing
         try:
             result = self.decode(answer["result"])
@@ -218,7 +215,7 @@ class Student(Wire):
                 if type(name) is str and name in methods:
                     return {"callable": True}
                 if type(name) is str and (part := _submodule(obj, name)) is not None:
-                    return {"result": self.encode(self.lend(part, methods=_methods_of(part)))}
+                    return {"result": self.encode(self.lend(part))}
                 if type(name) is not str or not _readable(obj, name):
                     raise KernelAnswerError(f"the kernel asked for something that was not lent to it ({name!r:.40})")
                 return {"result": self.encode(getattr(obj, name))}
@@ -259,6 +256,18 @@ class Student(Wire):
                     parameter.grad = gradient if parameter.grad is None else parameter.grad + gradient
             return {"result": self.encode(list(found[:len(inputs)]))}
         raise KernelAnswerError("the kernel asked grading something it may not ask")
+
+
+def _raise_what_the_student_raised(answer):
+    """Raise here the error the student's code raised in the kernel: as itself where a check may expect it
+    (``RAISED``), else a RuntimeError that names it."""
+    if "missing" in answer:
+        raise NameError(f"name '{answer['missing']}' is not defined")
+    if "raised" in answer:
+        name, message = (str(part)[:2000] for part in answer["raised"])
+        if name in RAISED:
+            raise RAISED[name](message)
+        raise RuntimeError(f"{name}: {message}" if message else name)
 
 
 def _methods_of(obj):

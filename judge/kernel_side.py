@@ -158,8 +158,11 @@ class KernelSide(Wire):
 
     def answer_question(self, question, namespace):
         ask = question["ask"]
-        if ask == "gradient":
-            grads = self.gradients(question["of"], [self.decode(g) for g in question["grad_outputs"]], question["wrt"])
+        if ask == "gradient":  # a backward through the student's code, which may raise as the code itself can
+            try:
+                grads = self.gradients(question["of"], [self.decode(g) for g in question["grad_outputs"]], question["wrt"])
+            except Exception as error:
+                return _raised(error)
             return {"result": self.encode(grads)}
         if ask == "copy_parameters":
             return {"result": self.encode([p.detach() for p in self.lent[question["id"]].parameters()])}
@@ -190,14 +193,19 @@ class KernelSide(Wire):
                     raise ValueError(f"it yields more than {MAX_ITEMS} items")
             else:
                 raise ValueError(f"unknown question {ask!r}")
-        except Exception as error:  # the student's error, reported by name and message
-            return {"raised": [type(error).__name__, str(error)[:2000]]}
+        except Exception as error:
+            return _raised(error)
         finally:
             namespace.update(replaced)
         answer = {"result": self.encode(result)}
         if ask == "call":
             answer["changed"] = changed
         return answer
+
+
+def _raised(error):
+    """The student's error, reported by name and message."""
+    return {"raised": [type(error).__name__, str(error)[:2000]]}
 
 
 def _snapshot(tensor):

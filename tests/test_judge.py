@@ -197,6 +197,9 @@ def test_a_right_answer_passes_with_its_gradient_asked_of_the_kernel(kernel, tmp
      "requires_grad=False"),
     ("import numpy; return numpy.zeros(1)", "expected a torch.Tensor, got ndarray"),
     ("raise ValueError('not yet')", "ValueError: not yet"),
+    # its backward fails in the kernel: the student's error, not a kernel that would not answer
+    ("e = mu.exp(); e.add_(1)\n    return 0.5 * (logvar.exp() + mu.pow(2) - 1.0 - logvar).sum(dim=1) + 0 * e.sum(1)",
+     "RuntimeError: one of the variables needed for gradient computation has been modified by an inplace"),
 ])
 def test_a_wrong_answer_fails_with_the_reason(kernel, tmp_path, answer, reason):
     run(kernel, f"import math, torch\ndef kl_to_standard_normal(mu, logvar):\n    {answer}\n")
@@ -211,7 +214,7 @@ def test_a_function_never_written_fails_as_it_would_in_the_notebook(kernel, tmp_
 
 def test_only_ordinary_errors_of_the_students_code_keep_their_type(kernel, tmp_path):
     run(kernel, "def kl_to_standard_normal(mu, logvar):\n    raise StopIteration('no')\n")
-    assert verdict(judged(kernel, tmp_path, JUDGE_KL, "test_kl")) == "RuntimeError: no"
+    assert verdict(judged(kernel, tmp_path, JUDGE_KL, "test_kl")) == "RuntimeError: StopIteration: no"
 
 
 @pytest.mark.parametrize("attack, reason", [

@@ -14,7 +14,7 @@ from nbformat import v4
 from judge import hidden_tests
 from judge.grading_side import KernelQuestions, Verdicts
 from support.course import REPO
-from support.hidden import answer_sources, cells_of, definitions, graded_cells
+from support.hidden import answer_sources, definitions, first_changed, graded_cells
 
 # the notebook's definitions, each run on its own; one that needs what running the notebook makes is left out
 DEFINE = """import torch
@@ -34,8 +34,6 @@ class AnswersKernel:
         self.assignment = assignment
         self.hidden_tests = hidden_tests.load(assignment, REPO / hidden_tests.FOLDER)
         self.graded = graded_cells(assignment)
-        self.answer_index = {cell.metadata.nbgrader["grade_id"]: index for index, cell in enumerate(cells_of(assignment))
-                             if cell.metadata.nbgrader.get("solution")}
         self.client = NotebookClient(v4.new_notebook(), timeout=600, kernel_name="python3")
 
     def __enter__(self):
@@ -56,10 +54,10 @@ class AnswersKernel:
 
     def judged_with(self, changes=()):
         """{graded cell: its error, or None} with ``changes`` [(answer cell, correct, changed)] made to the
-        answers (then put back). As in autograde, the cells before the first changed answer keep the verdict
-        the solution has there (passed), so they are not judged again."""
+        answers (then put back); the cells before the first changed answer are not judged again
+        (``first_changed``)."""
         changed = {cell_id for cell_id, _, _ in changes}
-        first = min((self.answer_index[cell_id] for cell_id in changed), default=0)
+        first = first_changed(self.assignment, changes)
         self._define({cell_id: source for cell_id, source in answer_sources(self.assignment, changes).items()
                       if cell_id in changed})
         try:

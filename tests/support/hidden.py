@@ -61,6 +61,14 @@ def answer_sources(assignment, changes=()):
     return sources
 
 
+def first_changed(assignment, changes):
+    """The index among the code cells of the first answer cell that ``changes`` touch (0 when none). As in
+    autograde, the graded cells before it keep the verdict the solution has there (passed)."""
+    answer_index = {cell.metadata.nbgrader["grade_id"]: index for index, cell in enumerate(cells_of(assignment))
+                    if cell.metadata.nbgrader.get("solution")}
+    return min((answer_index[cell_id] for cell_id, _, _ in changes), default=0)
+
+
 def answers(assignment, module, changes=()):
     """The namespace the solution's answer cells make after the notebook's definitions, with ``changes``
     planted. A definition that needs what only running the notebook makes (data, a trained model) is left
@@ -94,15 +102,13 @@ def as_judged(function):
 
 def judged(assignment, changes=()):
     """{grade id: the error of its checks, or None}, each graded cell of ``assignment`` run with the solution's
-    answers, ``changes`` planted; as in autograde, the cells before the first changed answer keep the
-    verdict the solution has there (passed), so they are not run again."""
+    answers, ``changes`` planted; the cells before the first changed answer are not run again
+    (``first_changed``)."""
     module = hidden_tests.load(assignment, REPO / hidden_tests.FOLDER)
     namespace = answers(assignment, module, changes)
     stand_ins = getattr(module, "ANSWERS", {})
     own = {name: namespace[name] for name in stand_ins if name in namespace}
-    answer_cells = {cell.metadata.nbgrader["grade_id"]: index for index, cell in enumerate(cells_of(assignment))
-                    if cell.metadata.nbgrader.get("solution")}
-    first = min((answer_cells[cell_id] for cell_id, _, _ in changes), default=0)
+    first = first_changed(assignment, changes)
     passed_names, results = set(), {}
     for cell_id, test, source, index in graded_cells(assignment):
         names = hidden_tests.student_names(module, test)
