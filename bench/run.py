@@ -4,7 +4,8 @@
     python -m bench.run --dataset digits --quick         # under 3 minutes, prints only
 
 One run prints its figures as Markdown tables and, unless ``--quick``, writes them into
-BENCHMARKS.md as one section per device and dataset; sections from other runs are kept.
+BENCHMARKS.md as one section per device and dataset; sections from other runs are kept, and a run
+of some notebooks (``--notebooks``) keeps the rest of its own section.
 The device is the one the course picks (``VAE_COURSE_DEVICE`` forces one), so the same
 command measures a GPU where there is one.
 """
@@ -82,7 +83,12 @@ def _verdict(met: bool) -> str:
     return "meets" if met else "**misses**"
 
 
+NOT_MEASURED = "Not measured: the run measured only the notebooks it named (`--notebooks`)."
+
+
 def throughput_table(rows: list[dict], device: torch.device) -> list[str]:
+    if not rows:
+        return [NOT_MEASURED]
     targets = SPEED_UP_TARGETS.get(device.type, SPEED_UP_TARGETS["cpu"])
     lines = ["| model | images | timed epochs | in memory, s/epoch | DataLoader + ToTensor, s/epoch | speed-up | target |",
              "| --- | ---: | ---: | ---: | ---: | ---: | --- |"]
@@ -98,9 +104,11 @@ def throughput_table(rows: list[dict], device: torch.device) -> list[str]:
 THREADS_IMAGES = 10_000  # images per epoch when comparing thread counts (a loaded epoch can take minutes)
 
 
-def threads_table(rows: list[dict]) -> list[str]:
-    if not rows:
+def threads_table(rows: list[dict], device: torch.device) -> list[str]:
+    if device.type != "cpu":
         return ["Not measured on this device (PyTorch's CPU threads only)."]
+    if not rows:
+        return [NOT_MEASURED]
     lines = ["| other processes | PyTorch threads | images | timed epochs | dense VAE, s/epoch |",
              "| --- | ---: | ---: | ---: | ---: |"]
     lines += [f"| {'one busy core' if row['busy cores'] else 'none'} | {row['threads']} | {row['images']:,} | "
@@ -108,20 +116,21 @@ def threads_table(rows: list[dict]) -> list[str]:
     return lines
 
 
-def notebook_table(runs: list[dict]) -> list[str]:
-    lines = ["| notebook | mode | wall time | peak memory | budget |", "| --- | --- | ---: | ---: | --- |"]
-    for run in runs:
-        if run["error"]:
-            lines.append(f"| {run['notebook']} | {run['mode']} | failed | | {run['error']} |")
-            continue
-        if run["mode"] == "student":
-            met = run["seconds"] <= STUDENT_SECONDS and run["peak bytes"] <= STUDENT_BYTES
-            budget = f"≤ {STUDENT_SECONDS} s, ≤ {STUDENT_BYTES / 1e9:g} GB: {_verdict(met)}"
-        else:
-            budget = f"≤ {FAST_SECONDS} s: {_verdict(run['seconds'] <= FAST_SECONDS)}"
-        lines.append(f"| {run['notebook']} | {run['mode']} | {run['seconds']:.1f} s | "
-                     f"{run['peak bytes'] / 1e9:.2f} GB | {budget} |")
-    return lines
+NOTEBOOK_TABLE = ["| notebook | mode | measured | wall time | peak memory | budget |",
+                  "| --- | --- | --- | ---: | ---: | --- |"]
+
+
+def notebook_row(run: dict, date: str) -> str:
+    """A notebook run's row of the notebooks table, with the date it was measured."""
+    if run["error"]:
+        return f"| {run['notebook']} | {run['mode']} | {date} | failed | | {run['error']} |"
+    if run["mode"] == "student":
+        met = run["seconds"] <= STUDENT_SECONDS and run["peak bytes"] <= STUDENT_BYTES
+        budget = f"≤ {STUDENT_SECONDS} s, ≤ {STUDENT_BYTES / 1e9:g} GB: {_verdict(met)}"
+    else:
+        budget = f"≤ {FAST_SECONDS} s: {_verdict(run['seconds'] <= FAST_SECONDS)}"
+    return (f"| {run['notebook']} | {run['mode']} | {date} | {run['seconds']:.1f} s | "
+            f"{run['peak bytes'] / 1e9:.2f} GB | {budget} |")
 
 
 def quality_tables(runs: list[dict]) -> list[str]:
@@ -224,25 +233,68 @@ def quality_tables(runs: list[dict]) -> list[str]:
     return lines
 
 
-def section(args, device, rows, runs, command, thread_rows=()) -> str:
-    """One device-and-dataset section of BENCHMARKS.md."""
+QUALITY_MARK = "<!-- quality {} -->"  # before a notebook's quality tables: a partial run replaces them by notebook
+_QUALITY_PART = re.compile(r"<!-- quality (\S+) -->\n(.*?)(?=<!-- quality |\Z)", re.DOTALL)
+_NOTEBOOK_ROW = re.compile(r"^\| (\S+) \| (student|fast) \| .*$", re.MULTILINE)
+NOTEBOOKS_HEADING = "### Notebooks, each in a fresh kernel"
+
+
+def section(args, device, rows, runs, command, thread_rows=(), previous=None) -> str:
+    """One device-and-dataset section of BENCHMARKS.md. A run that measured only some notebooks
+    (``args.notebooks``) is merged into ``previous``, that section's text: its notebooks' rows and quality
+    tables replace theirs, and everything it did not measure (throughput, the other notebooks) is kept."""
     quality_mode = "fast" if args.quick else "student"
     quality_title = ("fast-mode budgets: checks that the figures are produced, not how good they get"
                      if args.quick else "student budgets")
-    lines = [f"## {device.type.upper()} · {DATASETS[args.dataset]}{' · quick' if args.quick else ''}", "",
-             f"Measured {datetime.date.today().isoformat()} on {machine(device)}.", "",
-             f"Command: `{command}`", "", "### Training throughput", "", *throughput_table(rows, device), "",
-             "### Threads on a shared CPU", "", *threads_table(thread_rows), "",
-             "### Notebooks, each in a fresh kernel", "", *notebook_table(runs), "",
-             f"### Model quality at the {quality_title}", "",
-             *quality_tables([run for run in runs if run["mode"] == quality_mode])]
+    today = datetime.date.today().isoformat()
+    head = "\n".join([f"## {device.type.upper()} · {DATASETS[args.dataset]}{' · quick' if args.quick else ''}", "",
+                      f"Measured {today} on {machine(device)}.", "", f"Command: `{command}`", "",
+                      "### Training throughput", "", *throughput_table(rows, device), "",
+                      "### Threads on a shared CPU", "", *threads_table(thread_rows, device), "", ""])
+    notebook_rows = {(run["notebook"], run["mode"]): notebook_row(run, today) for run in runs}
+    quality = {run["notebook"]: "\n".join(quality_tables([run])) for run in runs
+               if run["mode"] == quality_mode and run["quality"]}
+    if not getattr(args, "every_notebook", True) and previous is not None:
+        head = _merged_head(previous, device)
+        notebook_rows = {(name, mode): line for line, name, mode in _rows_of(previous)} | notebook_rows
+        measured_again = {run["notebook"] for run in runs if run["mode"] == quality_mode}
+        quality = {name: text for name, text in _QUALITY_PART.findall(previous) if name not in measured_again} | quality
+    order = {name: index for index, name in enumerate(sorted(p.name for p in SOLUTIONS.iterdir() if p.is_dir()))}
+    modes = ("student", "fast")
+    lines = [head + NOTEBOOKS_HEADING, "", *NOTEBOOK_TABLE,
+             *(line for _, line in sorted(notebook_rows.items(), key=lambda item: (
+                 modes.index(item[0][1]), order.get(item[0][0], len(order)), item[0][0]))), "",
+             f"### Model quality at the {quality_title}", ""]
+    for name in sorted(quality, key=lambda name: (order.get(name, len(order)), name)):
+        lines += [QUALITY_MARK.format(name), quality[name].strip(), ""]
     return "\n".join(lines).rstrip() + "\n"
+
+
+def _rows_of(text: str):
+    """(line, notebook, mode) of each row of a section's notebooks table."""
+    table = text[text.index(NOTEBOOKS_HEADING):text.index("### Model quality")]
+    return [(match.group(0), match.group(1), match.group(2)) for match in _NOTEBOOK_ROW.finditer(table)]
+
+
+def _merged_head(previous: str, device: torch.device) -> str:
+    """The previous section's title, throughput and threads, which a run of some notebooks does not measure;
+    refused where that section was measured on another machine or PyTorch, whose figures would mix."""
+    described = machine(device)
+    if f" on {described}." not in previous.split("\n\n", 2)[1]:
+        raise BenchError(f"this section was measured on another machine or PyTorch ({previous.split(chr(10))[2]!r}); "
+                         f"this one is {described}. Measure every notebook (leave out --notebooks) to replace it.")
+    return previous[:previous.index(NOTEBOOKS_HEADING)]
+
+
+class BenchError(Exception):
+    """A run that would leave BENCHMARKS.md wrong; the message says what to run instead."""
 
 
 HEADER = """# Benchmarks
 
-Written by `python -m bench.run` (see the README); each section is one run, on one device and
-dataset, and a new run replaces only its own section.
+Written by `python -m bench.run` (see the README): one section per device and dataset. A run
+replaces only its own section; one that names its notebooks (`--notebooks`) replaces only their
+rows and tables, on the machine that measured the rest, and each notebook's row says when it ran.
 
 * **Training throughput**: seconds per epoch of notebook 03's dense and convolutional VAEs, same
   loss, optimizer (Adam, 1e-3), batch size (128) and training loop (`vae_helpers.train`), fed by the
@@ -275,9 +327,14 @@ No GPU figures yet. On a machine with CUDA, the same command adds its section he
 _BLOCK = re.compile(r"<!-- bench (\S+) -->\n(.*?)<!-- /bench -->\n", re.DOTALL)
 
 
+def sections(path: Path) -> dict:
+    """{key: text} of each section of the benchmarks file at ``path`` (none if it does not exist)."""
+    return dict(_BLOCK.findall(path.read_text())) if path.is_file() else {}
+
+
 def update_benchmarks(path: Path, key: str, text: str) -> None:
     """Replace or add the section ``key`` of the benchmarks file, keeping every other section."""
-    blocks = dict(_BLOCK.findall(path.read_text())) if path.is_file() else {}
+    blocks = sections(path)
     blocks[key] = text
     order = [*DATASETS, "grading"]  # the grading section (python -m bench.grading) comes after the datasets
 
@@ -303,7 +360,8 @@ def parse_arguments(argv):
     parser.add_argument("--data", type=Path, default=None,
                         help=f"the course data folder (default: ${DATA_VARIABLE}, else data/)")
     parser.add_argument("--notebooks", nargs="+", metavar="NAME",
-                        help="run only these notebooks, e.g. 03_conv_vae (default: all)")
+                        help="measure only these notebooks, e.g. 03_conv_vae, and keep the rest of the section "
+                             "(throughput, the other notebooks) as it was measured (default: measure everything)")
     parser.add_argument("--output", type=Path, default=None,
                         help="the benchmarks file to update (default: BENCHMARKS.md; none with --quick)")
     args = parser.parse_args(argv)
@@ -311,6 +369,7 @@ def parse_arguments(argv):
     unknown = sorted(set(args.notebooks or ()) - set(available))
     if unknown:
         parser.error(f"unknown notebook(s) {', '.join(unknown)}; choose from {', '.join(available)}")
+    args.every_notebook = not args.notebooks
     args.notebooks = args.notebooks or available
     if args.data is not None:
         args.data = args.data.resolve()  # the notebooks run in a folder of their own
@@ -335,20 +394,28 @@ def main(argv=None) -> int:
         with notebooks.environment(variables):
             if args.quick:
                 train_data = train_data.take(QUICK_THROUGHPUT_IMAGES)
-            print(f"throughput: {len(train_data):,} {train_data.name} images on {device} ...", flush=True)
-            definitions = throughput.notebook_definitions(solution_notebook("03_conv_vae"))
-            rows = throughput.seconds_per_epoch(definitions, train_data, device, repeats=1 if args.quick else 3)
-            thread_rows = [] if device.type != "cpu" else throughput.seconds_per_epoch_by_threads(
-                definitions, train_data.take(THREADS_IMAGES), repeats=1 if args.quick else 3)
+            rows, thread_rows = [], []
+            if args.every_notebook:
+                print(f"throughput: {len(train_data):,} {train_data.name} images on {device} ...", flush=True)
+                definitions = throughput.notebook_definitions(solution_notebook("03_conv_vae"))
+                rows = throughput.seconds_per_epoch(definitions, train_data, device, repeats=1 if args.quick else 3)
+                thread_rows = [] if device.type != "cpu" else throughput.seconds_per_epoch_by_threads(
+                    definitions, train_data.take(THREADS_IMAGES), repeats=1 if args.quick else 3)
             runs = []
             for mode in ("fast",) if args.quick else ("student", "fast"):
                 for name in args.notebooks:
                     print(f"notebook {name}, {mode} mode ...", flush=True)
                     runs.append(notebooks.execute(solution_notebook(name), mode))
-    text = section(args, device, rows, runs, command, thread_rows)
+    key = f"{device.type}:{args.dataset}" + (":quick" if args.quick else "")
+    previous = sections(args.output).get(key) if args.output and not args.every_notebook else None
+    try:
+        text = section(args, device, rows, runs, command, thread_rows, previous)
+    except BenchError as error:
+        print(f"bench: BENCHMARKS.md left as it was: {error}", file=sys.stderr)
+        text = section(args, device, rows, runs, command, thread_rows)
+        args.output = None
     print("\n" + text)
     if args.output:
-        key = f"{device.type}:{args.dataset}" + (":quick" if args.quick else "")
         update_benchmarks(args.output, key, text)
         print(f"updated {args.output}")
     failed = [run["notebook"] for run in runs if run["error"]]

@@ -21,7 +21,7 @@ def measured_seconds(section):
     """{notebook: student-mode wall time in s} from the CPU section ``section`` of BENCHMARKS.md."""
     text = (REPO / "BENCHMARKS.md").read_text()
     block = re.search(rf"<!-- bench cpu:{section} -->\n(.*?)<!-- /bench -->", text, re.DOTALL).group(1)
-    rows = re.findall(r"^\| (\d\d_\w+) \| student \| ([\d.]+) s \|", block, re.MULTILINE)
+    rows = re.findall(r"^\| (\d\d_\w+) \| student \| [\d-]+ \| ([\d.]+) s \|", block, re.MULTILINE)
     return {name: float(seconds) for name, seconds in rows}
 
 
