@@ -1,9 +1,10 @@
-"""Hidden tests of 09_vq_vae: the nearest codes of a codebook and quantisation with the straight-through
-gradient, the codebook loss and the commitment loss."""
+"""Hidden tests of 09_vq_vae: the nearest codes of a codebook, quantisation with the straight-through
+gradient, the codebook loss and the commitment loss, and the PixelCNN's masks."""
 import math  # noqa: F401 (visible checks)
 
 import torch
 
+from vae_helpers.autoregressive import dependence, expect_autoregressive, masked_stack  # noqa: F401 (visible checks)
 from vae_helpers.checks import (  # noqa: F401 (visible checks)
     PASSED, expect_close, expect_equal, expect_finite, expect_returns, expect_shape)
 
@@ -59,3 +60,23 @@ def test_quantise(quantise):
         expect_equal(f"the gradient of commitment_loss on z_e ({name}) exists", to_z is not None, True)
         expect_close(f"the gradient of commitment_loss on z_e ({name})", to_z, 2 * (z - book[codes]) / shape[0],
                      atol=1e-5, rtol=1e-5)
+
+
+def test_causal_mask(causal_mask):
+    for size in (1, 3, 5, 7):
+        for first in (True, False):
+            name = f"causal_mask({size}, first={first})"
+            mask = causal_mask(size, first)
+            expect_equal(f"{name} returns a tensor", isinstance(mask, torch.Tensor), True)
+            expect_shape(name, mask, (size, size))
+            expect_equal(f"{name} holds only 0s and 1s", bool(((mask == 0) | (mask == 1)).all()), True)
+    expect_autoregressive("a 7 x 7 first layer and three later 5 x 5 layers, on a 9 x 9 grid",
+                          dependence(masked_stack([causal_mask(7, True)] + [causal_mask(5, False)] * 3, seed=1), 2, 9, 9))
+    for size in (1, 3, 5, 7):
+        for first in (True, False):
+            mask, centre = causal_mask(size, first).double(), size // 2
+            kept = [(a, b) for a in range(size) for b in range(size) if (a, b) < (centre, centre) or (a, b) == (centre, centre) and not first]
+            wrong = [(a - centre, b - centre) for a in range(size) for b in range(size) if bool(mask[a, b]) != ((a, b) in kept)]
+            expect_equal(f"causal_mask({size}, first={first}): taps (as offsets from the centre) that it removes but "
+                         f"may keep, or keeps but must remove", wrong, [],
+                         hint="keep every tap that reads a position before the output's (and, in a later layer, its own).")

@@ -227,3 +227,16 @@ def test_code_shares_sorts_each_codebook_and_counts_the_codes_never_chosen():
     assert second.get_title() == "restarts: 0 of 4 never chosen"
     assert [round(bar.get_height()) for bar in first.patches] == [70, 30, 0, 0]
     assert fig._suptitle.get_text() == "codebook use"
+
+
+def test_dependence_map_colours_each_input_by_what_the_output_sees_and_counts_the_blind_spot():
+    seen = torch.zeros(3, 3, 3, 3, dtype=torch.bool)
+    seen[2, 0, 0, :2] = True  # the output at (2, 0) sees two of the six positions before it
+    seen[2, 0, 2, 2] = True  # ... and one after it: drawn as after it, whatever it sees
+    fig = plots.dependence_map(seen, [(2, 0), (0, 0)], title="what each conditional sees")
+    first, second = fig.axes
+    assert first.get_title() == "output at (2, 0): 4 earlier not seen"
+    assert second.get_title() == "output at (0, 0): 0 earlier not seen"
+    kinds = first.images[0].get_array()
+    assert kinds.tolist() == [[1, 1, 2], [2, 2, 2], [0, 3, 3]]
+    assert [text.get_text() for text in fig.legends[0].get_texts()] == list(plots.DEPENDENCE_COLOURS)

@@ -418,3 +418,39 @@ def code_shares(shares: dict, title: str = "") -> Figure:
         fig.suptitle(title)
     fig.tight_layout()
     return fig
+
+
+DEPENDENCE_COLOURS = {"the position": "black", "seen": "tab:blue", "before it, not seen": "tab:red",
+                      "after it": "0.9"}
+
+
+def dependence_map(seen: torch.Tensor, positions, title: str = "") -> Figure:
+    """For each output position (i, j) in ``positions``, the grid of inputs coloured by what its conditional sees
+    (``seen`` from ``vae_helpers.autoregressive.dependence``): seen, before it in reading order but not seen (a
+    blind spot), or after it; the panel's title counts the blind spot."""
+    from matplotlib.colors import ListedColormap
+    from matplotlib.patches import Patch
+
+    height, width = seen.shape[:2]
+    order = torch.arange(height * width).view(height, width)
+    fig = Figure(figsize=(2.6 * len(positions) + 2.4, 2.9))
+    colours = ListedColormap(list(DEPENDENCE_COLOURS.values()))
+    for n, (i, j) in enumerate(positions):
+        before = order < order[i, j]
+        kind = torch.full((height, width), 3)
+        kind[before & seen[i, j].cpu()] = 1
+        kind[before & ~seen[i, j].cpu()] = 2
+        kind[i, j] = 0
+        ax = fig.add_subplot(1, len(positions), n + 1)
+        ax.imshow(kind.numpy(), cmap=colours, vmin=0, vmax=3, interpolation="nearest")
+        ax.set_xticks(np.arange(width) - 0.5, minor=True)
+        ax.set_yticks(np.arange(height) - 0.5, minor=True)
+        ax.grid(which="minor", color="white", linewidth=1)
+        ax.tick_params(which="both", length=0, labelbottom=False, labelleft=False)
+        ax.set_title(f"output at {(i, j)}: {int((kind == 2).sum())} earlier not seen", fontsize=9)
+    fig.legend(handles=[Patch(color=c, label=name) for name, c in DEPENDENCE_COLOURS.items()],
+               loc="center right", fontsize=8, frameon=False)
+    if title:
+        fig.suptitle(title)
+    fig.subplots_adjust(right=1 - 2.0 / fig.get_figwidth())
+    return fig

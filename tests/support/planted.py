@@ -410,6 +410,25 @@ MISTAKES = [
     ("09_vq_vae", "quantise-searches-the-nearest-codes-again", "quantise",
      "e = codebook[codes]", "e = codebook[torch.cdist(z_e.detach(), codebook.detach().expand(*z_e.shape[:-2], -1, -1))"
      ".argmin(-1)]", "test_quantise"),
+    ("09_vq_vae", "causal-mask-flipped-as-a-convolution", "causal_mask",
+     "mask[centre, centre + (0 if first else 1):] = 0  # the centre row from the position itself (first) or after it\n"
+     "    mask[centre + 1:] = 0  # the rows below",
+     "mask[centre, :centre + (1 if first else 0)] = 0\n    mask[:centre] = 0", "test_causal_mask"),
+    ("09_vq_vae", "causal-mask-first-and-later-swapped", "causal_mask",
+     "(0 if first else 1)", "(1 if first else 0)", "test_causal_mask"),
+    ("09_vq_vae", "causal-mask-keeps-the-rows-below", "causal_mask",
+     "    mask[centre + 1:] = 0  # the rows below\n", "", "test_causal_mask"),
+    ("09_vq_vae", "causal-mask-in-column-order", "causal_mask",
+     "mask[centre, centre + (0 if first else 1):] = 0  # the centre row from the position itself (first) or after it\n"
+     "    mask[centre + 1:] = 0  # the rows below",
+     "mask[centre + (0 if first else 1):, centre] = 0\n    mask[:, centre + 1:] = 0", "test_causal_mask"),
+    ("09_vq_vae", "causal-mask-every-layer-without-its-position", "causal_mask",
+     "(0 if first else 1)", "0", "test_causal_mask"),
+    ("09_vq_vae", "causal-mask-every-layer-with-its-position", "causal_mask",
+     "(0 if first else 1)", "1", "test_causal_mask"),
+    ("09_vq_vae", "causal-mask-drops-the-row-above-to-the-right", "causal_mask",
+     "    mask[centre + 1:] = 0  # the rows below\n", "    mask[centre + 1:] = 0\n    mask[:centre, centre + 1:] = 0\n",
+     "test_causal_mask"),
 ]
 
 
@@ -585,6 +604,11 @@ ALTERNATIVES = [
          "log_q = F.log_softmax(model.classifier(h), dim=1)"),
     ]),
     ("09_vq_vae", [
+        ("causal_mask", "mask = torch.ones(size, size)\n    centre = size // 2\n"
+         "    mask[centre, centre + (0 if first else 1):] = 0  # the centre row from the position itself (first) or after it\n"
+         "    mask[centre + 1:] = 0  # the rows below\n    return mask",
+         "m = torch.zeros(size, size, dtype=torch.float64)\n    c = size // 2\n    m[:c] = 1\n    m[c, :c] = 1\n"
+         "    if not first:\n        m[c, c] = 1\n    return m"),
         ("nearest_codes", "distances = (z_e ** 2).sum(-1, keepdim=True) - 2 * z_e @ codebook.T + (codebook ** 2).sum(-1)\n"
          "    return distances.argmin(-1)",
          "flat = z_e.reshape(-1, z_e.shape[-1])\n"
@@ -600,8 +624,13 @@ ALTERNATIVES = [
          "    z_q = (e - z_e).detach() + z_e\n"
          "    return z_q, codebook_loss, commitment_loss"),
     ]),
-    # the distances by broadcasting, an (..., K, D) table of differences
+    # the distances by broadcasting, an (..., K, D) table of differences; the mask from the reading order itself
     ("09_vq_vae", [
+        ("causal_mask", "mask = torch.ones(size, size)\n    centre = size // 2\n"
+         "    mask[centre, centre + (0 if first else 1):] = 0  # the centre row from the position itself (first) or after it\n"
+         "    mask[centre + 1:] = 0  # the rows below\n    return mask",
+         "order = torch.arange(size * size).view(size, size)  # each tap's place in reading order\n"
+         "    return order < size * size // 2 + (0 if first else 1)"),
         ("nearest_codes", "distances = (z_e ** 2).sum(-1, keepdim=True) - 2 * z_e @ codebook.T + (codebook ** 2).sum(-1)",
          "distances = ((z_e.unsqueeze(-2) - codebook) ** 2).sum(-1)"),
     ]),
