@@ -7,7 +7,7 @@ from torch import nn
 from torch.distributions import Normal
 
 from vae_helpers.checks import (  # noqa: F401 (visible checks)
-    PASSED, expect_close, expect_equal, expect_gradient, expect_returns, expect_shape,
+    PASSED, expect_close, expect_equal, expect_gradient, expect_on_device, expect_returns, expect_shape,
     expect_uncorrelated)
 
 
@@ -110,3 +110,6 @@ def test_kl_to_prior(kl_to_prior):
     got = kl_to_prior(Normal(loc, scale))
     expect_shape("KL must have shape (batch,)", got, (5,))
     expect_close("KL to N(0, I) is wrong", got, expected, atol=1e-6, rtol=1e-5)
+    expect_on_device("kl_to_prior(q with loc and scale of shape (5, 8) on the meta device)", kl_to_prior,
+                     Normal(torch.zeros(5, 8, device="meta"), torch.ones(5, 8, device="meta"), validate_args=False),
+                     shape=(5,))
