@@ -52,6 +52,8 @@ def test_conditional_vae(ConditionalVAE):
     expect_shape("mu from encode(10 images, labels)", mu, (10, 20))
     expect_shape("logvar from encode(10 images, labels)", logvar, (10, 20))
     expect_equal("encode gives logvar equal to mu (logvar needs a layer of its own)", torch.equal(mu, logvar), False)
+    expect_equal("some logvar below 0 from a new model's encode(2,000 random images, labels) (logvar = log sigma^2 is "
+                 "any real number)", bool((model.encode(torch.rand(2000, 784), eye.repeat(200, 1))[1] < 0).any()), True)
     expect_shape("mu from encode(10 flat images of shape (10, 784), labels)", model.encode(x.view(10, 784), eye)[0],
                  (10, 20))
     z = torch.randn(1, 20).expand(10, 20)
