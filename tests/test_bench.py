@@ -205,6 +205,18 @@ def test_notebook_06_reports_collapse_gaps_and_the_split_of_the_rate():
     assert "| L_1000 | amortisation gap, at least | L_1000 − refined ELBO |" in text
     assert "| nats per image | -235.10 | -232.10 | -230.40 | 3.00 | 1.70 |" in text
     assert "| β = 1 | 6.15 | 5.40 | 0.75 | 23% |" in text
+    assert "log p(x), quadrature" not in text  # a run from before the quadrature: no row for it
+
+
+def test_notebook_06_reports_log_p_x_of_its_2d_vae_by_quadrature():
+    quality = {"collapse": {}, "gaps": {"amortised ELBO": -235.1, "refined ELBO": -232.1, "L_1000": -230.4},
+               "2-D": {"rate": 6.15, "marginal KL": 0.75, "in holes": 0.23},
+               "2-D log p(x)": {"ELBO": -260.5, "L_1000": -259.2, "log p(x)": -258.9, "halving moves, mean": 4e-05,
+                                "halving moves, largest": 0.0031, "edge mass, largest": 1e-6,
+                                "L_1000 above log p(x), share of images": 0.15}}
+    text = student_run_section("06_collapse_and_inference", quality, "fashion-mnist")
+    assert "| ELBO, encoder's q | L_1000, encoder's q | log p(x), quadrature | log p(x) − ELBO | log p(x) − L_1000 |" in text
+    assert "| β = 1 | -260.50 | -259.20 | -258.90 | 1.60 | 0.300 | 0.00004 / 0.0031 | 15% |" in text
 
 
 def test_notebook_02_reports_its_gaussian_decoders_apart_from_the_likelihoods():
@@ -296,9 +308,22 @@ def test_notebook_07_reports_the_gaps_and_each_prior_against_the_holes_target():
     assert "| mean field + 1 planar flow(s), fitted (200,000 draws) | 0.0046 |" in text
     assert "| posteriors of the first 100 test images, 2-D VAE with N(0, I), decoder frozen" in text
     assert "| encoder's q | -258.31 | -256.93 | 1.38 |" in text
+    assert "by quadrature" not in text  # a run from before the quadrature: no table for it
     assert "| N(0, I) | -269.10 | 6.20 | 262.90 | 0.77 | 20.5% | – |" in text
     assert "| mixture | -269.10 | 6.20 | 262.90 | 0.77 | 6.8% | misses |" in text
     assert "| VampPrior | -269.10 | 6.20 | 262.90 | 0.77 | 0.2% | meets |" in text
+
+
+def test_notebook_07_measures_each_posterior_against_log_p_x_by_quadrature():
+    posteriors = {"encoder's q": {"ELBO": -258.0, "L_1000": -256.7, "gap": 2.0, "L_1000 short": 0.7},
+                  "best diagonal q": {"ELBO": -256.5, "L_1000": -256.1, "gap": 0.5, "L_1000 short": 0.1}}
+    quality = {"mean field": {"mean field": 0.4789, "marginals": 1.127}, "flows on the toy": {"0": 0.4819},
+               "2-D posteriors": posteriors, "images fitted": 100, "priors": {},
+               "2-D log p(x)": {"log p(x)": -256.0, "halving moves, mean": 2e-05, "halving moves, largest": 0.002}}
+    text = student_run_section("07_richer_posteriors_and_priors", quality, "fashion-mnist")
+    assert "against log p(x) = -256.00 nats by quadrature (halving the grid's spacing moves it by 0.00002" in text
+    assert "| encoder's q | 2.000 | 0.0% | 0.700 |" in text
+    assert "| best diagonal q | 0.500 | 75.0% | 0.100 |" in text
 
 
 def test_notebook_09_reports_the_codebook_use_and_the_bound_beside_the_dense_vae():
