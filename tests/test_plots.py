@@ -1,3 +1,4 @@
+import math
 import numpy as np
 import pytest
 import torch
@@ -240,3 +241,16 @@ def test_dependence_map_colours_each_input_by_what_the_output_sees_and_counts_th
     kinds = first.images[0].get_array()
     assert kinds.tolist() == [[1, 1, 2], [2, 2, 2], [0, 3, 3]]
     assert [text.get_text() for text in fig.legends[0].get_texts()] == list(plots.DEPENDENCE_COLOURS)
+
+
+def test_posterior_and_q_fills_each_posterior_and_draws_q_at_one_and_two_standard_deviations():
+    z1, z2 = torch.linspace(-3, 3, 31), torch.linspace(-2, 2, 21)
+    log_density = -0.5 * (z1.view(1, -1) ** 2 + z2.view(-1, 1) ** 2) - math.log(2 * math.pi)
+    panel = {"z1": z1, "z2": z2, "log_density": log_density, "mean": torch.tensor([0.5, -0.5]),
+             "std": torch.tensor([1.0, 0.5]), "title": "image 3"}
+    fig = plots.posterior_and_q([panel, dict(panel, title="image 7")], title="posteriors")
+    first, second, bar = fig.axes
+    assert [first.get_title(), second.get_title()] == ["image 3", "image 7"]
+    x, y = first.lines[1].get_data()  # the 2-sigma ellipse
+    assert math.isclose(x.max(), 0.5 + 2.0, abs_tol=1e-6) and math.isclose(y.min(), -0.5 - 1.0, abs_tol=1e-3)
+    assert bar.get_ylabel() == "log p(z | x), clipped at -12"

@@ -454,3 +454,26 @@ def dependence_map(seen: torch.Tensor, positions, title: str = "") -> Figure:
         fig.suptitle(title)
     fig.subplots_adjust(right=1 - 2.0 / fig.get_figwidth())
     return fig
+
+
+def posterior_and_q(panels, title: str = "", floor: float = -12.0) -> Figure:
+    """One panel per image: its exact log posterior on a grid (``{"z1": (n,), "z2": (m,), "log_density": (m, n),
+    "mean": (2,), "std": (2,), "title": str}``), filled and clipped at ``floor``, with the diagonal Gaussian q of
+    that ``mean`` and ``std`` drawn at 1 and 2 standard deviations."""
+    fig = Figure(figsize=(3.6 * len(panels) + 1.0, 3.8), layout="constrained")
+    axes = [fig.add_subplot(1, len(panels), i + 1) for i in range(len(panels))]
+    angles = np.linspace(0, 2 * np.pi, 100)
+    for ax, panel in zip(axes, panels):
+        z1, z2 = (torch.as_tensor(panel[k]).detach().cpu().double().numpy() for k in ("z1", "z2"))
+        density = torch.as_tensor(panel["log_density"]).detach().cpu().double().clamp(min=floor).numpy()
+        shown = ax.contourf(z1, z2, density, levels=12, cmap="viridis")
+        mean, std = (torch.as_tensor(panel[k]).detach().cpu().double().numpy() for k in ("mean", "std"))
+        for n_std in (1, 2):
+            ax.plot(mean[0] + n_std * std[0] * np.cos(angles), mean[1] + n_std * std[1] * np.sin(angles),
+                    color="w", ls="--", lw=1)
+        ax.set(xlabel="$z_1$", ylabel="$z_2$")
+        ax.set_title(panel["title"], fontsize=9)
+    fig.colorbar(shown, ax=axes, label=f"log p(z | x), clipped at {floor:g}")
+    if title:
+        fig.suptitle(title)
+    return fig
