@@ -33,13 +33,13 @@ QUALITY = {
                    "for beta, (rate, distortion) in points.items()}",
     "06_collapse_and_inference": "{'collapse': collapse_results, 'gaps': gaps, "
                                  "'2-D': {'rate': rate, 'marginal KL': marginal_kl, 'in holes': in_holes}, "
-                                 "'2-D log p(x)': exact_gap}",
+                                 "'2-D log p(x)': exact_gap, 'β = 1 active units': [elbo_active_units, LATENT_DIM]}",
     "05_categorical_clustering": "summary",
     "07_richer_posteriors_and_priors": "{'mean field': gaps, 'flows on the toy': flow_gaps, "
                                        "'2-D posteriors': bounds_2d, '2-D log p(x)': exact_2d, 'images fitted': N_FITTED, "
                                        "'priors': prior_results}",
     "08_semi_supervised": "{'accuracies': accuracies, 'test images': len(test_data)}",
-    "09_vq_vae": "{'models': measured, 'usage by epoch': usage_histories}",
+    "09_vq_vae": "{'models': measured, 'usage by epoch': usage_histories, 'binarisation entropy': floor.item()}",
 }
 
 _REPORT_CELL = """

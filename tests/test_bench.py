@@ -213,10 +213,12 @@ def test_notebook_06_reports_log_p_x_of_its_2d_vae_by_quadrature():
                "2-D": {"rate": 6.15, "marginal KL": 0.75, "in holes": 0.23},
                "2-D log p(x)": {"ELBO": -260.5, "L_1000": -259.2, "log p(x)": -258.9, "halving moves, mean": 4e-05,
                                 "halving moves, largest": 0.0031, "edge mass, largest": 1e-6,
-                                "L_1000 above log p(x), share of images": 0.15}}
+                                "L_1000 above log p(x), share of images": 0.15},
+               "β = 1 active units": [21, 32]}
     text = student_run_section("06_collapse_and_inference", quality, "fashion-mnist")
     assert "| ELBO, encoder's q | L_1000, encoder's q | log p(x), quadrature | log p(x) − ELBO | log p(x) − L_1000 |" in text
     assert "| β = 1 | -260.50 | -259.20 | -258.90 | 1.60 | 0.300 | 0.00004 / 0.0031 | 15% |" in text
+    assert "| 32 latent dimensions | 21 |" in text
 
 
 def test_notebook_02_reports_its_gaussian_decoders_apart_from_the_likelihoods():
@@ -337,3 +339,6 @@ def test_notebook_09_reports_the_codebook_use_and_the_bound_beside_the_dense_vae
     assert "| dense VAE (02), -ELBO | – | – | 225.0 | 25.0 | 250.0 | – | – |" in text
     assert "| VQ-VAE, no restarts | 5%, 6% | 4.0 | 163.1 | 131.1 | 294.3 | 366.9 | misses |" in text
     assert "| VQ-VAE, restarts | 100%, 100% | 46.3 | 163.1 | 131.1 | 294.3 | 366.9 | meets |" in text
+    assert "binarisation's own entropy" not in text  # a run from before the floor was reported
+    text = student_run_section("09_vq_vae", dict(quality, **{"binarisation entropy": 189.94}), "fashion-mnist")
+    assert "codes computed from the grey image | 189.9 |" in text
