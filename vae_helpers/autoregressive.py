@@ -5,9 +5,10 @@ import torch
 
 def dependence(network, channels: int, height: int, width: int) -> torch.Tensor:
     """(height, width, height, width) booleans: [i, j, k, l] is True where the outputs at (i, j) change with the
-    input at (k, l), from one backward per output position at a random float64 input of ``channels`` channels.
+    input at (k, l), from one backward per output position at a fixed random float64 input of ``channels`` channels.
     ``network`` maps (1, channels, height, width) to (1, any, height, width)."""
-    x = torch.randn(1, channels, height, width, dtype=torch.float64, requires_grad=True)
+    generator = torch.Generator().manual_seed(0)  # the caller's random numbers stay as they were
+    x = torch.randn(1, channels, height, width, dtype=torch.float64, generator=generator).requires_grad_()
     out = network(x)
     seen = torch.zeros(height, width, height, width, dtype=torch.bool)
     for i in range(height):
