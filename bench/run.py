@@ -42,6 +42,11 @@ def solution_notebook(name: str) -> Path:
     return SOLUTIONS / name / f"{name}.ipynb"
 
 
+def available_notebooks() -> list[str]:
+    """The assignments that have a solution notebook, in the course's order."""
+    return sorted(p.name for p in SOLUTIONS.iterdir() if solution_notebook(p.name).is_file())
+
+
 def dataset_environment(dataset: str, data: Path, workdir: Path) -> dict:
     """The course variables that make every notebook and helper load ``dataset``.
 
@@ -267,8 +272,8 @@ NOTEBOOKS_HEADING = "### Notebooks, each in a fresh kernel"
 
 
 def section(args, device, rows, runs, command, thread_rows=(), previous=None) -> str:
-    """One device-and-dataset section of BENCHMARKS.md. A run that measured only some notebooks
-    (``args.notebooks``) is merged into ``previous``, that section's text: its notebooks' rows and quality
+    """One device-and-dataset section of BENCHMARKS.md. A run that measured only some notebooks is merged
+    into ``previous``, that section's text (given only for such a run): its notebooks' rows and quality
     tables replace theirs, and everything it did not measure (throughput, the other notebooks) is kept."""
     quality_mode = "fast" if args.quick else "student"
     quality_title = ("fast-mode budgets: checks that the figures are produced, not how good they get"
@@ -281,12 +286,12 @@ def section(args, device, rows, runs, command, thread_rows=(), previous=None) ->
     notebook_rows = {(run["notebook"], run["mode"]): notebook_row(run, today) for run in runs}
     quality = {run["notebook"]: "\n".join(quality_tables([run])) for run in runs
                if run["mode"] == quality_mode and run["quality"]}
-    if not getattr(args, "every_notebook", True) and previous is not None:
+    if previous is not None:
         head = _merged_head(previous, device)
         notebook_rows = {(name, mode): line for line, name, mode in _rows_of(previous)} | notebook_rows
         measured_again = {run["notebook"] for run in runs if run["mode"] == quality_mode}
         quality = {name: text for name, text in _QUALITY_PART.findall(previous) if name not in measured_again} | quality
-    order = {name: index for index, name in enumerate(sorted(p.name for p in SOLUTIONS.iterdir() if p.is_dir()))}
+    order = {name: index for index, name in enumerate(available_notebooks())}
     modes = ("student", "fast")
     lines = [head + NOTEBOOKS_HEADING, "", *NOTEBOOK_TABLE,
              *(line for _, line in sorted(notebook_rows.items(), key=lambda item: (
@@ -392,7 +397,7 @@ def parse_arguments(argv):
     parser.add_argument("--output", type=Path, default=None,
                         help="the benchmarks file to update (default: BENCHMARKS.md; none with --quick)")
     args = parser.parse_args(argv)
-    available = sorted(p.name for p in SOLUTIONS.iterdir() if solution_notebook(p.name).is_file())
+    available = available_notebooks()
     unknown = sorted(set(args.notebooks or ()) - set(available))
     if unknown:
         parser.error(f"unknown notebook(s) {', '.join(unknown)}; choose from {', '.join(available)}")

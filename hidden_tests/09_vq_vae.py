@@ -63,20 +63,20 @@ def test_quantise(quantise):
 
 
 def test_causal_mask(causal_mask):
+    masks = {}
     for size in (1, 3, 5, 7):
         for first in (True, False):
             name = f"causal_mask({size}, first={first})"
-            mask = causal_mask(size, first)
+            mask = masks[size, first] = causal_mask(size, first)
             expect_equal(f"{name} returns a tensor", isinstance(mask, torch.Tensor), True)
             expect_shape(name, mask, (size, size))
             expect_equal(f"{name} holds only 0s and 1s", bool(((mask == 0) | (mask == 1)).all()), True)
     expect_autoregressive("a 7 x 7 first layer and three later 5 x 5 layers, on a 9 x 9 grid",
-                          dependence(masked_stack([causal_mask(7, True)] + [causal_mask(5, False)] * 3, seed=1), 2, 9, 9))
-    for size in (1, 3, 5, 7):
-        for first in (True, False):
-            mask, centre = causal_mask(size, first).double(), size // 2
-            kept = [(a, b) for a in range(size) for b in range(size) if (a, b) < (centre, centre) or (a, b) == (centre, centre) and not first]
-            wrong = [(a - centre, b - centre) for a in range(size) for b in range(size) if bool(mask[a, b]) != ((a, b) in kept)]
-            expect_equal(f"causal_mask({size}, first={first}): taps (as offsets from the centre) that it removes but "
-                         f"may keep, or keeps but must remove", wrong, [],
-                         hint="keep every tap that reads a position before the output's (and, in a later layer, its own).")
+                          dependence(masked_stack([masks[7, True]] + [masks[5, False]] * 3, seed=1), 2, 9, 9))
+    for (size, first), mask in masks.items():
+        mask, centre = mask.double(), size // 2
+        kept = [(a, b) for a in range(size) for b in range(size) if (a, b) < (centre, centre) or (a, b) == (centre, centre) and not first]
+        wrong = [(a - centre, b - centre) for a in range(size) for b in range(size) if bool(mask[a, b]) != ((a, b) in kept)]
+        expect_equal(f"causal_mask({size}, first={first}): taps (as offsets from the centre) that it removes but "
+                     f"may keep, or keeps but must remove", wrong, [],
+                     hint="keep every tap that reads a position before the output's (and, in a later layer, its own).")
