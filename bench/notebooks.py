@@ -37,6 +37,8 @@ QUALITY = {
     "05_categorical_clustering": "summary",
     "07_richer_posteriors_and_priors": "{'mean field': gaps, 'flows on the toy': flow_gaps, "
                                        "'2-D posteriors': bounds_2d, '2-D log p(x)': exact_2d, 'images fitted': N_FITTED, "
+                                       "'2-D, amortised flows': bounds_flow, "
+                                       "'2-D, amortised flows, log p(x)': flow_exact_2d, "
                                        "'priors': prior_results}",
     "08_semi_supervised": "{'accuracies': accuracies, 'test images': len(test_data)}",
     "09_vq_vae": "{'models': measured, 'usage by epoch': usage_histories, 'binarisation entropy': floor.item()}",

@@ -328,6 +328,27 @@ def test_notebook_07_measures_each_posterior_against_log_p_x_by_quadrature():
     assert "| best diagonal q | 0.500 | 75.0% | 0.100 |" in text
 
 
+def test_notebook_07_splits_each_decoder_s_gap_into_approximation_and_amortisation():
+    posteriors = {"encoder's q": {"ELBO": -258.0, "L_1000": -256.7, "gap": 2.0, "L_1000 short": 0.7},
+                  "best diagonal q": {"ELBO": -256.5, "L_1000": -256.1, "gap": 0.5, "L_1000 short": 0.1},
+                  "diagonal q and 4 planar flows": {"ELBO": -256.4, "L_1000": -256.1, "gap": 0.4, "L_1000 short": 0.1}}
+    flows = {"encoder's q, with its 4 flows": {"ELBO": -257.0, "L_1000": -255.9, "gap": 1.5, "L_1000 short": 0.4},
+             "best diagonal q": {"ELBO": -256.3, "L_1000": -255.6, "gap": 0.8, "L_1000 short": 0.1},
+             "diagonal q and 4 planar flows": {"ELBO": -255.7, "L_1000": -255.5, "gap": 0.2, "L_1000 short": 0.0}}
+    exact = {"halving moves, mean": 2e-05, "halving moves, largest": 0.002}
+    quality = {"mean field": {"mean field": 0.4789, "marginals": 1.127}, "flows on the toy": {"0": 0.4819},
+               "2-D posteriors": posteriors, "images fitted": 100, "priors": {},
+               "2-D log p(x)": {"log p(x)": -256.0, **exact},
+               "2-D, amortised flows": flows, "2-D, amortised flows, log p(x)": {"log p(x)": -255.5, **exact}}
+    text = student_run_section("07_richer_posteriors_and_priors", quality, "fashion-mnist")
+    assert "trained with 4 amortised planar flows, decoder frozen, against its log p(x) = -255.50 nats" in text
+    assert "| encoder's q, with its 4 flows | -257.00 | -255.90 | 1.500 | 0.400 |" in text
+    assert "| trained with a diagonal q | -256.00 | 0.500 | 1.500 | 0.500 |" in text
+    assert "| trained with a diagonal q and 4 amortised planar flows | -255.50 | 0.200 | 1.300 | 0.800 |" in text
+    del quality["2-D, amortised flows"], quality["2-D, amortised flows, log p(x)"]
+    assert "amortised" not in student_run_section("07_richer_posteriors_and_priors", quality, "fashion-mnist")
+
+
 def test_notebook_09_reports_the_codebook_use_and_the_bound_beside_the_dense_vae():
     vq = {"-log p(x|z)": 163.14, "rate": 131.14, "bound": 294.28, "bound, uniform prior": 366.9}
     quality = {"models": {"dense VAE (02), -ELBO": {"-log p(x|z)": 225.0, "rate": 25.0, "bound": 250.0},

@@ -254,3 +254,32 @@ def test_posterior_and_q_fills_each_posterior_and_draws_q_at_one_and_two_standar
     x, y = first.lines[1].get_data()  # the 2-sigma ellipse
     assert math.isclose(x.max(), 0.5 + 2.0, abs_tol=1e-6) and math.isclose(y.min(), -0.5 - 1.0, abs_tol=1e-3)
     assert bar.get_ylabel() == "log p(z | x), clipped at -12"
+
+
+def test_diagonal_fits_and_gaps_draws_each_fit_s_contour_and_marks_it_on_the_gap_curve():
+    mean, covariance = torch.tensor([1.0, -1.0]), torch.tensor([[1.0, 0.8], [0.8, 1.0]])
+    fits = {"mean field": (torch.tensor([0.36, 0.36]), 1.0, 0.51), "marginals": (torch.tensor([1.0, 1.0]), 2.78, 1.0)}
+    fig = plots.diagonal_fits_and_gaps(mean, covariance, fits, [0.1, 1.0, 10.0], [2.0, 0.51, 4.0])
+    left, right = fig.axes
+    posterior, mean_field, marginals = left.lines
+    x, y = mean_field.get_data()
+    assert math.isclose(x.max(), 1.0 + 2 * 0.6, abs_tol=1e-3) and math.isclose(y.min(), -1.0 - 2 * 0.6, abs_tol=1e-3)
+    x, y = posterior.get_data()  # the 2σ contour reaches 2 sqrt(covariance_11) beyond the mean in z1
+    assert math.isclose(x.max(), 1.0 + 2.0, abs_tol=1e-3)
+    assert [t.get_text() for t in left.get_legend().get_texts()] == ["p(z | x)", "mean field", "marginals"]
+    curve, *marks = right.lines
+    assert curve.get_xdata().tolist() == [0.1, 1.0, 10.0] and right.get_xscale() == "log"
+    assert [(m.get_xdata()[0], m.get_ydata()[0]) for m in marks] == [(1.0, 0.51), (2.78, 1.0)]
+    assert [t.get_text() for t in right.get_legend().get_texts()] == ["mean field: 0.510 nats", "marginals: 1.000 nats"]
+
+
+def test_draws_against_posterior_puts_each_q_s_draws_over_the_same_contour_on_shared_axes():
+    draws = {"0 flows": torch.randn(50, 2), "4 flows": torch.randn(30, 2, dtype=torch.float64)}
+    fig = plots.draws_against_posterior(draws, torch.zeros(2), 0.25 * torch.eye(2), title="draws of q")
+    first, second = fig.axes
+    assert [first.get_title(), second.get_title()] == ["0 flows", "4 flows"] and fig._suptitle.get_text() == "draws of q"
+    assert [ax.collections[0].get_offsets().shape for ax in fig.axes] == [(50, 2), (30, 2)]
+    assert np.allclose(second.collections[0].get_offsets(), draws["4 flows"].numpy())
+    radii = [np.hypot(*ax.lines[0].get_data()) for ax in fig.axes]
+    assert all(np.allclose(r, 1.0) for r in radii)  # 2σ of N(0, 0.25 I)
+    assert first.get_shared_x_axes().joined(first, second) and first.get_ylabel() == "$z_2$"

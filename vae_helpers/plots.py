@@ -477,3 +477,56 @@ def posterior_and_q(panels, title: str = "", floor: float = -12.0) -> Figure:
     if title:
         fig.suptitle(title)
     return fig
+
+
+def _two_sigma_contour(mean, covariance) -> np.ndarray:
+    """The 2σ contour of the 2-D Gaussian N(mean, covariance): 200 points, shape (2, 200)."""
+    mean, covariance = (torch.as_tensor(t).detach().cpu().double().numpy() for t in (mean, covariance))
+    angles = np.linspace(0, 2 * np.pi, 200)
+    return mean[:, None] + 2 * np.linalg.cholesky(covariance) @ np.stack([np.cos(angles), np.sin(angles)])
+
+
+def diagonal_fits_and_gaps(mean, covariance, fits: dict, scales, gaps, title: str = "") -> Figure:
+    """Diagonal Gaussians fitted to a correlated 2-D Gaussian posterior N(``mean``, ``covariance``), so that what
+    each one misses is seen beside what it costs. Left: the 2σ contours of the posterior and of each fit
+    (``{name: (its variances, its scale s, its gap)}``); right: the ELBO's gap along the variances v_i = s / Λ_ii
+    (``gaps`` at ``scales``), with each fit marked at its s."""
+    fig = Figure(figsize=(10, 4.2))
+    left, right = fig.add_subplot(1, 2, 1), fig.add_subplot(1, 2, 2)
+    left.plot(*_two_sigma_contour(mean, covariance), color="k", label="p(z | x)")
+    for i, (name, (variances, _, _)) in enumerate(fits.items()):
+        left.plot(*_two_sigma_contour(mean, torch.diag(torch.as_tensor(variances))), color=f"C{i}",
+                  ls=("-", "--", ":")[i % 3], label=name)
+    left.set(aspect="equal", xlabel="$z_1$", ylabel="$z_2$", title="2σ contours")
+    left.legend(fontsize=8, loc="lower left")
+    right.plot(np.asarray(scales, dtype=float), np.asarray(gaps, dtype=float), color="k")
+    for i, (name, (_, scale, gap)) in enumerate(fits.items()):
+        right.plot(scale, gap, "o", color=f"C{i}", label=f"{name}: {gap:.3f} nats")
+    right.set(xscale="log", xlabel="variances $v_i = s / Λ_{ii}$, scale $s$", ylabel="gap, nats",
+              title="the gap of a diagonal q at the posterior mean")
+    right.legend(fontsize=8)
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    return fig
+
+
+def draws_against_posterior(draws: dict, mean, covariance, title: str = "") -> Figure:
+    """Draws of each approximate posterior (``{panel title: (n, 2) draws}``) over the 2σ contour of the exact
+    Gaussian posterior N(``mean``, ``covariance``), on shared axes, so that the shape each q reaches is seen."""
+    fig = Figure(figsize=(4.5 * len(draws), 4.2))
+    contour = _two_sigma_contour(mean, covariance)
+    first = None
+    for i, (name, z) in enumerate(draws.items()):
+        ax = fig.add_subplot(1, len(draws), i + 1, sharex=first, sharey=first)
+        first = first or ax
+        z = torch.as_tensor(z).detach().cpu().double().numpy()
+        ax.scatter(z[:, 0], z[:, 1], s=2, alpha=0.3, color="C0")
+        ax.plot(*contour, color="k")
+        ax.set(aspect="equal", xlabel="$z_1$", title=name)
+        if i == 0:
+            ax.set_ylabel("$z_2$")
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    return fig

@@ -1,0 +1,135 @@
+"""The visible checks of notebook 07's exercises: the best diagonal Gaussian q, and a planar flow."""
+import torch
+
+from vae_helpers.checks import PASSED, expect_close, expect_equal, expect_finite, expect_returns, expect_shape
+
+
+def _numerically_best_diagonal_q(gap_of_diagonal_q, mean, precision):
+    """The diagonal q of smallest gap, found by L-BFGS from N(0, I): what best_diagonal_q finds in closed form."""
+    m = torch.zeros_like(mean, requires_grad=True)
+    log_v = torch.zeros_like(mean, requires_grad=True)
+    optimizer = torch.optim.LBFGS([m, log_v], max_iter=200, tolerance_grad=1e-12, tolerance_change=1e-15,
+                                  line_search_fn="strong_wolfe")
+
+    def closure():
+        optimizer.zero_grad()
+        gap = gap_of_diagonal_q(m, log_v.exp(), mean, precision)
+        gap.backward()
+        return gap
+
+    optimizer.step(closure)
+    return m.detach(), log_v.exp().detach()
+
+
+def best_diagonal_q(best_diagonal_q, gap_of_diagonal_q):
+    """Check ``best_diagonal_q`` on three posteriors (d = 2, 3 and 1, the last in float32): a pair (m, v) of
+    shape (d,) each, equal to the q that minimises the notebook's ``gap_of_diagonal_q`` numerically."""
+    hint = ("the gap is a sum of a term in m alone and one term per variance v_i; minimise each: where is a quadratic "
+            "form in mean - m smallest, and where is the derivative of (1/2)(precision_ii v_i - log v_i) zero?")
+    toy_W = torch.tensor([[1.0, 0.9], [0.8, 1.0], [0.3, -0.2]], dtype=torch.float64)  # the toy's W, sigma^2 = 0.3
+    posteriors = {"the toy's posterior, d = 2": (torch.tensor([0.5, -0.3], dtype=torch.float64),
+                                                 torch.eye(2, dtype=torch.float64) + toy_W.T @ toy_W / 0.3),
+                  "a posterior with d = 3": (torch.tensor([0.5, 0.0, -0.5], dtype=torch.float64),
+                                             torch.tensor([[2.0, 0.6, -0.3], [0.6, 1.5, 0.4], [-0.3, 0.4, 1.0]],
+                                                          dtype=torch.float64)),
+                  "a posterior with d = 1, in float32": (torch.tensor([0.7]), torch.tensor([[4.0]]))}
+    for name, (posterior_mean, posterior_precision) in posteriors.items():
+        result = expect_returns(f"best_diagonal_q(mean, precision) for {name}", best_diagonal_q, posterior_mean,
+                                posterior_precision, hint=hint)
+        expect_equal("best_diagonal_q returns a pair (m, v)", isinstance(result, (tuple, list)) and len(result) == 2,
+                     True)
+        m, v = result
+        d = len(posterior_mean)
+        expect_shape(f"m for {name}", m, (d,))
+        expect_shape(f"v for {name}", v, (d,))
+        found_m, found_v = _numerically_best_diagonal_q(gap_of_diagonal_q, posterior_mean, posterior_precision)
+        marginal = torch.linalg.inv(posterior_precision).diagonal()
+        expect_close(f"m of the best diagonal q for {name}, against a numerical minimisation of the gap", m, found_m,
+                     atol=1e-6, hint=hint)
+        expect_close(f"v of the best diagonal q for {name}, against a numerical minimisation of the gap", v, found_v,
+                     atol=1e-6, hint=("these are the posterior's marginal variances, the best q under the other KL, "
+                                      "KL(p || q); the ELBO's gap is KL(q || p): "
+                                      if torch.allclose(v, marginal) and d > 1 else "") + hint)
+    print(PASSED)
+
+
+def planar_flow(planar_flow):
+    """Check ``planar_flow`` on a few points in 2-D: the shapes and values of f(z) and log_det, log_det against
+    the Jacobian autograd finds for the student's own f, each form of u, w and b the exercise allows, a batch of
+    batches, a flow that is not invertible, the gradients in u, w and b, a single point and float64 inputs."""
+    points = torch.tensor([[0.5, -1.0], [2.0, 0.3], [-0.7, 0.8]])
+    one_u, one_w, one_b = torch.tensor([0.6, -0.4]), torch.tensor([1.2, 0.7]), torch.tensor(0.3)
+    result = expect_returns("planar_flow(z of shape (3, 2), u, w, b)", planar_flow, points, one_u, one_w, one_b,
+                            hint="tanh(w.z + b) is one number per point, shape (3,); to scale u by it, make it a "
+                                 "column, h.unsqueeze(-1) or h[..., None], so that it broadcasts against u.")
+    expect_equal("planar_flow returns a pair (f(z), log_det)", isinstance(result, (tuple, list)) and len(result) == 2,
+                 True)
+    flowed, log_det = result
+    expect_shape("f(z), the first of planar_flow's pair, for z of shape (3, 2)", flowed, (3, 2))
+    expect_shape("log_det, the second of planar_flow's pair, for z of shape (3, 2)", log_det, (3,))
+    expect_close("f(z) = z + u tanh(w.z + b)", flowed,
+                 torch.tensor([[0.618425, -1.078950], [2.596449, -0.097633], [-0.688002, 0.792001]]), atol=1e-4,
+                 hint="w.z + b is one number per row, (z * w).sum(-1) + b; f adds u times its tanh to the row.")
+    expect_equal("f(z) carries gradients back to z (nothing detached, no torch.no_grad())",
+                 planar_flow(points.clone().requires_grad_(), one_u, one_w, one_b)[0].requires_grad, True,
+                 hint="compute f and log_det with torch operations on the inputs; no .detach(), .item() or "
+                      "torch.no_grad().")
+    jacobians = [torch.autograd.functional.jacobian(lambda row: planar_flow(row[None], one_u, one_w, one_b)[0][0],
+                                                    point)
+                 for point in points]
+    expect_close("log_det against log |det| of the Jacobian of your own f, row by row", log_det,
+                 torch.stack([torch.linalg.slogdet(j)[1] for j in jacobians]), atol=1e-4,
+                 hint="det(I + u psi^T) = 1 + psi^T u with psi = (1 - tanh^2(w.z + b)) w: the derivative of tanh, "
+                      "not tanh itself, and the 1 + .")
+    expect_close("log_det of planar_flow(z, u, w, b)", log_det, torch.tensor([0.352668, 0.005179, 0.364521]),
+                 atol=1e-4)
+    hint = "a shared flow's b may be a plain number, as the exercise says: add it as it is (a number has no methods)."
+    flowed, log_det = expect_returns("planar_flow(z, u, w, b) with b = 0.3, a plain number", planar_flow, points,
+                                     one_u, one_w, 0.3, hint=hint)
+    expect_close("log_det with b = 0.3, a plain number", log_det, torch.tensor([0.352668, 0.005179, 0.364521]),
+                 atol=1e-4, hint=hint)
+    rows_u = torch.tensor([[0.6, -0.4], [0.1, 0.9], [-0.5, 0.2]])
+    rows_w = torch.tensor([[1.2, 0.7], [-0.3, 0.5], [0.8, 0.8]])
+    rows_b = torch.tensor([0.3, -1.0, 0.0])
+    hint = ("with u and w of shape (3, 2), one flow per row: (z * w).sum(-1) works for both shapes of w, "
+            "z @ w only for one w.")
+    flowed, log_det = expect_returns("planar_flow(z, u, w, b) with one u, w and b per row", planar_flow, points,
+                                     rows_u, rows_w, rows_b, hint=hint)
+    expect_close("f(z) with one u, w and b per row", flowed,
+                 torch.tensor([[0.618425, -1.078950], [1.910431, -0.506124], [-0.739915, 0.815966]]), atol=1e-4,
+                 hint=hint)
+    expect_close("log_det with one u, w and b per row", log_det, torch.tensor([0.352668, 0.079780, -0.272426]),
+                 atol=1e-4, hint=hint)
+    flowed, log_det = planar_flow(torch.stack([points, points.flip(0)]), rows_u, rows_w, rows_b)
+    expect_shape("log_det for z of shape (2, 3, 2), a batch of batches, with one flow per row", log_det, (2, 3))
+    expect_close("log_det for z of shape (2, 3, 2)", log_det,
+                 torch.tensor([[0.352668, 0.079780, -0.272426], [0.364521, 0.079780, -0.229858]]), atol=1e-4,
+                 hint="sum over the last dimension only, (z * w).sum(-1), and broadcast u, w and b over the leading "
+                      "ones.")
+    _, log_det = planar_flow(points, torch.tensor([-1.5, 0.0]), one_w, one_b)
+    expect_finite("log_det of a flow with w.u = -1.8", log_det,
+                  hint="1 + psi^T u is negative here for the first and third rows: take the log of its absolute "
+                       "value.")
+    expect_close("log_det of a flow with w.u = -1.8", log_det, torch.tensor([-0.314879, -0.021469, -0.224044]),
+                 atol=1e-4)
+    z_, u_, w_, b_ = (t.clone().requires_grad_() for t in (points, one_u, one_w, one_b))
+    flowed, log_det = planar_flow(z_, u_, w_, b_)
+    expect_equal("planar_flow carries gradients (nothing detached, no torch.no_grad())",
+                 flowed.requires_grad and log_det.requires_grad, True)
+    (flowed.sum() + log_det.sum()).backward()
+    for name, parameter, expected in (("w", w_, [0.719089, -0.479672]), ("u", u_, [2.869161, 2.178450]),
+                                      ("b", b_, 0.254686)):
+        hint = ("the flow is trained through both outputs and all of u, w and b: compute them with torch operations "
+                "on the inputs themselves, nothing detached or rebuilt with torch.tensor(...).")
+        expect_equal(f"{name} gets a gradient from f(z).sum() + log_det.sum()", parameter.grad is not None, True,
+                     hint=hint)
+        expect_close(f"the gradient of f(z).sum() + log_det.sum() in {name}", parameter.grad, torch.tensor(expected),
+                     atol=1e-4, hint=hint)
+    _, log_det = planar_flow(points[:1], rows_u[:1], rows_w[:1], rows_b[:1])
+    expect_shape("log_det for a single point with its own flow, z of shape (1, 2): one value, kept in a batch of 1",
+                 log_det, (1,))
+    _, log_det = planar_flow(points.double(), one_u.double(), one_w.double(), one_b.double())
+    expect_equal("the dtype of log_det for float64 inputs", log_det.dtype, torch.float64,
+                 hint="compute in the inputs' dtype: make no new tensor of the default dtype.")
+    expect_close("log_det for float64 inputs", log_det, torch.tensor([0.352668, 0.005179, 0.364521]), atol=1e-5)
+    print(PASSED)
