@@ -112,12 +112,20 @@ def quantise(quantise):
     print(PASSED)
 
 
+def _reads_ahead(a, b, first):
+    """Whether the tap at offset (a, b) from the centre lets the output at (y, x) depend on a code at or after
+    (y, x) in reading order: it reads the code at (y + a, x + b) in a first layer, and in a later one a feature
+    computed from the codes before (y + a, x + b)."""
+    return (a, b) > (0, 0) or (a, b) == (0, 0) and first
+
+
 def causal_mask(causal_mask):
-    """Check ``causal_mask``: each mask's type, shape and values, then which inputs the outputs of a stack of
-    masked convolutions depend on, for a first layer alone and for a first layer followed by later ones."""
-    for size, first in [(3, True), (3, False), (5, True)]:
+    """Check ``causal_mask`` for sizes 1, 3, 5 and 7, in a first layer and in a later one: each mask's type,
+    shape and values, which inputs the outputs of stacks of masked convolutions depend on, and each mask's taps."""
+    masks = {}
+    for size, first in [(1, True), (1, False), (3, True), (3, False), (5, True), (5, False), (7, True), (7, False)]:
         name = f"causal_mask({size}, first={first})"
-        mask = expect_returns(name, causal_mask, size, first)
+        mask = masks[size, first] = expect_returns(name, causal_mask, size, first)
         expect_equal(f"{name} returns a tensor", isinstance(mask, torch.Tensor), True)
         expect_shape(name, mask, (size, size))
         expect_equal(f"{name} holds only 0s and 1s", bool(((mask == 0) | (mask == 1)).all()), True)
@@ -130,4 +138,19 @@ def causal_mask(causal_mask):
                                      2, 7, 7),
                           hint="a later layer reads features, not codes: what has the feature at its own position "
                                "been computed from?")
+    for (size, first), mask in masks.items():
+        c = size // 2
+        offsets = [(a, b) for a in range(-c, c + 1) for b in range(-c, c + 1)]
+        kept = [(a, b) for a, b in offsets if bool(mask[a + c, b + c])]
+        name = f"causal_mask({size}, first={first}), {'the first layer' if first else 'a later layer'}"
+        expect_equal(f"{name}: the taps it keeps that must be removed, as offsets (row, column) from the centre",
+                     [(a, b) for a, b in kept if _reads_ahead(a, b, first)], [],
+                     hint="the tap at offset (a, b) reads the position (y + a, x + b): no output of the stack may "
+                          "depend on a code at or after its own position (y, x).")
+        expect_equal(f"{name}: the taps it removes that must be kept, as offsets (row, column) from the centre",
+                     [(a, b) for a, b in offsets if (a, b) not in kept and not _reads_ahead(a, b, first)], [],
+                     hint="the tap at offset (a, b) reads the position (y + a, x + b): a mask removes only the taps "
+                          "that would let an output depend on a code at or after its own position, and keeps every "
+                          "other tap." + ("" if first else " A later layer reads features, not codes: what has the "
+                                                            "feature at its own position been computed from?"))
     print(PASSED)
