@@ -13,8 +13,8 @@ def _no_gradient(gradient):
 
 
 def nearest_codes(nearest_codes):
-    """Check ``nearest_codes`` on 4 vectors and a codebook of 3 codes: the result's type,
-    shape, dtype and indices, then the same on a batch of grids of those vectors."""
+    """Check ``nearest_codes`` on 4 vectors and a codebook of 3 codes: the result's type, shape, dtype and indices,
+    then the same on a batch of grids of those vectors, and in float64."""
     codes = expect_returns("nearest_codes(z_e of shape (4, 2), codebook of shape (3, 2))", nearest_codes, _TOY_VECTORS,
                            _TOY_CODEBOOK, hint="the distances of 4 vectors to 3 codes are a (4, 3) table; work on the "
                                                "last dimension, D, with the codebook transposed.")
@@ -38,12 +38,18 @@ def nearest_codes(nearest_codes):
     expect_equal("nearest_codes on a batch of grids", codes.tolist(), [[[1, 0, 2, 1]] * 2] * 2,
                  hint="sum the squares over the last dimension only, and keep it (keepdim=True) to broadcast against "
                       "the (..., K) products.")
+    codes = expect_returns("nearest_codes(z_e, codebook) in float64", nearest_codes, _TOY_VECTORS.double(),
+                           _TOY_CODEBOOK.double(), hint="work in the dtype of z_e and the codebook: make no new tensor "
+                                                        "of the default dtype.")
+    expect_equal("the dtype of nearest_codes's result for float64 inputs", codes.dtype, torch.int64)
+    expect_equal("nearest_codes on the 4 vectors in float64", codes.tolist(), [1, 0, 2, 1])
     print(PASSED)
 
 
 def quantise(quantise):
     """Check ``quantise`` on 2 images of 2 vectors and a codebook of 3 codes: z_q's value and gradients, both
-    losses' values and gradients, codes that are not the nearest, and float64 inputs."""
+    losses' values and gradients, codes that are not the nearest, images whose vectors form a grid, and float64
+    inputs."""
     z_e = torch.tensor([[[0.9, 0.9], [0.1, -0.2]], [[-0.5, 1.6], [2.0, 0.5]]], requires_grad=True)  # 2 images, 2 vectors
     codebook = _TOY_CODEBOOK.clone().requires_grad_()
     codes = torch.tensor([[1, 0], [2, 1]])  # their nearest codes
@@ -104,6 +110,16 @@ def quantise(quantise):
     expect_close("z_q for codes that are not the nearest: codebook[codes]", z_q, _TOY_CODEBOOK[chosen], atol=1e-6,
                  hint=hint)
     expect_close("codebook_loss for codes that are not the nearest", codebook_loss, 6.265, atol=1e-5, hint=hint)
+    grids = z_e.detach().view(2, 1, 2, 2).requires_grad_()  # the same 2 images, each a 1 x 2 grid of vectors
+    result = expect_returns("quantise(z_e of shape (2, 1, 2, 2), codebook of shape (3, 2), codes of shape (2, 1, 2))",
+                            quantise, grids, codebook, codes.view(2, 1, 2),
+                            hint="z_e may have any grid of vectors, (images, ..., D), and codes its shape without D.")
+    expect_close("z_q for 2 images, each a 1 x 2 grid of vectors", result[0], _TOY_CODEBOOK[codes].view(2, 1, 2, 2),
+                 atol=1e-6)
+    for name, loss in (("codebook_loss", result[1]), ("commitment_loss", result[2])):
+        expect_close(f"{name} for 2 images, each a 1 x 2 grid of vectors", loss, total / 2, atol=1e-5,
+                     hint="sum over all of an image's vectors, whatever the shape of its grid, and average over the "
+                          "images.")
     result = expect_returns("quantise(z_e, codebook, codes) in float64", quantise, z_e.detach().double(),
                             _TOY_CODEBOOK.double(), codes, hint="work in the dtype of z_e and the codebook: make no new "
                                                                 "tensor of the default dtype.")
