@@ -1,0 +1,83 @@
+"""The visible checks of notebook 08's exercises: M2's bound on a labelled code and on an unlabelled one."""
+import math
+
+import torch
+
+from vae_helpers.checks import PASSED, expect_close, expect_equal, expect_finite, expect_returns, expect_shape
+
+_POINT_BOUNDS = torch.tensor([-43.3211, -42.8914, -43.5111, -44.7145, -47.6739])  # a right labelled_bound on point_toy
+
+
+def labelled_bound(labelled_bound, toy, point_toy, h_toy, y_toy):
+    """Check ``labelled_bound`` on the notebook's toy M2s: its values on ``point_toy`` (q(z | h, y) a point), for
+    the five codes and for the first two, then the spread, mean and gradient of its draws on ``toy``."""
+    bound = labelled_bound(point_toy, h_toy, y_toy)
+    expect_shape("labelled_bound(point_toy, 5 codes, 5 classes)", bound, (5,))
+    expect_close("labelled_bound(point_toy, h_toy, y_toy), q(z | h, y) a point", bound, _POINT_BOUNDS, atol=1e-3,
+                 hint="log N(h; mean, e^logvar) of the decoder's output, summed over h's 3 dimensions, minus the KL "
+                      "to N(0, I), minus log K for log p(y).",
+                 offsets={math.log(4): "log p(y) = -log K is missing (K = model.n_classes, 4 for the toy).",
+                          2 * math.log(4): "log p(y) is -log K, not +log K.",
+                          1.5 * math.log(2 * math.pi): "the code's log-density lacks its -1/2 log(2 pi) per dimension.",
+                          -math.log(10 / 4): "K is model.n_classes (4 for the toy), not N_CLASSES."})
+    two = expect_returns("labelled_bound(point_toy, the first two codes, classes 0 and 1)", labelled_bound, point_toy,
+                         h_toy[:2], y_toy[:2], hint="the one-hot of y needs model.n_classes columns, whatever classes y "
+                                                    "holds: F.one_hot(y) alone makes only max(y) + 1.")
+    expect_close("labelled_bound(point_toy, the first two codes, classes 0 and 1)", two, _POINT_BOUNDS[:2], atol=1e-3)
+    torch.manual_seed(0)
+    draws = labelled_bound(toy, h_toy.repeat(4000, 1), y_toy.repeat(4000)).view(4000, 5)
+    expect_equal("labelled_bound of each code changes from one draw of z to the next", bool((draws.std(0) > 0.01).all()),
+                 True, hint="draw z = mu + exp(0.5 * logvar) * eps with eps ~ N(0, I), a new eps for each code and "
+                            "dimension, and decode z, not mu.")
+    expect_close("the spread (standard deviation) of labelled_bound(toy, h_toy, y_toy) over 4,000 draws of z",
+                 draws.std(0), torch.tensor([0.0889, 0.2347, 0.1902, 0.2615, 1.5314]), atol=0.02, rtol=0.1,
+                 hint="exp(logvar) is the variance of q(z | h, y): its standard deviation is exp(0.5 * logvar).")
+    expect_close("the mean of labelled_bound(toy, h_toy, y_toy) over 4,000 draws of z", draws.mean(0),
+                 torch.tensor([-5.3194, -4.9808, -5.5361, -6.6691, -9.8171]), atol=0.12, rtol=0,
+                 hint="one draw of z per code, the code's log-density at the decoder's output, minus the KL, minus log K.")
+    h = h_toy.clone().requires_grad_()
+    mean_bound = labelled_bound(toy, h.repeat(4000, 1), y_toy.repeat(4000)).sum() / 4000
+    expect_equal("labelled_bound carries gradients (nothing detached, no torch.no_grad())", mean_bound.requires_grad, True)
+    toy.zero_grad()
+    mean_bound.backward()
+    expect_close("the gradient of labelled_bound(toy, h_toy, y_toy), summed and averaged over 4,000 draws, in the bias "
+                 "of q(z | h, y)'s last layer", toy.encoder[-1].bias.grad,
+                 torch.tensor([5.0420, -1.6979, 1.5553, 2.0840]), atol=0.15, rtol=0.05,
+                 hint="z must carry gradients back to mu and logvar: z = mu + exp(0.5 * logvar) * eps; .sample() "
+                      "and torch.normal cut them, and only the KL's gradient is left.")
+    print(PASSED)
+
+
+def unlabelled_bound(unlabelled_bound, labelled_bound, point_toy, h_toy, y_toy):
+    """Check ``unlabelled_bound`` on the notebook's toy M2 whose q(z | h, y) is a point: that each code's bound
+    is its own, its values, and the gradient it gives the classifier. ``labelled_bound`` is checked first,
+    since ``unlabelled_bound`` builds on it."""
+    expect_close("your labelled_bound(point_toy, h_toy, y_toy), which unlabelled_bound builds on",
+                 labelled_bound(point_toy, h_toy, y_toy), _POINT_BOUNDS, atol=1e-3,
+                 hint="make Exercise 1's checks pass first: these checks use your labelled_bound (when your notebook "
+                      "is graded, this exercise is checked with a correct one).")
+    bound = unlabelled_bound(point_toy, h_toy)
+    expect_shape("unlabelled_bound(point_toy, 5 codes)", bound, (5,))
+    expect_finite("unlabelled_bound(point_toy, 5 codes)", bound)
+    alone = torch.cat([unlabelled_bound(point_toy, h_toy[i:i + 1]) for i in range(5)])
+    expect_close("unlabelled_bound(point_toy, h_toy) against each code's unlabelled_bound alone (h_toy[i:i + 1])", bound,
+                 alone, atol=1e-4,
+                 hint="a code's bound must not depend on the other codes of the batch. Each code's row of the (batch, K) "
+                      "table must hold its own bounds with each class: repeat each code K times in a row "
+                      "(repeat_interleave) and cycle through the classes (repeat); q(y | h) is a softmax over the "
+                      "classes (dim=1), not over the batch.")
+    expect_close("unlabelled_bound(point_toy, h_toy), q(z | h, y) a point", bound,
+                 torch.tensor([-42.0055, -42.1179, -41.9796, -43.0395, -45.9692]), atol=1e-3,
+                 hint="U(h) = sum over y of q(y | h) L(h, y), plus (not minus) the entropy -sum_y q(y | h) log q(y | h); "
+                      "q(y | h) is the softmax of model.classify(h).")
+    point_toy.zero_grad()
+    unlabelled_bound(point_toy, h_toy.clone().requires_grad_()).sum().backward()
+    gradient = point_toy.classifier[0].weight.grad
+    expect_equal("the classifier gets a gradient from unlabelled_bound",
+                 gradient is not None and bool(gradient.abs().sum() > 1e-3), True,
+                 hint="the weights q(y | h) must come from model.classify(h) with nothing detached.")
+    expect_close("the classifier's gradient (its first layer's weight, summed) from unlabelled_bound(point_toy, h_toy).sum()",
+                 gradient.sum(), 0.1561, atol=1e-3, rtol=1e-3,
+                 hint="the weights q(y | h) and the entropy both carry the classifier's gradient: detach neither, and "
+                      "take log q from the log_softmax of model.classify(h).")
+    print(PASSED)
