@@ -60,6 +60,8 @@ MISTAKES = [
     ("01_elbo", "bernoulli-softplus-overflows", "log_likelihoods",
      'per_pixel = -F.binary_cross_entropy_with_logits(logits, x, reduction="none")',
      "per_pixel = x * logits - torch.log1p(logits.exp())", "test_log_likelihoods"),
+    # the n_samples draws' log-likelihoods added up instead of averaged
+    ("01_elbo", "elbo-samples-summed", "elbo", "    ]).mean(dim=0)", "    ]).sum(dim=0)", "test_elbo"),
     ("02_dense_vae", "logvar-head-rectified", "dense_vae",
      "return self.to_mu(h), self.to_logvar(h)", "return self.to_mu(h), torch.relu(self.to_logvar(h))", "test_dense_vae"),
     ("02_dense_vae", "kl-sign-flipped", "vae_loss",
@@ -505,6 +507,25 @@ ALTERNATIVES = [
     ("01_elbo", [
         ("log_likelihoods", 'per_pixel = -F.binary_cross_entropy_with_logits(logits, x, reduction="none")',
          "per_pixel = torch.distributions.Bernoulli(logits=logits, validate_args=False).log_prob(x)"),
+    ]),
+    # the KL in its other common form; the noise made by hand; the ELBO estimated wholly by sampling, as the
+    # average of log p(x, z) - log q(z | x); the log of the mean weight computed with the largest weight factored out
+    ("01_elbo", [
+        ("kl_to_standard_normal", "return 0.5 * (logvar.exp() + mu.pow(2) - 1.0 - logvar).sum(dim=1)",
+         "return -0.5 * torch.sum(1 + logvar - mu ** 2 - torch.exp(logvar), dim=-1)"),
+        ("reparameterize", "std = torch.exp(0.5 * logvar)\n    return mu + std * torch.randn_like(std)",
+         "eps = torch.randn(mu.shape, dtype=mu.dtype, device=mu.device)\n    return mu + eps * (0.5 * logvar).exp()"),
+        ("elbo", "return reconstruction - kl_to_standard_normal(q_mu, q_logvar)",
+         "estimates = []\n"
+         "    for _ in range(n_samples):\n"
+         "        z = reparameterize(q_mu, q_logvar)\n"
+         "        estimates.append(gaussian_log_likelihood(x, model.decoder_mean(z), model.logvar)\n"
+         "                         + gaussian_log_likelihood(z, 0.0, 0.0) - gaussian_log_likelihood(z, q_mu, q_logvar))\n"
+         "    return torch.stack(estimates).mean(dim=0)"),
+        ("importance_weighted_bound", "return torch.logsumexp(torch.stack(log_weights), dim=0) - math.log(k)",
+         "log_w = torch.stack(log_weights)\n"
+         "    top = log_w.max(dim=0).values\n"
+         "    return top + torch.log(torch.exp(log_w - top).mean(dim=0))"),
     ]),
     ("02_dense_vae", [
         ("vae_loss", 'reconstruction = F.binary_cross_entropy_with_logits(logits, targets, reduction="none").flatten(1).sum(1).mean()',

@@ -73,7 +73,8 @@ def log_likelihoods(bernoulli_log_likelihood, gaussian_log_likelihood):
                              "are.")
     expect_shape("bernoulli_log_likelihood for images of shape (2, 1, 28, 28)", ll, (2,))
     expect_close("Bernoulli log-likelihood with all logits 0", ll, torch.full((2,), 784 * math.log(0.5)),
-                 hint="each pixel contributes log 0.5; sum over the pixels, do not average them.")
+                 hint="a logit of 0 is a probability of 0.5, so each pixel contributes log 0.5: sum over the pixels, "
+                      "do not average them, and use the logits as they are, no sigmoid first.")
     x = torch.tensor([[1.0, 0.0]])
     logits = torch.tensor([[2.0, -1.0]])
     expect_close("Bernoulli log-likelihood of x = [1, 0] with logits [2, -1]",
@@ -108,7 +109,8 @@ def elbo(elbo, toy, x_toy, post_mu, post_logvar):
     estimate = elbo(x_toy, post_mu, post_logvar, toy, n_samples=500)
     expect_shape("elbo(x_toy, ...) for 4 observations", estimate, (4,))
     expect_close("ELBO at the exact posterior (500 samples)", estimate, log_px, atol=0.2, rtol=0,
-                 hint="at q = p(z|x) the ELBO equals log p(x); check both terms and the sign of the KL.")
+                 hint="at q = p(z|x) the ELBO equals log p(x); check both terms, the sign of the KL, and that the "
+                      "reconstruction term is the average of log p(x|z) over the n_samples draws z ~ q (not z = mu).")
     poor_mu, poor_logvar = torch.zeros_like(post_mu), torch.zeros_like(post_logvar)  # q = the prior
     poor = elbo(x_toy, poor_mu, poor_logvar, toy, n_samples=500)
     assert (poor < log_px).all(), (
