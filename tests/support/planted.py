@@ -532,6 +532,15 @@ ALTERNATIVES = [
          "reconstruction = -torch.distributions.Bernoulli(logits=logits, validate_args=False).log_prob(targets)"
          ".sum(1).mean()"),
     ]),
+    # mu and logvar from one layer of 40 outputs (the same parameters), and the noise made by hand
+    ("02_dense_vae", [
+        ("dense_vae", "self.to_mu = nn.Linear(hidden_dim, latent_dim)\n        self.to_logvar = nn.Linear(hidden_dim, latent_dim)",
+         "self.heads = nn.Linear(hidden_dim, 2 * latent_dim)"),
+        ("dense_vae", "return self.to_mu(h), self.to_logvar(h)",
+         "mu, logvar = self.heads(h).chunk(2, dim=1)\n        return mu, logvar"),
+        ("dense_vae", "z = mu + torch.exp(0.5 * logvar) * torch.randn_like(mu)",
+         "z = mu + torch.randn(mu.shape, dtype=mu.dtype, device=mu.device) * logvar.div(2).exp()"),
+    ]),
     ("05_beta_vae", [
         ("kl_weight", "return float(beta) * min(1.0, step / warmup_steps)",
          "return beta * step / warmup_steps if step < warmup_steps else float(beta)"),

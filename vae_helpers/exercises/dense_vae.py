@@ -35,7 +35,8 @@ def dense_vae(DenseVAE):
     expect_finite("logits", logits)
     expect_gradient("logits as a function of the images (through the encoder, z and the decoder)", logits, images)
     torch.manual_seed(0)
-    known_mu = torch.full((5000, 20), 1.5, requires_grad=True)  # a known q(z | x) for every image: mu = 1.5, sigma = 0.5
+    # a known q(z | x) for every image: mu = 1.5, sigma = 0.5
+    known_mu = torch.full((5000, 20), 1.5, requires_grad=True)
     known_logvar = torch.full((5000, 20), math.log(0.25))
     model.encode = lambda x: (known_mu, known_logvar)  # stand-ins for encode and decode, as at grading;
     model.decode = lambda z: z                         # this decode returns the z it is given
@@ -78,7 +79,8 @@ def vae_loss(vae_loss):
     loss, _, kl = vae_loss(logits, torch.zeros(4, 784), mu, logvar, beta=2.0)
     expect_close("KL with mu = 1 and logvar = log 4 in 20 dimensions", kl, 10 * (4 + 1 - 1 - math.log(4)),
                  hint="0.5 * (variance + mu^2 - 1 - logvar), summed over dimensions; exp(logvar) is the variance.")
-    expect_close("loss with beta = 2", loss, 784 * math.log(2) + 2 * kl.item(), hint="loss = reconstruction + beta * KL.")
+    expect_close("loss with beta = 2", loss, 784 * math.log(2) + 2 * kl.item(),
+                 hint="loss = reconstruction + beta * KL.")
     expect_gradient("the loss as a function of the logits (training follows it)", loss, logits)
     print(PASSED)
 
@@ -120,8 +122,8 @@ def train_epoch(train_epoch, AsLent, device):
            "and zero the gradients with the optimizer; model.parameters() lists nothing.")
     try:
         mean = expect_returns("train_epoch(a lent model of 2 x 2 images, batches of 4, 4 and 2 images of shape "
-                              "(1, 2, 2))", train_epoch, lent, uneven, torch.optim.SGD(four_pixels.parameters(), lr=0.5),
-                              hint=how)
+                              "(1, 2, 2))", train_epoch, lent, uneven,
+                              torch.optim.SGD(four_pixels.parameters(), lr=0.5), hint=how)
     except StopIteration:  # next(model.parameters())
         raise AssertionError(f"train_epoch(a lent model): expected a result, got StopIteration. Hint: {how}") from None
     expect_close("the decoder's bias after the epoch's three SGD steps", four_pixels.decoder.bias,
@@ -180,5 +182,6 @@ def gaussian_nll(gaussian_nll):
                      x.view(3, 784)).sum(1),
                  atol=1e-2, rtol=1e-5, hint="s = max(exp(log_scale), min_scale), pixel by pixel.")
     expect_returns("the gradient of gaussian_nll in log_scale", expect_gradient, "gaussian_nll in log_scale", nll,
-                   log_scale, hint="floor s without changing any tensor in place (no clamp_, no +=): autograd needs it.")
+                   log_scale,
+                   hint="floor s without changing any tensor in place (no clamp_, no +=): autograd needs it.")
     print(PASSED)
