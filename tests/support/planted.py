@@ -171,6 +171,14 @@ MISTAKES = [
     ("03_conv_vae", "forward-calls-encoder-mu-logvar", "conv_vae_forward",
      "q = self.encoder(x)", "mu, logvar = self.encoder.mu_logvar(x)\n        q = Normal(mu, torch.exp(0.5 * logvar))",
      "test_conv_vae_forward"),
+    # the padding left at its default of 0: the sides come out 13 and 5 instead of 14 and 7 (encoder), 16 and 32
+    # instead of 14 and 28 (decoder)
+    ("03_conv_vae", "encoder-without-padding", "conv_encoder",
+     "nn.Conv2d(1, c1, kernel_size=4, stride=2, padding=1)", "nn.Conv2d(1, c1, kernel_size=4, stride=2)",
+     "test_conv_encoder"),
+    ("03_conv_vae", "decoder-without-padding", "conv_decoder",
+     "nn.ConvTranspose2d(c2, c1, kernel_size=4, stride=2, padding=1)", "nn.ConvTranspose2d(c2, c1, kernel_size=4, stride=2)",
+     "test_conv_decoder"),
     ("04_conditional_vae", "logvar-head-rectified", "conditional_vae",
      "return self.to_mu(h), self.to_logvar(h)", "return self.to_mu(h), torch.nn.functional.softplus(self.to_logvar(h))",
      "test_conditional_vae"),
@@ -493,6 +501,17 @@ ALTERNATIVES = [
         ("conv_vae_forward", "z = q.rsample()", "z = q.loc + q.scale * torch.randn_like(q.loc)"),
         ("kl_to_prior", "return kl_divergence(q, prior).sum(dim=-1)",
          "return (0.5 * (q.scale ** 2 + q.loc ** 2 - 1) - torch.log(q.scale)).sum(-1)"),
+    ]),
+    # the std as the root of the variance; the reshape as a layer; the draw by hand from q's mean and std; the KL of
+    # the two Normals seen as distributions over the whole code (Independent), which sums over the dimensions itself
+    ("03_conv_vae", [
+        ("conv_encoder", "return Normal(mu, torch.exp(0.5 * logvar))", "return Normal(mu, logvar.exp().sqrt())"),
+        ("conv_decoder", "nn.Linear(hidden, c2 * 7 * 7), nn.ReLU())",
+         "nn.Linear(hidden, c2 * 7 * 7), nn.ReLU(), nn.Unflatten(1, (c2, 7, 7)))"),
+        ("conv_decoder", "self.upsample(self.expand(z).view(-1, self.c2, 7, 7))", "self.upsample(self.expand(z))"),
+        ("conv_vae_forward", "z = q.rsample()", "z = q.mean + q.stddev * torch.randn_like(q.stddev)"),
+        ("kl_to_prior", "return kl_divergence(q, prior).sum(dim=-1)",
+         "return kl_divergence(torch.distributions.Independent(q, 1), torch.distributions.Independent(prior, 1))"),
     ]),
     ("04_conditional_vae", [
         ("one_hot", "return F.one_hot(labels.long(), n_classes).float()",

@@ -17,7 +17,10 @@ def conv_encoder(ConvEncoder):
                  hint="conv 1->16 and 16->32 (4x4 kernels, with biases), each followed by BatchNorm2d, "
                       "then two Linear(1568, 20) heads.")
     images = torch.rand(5, 1, 28, 28)
-    mu, logvar = encoder.mu_logvar(images)
+    mu, logvar = expect_returns("mu_logvar(images of shape (5, 1, 28, 28))", encoder.mu_logvar, images,
+                                hint="the two convolutions must take the side from 28 to 14 to 7, so that 32 x 7 x 7 "
+                                     "= 1568 numbers reach the heads: work out each one's padding from the "
+                                     "output-size formula.")
     expect_shape("mu from mu_logvar(images of shape (5, 1, 28, 28))", mu, (5, 20))
     expect_shape("logvar from mu_logvar(images)", logvar, (5, 20))
     q = encoder(images)
@@ -46,7 +49,10 @@ def conv_decoder(ConvDecoder):
                  hint="Linear(20, 256) and Linear(256, 1568), then ConvTranspose2d 32->16 (4x4, with bias) "
                       "with BatchNorm2d(16), and ConvTranspose2d 16->1.")
     for batch in (1, 7):
-        expect_shape(f"decoder(z of shape ({batch}, 20))", decoder(torch.randn(batch, 20)), (batch, 1, 28, 28))
+        logits = expect_returns(f"decoder(z of shape ({batch}, 20))", decoder, torch.randn(batch, 20),
+                                hint="the decoder takes any number of codes: when you reshape, take the batch size "
+                                     "from z, not a fixed number.")
+        expect_shape(f"decoder(z of shape ({batch}, 20))", logits, (batch, 1, 28, 28))
     z = torch.randn(3, 20, requires_grad=True)
     expect_gradient("decoder output as a function of z", decoder(z), z)
     assert (decoder(3 * torch.randn(200, 20)) < 0).any(), \
