@@ -52,6 +52,10 @@ def conv_decoder(ConvDecoder):
         logits = expect_returns(f"decoder(z of shape ({batch}, 20))", decoder, torch.randn(batch, 20),
                                 hint="the decoder takes any number of codes: when you reshape, take the batch size "
                                      "from z, not a fixed number.")
+        if logits.dim() == 4:  # images: their side tells whether the transposed convolutions double it
+            expect_equal(f"the side of the images of decoder(z of shape ({batch}, 20))", tuple(logits.shape[-2:]),
+                         (28, 28), hint="each transposed convolution must double the side, 7 to 14 to 28: work out "
+                                        "its padding from the output-size formula.")
         expect_shape(f"decoder(z of shape ({batch}, 20))", logits, (batch, 1, 28, 28))
     z = torch.randn(3, 20, requires_grad=True)
     expect_gradient("decoder output as a function of z", decoder(z), z)

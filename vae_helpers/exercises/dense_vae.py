@@ -67,7 +67,8 @@ def vae_loss(vae_loss):
     for name, value in (("loss", loss), ("reconstruction", reconstruction), ("kl", kl)):
         expect_shape(f"{name} from vae_loss", value, ())
     expect_close("reconstruction with all logits 0", reconstruction, 784 * math.log(2),
-                 hint="each pixel costs log 2 nats; sum over the 784 pixels, then average over the batch.")
+                 hint="a logit of 0 is a probability of 0.5, so each pixel costs log 2 nats: sum over the 784 pixels, "
+                      "then average over the batch, and use the logits as they are, no sigmoid first.")
     expect_close("KL when q is N(0, I)", kl, 0.0)
     x = torch.tensor([[1.0, 0.0]])
     _, reconstruction, _ = vae_loss(torch.tensor([[2.0, -1.0]]), x, torch.zeros(1, 1), torch.zeros(1, 1))
