@@ -560,6 +560,35 @@ ALTERNATIVES = [
         ("dense_vae", "z = mu + torch.exp(0.5 * logvar) * torch.randn_like(mu)",
          "z = mu + torch.randn(mu.shape, dtype=mu.dtype, device=mu.device) * logvar.div(2).exp()"),
     ]),
+    # the epoch's losses kept as tensors and added up once; the Gaussian term from torch's own negative log-likelihood
+    ("02_dense_vae", [
+        ("train_epoch", "total, count = 0.0, 0\n"
+         "    for x, _ in batches:\n"
+         "        logits, mu, logvar = model(x)\n"
+         "        loss, _, _ = vae_loss(logits, x, mu, logvar, beta)\n"
+         "        optimizer.zero_grad()\n"
+         "        loss.backward()\n"
+         "        optimizer.step()\n"
+         "        total += loss.item() * len(x)\n"
+         "        count += len(x)\n"
+         "    return total / count",
+         "weighted, sizes = [], []\n"
+         "    for batch in batches:\n"
+         "        x = batch[0]\n"
+         "        optimizer.zero_grad()\n"
+         "        logits, mu, logvar = model(x)\n"
+         "        loss = vae_loss(logits, x, mu, logvar, beta=beta)[0]\n"
+         "        loss.backward()\n"
+         "        optimizer.step()\n"
+         "        weighted.append(loss.detach() * len(x))\n"
+         "        sizes.append(len(x))\n"
+         "    return (torch.stack(weighted).sum() / sum(sizes)).item()"),
+        ("gaussian_nll", "scale = log_scale.exp().clamp(min=min_scale)\n"
+         "    per_pixel = scale.log() + 0.5 * math.log(2 * math.pi) + (x.reshape(mean.shape) - mean) ** 2 / (2 * scale ** 2)\n"
+         "    return per_pixel.sum(1)",
+         "scale = torch.clamp(log_scale.exp(), min=min_scale).expand_as(mean)\n"
+         "    return F.gaussian_nll_loss(mean, x.reshape(mean.shape), scale ** 2, full=True, eps=0.0, reduction=\"none\").sum(1)"),
+    ]),
     ("05_beta_vae", [
         ("kl_weight", "return float(beta) * min(1.0, step / warmup_steps)",
          "return beta * step / warmup_steps if step < warmup_steps else float(beta)"),
