@@ -60,6 +60,8 @@ MISTAKES = [
     ("01_elbo", "bernoulli-softplus-overflows", "log_likelihoods",
      'per_pixel = -F.binary_cross_entropy_with_logits(logits, x, reduction="none")',
      "per_pixel = x * logits - torch.log1p(logits.exp())", "test_log_likelihoods"),
+    # the n_samples draws' log-likelihoods added up instead of averaged
+    ("01_elbo", "elbo-samples-summed", "elbo", "    ]).mean(dim=0)", "    ]).sum(dim=0)", "test_elbo"),
     ("02_dense_vae", "logvar-head-rectified", "dense_vae",
      "return self.to_mu(h), self.to_logvar(h)", "return self.to_mu(h), torch.relu(self.to_logvar(h))", "test_dense_vae"),
     ("02_dense_vae", "kl-sign-flipped", "vae_loss",
@@ -169,6 +171,14 @@ MISTAKES = [
     ("03_conv_vae", "forward-calls-encoder-mu-logvar", "conv_vae_forward",
      "q = self.encoder(x)", "mu, logvar = self.encoder.mu_logvar(x)\n        q = Normal(mu, torch.exp(0.5 * logvar))",
      "test_conv_vae_forward"),
+    # the padding left at its default of 0: the sides come out 13 and 5 instead of 14 and 7 (encoder), 16 and 32
+    # instead of 14 and 28 (decoder)
+    ("03_conv_vae", "encoder-without-padding", "conv_encoder",
+     "nn.Conv2d(1, c1, kernel_size=4, stride=2, padding=1)", "nn.Conv2d(1, c1, kernel_size=4, stride=2)",
+     "test_conv_encoder"),
+    ("03_conv_vae", "decoder-without-padding", "conv_decoder",
+     "nn.ConvTranspose2d(c2, c1, kernel_size=4, stride=2, padding=1)", "nn.ConvTranspose2d(c2, c1, kernel_size=4, stride=2)",
+     "test_conv_decoder"),
     ("04_conditional_vae", "logvar-head-rectified", "conditional_vae",
      "return self.to_mu(h), self.to_logvar(h)", "return self.to_mu(h), torch.nn.functional.softplus(self.to_logvar(h))",
      "test_conditional_vae"),
@@ -492,6 +502,17 @@ ALTERNATIVES = [
         ("kl_to_prior", "return kl_divergence(q, prior).sum(dim=-1)",
          "return (0.5 * (q.scale ** 2 + q.loc ** 2 - 1) - torch.log(q.scale)).sum(-1)"),
     ]),
+    # the std as the root of the variance; the reshape as a layer; the draw by hand from q's mean and std; the KL of
+    # the two Normals seen as distributions over the whole code (Independent), which sums over the dimensions itself
+    ("03_conv_vae", [
+        ("conv_encoder", "return Normal(mu, torch.exp(0.5 * logvar))", "return Normal(mu, logvar.exp().sqrt())"),
+        ("conv_decoder", "nn.Linear(hidden, c2 * 7 * 7), nn.ReLU())",
+         "nn.Linear(hidden, c2 * 7 * 7), nn.ReLU(), nn.Unflatten(1, (c2, 7, 7)))"),
+        ("conv_decoder", "self.upsample(self.expand(z).view(-1, self.c2, 7, 7))", "self.upsample(self.expand(z))"),
+        ("conv_vae_forward", "z = q.rsample()", "z = q.mean + q.stddev * torch.randn_like(q.stddev)"),
+        ("kl_to_prior", "return kl_divergence(q, prior).sum(dim=-1)",
+         "return kl_divergence(torch.distributions.Independent(q, 1), torch.distributions.Independent(prior, 1))"),
+    ]),
     ("04_conditional_vae", [
         ("one_hot", "return F.one_hot(labels.long(), n_classes).float()",
          "return torch.eye(n_classes, device=labels.device)[labels]"),
@@ -506,10 +527,67 @@ ALTERNATIVES = [
         ("log_likelihoods", 'per_pixel = -F.binary_cross_entropy_with_logits(logits, x, reduction="none")',
          "per_pixel = torch.distributions.Bernoulli(logits=logits, validate_args=False).log_prob(x)"),
     ]),
+    # the KL in its other common form; the noise made by hand; the ELBO estimated wholly by sampling, as the
+    # average of log p(x, z) - log q(z | x); the log of the mean weight computed with the largest weight factored out
+    ("01_elbo", [
+        ("kl_to_standard_normal", "return 0.5 * (logvar.exp() + mu.pow(2) - 1.0 - logvar).sum(dim=1)",
+         "return -0.5 * torch.sum(1 + logvar - mu ** 2 - torch.exp(logvar), dim=-1)"),
+        ("reparameterize", "std = torch.exp(0.5 * logvar)\n    return mu + std * torch.randn_like(std)",
+         "eps = torch.randn(mu.shape, dtype=mu.dtype, device=mu.device)\n    return mu + eps * (0.5 * logvar).exp()"),
+        ("elbo", "return reconstruction - kl_to_standard_normal(q_mu, q_logvar)",
+         "estimates = []\n"
+         "    for _ in range(n_samples):\n"
+         "        z = reparameterize(q_mu, q_logvar)\n"
+         "        estimates.append(gaussian_log_likelihood(x, model.decoder_mean(z), model.logvar)\n"
+         "                         + gaussian_log_likelihood(z, 0.0, 0.0) - gaussian_log_likelihood(z, q_mu, q_logvar))\n"
+         "    return torch.stack(estimates).mean(dim=0)"),
+        ("importance_weighted_bound", "return torch.logsumexp(torch.stack(log_weights), dim=0) - math.log(k)",
+         "log_w = torch.stack(log_weights)\n"
+         "    top = log_w.max(dim=0).values\n"
+         "    return top + torch.log(torch.exp(log_w - top).mean(dim=0))"),
+    ]),
     ("02_dense_vae", [
         ("vae_loss", 'reconstruction = F.binary_cross_entropy_with_logits(logits, targets, reduction="none").flatten(1).sum(1).mean()',
          "reconstruction = -torch.distributions.Bernoulli(logits=logits, validate_args=False).log_prob(targets)"
          ".sum(1).mean()"),
+    ]),
+    # mu and logvar from one layer of 40 outputs (the same parameters), and the noise made by hand
+    ("02_dense_vae", [
+        ("dense_vae", "self.to_mu = nn.Linear(hidden_dim, latent_dim)\n        self.to_logvar = nn.Linear(hidden_dim, latent_dim)",
+         "self.heads = nn.Linear(hidden_dim, 2 * latent_dim)"),
+        ("dense_vae", "return self.to_mu(h), self.to_logvar(h)",
+         "mu, logvar = self.heads(h).chunk(2, dim=1)\n        return mu, logvar"),
+        ("dense_vae", "z = mu + torch.exp(0.5 * logvar) * torch.randn_like(mu)",
+         "z = mu + torch.randn(mu.shape, dtype=mu.dtype, device=mu.device) * logvar.div(2).exp()"),
+    ]),
+    # the epoch's losses kept as tensors and added up once; the Gaussian term from torch's own negative log-likelihood
+    ("02_dense_vae", [
+        ("train_epoch", "total, count = 0.0, 0\n"
+         "    for x, _ in batches:\n"
+         "        logits, mu, logvar = model(x)\n"
+         "        loss, _, _ = vae_loss(logits, x, mu, logvar, beta)\n"
+         "        optimizer.zero_grad()\n"
+         "        loss.backward()\n"
+         "        optimizer.step()\n"
+         "        total += loss.item() * len(x)\n"
+         "        count += len(x)\n"
+         "    return total / count",
+         "weighted, sizes = [], []\n"
+         "    for batch in batches:\n"
+         "        x = batch[0]\n"
+         "        optimizer.zero_grad()\n"
+         "        logits, mu, logvar = model(x)\n"
+         "        loss = vae_loss(logits, x, mu, logvar, beta=beta)[0]\n"
+         "        loss.backward()\n"
+         "        optimizer.step()\n"
+         "        weighted.append(loss.detach() * len(x))\n"
+         "        sizes.append(len(x))\n"
+         "    return (torch.stack(weighted).sum() / sum(sizes)).item()"),
+        ("gaussian_nll", "scale = log_scale.exp().clamp(min=min_scale)\n"
+         "    per_pixel = scale.log() + 0.5 * math.log(2 * math.pi) + (x.reshape(mean.shape) - mean) ** 2 / (2 * scale ** 2)\n"
+         "    return per_pixel.sum(1)",
+         "scale = torch.clamp(log_scale.exp(), min=min_scale).expand_as(mean)\n"
+         "    return F.gaussian_nll_loss(mean, x.reshape(mean.shape), scale ** 2, full=True, eps=0.0, reduction=\"none\").sum(1)"),
     ]),
     ("05_beta_vae", [
         ("kl_weight", "return float(beta) * min(1.0, step / warmup_steps)",

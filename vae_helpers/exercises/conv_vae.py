@@ -1,0 +1,124 @@
+"""The visible checks of 03_conv_vae's exercises, one function per graded cell."""
+import math
+
+import torch
+from torch import nn
+from torch.distributions import Normal
+
+from vae_helpers.checks import (PASSED, expect_close, expect_equal, expect_gradient, expect_on_device, expect_returns,
+                                expect_shape, expect_uncorrelated)
+
+
+def conv_encoder(ConvEncoder):
+    """Checks the encoder's size, the shapes of mu_logvar, and the Normal that forward builds, from the encoder's
+    own mu_logvar and from a stand-in for it."""
+    encoder = ConvEncoder()
+    expect_equal("encoder parameters", sum(p.numel() for p in encoder.parameters()), 71_352,
+                 hint="conv 1->16 and 16->32 (4x4 kernels, with biases), each followed by BatchNorm2d, "
+                      "then two Linear(1568, 20) heads.")
+    images = torch.rand(5, 1, 28, 28)
+    mu, logvar = expect_returns("mu_logvar(images of shape (5, 1, 28, 28))", encoder.mu_logvar, images,
+                                hint="the two convolutions must take the side from 28 to 14 to 7, so that 32 x 7 x 7 "
+                                     "= 1568 numbers reach the heads: work out each one's padding from the "
+                                     "output-size formula.")
+    expect_shape("mu from mu_logvar(images of shape (5, 1, 28, 28))", mu, (5, 20))
+    expect_shape("logvar from mu_logvar(images)", logvar, (5, 20))
+    q = encoder(images)
+    assert isinstance(q, Normal), f"encoder(images): expected a torch.distributions.Normal, got {type(q).__name__}."
+    expect_shape("q.loc", q.loc, (5, 20))
+    expect_close("q.loc", q.loc, mu, hint="the Normal's loc is mu.")
+    expect_close("q.scale", q.scale, torch.exp(0.5 * logvar),
+                 hint="the Normal's scale is the standard deviation exp(0.5 * logvar), not the variance exp(logvar).")
+    expect_shape("mu from mu_logvar(one image of shape (1, 1, 28, 28))",
+                 encoder.mu_logvar(torch.rand(1, 1, 28, 28))[0], (1, 20))
+    known_mu, known_logvar = torch.randn(4, 20), torch.randn(4, 20)
+    encoder.mu_logvar = lambda x: (known_mu, known_logvar)  # a stand-in for mu_logvar, as at grading
+    q = encoder(images[:4])
+    through = "forward must call self.mu_logvar(x) and build the Normal from what it returns: the checks replace it."
+    expect_close("q.loc when mu_logvar returns a known mu", q.loc, known_mu, hint=through)
+    expect_close("q.scale when mu_logvar returns a known logvar", q.scale, torch.exp(0.5 * known_logvar),
+                 hint=through)
+    print(PASSED)
+
+
+def conv_decoder(ConvDecoder):
+    """Checks the decoder's size, the shape of its output for one code and for a batch, its gradient in z and
+    that it returns logits."""
+    decoder = ConvDecoder()
+    expect_equal("decoder parameters", sum(p.numel() for p in decoder.parameters()), 416_849,
+                 hint="Linear(20, 256) and Linear(256, 1568), then ConvTranspose2d 32->16 (4x4, with bias) "
+                      "with BatchNorm2d(16), and ConvTranspose2d 16->1.")
+    for batch in (1, 7):
+        logits = expect_returns(f"decoder(z of shape ({batch}, 20))", decoder, torch.randn(batch, 20),
+                                hint="the decoder takes any number of codes: when you reshape, take the batch size "
+                                     "from z, not a fixed number.")
+        if logits.dim() == 4:  # images: their side tells whether the transposed convolutions double it
+            expect_equal(f"the side of the images of decoder(z of shape ({batch}, 20))", tuple(logits.shape[-2:]),
+                         (28, 28), hint="each transposed convolution must double the side, 7 to 14 to 28: work out "
+                                        "its padding from the output-size formula.")
+        expect_shape(f"decoder(z of shape ({batch}, 20))", logits, (batch, 1, 28, 28))
+    z = torch.randn(3, 20, requires_grad=True)
+    expect_gradient("decoder output as a function of z", decoder(z), z)
+    assert (decoder(3 * torch.randn(200, 20)) < 0).any(), \
+        "decoder: expected logits (any real number), got only values in (0, 1). Hint: no sigmoid at the end."
+    print(PASSED)
+
+
+class _KnownEncoder(nn.Module):
+    '''A stand-in for model.encoder: q = N(-0.5, 0.25^2) in each of 20 dimensions, whatever the image.'''
+
+    def forward(self, x):
+        return Normal(torch.full((len(x), 20), -0.5), torch.full((len(x), 20), 0.25))
+
+
+class _RecordingDecoder(nn.Module):
+    '''A stand-in for model.decoder: it records the z it is given.'''
+
+    def forward(self, z):
+        self.z = z
+        return torch.zeros(len(z), 1, 28, 28)
+
+
+def conv_vae_forward(ConvVAE):
+    """Checks the shapes of what forward returns, that gradients reach the images, and, through stand-ins for the
+    encoder and decoder, the q it returns and the mean, spread and independence of the z it decodes."""
+    model = ConvVAE()
+    images = torch.rand(4, 1, 28, 28, requires_grad=True)
+    logits, q = model(images)
+    expect_shape("logits from model(images of shape (4, 1, 28, 28))", logits, (4, 1, 28, 28))
+    assert isinstance(q, Normal), f"model(x): expected (logits, q) with q a Normal, got {type(q).__name__}."
+    grad = expect_gradient("logits as a function of the images (through the encoder, z and the decoder)", logits,
+                           images)
+    assert grad.abs().sum() > 0, ("model(x): the images receive only zero gradients from the logits. "
+                                  "Hint: draw z with q.rsample(), not q.sample() or torch.normal.")
+
+    torch.manual_seed(0)
+    recorder = _RecordingDecoder()
+    model.encoder, model.decoder = _KnownEncoder(), recorder  # as at grading: they can only be called
+    logits, q = expect_returns("model(5000 images) with stand-ins for model.encoder and model.decoder", model,
+                               torch.zeros(5000, 1, 28, 28),
+                               hint="forward calls self.encoder(x), which returns q, and self.decoder(z): nothing "
+                                    "else of them.")
+    z = recorder.z
+    expect_close("q.loc of the q that forward returns (the encoder's)", q.loc, -0.5,
+                 hint="return the encoder's q itself.")
+    expect_close("mean of z for q with loc -0.5", z.mean(), -0.5, atol=0.01, rtol=0, hint="z = q.rsample().")
+    expect_close("std of z for q with scale 0.25", z.std(), 0.25, atol=0.005, rtol=0, hint="z = q.rsample().")
+    expect_uncorrelated("correlation between two latent dimensions of z", z, atol=0.06,
+                        hint="each entry of z needs a noise of its own, as q.rsample() draws it.")
+    print(PASSED)
+
+
+def kl_to_prior(kl_to_prior):
+    """Checks the KL's shape, its value for two known Normals, and that it works on q's device."""
+    kl = kl_to_prior(Normal(torch.zeros(3, 20), torch.ones(3, 20)))
+    expect_shape("kl_to_prior(N(0, I) with batch shape (3, 20))", kl, (3,))
+    expect_close("KL of N(0, I) to itself", kl, torch.zeros(3))
+    kl = kl_to_prior(Normal(torch.ones(2, 4), torch.full((2, 4), 2.0)))
+    expect_close("KL with loc 1 and scale 2 in 4 dimensions", kl,
+                 torch.full((2,), 4 * 0.5 * (4 + 1 - 1 - math.log(4))),
+                 hint="kl_divergence(q, prior) per dimension, summed over the last dimension; KL is never negative.")
+    expect_on_device("kl_to_prior(q with loc and scale on the meta device)", kl_to_prior,
+                     Normal(torch.zeros(3, 20, device="meta"), torch.ones(3, 20, device="meta"), validate_args=False),
+                     shape=(3,), hint="make the prior on the device (and in the dtype) of q's own tensors.")
+    print(PASSED)

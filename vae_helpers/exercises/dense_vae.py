@@ -1,0 +1,188 @@
+"""The visible checks of 02_dense_vae's exercises, one function per graded cell."""
+import math
+
+import torch
+from torch import nn
+
+from vae_helpers import seed_everything
+from vae_helpers.checks import (PASSED, expect_close, expect_equal, expect_finite, expect_gradient, expect_number,
+                                expect_returns, expect_shape, expect_uncorrelated)
+
+
+def dense_vae(DenseVAE):
+    """Checks the model's size, the shapes and ranges of encode and decode, and forward's sample through
+    stand-ins for encode and decode: its mean, spread, independence between entries and gradient."""
+    model = DenseVAE()
+    n_parameters = sum(p.numel() for p in model.parameters())
+    expect_close("number of parameters", torch.tensor(float(n_parameters)), 652_824.0, atol=0.5,
+                 hint="784*400+400 (encoder) + 2*(400*20+20) (mu and logvar heads) + 20*400+400 + 400*784+784 "
+                      "(decoder).")
+    images = torch.rand(5, 1, 28, 28, requires_grad=True)
+    mu, logvar = model.encode(images)
+    expect_shape("mu from encode(images of shape (5, 1, 28, 28))", mu, (5, 20))
+    expect_shape("logvar from encode(images of shape (5, 1, 28, 28))", logvar, (5, 20))
+    expect_shape("mu from encode(flat images of shape (5, 784))", model.encode(images.view(5, 784))[0], (5, 20))
+    expect_equal("some logvar below 0 from a new model's encode(500 random images)",
+                 bool((model.encode(torch.rand(500, 784))[1] < 0).any()), True,
+                 hint="logvar = log sigma^2 is any real number; a variance kept at 1 or above cannot make q narrower "
+                      "than the prior.")
+    logits = model.decode(torch.randn(5, 20))
+    expect_shape("decode(z of shape (5, 20))", logits, (5, 784))
+    assert (model.decode(3 * torch.randn(500, 20)) < 0).any(), \
+        "decode: expected logits (any real number), got only values in (0, 1). Hint: remove the sigmoid."
+    logits, mu, logvar = model(images)
+    expect_shape("logits from model(images)", logits, (5, 784))
+    expect_finite("logits", logits)
+    expect_gradient("logits as a function of the images (through the encoder, z and the decoder)", logits, images)
+    torch.manual_seed(0)
+    # a known q(z | x) for every image: mu = 1.5, sigma = 0.5
+    known_mu = torch.full((5000, 20), 1.5, requires_grad=True)
+    known_logvar = torch.full((5000, 20), math.log(0.25))
+    model.encode = lambda x: (known_mu, known_logvar)  # stand-ins for encode and decode, as at grading;
+    model.decode = lambda z: z                         # this decode returns the z it is given
+    z, mu, logvar = model(torch.rand(5000, 1, 28, 28))
+    through = "forward must call self.encode(x) and self.decode(z): the checks replace them, here and at grading."
+    expect_equal("forward returns the (mu, logvar) that self.encode returned",
+                 torch.equal(mu, known_mu) and torch.equal(logvar, known_logvar), True, hint=through)
+    expect_equal("shape of what forward returns when self.decode returns the z it is given", tuple(z.shape),
+                 (5000, 20), hint=through)
+    expect_close("mean of z for mu = 1.5", z.mean(), 1.5, atol=0.01, rtol=0, hint="z = mu + sigma * epsilon.")
+    expect_close("std of z for logvar = log 0.25", z.std(), 0.5, atol=0.01, rtol=0,
+                 hint="sigma = exp(0.5 * logvar) is the standard deviation; exp(logvar) is the variance.")
+    expect_uncorrelated("correlation between two latent dimensions of z", z, atol=0.06,
+                        hint="each entry of z needs a noise of its own: torch.randn_like(mu), not one per image.")
+    expect_gradient("z as a function of mu (the reparameterisation trick)", z, known_mu)
+    print(PASSED)
+
+
+def vae_loss(vae_loss):
+    """Checks the three terms' shapes and their values on known logits, images and code distributions, with
+    grey-level pixels and beta = 2, and that the loss passes gradients to the logits."""
+    x = torch.full((2, 1, 28, 28), 0.5)  # grey levels: vae_loss must take them as well as 0/1 pixels
+    loss, reconstruction, kl = expect_returns(
+        "vae_loss(all logits 0, grey-level images of 0.5, ...)", vae_loss, torch.zeros(2, 784), x, torch.zeros(2, 20),
+        torch.zeros(2, 20), hint="torch.distributions.Bernoulli accepts only pixels that are exactly 0 or 1 unless "
+                                 "you pass validate_args=False; binary_cross_entropy_with_logits takes grey levels as "
+                                 "they are.")
+    for name, value in (("loss", loss), ("reconstruction", reconstruction), ("kl", kl)):
+        expect_shape(f"{name} from vae_loss", value, ())
+    expect_close("reconstruction with all logits 0", reconstruction, 784 * math.log(2),
+                 hint="a logit of 0 is a probability of 0.5, so each pixel costs log 2 nats: sum over the 784 pixels, "
+                      "then average over the batch, and use the logits as they are, no sigmoid first.")
+    expect_close("KL when q is N(0, I)", kl, 0.0)
+    x = torch.tensor([[1.0, 0.0]])
+    _, reconstruction, _ = vae_loss(torch.tensor([[2.0, -1.0]]), x, torch.zeros(1, 1), torch.zeros(1, 1))
+    expect_close("reconstruction of x = [1, 0] with logits [2, -1]", reconstruction,
+                 -math.log(torch.sigmoid(torch.tensor(2.0)).item()) - math.log(torch.sigmoid(torch.tensor(1.0)).item()),
+                 hint="pass the logits to binary_cross_entropy_with_logits as they are, no sigmoid first.")
+    mu, logvar = torch.ones(4, 20), torch.full((4, 20), math.log(4.0))
+    logits = torch.zeros(4, 784, requires_grad=True)
+    loss, _, kl = vae_loss(logits, torch.zeros(4, 784), mu, logvar, beta=2.0)
+    expect_close("KL with mu = 1 and logvar = log 4 in 20 dimensions", kl, 10 * (4 + 1 - 1 - math.log(4)),
+                 hint="0.5 * (variance + mu^2 - 1 - logvar), summed over dimensions; exp(logvar) is the variance.")
+    expect_close("loss with beta = 2", loss, 784 * math.log(2) + 2 * kl.item(),
+                 hint="loss = reconstruction + beta * KL.")
+    expect_gradient("the loss as a function of the logits (training follows it)", loss, logits)
+    print(PASSED)
+
+
+class _FourPixels(nn.Module):
+    '''A 4-2-4 model with z = mu, for images of 2 x 2 pixels: train_epoch works with any model and image shape.'''
+
+    def __init__(self):
+        super().__init__()
+        self.to_mu, self.decoder = nn.Linear(4, 2), nn.Linear(2, 4)
+
+    def forward(self, x):
+        mu = self.to_mu(x.flatten(1))
+        return self.decoder(mu), mu, torch.zeros_like(mu)
+
+
+class _TinyVAE(nn.Module):
+    '''A 784-4-784 model with z = mu: it checks train_epoch alone, fast, whatever DenseVAE holds.'''
+
+    def __init__(self):
+        super().__init__()
+        self.to_mu, self.decoder = nn.Linear(784, 4), nn.Linear(4, 784)
+
+    def forward(self, x):
+        mu = self.to_mu(x.flatten(1))
+        return self.decoder(mu), mu, torch.zeros_like(mu)
+
+
+def train_epoch(train_epoch, AsLent, device):
+    """Checks one epoch on a lent model (``AsLent``, on ``device``) with uneven batches: the parameters after its
+    SGD steps and the mean loss it returns; then that it returns a float, changes the parameters and lowers the
+    loss over five epochs of a small model."""
+    torch.manual_seed(3)
+    four_pixels = _FourPixels().to(device)
+    pixels = torch.rand(10, 1, 2, 2).to(device)
+    uneven = [(pixels[:4], torch.zeros(4)), (pixels[4:8], torch.zeros(4)), (pixels[8:], torch.zeros(2))]
+    lent = AsLent(four_pixels)  # as at grading: lent.parameters() lists nothing; the optimizer holds the parameters
+    how = ("at grading the model is lent to train_epoch: call it on each batch as it comes (already on its device), "
+           "and zero the gradients with the optimizer; model.parameters() lists nothing.")
+    try:
+        mean = expect_returns("train_epoch(a lent model of 2 x 2 images, batches of 4, 4 and 2 images of shape "
+                              "(1, 2, 2))", train_epoch, lent, uneven,
+                              torch.optim.SGD(four_pixels.parameters(), lr=0.5), hint=how)
+    except StopIteration:  # next(model.parameters())
+        raise AssertionError(f"train_epoch(a lent model): expected a result, got StopIteration. Hint: {how}") from None
+    expect_close("the decoder's bias after the epoch's three SGD steps", four_pixels.decoder.bias,
+                 torch.tensor([0.360131, 0.215404, 0.064660, -0.292557]), atol=1e-4, rtol=0,
+                 hint="three SGD steps, each with its own batch's gradient only: zero the gradients with the optimizer "
+                      "(a lent model's parameters() lists nothing), back-propagate, then optimizer.step().")
+    expect_number("mean loss per image over batches of 4, 4 and 2 images", mean, 3.078297, atol=1e-4,
+                  hint="weight each batch's loss by its number of images: the last batch is smaller.")
+
+    seed_everything(1)
+    pixels_on = torch.linspace(0.05, 0.95, 784)  # 300 random images whose pixels are on with these probabilities
+    images = torch.bernoulli(pixels_on.expand(300, 784)).view(300, 1, 28, 28).to(device)
+    small = [(images[i:i + 128], torch.zeros(len(images[i:i + 128]))) for i in range(0, 300, 128)]
+    check_model = _TinyVAE().to(device)
+    before = [p.detach().clone() for p in check_model.parameters()]
+    check_optimizer = torch.optim.Adam(check_model.parameters(), lr=1e-2)
+    first = train_epoch(check_model, small, check_optimizer)
+    assert isinstance(first, float), f"train_epoch: expected a float (use loss.item()), got {type(first).__name__}."
+    assert any(not torch.equal(a, b) for a, b in zip(before, check_model.parameters())), \
+        "train_epoch: expected the parameters to change, but they did not. Hint: call optimizer.step()."
+    losses = [first] + [train_epoch(check_model, small, check_optimizer) for _ in range(4)]
+    assert losses[-1] < losses[0], f"train_epoch: expected the loss to fall over 5 epochs, got {losses}."
+    print(PASSED)
+
+
+def gaussian_nll(gaussian_nll):
+    """Checks the negative log-likelihood's shape and values for one scale, one scale per pixel, scales below and
+    just above the floor, a floor per pixel, and its gradient in log_scale."""
+    torch.manual_seed(0)
+    x, mean = torch.rand(3, 1, 28, 28), torch.rand(3, 784)
+    got = gaussian_nll(x, mean, torch.tensor(math.log(0.1)))
+    expect_shape("gaussian_nll(x (3, 1, 28, 28), mean (3, 784), log_scale = log 0.1)", got, (3,))
+    expected = -torch.distributions.Normal(mean, 0.1).log_prob(x.view(3, 784)).sum(1)
+    expect_close("gaussian_nll with s = 0.1", got, expected, atol=1e-2, rtol=1e-5,
+                 hint="the negative logarithm of the density above, pixel by pixel, summed over the 784 pixels: check "
+                      "the log s and log 2 pi terms.")
+    per_pixel_scale = torch.linspace(0.05, 0.5, 784)
+    expect_close("gaussian_nll with one s per pixel", gaussian_nll(x, mean, per_pixel_scale.log()),
+                 -torch.distributions.Normal(mean, per_pixel_scale).log_prob(x.view(3, 784)).sum(1), atol=1e-2,
+                 rtol=1e-5, hint="log_scale broadcasts against mean: use it pixel by pixel.")
+    expect_close("gaussian_nll with log_scale = -20 and min_scale = 0.05 (the floor applies)",
+                 gaussian_nll(x, mean, torch.tensor(-20.0), min_scale=0.05),
+                 -torch.distributions.Normal(mean, 0.05).log_prob(x.view(3, 784)).sum(1), atol=1e-2, rtol=1e-5,
+                 hint="s = max(exp(log_scale), min_scale): the floor is a lower bound on s.")
+    expect_close("gaussian_nll with log_scale = log 0.06 and min_scale = 0.05 (just above the floor)",
+                 gaussian_nll(x, mean, torch.tensor(math.log(0.06)), min_scale=0.05),
+                 -torch.distributions.Normal(mean, 0.06).log_prob(x.view(3, 784)).sum(1), atol=1e-2, rtol=1e-5,
+                 hint="above the floor, s is exp(log_scale) itself: the floor only replaces scales below it.")
+    log_scale = torch.linspace(-3.0, -1.5, 784).requires_grad_()  # one log s per pixel, s below 0.1 on about half
+    nll = expect_returns("gaussian_nll(flat x (3, 784), mean, log_scale (784,) requiring gradients, min_scale=0.1)",
+                         gaussian_nll, x.view(3, 784), mean, log_scale, 0.1,
+                         hint="with one s per pixel, floor each s on its own: an if or Python's max() takes a single "
+                              "s.")
+    expect_close("gaussian_nll with one s per pixel and a floor of 0.1", nll,
+                 -torch.distributions.Normal(mean, log_scale.detach().exp().clamp(min=0.1)).log_prob(
+                     x.view(3, 784)).sum(1),
+                 atol=1e-2, rtol=1e-5, hint="s = max(exp(log_scale), min_scale), pixel by pixel.")
+    expect_returns("the gradient of gaussian_nll in log_scale", expect_gradient, "gaussian_nll in log_scale", nll,
+                   log_scale,
+                   hint="floor s without changing any tensor in place (no clamp_, no +=): autograd needs it.")
+    print(PASSED)

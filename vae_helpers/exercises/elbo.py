@@ -1,0 +1,153 @@
+"""The visible checks of 01_elbo's exercises, one function per graded cell."""
+import math
+
+import torch
+
+from vae_helpers.checks import (PASSED, expect_close, expect_equal, expect_finite, expect_gradient, expect_on_device,
+                                expect_returns, expect_shape, expect_uncorrelated)
+
+
+def kl_to_standard_normal(kl_to_standard_normal):
+    """Checks the KL's shape, its value on a few known Gaussians (float64 and float32) and its gradient in mu."""
+    kl = kl_to_standard_normal(torch.zeros(3, 4), torch.zeros(3, 4))
+    expect_shape("kl_to_standard_normal(zeros(3, 4), zeros(3, 4))", kl, (3,))
+    expect_close("KL of N(0, I) to itself", kl, torch.zeros(3), hint="a distribution is at KL 0 from itself.")
+    expect_close("KL with mu = 1, logvar = 0 (one dimension)",
+                 kl_to_standard_normal(torch.ones(1, 1), torch.zeros(1, 1)), torch.tensor([0.5]),
+                 hint="with unit variance the KL is mu**2 / 2; check the sign of each term.")
+    expect_close("KL with mu = 1 in each of 5 dimensions",
+                 kl_to_standard_normal(torch.ones(2, 5), torch.zeros(2, 5)), torch.full((2,), 2.5),
+                 hint="sum over the latent dimensions; do not average them.")
+    expect_close("KL with mu = 0, logvar = log 4 (one dimension)",
+                 kl_to_standard_normal(torch.zeros(1, 1), torch.full((1, 1), math.log(4.0))),
+                 torch.tensor([0.5 * (4.0 - 1.0 - math.log(4.0))]),
+                 hint="exp(logvar) is the variance sigma^2, which is what the formula needs.")
+    mu = torch.tensor([[1.0, -2.0, 0.5]], dtype=torch.float32, requires_grad=True)
+    kl = expect_returns("kl_to_standard_normal(mu, logvar) in float32, for a mu that requires grad",
+                        kl_to_standard_normal, mu, torch.zeros(1, 3, dtype=torch.float32),
+                        hint="leave mu and logvar as they are (no in-place operation such as pow_): training needs "
+                             "their gradients.")
+    expect_close("KL in float32 with mu = [1, -2, 0.5], logvar = 0", kl, torch.tensor([2.625]))
+    expect_close("dKL/dmu for mu = [1, -2, 0.5], logvar = 0", expect_gradient("KL as a function of mu", kl, mu),
+                 mu.detach(), hint="the KL's derivative in mu is mu: compute it with torch operations on mu itself.")
+    print(PASSED)
+
+
+def reparameterize(reparameterize):
+    """Checks the samples' shape, mean, spread, gradients, device, independence between entries and between
+    calls."""
+    mu = torch.full((100_000, 1), 3.0, requires_grad=True)
+    logvar = torch.full((100_000, 1), math.log(4.0), requires_grad=True)
+    z = reparameterize(mu, logvar)
+    expect_shape("reparameterize(mu, logvar) with mu of shape (100000, 1)", z, (100_000, 1))
+    expect_finite("z", z)
+    expect_close("mean of z for mu = 3", z.mean(), 3.0, atol=0.05, hint="z = mu + std * eps with eps ~ N(0, 1).")
+    expect_close("std of z for logvar = log 4", z.std(), 2.0, atol=0.05,
+                 hint="the standard deviation is exp(0.5 * logvar); exp(logvar) is the variance.")
+    grad_mu = expect_gradient("z as a function of mu", z, mu)
+    expect_close("dz/dmu", grad_mu, torch.ones_like(grad_mu), hint="z = mu + ...: its derivative in mu is 1.")
+    grad_logvar = expect_gradient("z as a function of logvar", reparameterize(mu, logvar), logvar)
+    expect_close("mean of |dz/dlogvar|", grad_logvar.abs().mean(), 0.5 * 2.0 * math.sqrt(2 / math.pi), atol=0.05,
+                 hint="dz/dlogvar = 0.5 * std * eps: use exp(0.5 * logvar) as the std.")
+    expect_on_device("reparameterize(mu, logvar) for mu and logvar of shape (4, 2)", reparameterize,
+                     torch.zeros(4, 2, device="meta"), torch.zeros(4, 2, device="meta"), shape=(4, 2),
+                     hint="draw eps on the device of mu and logvar, not on the CPU (nor on 'cuda').")
+    pair = reparameterize(torch.zeros(50_000, 2), torch.zeros(50_000, 2))
+    expect_uncorrelated("the correlation between the two columns of z for mu and logvar of shape (50000, 2)", pair,
+                        atol=0.05, hint="every entry needs its own eps, of the shape of mu: not one per row, nor one "
+                                        "for all.")
+    expect_equal("z of two calls with the same mu and logvar is the same",
+                 torch.equal(reparameterize(mu, logvar), z), False,
+                 hint="each call must draw new noise: do not seed the random numbers inside the function.")
+    print(PASSED)
+
+
+def log_likelihoods(bernoulli_log_likelihood, gaussian_log_likelihood):
+    """Checks both log-likelihoods' shapes and values on known inputs: grey levels, logits far from 0, plain
+    numbers for the Gaussian's mean and log-variance."""
+    images = torch.rand(2, 1, 28, 28)  # grey levels, as notebooks 04 and 05 train on
+    ll = expect_returns("bernoulli_log_likelihood(grey-level images, all logits 0)", bernoulli_log_likelihood, images,
+                        torch.zeros(2, 1, 28, 28),
+                        hint="torch.distributions.Bernoulli accepts only pixels that are exactly 0 or 1 unless you "
+                             "pass validate_args=False; binary_cross_entropy_with_logits takes grey levels as they "
+                             "are.")
+    expect_shape("bernoulli_log_likelihood for images of shape (2, 1, 28, 28)", ll, (2,))
+    expect_close("Bernoulli log-likelihood with all logits 0", ll, torch.full((2,), 784 * math.log(0.5)),
+                 hint="a logit of 0 is a probability of 0.5, so each pixel contributes log 0.5: sum over the pixels, "
+                      "do not average them, and use the logits as they are, no sigmoid first.")
+    x = torch.tensor([[1.0, 0.0]])
+    logits = torch.tensor([[2.0, -1.0]])
+    expect_close("Bernoulli log-likelihood of x = [1, 0] with logits [2, -1]",
+                 bernoulli_log_likelihood(x, logits), torch.log(torch.sigmoid(torch.tensor([2.0]))) +
+                 torch.log(torch.sigmoid(torch.tensor([1.0]))),
+                 hint="the second argument holds logits: do not apply a sigmoid before the loss.")
+    expect_finite("Bernoulli log-likelihood with logits of +-1000",
+                  bernoulli_log_likelihood(torch.tensor([[1.0, 0.0]]), torch.tensor([[-1000.0, 1000.0]])),
+                  hint="sigmoid(1000) is exactly 1 and exp(1000) is inf in floating point: let "
+                       "binary_cross_entropy_with_logits (or logsigmoid) work from the logits.")
+    expect_close("Bernoulli log-likelihood of x = [1, 0] with logits [-1000, 1000]",
+                 bernoulli_log_likelihood(torch.tensor([[1.0, 0.0]]), torch.tensor([[-1000.0, 1000.0]])),
+                 torch.tensor([-2000.0]), hint="a probability clipped or offset away from 0 caps what a pixel can "
+                                               "cost; work from the logits, where log sigmoid(-1000) is -1000.")
+
+    x = torch.zeros(3, 4)
+    ll = gaussian_log_likelihood(x, torch.zeros(3, 4), torch.zeros(3, 4))
+    expect_shape("gaussian_log_likelihood for x of shape (3, 4)", ll, (3,))
+    expect_close("Gaussian log-likelihood at the mean, unit variance, 4 dimensions", ll,
+                 torch.full((3,), -2 * math.log(2 * math.pi)), hint="include the -0.5 * log(2 pi) constant per entry.")
+    expect_close("Gaussian log-likelihood of x = 1 with mean 0 and logvar log 4",
+                 gaussian_log_likelihood(torch.ones(1, 1), 0.0, math.log(4.0)),
+                 torch.tensor([-0.5 * (math.log(2 * math.pi) + math.log(4.0) + 1 / 4)]),
+                 hint="divide the squared error by the variance exp(logvar); mean and logvar may be numbers.")
+    print(PASSED)
+
+
+def elbo(elbo, toy, x_toy, post_mu, post_logvar):
+    """Checks the ELBO estimate's shape, its value at the exact posterior of the toy model's observations, that it
+    stays below log p(x) for a poor q, and that it passes gradients to q_mu."""
+    log_px = toy.log_evidence(x_toy)
+    estimate = elbo(x_toy, post_mu, post_logvar, toy, n_samples=500)
+    expect_shape("elbo(x_toy, ...) for 4 observations", estimate, (4,))
+    expect_close("ELBO at the exact posterior (500 samples)", estimate, log_px, atol=0.2, rtol=0,
+                 hint="at q = p(z|x) the ELBO equals log p(x); check both terms, the sign of the KL, and that the "
+                      "reconstruction term is the average of log p(x|z) over the n_samples draws z ~ q (not z = mu).")
+    poor_mu, poor_logvar = torch.zeros_like(post_mu), torch.zeros_like(post_logvar)  # q = the prior
+    poor = elbo(x_toy, poor_mu, poor_logvar, toy, n_samples=500)
+    assert (poor < log_px).all(), (
+        f"ELBO for q = prior: expected below log p(x) = {log_px.tolist()}, got {poor.tolist()}. "
+        "Hint: ELBO = E[log p(x|z)] - KL; a + sign on the KL lifts it above the evidence.")
+    q_mu = post_mu.clone().requires_grad_(True)
+    expect_gradient("ELBO as a function of q_mu", elbo(x_toy, q_mu, post_logvar, toy), q_mu)
+    print(PASSED)
+
+
+def importance_weighted_bound(importance_weighted_bound, toy, x_toy, post_mu, post_logvar):
+    """Checks the bound's shape, its value at the exact posterior, that it climbs with k below log p(x) for a
+    poor q, and that it stays finite and exact where every weight underflows."""
+    bound = importance_weighted_bound(x_toy, post_mu, post_logvar, toy, k=5)
+    expect_shape("importance_weighted_bound(x_toy, ..., k=5) for 4 observations", bound, (4,))
+    expect_close("L_5 at the exact posterior", bound, toy.log_evidence(x_toy), atol=1e-6, rtol=0,
+                 hint="at q = p(z|x) every weight equals p(x), so the bound is exact for any k: "
+                      "check log p(x|z) + log p(z) - log q(z|x) and the -log(k).")
+    prior_mu, prior_logvar = torch.zeros(1, 2), torch.zeros(1, 2)
+    far_x = toy.decoder_mean(torch.tensor([[3.0, -3.0]]))
+    # 300 estimates at once: 300 copies of the observation, each with its own samples
+    many_x, many_mu, many_logvar = far_x.repeat(300, 1), prior_mu.repeat(300, 1), prior_logvar.repeat(300, 1)
+    l1 = importance_weighted_bound(many_x, many_mu, many_logvar, toy, k=1).mean()
+    l50 = importance_weighted_bound(many_x, many_mu, many_logvar, toy, k=50).mean()
+    exact = toy.log_evidence(far_x)[0]
+    assert l1 < l50 < exact, (f"for a poor q (the prior), expected L_1 < L_50 < log p(x) = {exact:.2f}, "
+                              f"got L_1 = {l1:.2f}, L_50 = {l50:.2f}. Hint: average the weights inside the log.")
+    far_x = torch.tensor([[30.0, -20.0, 25.0]])  # thousands of nats from what the prior's codes explain
+    expect_finite("L_10 for x = [30, -20, 25], far from the model, with q = the prior",
+                  importance_weighted_bound(far_x, prior_mu, prior_logvar, toy, k=10),
+                  hint="each weight is about exp(-2700), which is 0 in floating point: average the weights in log "
+                       "space (torch.logsumexp) rather than exponentiating them.")
+    # b + 30 * (1, 0, -1.5), off the plane of W's columns: its exact posterior has mean 0 (and post_logvar)
+    off_x = torch.tensor([[30.5, -1.0, -45.0]])
+    expect_close("L_10 at the exact posterior of x = [30.5, -1, -45], where log p(x) is about -4878",
+                 importance_weighted_bound(off_x, torch.zeros(1, 2), post_logvar[:1], toy, k=10),
+                 toy.log_evidence(off_x), atol=1e-6, rtol=0,
+                 hint="every weight is p(x) = exp(-4878), 0 in floating point: combine the log-weights with "
+                      "torch.logsumexp.")
+    print(PASSED)
