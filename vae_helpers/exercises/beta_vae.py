@@ -6,6 +6,12 @@ import torch
 
 from vae_helpers.checks import PASSED, expect_close, expect_finite, expect_returns, expect_shape
 
+_INSIDE = "inside the warm-up the weight grows linearly, from 0 at step 0 to beta (here 2.0) at step warmup_steps."
+_AFTER = "after the warm-up the weight stays at beta (here 2.0)."
+# what a wrong weight misses at each step 0, 1, ..., 6 of a warm-up over 4 steps
+_WARM_UP_HINTS = ("the weight is 0 at the first step, step 0.", _INSIDE, _INSIDE, _INSIDE,
+                  "the weight reaches beta (here 2.0) at step warmup_steps.", _AFTER, _AFTER)
+
 
 def kl_weight(kl_weight):
     """Exercise 1: the weight ``kl_weight`` gives during and after a warm-up and without one, as a Python float,
@@ -13,11 +19,17 @@ def kl_weight(kl_weight):
     weights = [kl_weight(step, 4, 2.0) for step in range(7)]
     for step, (got, expected) in enumerate(zip(weights, [0.0, 0.5, 1.0, 1.5, 2.0, 2.0, 2.0])):
         expect_close(f"kl_weight({step}, warmup_steps=4, beta=2.0)", torch.tensor(float(got)), expected,
-                     hint="beta * min(1, step / warmup_steps): 0 at step 0, beta from step warmup_steps on.")
+                     hint=_WARM_UP_HINTS[step])
     assert isinstance(kl_weight(1, 4, 2.0), float), \
         f"kl_weight: expected a Python float, got {type(kl_weight(1, 4, 2.0)).__name__}."
     for step in (0, 5):
-        expect_close(f"kl_weight({step}, warmup_steps=0, beta=3.0)", torch.tensor(float(kl_weight(step, 0, 3.0))), 3.0,
+        try:
+            weight = kl_weight(step, 0, 3.0)
+        except ZeroDivisionError:
+            raise AssertionError(f"kl_weight({step}, warmup_steps=0, beta=3.0): expected 3.0, got ZeroDivisionError. "
+                                 "Hint: warmup_steps = 0 means no warm-up: the full weight at every step, with "
+                                 "nothing to divide by.") from None
+        expect_close(f"kl_weight({step}, warmup_steps=0, beta=3.0)", torch.tensor(float(weight)), 3.0,
                      hint="no warm-up: the full weight from the first step (and no division by zero).")
     for bad, what in (((-1, 4, 1.0), "step"), ((3, -5, 1.0), "warmup_steps")):
         try:
