@@ -544,6 +544,25 @@ ALTERNATIVES = [
          "    gumbel = -torch.log(-torch.log(u))\n",
          "gumbel = -torch.empty_like(logits).exponential_().log()\n"),
     ]),
+    # no special case for a warm-up of 0 steps: from step warmup_steps on (every step, then) the weight is beta
+    ("05_beta_vae", [
+        ("kl_weight", "    if warmup_steps == 0:\n        return float(beta)\n"
+         "    return float(beta) * min(1.0, step / warmup_steps)",
+         "    if step >= warmup_steps:\n        return float(beta)\n    return beta * step / warmup_steps"),
+    ]),
+    # both KLs by torch.distributions.kl_divergence, the shares' log-probabilities as a Categorical's logits
+    ("05_categorical_clustering", [
+        ("capacity_penalty", "kl = categorical_kl_to_uniform(category_logits)\n"
+         "    log_shares = torch.logsumexp(F.log_softmax(category_logits, dim=-1), dim=0) - math.log(len(category_logits))\n"
+         "    balance = categorical_kl_to_uniform(log_shares.unsqueeze(0)).squeeze(0)\n"
+         "    return gamma * (kl.mean() - capacity).abs() + gamma * balance",
+         "D = torch.distributions\n"
+         "    q = D.Categorical(logits=category_logits)\n"
+         "    kl = D.kl_divergence(q, D.Categorical(logits=torch.zeros_like(category_logits)))\n"
+         "    shares = D.Categorical(logits=torch.logsumexp(q.logits, dim=0))\n"
+         "    balance = D.kl_divergence(shares, D.Categorical(logits=torch.zeros_like(shares.logits)))\n"
+         "    return gamma * torch.abs(kl.mean() - capacity) + gamma * balance"),
+    ]),
     # PyTorch's own Gumbel-softmax: the notebook asks for one from the formula, but the result is the same
     ("05_categorical_clustering", [
         ("gumbel_softmax_sample", "return F.softmax((logits + gumbel) / tau, dim=-1)",
