@@ -29,6 +29,9 @@ def one_hot(one_hot):
             one_hot(bad, 10)
         except ValueError as error:
             print(f"{why}: ValueError({error})")
+        except (TypeError, RuntimeError, IndexError) as error:
+            raise AssertionError(f"one_hot({bad.tolist()}, 10): expected a ValueError for {why}, got "
+                                 f"{type(error).__name__}: {str(error)[:160]}") from None
         else:
             raise AssertionError(f"one_hot({bad.tolist()}, 10): expected a ValueError for {why}, got no error.")
     print(PASSED)
