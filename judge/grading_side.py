@@ -33,6 +33,7 @@ from judge.wire import COPY_LAYERS, MAX_ANSWER_BYTES, MIME_TYPE, QUESTION_KEY, A
 QUESTION_SECONDS = 120  # the longest the kernel may take to answer one question
 EXERCISE_SECONDS = 600  # ... and all the questions of one graded cell
 HIDDEN_TEST_MODULES = "hidden_tests."  # the names hidden test modules are loaded under (judge.hidden_tests)
+VISIBLE_CHECK_MODULES = "vae_helpers.exercises."  # the graded cells' visible checks, which lend objects too
 # the errors of the student's code that a check sees as themselves; any other is a RuntimeError
 RAISED = {kind.__name__: kind for kind in (
     ArithmeticError, AssertionError, AttributeError, IndexError, KeyError, NameError, NotImplementedError,
@@ -293,11 +294,12 @@ def _submodule(obj, name):
 
 
 def _readable(obj, name):
-    """True for a plain-data attribute that the hidden tests' own code gave ``obj`` (its instance or a class
-    they defined): the kernel may read it, as ``model.n_classes``."""
+    """True for a plain-data attribute that the hidden tests' or the visible checks' own code gave ``obj`` (its
+    instance or a class they defined): the kernel may read it, as ``model.n_classes``."""
     if name.startswith("_") or isinstance(obj, type):
         return False
-    owners = [vars(cls) for cls in type(obj).__mro__ if cls.__module__.startswith(HIDDEN_TEST_MODULES)]
+    owners = [vars(cls) for cls in type(obj).__mro__
+              if cls.__module__.startswith((HIDDEN_TEST_MODULES, VISIBLE_CHECK_MODULES))]
     owners += [vars(obj)] if owners else []  # what torch keeps in its own objects stays there
     return any(name in owner for owner in owners) and _is_plain(getattr(obj, name))
 

@@ -622,6 +622,55 @@ ALTERNATIVES = [
          "    gumbel = -torch.log(-torch.log(u))\n",
          "gumbel = -torch.empty_like(logits).exponential_().log()\n"),
     ]),
+    # no special case for a warm-up of 0 steps: from step warmup_steps on (every step, then) the weight is beta
+    ("05_beta_vae", [
+        ("kl_weight", "    if warmup_steps == 0:\n        return float(beta)\n"
+         "    return float(beta) * min(1.0, step / warmup_steps)",
+         "    if step >= warmup_steps:\n        return float(beta)\n    return beta * step / warmup_steps"),
+    ]),
+    # both KLs by torch.distributions.kl_divergence, the shares' log-probabilities as a Categorical's logits
+    ("05_categorical_clustering", [
+        ("capacity_penalty", "kl = categorical_kl_to_uniform(category_logits)\n"
+         "    log_shares = torch.logsumexp(F.log_softmax(category_logits, dim=-1), dim=0) - math.log(len(category_logits))\n"
+         "    balance = categorical_kl_to_uniform(log_shares.unsqueeze(0)).squeeze(0)\n"
+         "    return gamma * (kl.mean() - capacity).abs() + gamma * balance",
+         "D = torch.distributions\n"
+         "    q = D.Categorical(logits=category_logits)\n"
+         "    kl = D.kl_divergence(q, D.Categorical(logits=torch.zeros_like(category_logits)))\n"
+         "    shares = D.Categorical(logits=torch.logsumexp(q.logits, dim=0))\n"
+         "    balance = D.kl_divergence(shares, D.Categorical(logits=torch.zeros_like(shares.logits)))\n"
+         "    return gamma * torch.abs(kl.mean() - capacity) + gamma * balance"),
+    ]),
+    # the one-hot vectors by comparing each label with every class; the label enters the encoder's first layer
+    # through a layer of its own, added (as many weights as a layer that takes [x, y]); the KL by torch.distributions
+    ("04_conditional_vae", [
+        ("one_hot", "return F.one_hot(labels.long(), n_classes).float()",
+         "return (labels.long().unsqueeze(1) == torch.arange(n_classes, device=labels.device)).float()"),
+        ("conditional_vae", "self.hidden = nn.Sequential(nn.Linear(image_size + n_classes, hidden_dim), nn.ReLU())",
+         "self.from_x = nn.Linear(image_size, hidden_dim)\n"
+         "        self.from_y = nn.Linear(n_classes, hidden_dim, bias=False)"),
+        ("conditional_vae", "h = self.hidden(torch.cat([x.flatten(1), y], dim=1))",
+         "h = torch.relu(self.from_x(x.flatten(1)) + self.from_y(y))"),
+        ("cvae_loss", "kl = 0.5 * (logvar.exp() + mu.pow(2) - 1.0 - logvar).sum(1).mean()",
+         "q = torch.distributions.Normal(mu, torch.exp(0.5 * logvar))\n"
+         "    prior = torch.distributions.Normal(torch.zeros_like(mu), torch.ones_like(mu))\n"
+         "    kl = torch.distributions.kl_divergence(q, prior).sum(1).mean()"),
+    ]),
+    # scikit-learn's mutual_info_score of the labels and each dimension's bins
+    ("05_beta_vae", [
+        ("class_information", "    n_classes = int(labels.max()) + 1\n",
+         "    from sklearn.metrics import mutual_info_score\n"
+         "    return torch.tensor([mutual_info_score(labels.cpu().numpy(), column.cpu().numpy()) for column in bins.T],\n"
+         "                        dtype=z.dtype)\n"
+         "    n_classes = int(labels.max()) + 1\n"),
+    ]),
+    # the KL by torch.distributions, between two Categoricals
+    ("05_categorical_clustering", [
+        ("categorical_kl_to_uniform", "log_probs = F.log_softmax(logits, dim=-1)\n"
+         "    return (log_probs.exp() * log_probs).sum(-1) + math.log(logits.shape[-1])",
+         "D = torch.distributions\n"
+         "    return D.kl_divergence(D.Categorical(logits=logits), D.Categorical(logits=torch.zeros_like(logits)))"),
+    ]),
     # PyTorch's own Gumbel-softmax: the notebook asks for one from the formula, but the result is the same
     ("05_categorical_clustering", [
         ("gumbel_softmax_sample", "return F.softmax((logits + gumbel) / tau, dim=-1)",

@@ -1,0 +1,85 @@
+"""The visible checks of 05_beta_vae: the KL weight's warm-up and the information a code's dimensions hold about
+the class."""
+import math
+
+import torch
+
+from vae_helpers.checks import PASSED, expect_close, expect_finite, expect_returns, expect_shape
+
+_INSIDE = "inside the warm-up the weight grows linearly, from 0 at step 0 to beta (here 2.0) at step warmup_steps."
+_AFTER = "after the warm-up the weight stays at beta (here 2.0)."
+# what a wrong weight misses at each step 0, 1, ..., 6 of a warm-up over 4 steps
+_WARM_UP_HINTS = ("the weight is 0 at the first step, step 0.", _INSIDE, _INSIDE, _INSIDE,
+                  "the weight reaches beta (here 2.0) at step warmup_steps.", _AFTER, _AFTER)
+
+
+def kl_weight(kl_weight):
+    """Exercise 1: the weight ``kl_weight`` gives during and after a warm-up and without one, as a Python float,
+    and a ValueError for a negative step or warm-up length."""
+    weights = [kl_weight(step, 4, 2.0) for step in range(7)]
+    for step, (got, expected) in enumerate(zip(weights, [0.0, 0.5, 1.0, 1.5, 2.0, 2.0, 2.0])):
+        expect_close(f"kl_weight({step}, warmup_steps=4, beta=2.0)", torch.tensor(float(got)), expected,
+                     hint=_WARM_UP_HINTS[step])
+    assert isinstance(kl_weight(1, 4, 2.0), float), \
+        f"kl_weight: expected a Python float, got {type(kl_weight(1, 4, 2.0)).__name__}."
+    for step in (0, 5):
+        try:
+            weight = kl_weight(step, 0, 3.0)
+        except ZeroDivisionError:
+            raise AssertionError(f"kl_weight({step}, warmup_steps=0, beta=3.0): expected 3.0, got ZeroDivisionError. "
+                                 "Hint: warmup_steps = 0 means no warm-up: the full weight at every step, with "
+                                 "nothing to divide by.") from None
+        expect_close(f"kl_weight({step}, warmup_steps=0, beta=3.0)", torch.tensor(float(weight)), 3.0,
+                     hint="no warm-up: the full weight from the first step (and no division by zero).")
+    for bad, what in (((-1, 4, 1.0), "step"), ((3, -5, 1.0), "warmup_steps")):
+        try:
+            kl_weight(*bad)
+        except ValueError as error:
+            print(f"a negative {what}: ValueError({error})")
+        else:
+            raise AssertionError(f"kl_weight{bad}: expected a ValueError for a negative {what}, got no error.")
+    print(PASSED)
+
+
+def class_information(class_information):
+    """Exercise 2: ``class_information`` on codes whose answer is known (a coordinate that names the class, one
+    independent of it, a constant one), its shape and finiteness, its invariance to each dimension's scale and
+    shift and to the dtype, one bin, and labels that skip classes."""
+    labels = torch.arange(4).repeat(6)                               # 24 images: classes 0, 1, 2, 3, 0, 1, ...
+    named = labels.float() * 5 / 3                                   # a coordinate that names the class
+    blind = torch.arange(24).div(4, rounding_mode="floor").float()   # 0, 0, 0, 0, 1, ...: every value meets every class
+    constant = torch.zeros(24)
+    z = torch.stack([named, blind, constant], dim=1)
+    information = expect_returns("class_information(z of shape (24, 3), labels, n_bins=4)", class_information, z,
+                                 labels, 4, hint="every value needs a bin from 0 to n_bins - 1: the largest value goes "
+                                                 "into the last bin, and a constant dimension (a range of width 0) into "
+                                                 "one bin, without dividing by that width.")
+    expect_shape("class_information(z of shape (24, 3), labels, n_bins=4)", information, (3,))
+    expect_finite("class_information of two dimensions where many (bin, class) cells are empty", information[:2],
+                  hint="an empty cell must add 0 (0 log 0 = 0): keep it out of the log, or use torch.xlogy.")
+    expect_finite("class_information of a constant dimension", information[2:],
+                  hint="a constant dimension has a range of width 0: put all its values into one bin rather than "
+                       "dividing by that width.")
+    expect_close("class_information of a coordinate independent of the class (each bin holds the four classes "
+                 "equally)", information[1], torch.tensor(0.0), atol=1e-5,
+                 hint="I(b; y) = 0 when p(b, y) = p(b) p(y) in every cell: the ratio inside the log is "
+                      "p(b, y) / (p(b) p(y)), with both marginals.")
+    expect_close("class_information of a coordinate that names the class: each class has a bin of its own, "
+                 "so I(b; y) = H(y) = log 4", information[0], torch.tensor(math.log(4)), atol=1e-5,
+                 hint="nats: the natural log. The largest value goes into the last bin.")
+    expect_close("class_information of a constant dimension", information[2], torch.tensor(0.0), atol=1e-5)
+    moved = class_information(z * torch.tensor([0.01, 100.0, 1.0]) + torch.tensor([3.0, -50.0, 7.0]), labels, 4)
+    expect_close("class_information after each dimension is scaled and shifted on its own", moved, information,
+                 atol=1e-5, hint="bin each dimension over its own smallest and largest value, not over one range "
+                                 "for the whole code.")
+    expect_close("class_information of the same z in float64", class_information(z.double(), labels, 4), information,
+                 atol=1e-5, hint="what you make (bin edges, counts) must work with a z of any float dtype.")
+    expect_close("class_information(z, labels, n_bins=1): one bin tells nothing", class_information(z, labels, 1),
+                 torch.zeros(3), atol=1e-6)
+    skipping = expect_returns("class_information for labels 0 and 3 only (classes 1 and 2 never occur)",
+                              class_information, torch.tensor([[0.0], [1.0], [0.3], [0.7]]), torch.tensor([0, 3, 0, 3]),
+                              2, hint="a batch need not hold every class: take the number of classes from the largest "
+                                      "label, not from how many labels are distinct.")
+    expect_close("class_information for labels 0 and 3 only, each with a bin of its own", skipping,
+                 torch.tensor([math.log(2)]), atol=1e-5)
+    print(PASSED)

@@ -1,0 +1,134 @@
+"""The visible checks of 04_conditional_vae: one-hot labels, the conditional VAE and its loss."""
+import math
+
+import torch
+from torch import nn
+
+from vae_helpers.checks import (PASSED, expect_close, expect_equal, expect_gradient, expect_returns, expect_shape,
+                                expect_uncorrelated)
+
+
+def one_hot(one_hot):
+    """Exercise 1: shape, dtype and values of ``one_hot``, for int64 and int32 labels left unchanged, and a
+    ValueError for labels out of range or not integers."""
+    encoded = one_hot(torch.tensor([3, 0, 1]), 4)
+    expect_shape("one_hot(tensor([3, 0, 1]), 4)", encoded, (3, 4))
+    assert encoded.dtype == torch.float32, \
+        f"one_hot: expected dtype torch.float32 (the networks take floats), got {encoded.dtype}. Hint: .float()."
+    expect_close("one_hot(tensor([3, 0, 1]), 4)", encoded, torch.tensor([[0., 0, 0, 1], [1, 0, 0, 0], [0, 1, 0, 0]]))
+    expect_shape("one_hot(tensor([0, 1]), 10): the width is n_classes, whatever the batch holds",
+                 one_hot(torch.tensor([0, 1]), 10), (2, 10))
+    int32_labels = torch.tensor([2, 0], dtype=torch.int32)
+    expect_close("one_hot(int32 labels [2, 0], 3): any integer dtype is a label", one_hot(int32_labels, 3),
+                 torch.tensor([[0., 0, 1], [1, 0, 0]]), hint="F.one_hot needs int64: convert with labels.long().")
+    expect_close("the labels after one_hot (it must not change its input)", int32_labels,
+                 torch.tensor([2, 0], dtype=torch.int32), atol=0, rtol=0)
+    for bad, why in ((torch.tensor([0, 10]), "a label equal to n_classes"), (torch.tensor([-1, 2]), "a negative label"),
+                     (torch.tensor([0.5, 2.0]), "float labels")):
+        try:
+            one_hot(bad, 10)
+        except ValueError as error:
+            print(f"{why}: ValueError({error})")
+        except (TypeError, RuntimeError, IndexError) as error:
+            raise AssertionError(f"one_hot({bad.tolist()}, 10): expected a ValueError for {why}, got "
+                                 f"{type(error).__name__}: {str(error)[:160]}") from None
+        else:
+            raise AssertionError(f"one_hot({bad.tolist()}, 10): expected a ValueError for {why}, got no error.")
+    print(PASSED)
+
+
+def conditional_vae(ConditionalVAE, one_hot):
+    """Exercise 2: a new ``ConditionalVAE``'s size, the shapes of encode and decode, that both read the label,
+    and that forward calls encode and decode and draws a reparameterised z (its labels made with ``one_hot``)."""
+    model = ConditionalVAE()
+    expect_equal("number of parameters", sum(p.numel() for p in model.parameters()), 660_824,
+                 hint="(784 + 10)*400 + 400, two heads 400*20 + 20, then (20 + 10)*400 + 400 and 400*784 + 784.")
+    images, labels = torch.rand(5, 1, 28, 28, requires_grad=True), one_hot(torch.tensor([0, 1, 2, 3, 4]), 10)
+    mu, logvar = model.encode(images, labels)
+    expect_shape("mu from encode(images (5, 1, 28, 28), one-hot labels (5, 10))", mu, (5, 20))
+    expect_shape("logvar from encode(...)", logvar, (5, 20))
+    expect_equal("some logvar below 0 from a new model's encode(500 random images, labels)",
+                 bool((model.encode(torch.rand(500, 784), one_hot(torch.arange(500) % 10, 10))[1] < 0).any()), True,
+                 hint="logvar = log sigma^2 is any real number; a variance kept at 1 or above cannot make q narrower "
+                      "than the prior.")
+    expect_shape("mu from encode(flat images (5, 784), one-hot labels (5, 10))",
+                 model.encode(images.view(5, 784), labels)[0], (5, 20))
+    z = torch.randn(5, 20)
+    expect_shape("decode(z (5, 20), one-hot labels (5, 10))", model.decode(z, labels), (5, 784))
+    changed = (model.decode(z, labels) - model.decode(z, labels.roll(1, dims=1))).abs().amax(dim=1)
+    assert (changed > 0).all(), ("decode: the logits did not change when only the label changed. "
+                                 "Hint: give y to the first layer of the decoder (concatenating it to z is one way).")
+    changed = (mu - model.encode(images, labels.roll(1, dims=1))[0]).abs().amax(dim=1)
+    assert (changed > 0).all(), ("encode: mu did not change when only the label changed. "
+                                 "Hint: give y to the first layer of the encoder (concatenating it to the flattened "
+                                 "image is one way).")
+    logits, mu, logvar = model(images, labels)
+    expect_shape("logits from model(images, labels)", logits, (5, 784))
+    expect_gradient("logits as a function of the images (through the encoder, z and the decoder)", logits, images)
+    torch.manual_seed(0)
+    known_mu = torch.full((5000, 20), 1.5, requires_grad=True)  # a known q(z | x, y) for every image: mu 1.5, sigma 0.5
+    known_logvar = torch.full((5000, 20), math.log(0.25))
+    many_labels = one_hot(torch.arange(5000) % 10, 10)
+    model.encode = lambda x, y: (known_mu, known_logvar)  # stand-ins for encode and decode, as at grading;
+    model.decode = lambda z, y: torch.cat([z, y], dim=1)  # this decode returns the z and y it is given, side by side
+    decoded, mu, logvar = model(torch.rand(5000, 1, 28, 28), many_labels)
+    through = "forward must call self.encode(x, y) and self.decode(z, y): the checks replace them, here and at grading."
+    expect_equal("forward returns the (mu, logvar) that self.encode returned",
+                 torch.equal(mu, known_mu) and torch.equal(logvar, known_logvar), True, hint=through)
+    expect_equal("shape of what forward returns when self.decode returns [z, y]", tuple(decoded.shape), (5000, 30),
+                 hint=through)
+    expect_close("the labels forward gives self.decode", decoded[:, 20:], many_labels,
+                 hint="decode with the same one-hot y that forward was given.")
+    z = decoded[:, :20]
+    expect_close("mean of z for mu = 1.5", z.mean(), 1.5, atol=0.01, rtol=0, hint="z = mu + sigma * epsilon.")
+    expect_close("std of z for logvar = log 0.25", z.std(), 0.5, atol=0.01, rtol=0,
+                 hint="sigma = exp(0.5 * logvar) is the standard deviation; exp(logvar) is the variance.")
+    expect_uncorrelated("correlation between two latent dimensions of z", z, atol=0.06,
+                        hint="each entry of z needs a noise of its own: torch.randn_like(mu), not one per image.")
+    expect_gradient("z as a function of mu (the reparameterisation trick)", z, known_mu)
+    print(PASSED)
+
+
+class _RecordingModel(nn.Module):
+    """Answers with fixed logits (0) and posterior (mu 1, logvar 0, in ``dimensions`` dimensions), and records the
+    labels it is given; of the notebook's model it has only ``n_classes``."""
+
+    def __init__(self, n_classes, dimensions):
+        super().__init__()
+        self.n_classes, self._dimensions = n_classes, dimensions
+
+    def forward(self, x, y):
+        self.y = y
+        return torch.zeros(len(x), 784), torch.ones(len(x), self._dimensions), torch.zeros(len(x), self._dimensions)
+
+
+def cvae_loss(cvae_loss, one_hot):
+    """Exercise 3: the keys and shapes of what ``cvae_loss`` returns, the labels it gives the model (compared with
+    ``one_hot``'s, for 10 and for 6 classes), and its three terms on a model with known outputs."""
+    recorder = _RecordingModel(n_classes=10, dimensions=20)
+    terms = cvae_loss(recorder, torch.full((3, 1, 28, 28), 0.5), torch.tensor([7, 0, 9]), beta=4.0)
+    assert isinstance(terms, dict) and {"loss", "reconstruction", "kl"} <= set(terms), \
+        f"cvae_loss: expected a dict with keys 'loss', 'reconstruction', 'kl', got {terms!r:.100}."
+    expect_shape("the labels cvae_loss gives the model", recorder.y, (3, 10))
+    expect_close("the labels cvae_loss gives the model", recorder.y, one_hot(torch.tensor([7, 0, 9]), 10),
+                 hint="pass one_hot(labels, model.n_classes), not the integer labels.")
+    for name in ("loss", "reconstruction", "kl"):
+        expect_shape(f"terms['{name}']", terms[name], ())
+    expect_close("reconstruction with all logits 0", terms["reconstruction"], 784 * math.log(2),
+                 hint="BCE with logits, summed over the 784 pixels, averaged over the batch.")
+    expect_close("kl with mu = 1 and logvar = 0 in 20 dimensions", terms["kl"], 10.0,
+                 hint="0.5 * (exp(logvar) + mu^2 - 1 - logvar), summed over dimensions, averaged over the batch.")
+    expect_close("loss with beta = 4", terms["loss"], 784 * math.log(2) + 40.0, hint="reconstruction + beta * kl.")
+
+    six = _RecordingModel(n_classes=6, dimensions=8)  # a dataset with 6 classes and an 8-dimensional code
+    terms = expect_returns("cvae_loss(a model with n_classes = 6, images, labels [5, 0, 3])", cvae_loss, six,
+                           torch.full((3, 1, 28, 28), 0.5), torch.tensor([5, 0, 3]),
+                           hint="call the model, model(x, y), with y = the one-hot labels: nothing else of it.")
+    width = "one-hot vectors as wide as the model has classes: model.n_classes."
+    expect_equal("width of the labels cvae_loss gives a model with n_classes = 6", six.y.shape[-1], 6, hint=width)
+    expect_equal("dtype of the labels cvae_loss gives the model", six.y.dtype, torch.float32,
+                 hint="encode them with your one_hot.")
+    expect_close("the labels cvae_loss gives a model with n_classes = 6", six.y, torch.eye(6)[[5, 0, 3]], hint=width)
+    expect_close("kl with mu = 1 and logvar = 0 in 8 dimensions", terms["kl"], 4.0,
+                 hint="sum over the dimensions of the code, whatever their number, then average over the batch.")
+    print(PASSED)
