@@ -5,7 +5,7 @@ import math
 import torch
 from torch import nn
 
-from vae_helpers.checks import PASSED, expect_close, expect_equal, expect_finite, expect_shape
+from vae_helpers.checks import PASSED, expect_close, expect_equal, expect_finite, expect_shape, largest_tensor_made
 
 
 def free_bits_kl(free_bits_kl):
@@ -101,7 +101,8 @@ def prior_quantile_grid(prior_quantile_grid):
 
 def log_aggregate_posterior(log_aggregate_posterior):
     """Check ``log_aggregate_posterior``: the shape and values of log q(z) for one posterior and for two, a code
-    far from both (finite, right), and the same numbers taken in chunks as in one piece."""
+    far from both (finite, right), the same numbers taken in chunks as in one piece, and no step that holds more
+    numbers at once than ``chunk`` codes need."""
     one_mu, one_logvar = torch.tensor([[1.0, -2.0]]), torch.tensor([[0.0, math.log(4.0)]])
     z = torch.tensor([[0.0, 0.0], [1.0, -2.0], [3.0, 1.0]])
     got = log_aggregate_posterior(z, one_mu, one_logvar)
@@ -130,4 +131,14 @@ def log_aggregate_posterior(log_aggregate_posterior):
                  log_aggregate_posterior(codes, two_mu, two_logvar, chunk=2),
                  log_aggregate_posterior(codes, two_mu, two_logvar),
                  atol=1e-5, hint="take z chunk rows at a time and concatenate the pieces in order; none may be left out.")
+    generator = torch.Generator().manual_seed(6)
+    many_codes, mu, logvar = (torch.randn(rows, 3, generator=generator) for rows in (60, 50, 50))
+    got, largest = largest_tensor_made(log_aggregate_posterior, many_codes, mu, logvar - 1, chunk=7)
+    expect_shape("log_aggregate_posterior(60 codes, 50 posteriors, chunk=7)", got, (60,))
+    if largest > 7 * 50 * 3:
+        raise AssertionError(
+            f"log_aggregate_posterior(60 codes, 50 posteriors in 3 dimensions, chunk=7): one step made a tensor of "
+            f"{largest:,} numbers, more than the {7 * 50 * 3:,} (chunk × N × d) that 7 codes at a time need. "
+            f"Hint: chunk is there so that M × N × d numbers are never held at once (for the notebook's 10,000 codes "
+            f"and 10,000 posteriors, 800 MB): compute log q for chunk rows of z at a time, then concatenate.")
     print(PASSED)
