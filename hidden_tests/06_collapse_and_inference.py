@@ -5,7 +5,8 @@ import math
 import torch
 from torch import nn
 
-from vae_helpers.checks import PASSED, expect_close, expect_equal, expect_finite, expect_shape  # noqa: F401 (visible checks)
+from vae_helpers.checks import expect_close, expect_equal, expect_finite, expect_shape, largest_tensor_made
+from vae_helpers.exercises import collapse_and_inference as checks  # noqa: F401 (visible checks)
 
 
 def elbo_per_image(decoder, x, mu, logvar, n_samples=1):
@@ -115,6 +116,10 @@ def test_log_aggregate_posterior(log_aggregate_posterior):
         expect_shape(f"log q(z) of 40 codes (chunk={chunk})", got, (40,))
         expect_close(f"log q(z) of 40 codes under 50 posteriors in 3 dimensions (chunk={chunk})", got.double(),
                      exact_log_aggregate_posterior(z, mu, logvar), atol=1e-3, rtol=1e-5)
+    _, largest = largest_tensor_made(log_aggregate_posterior, z, mu, logvar, chunk=4)
+    assert largest <= 4 * 50 * 3, (f"log_aggregate_posterior(40 codes, 50 posteriors in 3 dimensions, chunk=4): one step "
+                                   f"made a tensor of {largest:,} numbers, more than 4 codes at a time need; chunk "
+                                   f"is the number of codes to take at a time")
     expect_close("log q(z) with every posterior given twice (q is their average: it must not change)",
                  log_aggregate_posterior(z, mu.repeat(2, 1), logvar.repeat(2, 1)).double(),
                  exact_log_aggregate_posterior(z, mu, logvar), atol=1e-3, rtol=1e-5)

@@ -22,7 +22,10 @@ A graded cell of a solution notebook holds its visible checks and, in its hidden
    ``{"raised": [type, message]}`` (the student's code raised), or ``{"missing": name}``, with the nonce.
    A call's answer also holds ``"changed"``: each tensor argument the call changed in place, as it is now,
    which the grading process writes into its own tensor, so a check after the call sees what the
-   student's code did to its inputs.
+   student's code did to its inputs. A call asked with ``"measure": true`` also answers ``"largest"``: the
+   number of elements of the largest tensor one torch operation made while it ran (how a check sees that
+   the work was done in chunks); the kernel measures its own work, so such a check catches a mistake, not
+   a cheat.
 4. While it answers, the kernel may make **requests** (kernel → grading) on its stdin channel
    (``input()``): an attribute or a method's result of an object lent to it, or a gradient through one
    (``{"callback": id, "getattr" | "method": name, ...}``, ``{"callback_gradient": handle, ...}``).

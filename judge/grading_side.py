@@ -165,7 +165,8 @@ class Student(Wire):
 
     def ask_and_read(self, question, replacing, arguments=()):
         """The decoded result of ``question``, asked with the hidden tests' versions in ``replacing``; for a
-        call, each tensor in ``arguments`` that the call changed in place is changed here too."""
+        call, each tensor in ``arguments`` that the call changed in place is changed here too. A call asked
+        with ``measure`` gives (result, the elements of the largest tensor it made in the kernel)."""
         question = dict(question, replacing={name: self.encode(f) for name, f in replacing.items()})
         if question["ask"] == "call":
             question["seed"] = int(torch.randint(2**31, (1,)))  # the judge's own seed makes the kernel's samples
@@ -176,6 +177,11 @@ class Student(Wire):
             result = self.decode(answer["result"])
             if question["ask"] == "call":
                 self._change_as_the_kernel_did(arguments, answer.get("changed"))
+            if question.get("measure"):
+                largest = answer.get("largest")
+                if type(largest) is not int or largest < 0:
+                    raise ValueError("a measured call's answer does not say how large its tensors were")
+                return result, largest
         except (ValueError, TypeError) as error:
             raise KernelAnswerError(f"the kernel's answer could not be read: {error}") from None
         return result
@@ -325,6 +331,15 @@ class Remote:
         student, target, _, replacing = self._remote
         return student.ask_and_read({"ask": "call", "target": target, "args": student.encode(list(args)),
                                      "kwargs": student.encode(dict(kwargs))}, replacing, [list(args), dict(kwargs)])
+
+    def _largest_tensor_made(self, *args, **kwargs):
+        """The call's result and the number of elements of the largest tensor one torch operation made in the
+        kernel while it ran (``vae_helpers.checks.largest_tensor_made``). The kernel measures its own work, so
+        a check of it catches a mistake, not a cheat."""
+        student, target, _, replacing = self._remote
+        return student.ask_and_read({"ask": "call", "target": target, "args": student.encode(list(args)),
+                                     "kwargs": student.encode(dict(kwargs)), "measure": True}, replacing,
+                                    [list(args), dict(kwargs)])
 
     def __getattr__(self, name):
         if name.startswith("__"):

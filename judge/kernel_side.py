@@ -1,23 +1,43 @@
 """The judge's side in the student's kernel: it answers the grading process's questions (protocol:
 ``judge/__init__.py``) and asks it about what it lent.
 
-A question calls a student's function or class on the inputs sent, reads or sets an attribute of what it
-returned, lists its items, or gives a gradient. What it returns is sent as ``wire`` data; any other object
+A question calls a student's function or class on the inputs sent (measuring, if asked, the largest tensor
+the call made: ``TensorSizes``), reads or sets an attribute of what it returned, lists its items, or gives a
+gradient. What it returns is sent as ``wire`` data; any other object
 stays here, under a handle. An object of the grading process passed to the student's code is a stand-in
 (``_Lent``, ``_LentModule``) whose attributes and methods are requests to the grading process, computed
 there; a ``copy`` is a small network built here from its layers and weights, which the student's code may
 change.
 """
+import contextlib
 import itertools
 import json
 
 import torch
 from torch import nn
+from torch.overrides import TorchFunctionMode
 
 from judge.wire import COPY_LAYERS, MAX_ITEMS, MIME_TYPE, QUESTION_KEY, Wire, bridged, tensors_in
 
 # what the grading process sends the kernel to run: answer the question in this request's metadata
 ASKING = "__import__('judge.kernel_side', fromlist=['answer']).answer()"
+
+
+class TensorSizes(TorchFunctionMode):
+    """While it is active (``with TensorSizes() as sizes``): ``sizes.largest``, the number of elements of the
+    largest tensor that one torch function or tensor method returned, a view counted as the tensor it views.
+    It measures how much a step of the code held at once, as a call asked with ``measure`` reports it."""
+
+    def __init__(self):
+        super().__init__()
+        self.largest = 0
+
+    def __torch_function__(self, func, types, args=(), kwargs=None):
+        result = func(*args, **(kwargs or {}))
+        for tensor in tensors_in([result]):
+            if tensor.layout == torch.strided:
+                self.largest = max(self.largest, tensor.untyped_storage().nbytes() // tensor.element_size())
+        return result
 
 
 class _Lent:
@@ -180,7 +200,9 @@ class KernelSide(Wire):
                 args, kwargs = self.decode(question["args"]), self.decode(question["kwargs"])
                 given = [(t, _snapshot(t)) for t in tensors_in([args, kwargs])]
                 torch.manual_seed(question["seed"])  # the judge's samples, the same at every grading
-                result = obj(*args, **kwargs)
+                sizes = TensorSizes() if question.get("measure") else contextlib.nullcontext()
+                with sizes:
+                    result = obj(*args, **kwargs)
                 changed = [[index, self.encode(t.detach())] for index, (t, before) in enumerate(given)
                            if before is not None and not _same(t, before)]
             elif ask == "getattr":
@@ -200,6 +222,8 @@ class KernelSide(Wire):
         answer = {"result": self.encode(result)}
         if ask == "call":
             answer["changed"] = changed
+            if question.get("measure"):
+                answer["largest"] = sizes.largest
         return answer
 
 

@@ -163,6 +163,8 @@ def test_the_protocol_names_what_the_code_does(monkeypatch):
     assert side.answer_question(call, {"f": lambda x: 1 / 0})["raised"][0] == "ZeroDivisionError"
     assert side.answer_question(call, {"f": lambda x: x.sum()}) == {"result": encode(torch.tensor(2.0)), "changed": []}
     assert side.answer_question(dict(call, ask="other"), {"f": len}) == {"raised": ["ValueError", "unknown question 'other'"]}
+    assert side.answer_question(dict(call, measure=True), {"f": lambda x: x[:, None] * x}) == \
+        {"result": encode(torch.ones(2, 2)), "changed": [], "largest": 4}
 
 
 def test_a_judged_cell_runs_released_in_the_kernel():
@@ -521,3 +523,40 @@ def test_noise(noise):
 def test_a_tensor_on_the_meta_device_travels_both_ways(kernel, tmp_path, body, reason):
     run(kernel, f"import torch\ndef noise(x):\n    return {body}\n")
     assert verdict(judged(kernel, tmp_path, META, "test_noise")) == reason
+
+
+# what a call held at once
+
+SIZES = '''
+from vae_helpers.checks import PASSED, largest_tensor_made
+
+
+def test_sizes(pairwise):
+    x = torch.arange(12.0).view(6, 2)
+    result, largest = largest_tensor_made(pairwise, x, chunk=2)
+    expect_equal("the shape of pairwise(6 rows, chunk=2)", tuple(result.shape), (6, 6))
+    assert largest <= 6 * 6, f"one step made {largest} numbers"
+    print(PASSED)
+'''
+
+
+@pytest.mark.parametrize("body, reason", [
+    ("torch.cat([(part[:, None] - x).pow(2).sum(-1) for part in x.split(chunk)])", "passed"),
+    ("(x[:, None] - x).pow(2).sum(-1)", "AssertionError: one step made 72 numbers"),
+])
+def test_a_call_may_be_measured_by_the_largest_tensor_it_made_in_the_kernel(kernel, tmp_path, body, reason):
+    """The kernel reports the largest tensor one torch operation made while a call ran (the differences of
+    all 6 × 6 pairs of 2-D rows: 72 numbers at once; taken 2 rows at a time, 24, and the 36 distances), and
+    the same check, run on the plain function, measures it here."""
+    run(kernel, f"import torch\ndef pairwise(x, chunk):\n    return {body}\n")
+    module = "import torch\nfrom vae_helpers.checks import expect_equal\n" + SIZES
+    assert verdict(judged(kernel, tmp_path, module, "test_sizes")) == reason
+    namespace = {}
+    exec(f"import torch\ndef pairwise(x, chunk):\n    return {body}\n", namespace)
+    (tmp_path / "plain.py").write_text(module)
+    plain = hidden_tests.load("plain", tmp_path)
+    if reason == "passed":
+        plain.test_sizes(namespace["pairwise"])
+    else:
+        with pytest.raises(AssertionError, match=reason.removeprefix("AssertionError: ")):
+            plain.test_sizes(namespace["pairwise"])

@@ -319,6 +319,9 @@ MISTAKES = [
      "test_log_aggregate_posterior"),
     ("06_collapse_and_inference", "aggregate-first-chunk-only", "log_aggregate_posterior",
      "for part in z.split(chunk)])", "for part in z.split(chunk)][:1])", "test_log_aggregate_posterior"),
+    # every code against every posterior at once: M × N × d numbers, 800 MB for the notebook's 10,000 codes
+    ("06_collapse_and_inference", "aggregate-ignores-chunk", "log_aggregate_posterior",
+     "for part in z.split(chunk)])", "for part in [z]])", "test_log_aggregate_posterior"),
     ("06_collapse_and_inference", "grid-evenly-spaced", "prior_quantile_grid",
      "v = torch.distributions.Normal(0.0, 1.0).icdf(u)", "v = torch.linspace(-2.0, 2.0, n)", "test_prior_quantile_grid"),
     ("06_collapse_and_inference", "grid-quantiles-include-0-and-1", "prior_quantile_grid",

@@ -1,0 +1,144 @@
+"""The visible checks of notebook 06's exercises: free bits, a refined posterior, the prior's quantile grid and the
+aggregate posterior's density."""
+import math
+
+import torch
+from torch import nn
+
+from vae_helpers.checks import PASSED, expect_close, expect_equal, expect_finite, expect_shape, largest_tensor_made
+
+
+def free_bits_kl(free_bits_kl):
+    """Check ``free_bits_kl`` on small KL tables: a scalar of the right value with and without free nats, for a
+    batch of one image, its gradient, and a ValueError for a negative ``free_bits``."""
+    kl = torch.tensor([[0.1, 2.0, 0.0], [0.3, 4.0, 0.0]])
+    expect_shape("free_bits_kl(kl of shape (2, 3), 0.5)", free_bits_kl(kl, 0.5), ())
+    expect_close("free_bits_kl([[0.1, 2, 0], [0.3, 4, 0]], free_bits=0.5)", free_bits_kl(kl, 0.5), 4.0,
+                 hint="average each dimension over the batch (0.2, 3.0, 0.0), raise each to at least 0.5 "
+                      "(0.5, 3.0, 0.5), then sum.")
+    expect_close("free_bits_kl(kl, 0.0): no free bits, the ordinary KL per image", free_bits_kl(kl, 0.0), 3.2,
+                 hint="with free_bits = 0 it is kl summed over dimensions and averaged over images.")
+    expect_close("free_bits_kl([[0, 2], [2, 0]], free_bits=1.0)",
+                 free_bits_kl(torch.tensor([[0.0, 2.0], [2.0, 0.0]]), 1.0),
+                 2.0, hint="average over the batch first (1, 1), then clamp: clamping each image first gives 3.")
+    expect_close("free_bits_kl([[0.1, 1, 2]], free_bits=0.5): a batch of one image",
+                 free_bits_kl(torch.tensor([[0.1, 1.0, 2.0]]), 0.5), 3.5,
+                 hint="keep the batch dimension, even of size 1 (no squeeze): (0.5, 1, 2) sums to 3.5.")
+    kl = torch.tensor([[0.1, 2.0], [0.3, 4.0]], requires_grad=True)
+    gradient, = torch.autograd.grad(free_bits_kl(kl, 0.5), kl)
+    expect_close("the gradient of free_bits_kl([[0.1, 2], [0.3, 4]], 0.5) with respect to kl", gradient,
+                 torch.tensor([[0.0, 0.5], [0.0, 0.5]]),
+                 hint="a dimension below the floor gets no gradient; above it, each image's KL counts 1 / batch.")
+    try:
+        free_bits_kl(kl, -0.5)
+    except ValueError as error:
+        print(f"a negative free_bits: ValueError({error})")
+    else:
+        raise AssertionError("free_bits_kl(kl, -0.5): expected a ValueError for a negative free_bits, got no error.")
+    print(PASSED)
+
+
+def refine_posterior(refine_posterior, elbo_per_image):
+    """Check ``refine_posterior`` on a small decoder and six images, with the notebook's ``elbo_per_image``: the
+    shapes, no gradient history, the given tensors and the decoder left unchanged, the ELBO risen after 100
+    steps with logvar optimised too, and no move with ``steps=0`` or ``lr=0``."""
+    torch.manual_seed(0)
+    decoder = nn.Sequential(nn.Linear(4, 64), nn.Tanh(), nn.Linear(64, 784))
+    with torch.no_grad():  # large weights, so that the images' likelihood depends strongly on z
+        decoder[0].weight.mul_(3)
+        decoder[2].weight.mul_(8)
+    before = [p.detach().clone() for p in decoder.parameters()]
+    x = torch.bernoulli(torch.full((6, 1, 28, 28), 0.3))
+    mu, logvar = torch.zeros(6, 4, requires_grad=True), torch.zeros(6, 4, requires_grad=True)  # as if from an encoder
+    new_mu, new_logvar = refine_posterior(decoder, x, mu, logvar, steps=100)
+    expect_shape("mu from refine_posterior (6 images, 4 latent dimensions)", new_mu, (6, 4))
+    expect_shape("logvar from refine_posterior", new_logvar, (6, 4))
+    expect_equal("the returned mu and logvar carry no gradient history (return .detach()ed tensors)",
+                 new_mu.requires_grad or new_logvar.requires_grad, False)
+    expect_equal("the mu and logvar you were given are left unchanged (work on copies)",
+                 bool(mu.eq(0).all() and logvar.eq(0).all()), True)
+    expect_equal("the decoder's parameters are left unchanged (give the optimizer mu and logvar only)",
+                 all(torch.equal(b, p) for b, p in zip(before, decoder.parameters())), True)
+    with torch.no_grad():
+        start = elbo_per_image(decoder, x, mu, logvar, 2000).mean().item()
+        end = elbo_per_image(decoder, x, new_mu, new_logvar, 2000).mean().item()
+    print(f"mean ELBO of the 6 images: {start:.1f} at the start, {end:.1f} after 100 steps")
+    assert (new_logvar - logvar).abs().mean() > 0.1, ("refine_posterior: logvar hardly changed; it must be optimised "
+                                                      "together with mu.")
+    assert end > start + 50, (f"refine_posterior: expected the mean ELBO to rise by more than 50 nats in 100 steps, "
+                              f"from {start:.1f}; got {end:.1f}. Hint: minimise minus the ELBO.")
+    same_mu, same_logvar = refine_posterior(decoder, x, mu, logvar, steps=0)
+    expect_close("mu from refine_posterior with steps=0 (no step: the given mu)", same_mu, torch.zeros(6, 4), atol=0)
+    expect_close("logvar from refine_posterior with steps=0", same_logvar, torch.zeros(6, 4), atol=0)
+    still_mu, still_logvar = refine_posterior(decoder, x, mu, logvar, steps=3, lr=0.0)
+    expect_close("mu from refine_posterior with steps=3, lr=0.0 (steps of length 0)", still_mu, torch.zeros(6, 4),
+                 atol=0, hint="use the learning rate you are given, lr, for the optimizer.")
+    print(PASSED)
+
+
+def prior_quantile_grid(prior_quantile_grid):
+    """Check ``prior_quantile_grid``: the shape, dtype and values of a 4 × 4 grid laid out as a picture, the
+    grid of one point, and a ValueError for ``n = 0``."""
+    grid = prior_quantile_grid(4)
+    expect_shape("prior_quantile_grid(4)", grid, (4, 4, 2))
+    expect_equal("the dtype of prior_quantile_grid(4) (the decoder takes float32)", grid.dtype, torch.float32)
+    expect_finite("prior_quantile_grid(4)", grid)
+    v = [-1.1503, -0.3186, 0.3186, 1.1503]  # the quantiles 1/8, 3/8, 5/8, 7/8 of N(0, 1)
+    expect_close("the top row of prior_quantile_grid(4): z1 left to right", grid[0, :, 0], torch.tensor(v), atol=1e-4,
+                 hint="v_k = Phi^-1((k + 1/2) / n): the quantiles, not evenly spaced values.")
+    expect_close("z2 down the first column of prior_quantile_grid(4)", grid[:, 0, 1], torch.tensor(v[::-1]), atol=1e-4,
+                 hint="grid[i, j] = (v_j, v_{n-1-i}): the top row has the largest z2.")
+    expect_close("prior_quantile_grid(1): the median of the prior", prior_quantile_grid(1), torch.zeros(1, 1, 2),
+                 atol=1e-6)
+    try:
+        prior_quantile_grid(0)
+    except ValueError as error:
+        print(f"n = 0: ValueError({error})")
+    else:
+        raise AssertionError("prior_quantile_grid(0): expected a ValueError for a grid of no points, got no error.")
+    print(PASSED)
+
+
+def log_aggregate_posterior(log_aggregate_posterior):
+    """Check ``log_aggregate_posterior``: the shape and values of log q(z) for one posterior and for two, a code
+    far from both (finite, right), the same numbers taken in chunks as in one piece, and no step that holds more
+    numbers at once than ``chunk`` codes need."""
+    one_mu, one_logvar = torch.tensor([[1.0, -2.0]]), torch.tensor([[0.0, math.log(4.0)]])
+    z = torch.tensor([[0.0, 0.0], [1.0, -2.0], [3.0, 1.0]])
+    got = log_aggregate_posterior(z, one_mu, one_logvar)
+    expect_shape("log_aggregate_posterior(3 codes, 1 posterior)", got, (3,))
+    # with one posterior, q(z) is that Gaussian: -0.5 * sum_j ((z_j - mu_j)^2 / var_j + log var_j + log 2 pi)
+    expect_close("log q(z) with a single posterior N((1, -2), diag(1, 4))", got,
+                 torch.tensor([-0.5 * (1 + 1 + math.log(4)) - math.log(2 * math.pi),
+                               -0.5 * math.log(4) - math.log(2 * math.pi),
+                               -0.5 * (4 + 9 / 4 + math.log(4)) - math.log(2 * math.pi)]), atol=1e-4,
+                 hint="the log-density of a diagonal Gaussian, summed over the d dimensions; exp(logvar) is the "
+                      "variance.")
+    two_mu, two_logvar = torch.tensor([[-3.0, 0.0], [3.0, 0.0]]), torch.zeros(2, 2)
+    expect_close("log q(z) at the mean of one of two posteriors 6 standard deviations apart",
+                 log_aggregate_posterior(torch.tensor([[-3.0, 0.0]]), two_mu, two_logvar),
+                 torch.tensor([-math.log(2 * math.pi) - math.log(2)]), atol=1e-3,
+                 hint="q is the average of the N densities, not their sum: each counts 1/N (the other one adds e^-18 "
+                      "here).")
+    far = log_aggregate_posterior(torch.tensor([[40.0, 40.0]]), two_mu, two_logvar)
+    expect_finite("log q(z) for a code 40 standard deviations from both posteriors", far)
+    expect_close("log q(z) for a code 40 standard deviations from both posteriors", far,
+                 torch.tensor([-(37 ** 2 + 40 ** 2) / 2 - math.log(2 * math.pi) - math.log(2)]), atol=1e-2,
+                 hint="there the densities are 0 in float32: never form them, combine their logarithms "
+                      "(torch.logsumexp).")
+    codes = torch.randn(7, 2)
+    expect_close("log_aggregate_posterior(7 codes, chunk=2): the same numbers as in one piece",
+                 log_aggregate_posterior(codes, two_mu, two_logvar, chunk=2),
+                 log_aggregate_posterior(codes, two_mu, two_logvar),
+                 atol=1e-5, hint="take z chunk rows at a time and concatenate the pieces in order; none may be left out.")
+    generator = torch.Generator().manual_seed(6)
+    many_codes, mu, logvar = (torch.randn(rows, 3, generator=generator) for rows in (60, 50, 50))
+    got, largest = largest_tensor_made(log_aggregate_posterior, many_codes, mu, logvar - 1, chunk=7)
+    expect_shape("log_aggregate_posterior(60 codes, 50 posteriors, chunk=7)", got, (60,))
+    if largest > 7 * 50 * 3:
+        raise AssertionError(
+            f"log_aggregate_posterior(60 codes, 50 posteriors in 3 dimensions, chunk=7): one step made a tensor of "
+            f"{largest:,} numbers, more than the {7 * 50 * 3:,} (chunk × N × d) that 7 codes at a time need. "
+            f"Hint: chunk is there so that M × N × d numbers are never held at once (for the notebook's 10,000 codes "
+            f"and 10,000 posteriors, 800 MB): compute log q for chunk rows of z at a time, then concatenate.")
+    print(PASSED)
