@@ -141,7 +141,7 @@ def importance_weighted_bound(importance_weighted_bound, toy, x_toy, post_mu, po
     far_x = torch.tensor([[30.0, -20.0, 25.0]])  # thousands of nats from what the prior's codes explain
     expect_finite("L_10 for x = [30, -20, 25], far from the model, with q = the prior",
                   importance_weighted_bound(far_x, prior_mu, prior_logvar, toy, k=10),
-                  hint="each weight is about exp(-2700), which is 0 in floating point: average the weights in log "
+                  hint="each weight is about exp(-3100), which is 0 in floating point: average the weights in log "
                        "space (torch.logsumexp) rather than exponentiating them.")
     # b + 30 * (1, 0, -1.5), off the plane of W's columns: its exact posterior has mean 0 (and post_logvar)
     off_x = torch.tensor([[30.5, -1.0, -45.0]])
