@@ -778,5 +778,14 @@ ALTERNATIVES = [
          "    return order < size * size // 2 + (0 if first else 1)"),
         ("nearest_codes", "distances = (z_e ** 2).sum(-1, keepdim=True) - 2 * z_e @ codebook.T + (codebook ** 2).sum(-1)",
          "distances = ((z_e.unsqueeze(-2) - codebook) ** 2).sum(-1)"),
+        ("quantise", "return z_e + (e - z_e).detach(), codebook_loss, commitment_loss",
+         "return z_e - z_e.detach() + e.detach(), codebook_loss, commitment_loss"),
+    ]),
+    ("07_richer_posteriors_and_priors", [
+        ("best_diagonal_q", "return mean, 1 / precision.diagonal()",
+         "return mean.clone(), torch.linalg.inv(torch.diag(torch.diag(precision))).diagonal()"),
+        ("planar_flow", "log_det = torch.log((1 + (1 - h ** 2) * (w * u).sum(-1)).abs())",
+         "psi = (1 - torch.tanh(a).square()).unsqueeze(-1) * w  # the gradient of tanh(w.z + b) in z\n"
+         "    log_det = (1 + (psi * u).sum(-1)).abs().log()"),
     ]),
 ]
