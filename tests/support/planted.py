@@ -516,6 +516,15 @@ ALTERNATIVES = [
         ("kl_to_prior", "return kl_divergence(q, prior).sum(dim=-1)",
          "return kl_divergence(torch.distributions.Independent(q, 1), torch.distributions.Independent(prior, 1))"),
     ]),
+    # no bias in the convolutions followed by BatchNorm (bias=False): BatchNorm's shift stands in for it
+    ("03_conv_vae", [
+        ("conv_encoder", "nn.Conv2d(1, c1, kernel_size=4, stride=2, padding=1), nn.BatchNorm2d(c1)",
+         "nn.Conv2d(1, c1, kernel_size=4, stride=2, padding=1, bias=False), nn.BatchNorm2d(c1)"),
+        ("conv_encoder", "nn.Conv2d(c1, c2, kernel_size=4, stride=2, padding=1), nn.BatchNorm2d(c2)",
+         "nn.Conv2d(c1, c2, kernel_size=4, stride=2, padding=1, bias=False), nn.BatchNorm2d(c2)"),
+        ("conv_decoder", "nn.ConvTranspose2d(c2, c1, kernel_size=4, stride=2, padding=1), nn.BatchNorm2d(c1)",
+         "nn.ConvTranspose2d(c2, c1, kernel_size=4, stride=2, padding=1, bias=False), nn.BatchNorm2d(c1)"),
+    ]),
     ("04_conditional_vae", [
         ("one_hot", "return F.one_hot(labels.long(), n_classes).float()",
          "return torch.eye(n_classes, device=labels.device)[labels]"),
