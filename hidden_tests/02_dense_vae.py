@@ -114,22 +114,24 @@ ANSWERS = {"vae_loss": reference_vae_loss}
 
 
 class Tiny(nn.Module):
-    """Deterministic: z = mu, so that every gradient can be recomputed exactly."""
+    """Deterministic: z = mu, so that every gradient can be recomputed exactly. It sees each image of 28 x 28
+    pixels through the means of its four quarters, so it takes the images only as they come, and its 784 logits
+    suit a vae_loss written for 784 pixels."""
 
     def __init__(self):
         super().__init__()
-        self.enc, self.dec = nn.Linear(4, 2), nn.Linear(2, 4)
+        self.enc, self.dec = nn.Linear(4, 2), nn.Linear(2, 784)
 
     def forward(self, x):
-        mu = self.enc(x.reshape(len(x), 4))
+        mu = self.enc(nn.functional.avg_pool2d(x, 14).flatten(1))
         return self.dec(mu), mu, torch.zeros_like(mu)
 
 
 class Recorder(torch.optim.SGD):
-    """SGD with lr 0.1 that records the gradients it steps with."""
+    """SGD with lr 0.05 that records the gradients it steps with."""
 
     def __init__(self, params):
-        super().__init__(params, lr=0.1)
+        super().__init__(params, lr=0.05)
         self.grads = []
 
     def step(self, closure=None):
@@ -139,7 +141,7 @@ class Recorder(torch.optim.SGD):
 
 def test_train_epoch(train_epoch):
     torch.manual_seed(2024)
-    data = [(torch.rand(n, 1, 2, 2), torch.zeros(n)) for n in (4, 4, 2)]
+    data = [(torch.rand(n, 1, 28, 28), torch.zeros(n)) for n in (4, 4, 2)]
     model = Tiny()
     shadow = Tiny()
     shadow.load_state_dict(model.state_dict())
@@ -153,13 +155,13 @@ def test_train_epoch(train_epoch):
         expected = torch.autograd.grad(loss[0], list(shadow.parameters()))
         for got_gradient, expected_gradient in zip(recorded, expected):
             expect_close("gradient at an optimizer step (it must be its own batch's only: zero the gradients first)",
-                         got_gradient, expected_gradient, atol=1e-6, rtol=1e-5)
+                         got_gradient, expected_gradient, atol=1e-5, rtol=1e-5)
         with torch.no_grad():
             for p, gradient in zip(shadow.parameters(), expected):
-                p -= 0.1 * gradient
+                p -= 0.05 * gradient
         losses.append(loss[0].item())
     expect_number("mean loss over batches of 4, 4 and 2 images (weight each batch by its size)", mean,
-                  (4 * losses[0] + 4 * losses[1] + 2 * losses[2]) / 10, atol=1e-5)
+                  (4 * losses[0] + 4 * losses[1] + 2 * losses[2]) / 10, atol=1e-2)
 
 
 def test_gaussian_nll(gaussian_nll):

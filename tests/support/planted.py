@@ -519,6 +519,15 @@ ALTERNATIVES = [
         ("kl_to_prior", "return kl_divergence(q, prior).sum(dim=-1)",
          "return kl_divergence(torch.distributions.Independent(q, 1), torch.distributions.Independent(prior, 1))"),
     ]),
+    # no bias in the convolutions followed by BatchNorm (bias=False): BatchNorm's shift stands in for it
+    ("03_conv_vae", [
+        ("conv_encoder", "nn.Conv2d(1, c1, kernel_size=4, stride=2, padding=1), nn.BatchNorm2d(c1)",
+         "nn.Conv2d(1, c1, kernel_size=4, stride=2, padding=1, bias=False), nn.BatchNorm2d(c1)"),
+        ("conv_encoder", "nn.Conv2d(c1, c2, kernel_size=4, stride=2, padding=1), nn.BatchNorm2d(c2)",
+         "nn.Conv2d(c1, c2, kernel_size=4, stride=2, padding=1, bias=False), nn.BatchNorm2d(c2)"),
+        ("conv_decoder", "nn.ConvTranspose2d(c2, c1, kernel_size=4, stride=2, padding=1), nn.BatchNorm2d(c1)",
+         "nn.ConvTranspose2d(c2, c1, kernel_size=4, stride=2, padding=1, bias=False), nn.BatchNorm2d(c1)"),
+    ]),
     ("04_conditional_vae", [
         ("one_hot", "return F.one_hot(labels.long(), n_classes).float()",
          "return torch.eye(n_classes, device=labels.device)[labels]"),
@@ -556,6 +565,12 @@ ALTERNATIVES = [
         ("vae_loss", 'reconstruction = F.binary_cross_entropy_with_logits(logits, targets, reduction="none").flatten(1).sum(1).mean()',
          "reconstruction = -torch.distributions.Bernoulli(logits=logits, validate_args=False).log_prob(targets)"
          ".sum(1).mean()"),
+    ]),
+    # the reconstruction as PyTorch's own VAE example writes it: the images viewed as rows of 784 pixels
+    ("02_dense_vae", [
+        ("vae_loss", 'targets = x.reshape(logits.shape)\n'
+         '    reconstruction = F.binary_cross_entropy_with_logits(logits, targets, reduction="none").flatten(1).sum(1).mean()',
+         'reconstruction = F.binary_cross_entropy_with_logits(logits, x.view(-1, 784), reduction="sum") / x.size(0)'),
     ]),
     # mu and logvar from one layer of 40 outputs (the same parameters), and the noise made by hand
     ("02_dense_vae", [

@@ -9,13 +9,22 @@ from vae_helpers.checks import (PASSED, expect_close, expect_equal, expect_gradi
                                 expect_shape, expect_uncorrelated)
 
 
+def _expect_parameters(name: str, module: nn.Module, with_biases: int, without: int, hint: str) -> None:
+    """``module`` must have ``with_biases`` parameters, or ``without`` when the layers followed by BatchNorm2d have
+    no bias (bias=False: BatchNorm's shift stands in for it)."""
+    count = sum(p.numel() for p in module.parameters())
+    if count not in (with_biases, without):
+        raise AssertionError(f"{name}: expected {with_biases} ({without} with bias=False in the layers followed by "
+                             f"BatchNorm2d), got {count}. Hint: {hint}")
+
+
 def conv_encoder(ConvEncoder):
     """Checks the encoder's size, the shapes of mu_logvar, and the Normal that forward builds, from the encoder's
     own mu_logvar and from a stand-in for it."""
     encoder = ConvEncoder()
-    expect_equal("encoder parameters", sum(p.numel() for p in encoder.parameters()), 71_352,
-                 hint="conv 1->16 and 16->32 (4x4 kernels, with biases), each followed by BatchNorm2d, "
-                      "then two Linear(1568, 20) heads.")
+    _expect_parameters("encoder parameters", encoder, 71_352, 71_304,
+                       hint="conv 1->16 and 16->32 (4x4 kernels), each followed by BatchNorm2d, then two "
+                            "Linear(1568, 20) heads.")
     images = torch.rand(5, 1, 28, 28)
     mu, logvar = expect_returns("mu_logvar(images of shape (5, 1, 28, 28))", encoder.mu_logvar, images,
                                 hint="the two convolutions must take the side from 28 to 14 to 7, so that 32 x 7 x 7 "
@@ -45,9 +54,9 @@ def conv_decoder(ConvDecoder):
     """Checks the decoder's size, the shape of its output for one code and for a batch, its gradient in z and
     that it returns logits."""
     decoder = ConvDecoder()
-    expect_equal("decoder parameters", sum(p.numel() for p in decoder.parameters()), 416_849,
-                 hint="Linear(20, 256) and Linear(256, 1568), then ConvTranspose2d 32->16 (4x4, with bias) "
-                      "with BatchNorm2d(16), and ConvTranspose2d 16->1.")
+    _expect_parameters("decoder parameters", decoder, 416_849, 416_833,
+                       hint="Linear(20, 256) and Linear(256, 1568), then ConvTranspose2d 32->16 (4x4) with "
+                            "BatchNorm2d(16), and ConvTranspose2d 16->1 (4x4, with its bias).")
     for batch in (1, 7):
         logits = expect_returns(f"decoder(z of shape ({batch}, 20))", decoder, torch.randn(batch, 20),
                                 hint="the decoder takes any number of codes: when you reshape, take the batch size "
