@@ -390,6 +390,12 @@ MISTAKES = [
      "-0.5 * (math.log(2 * math.pi) + h_logvar", "-0.5 * (h_logvar", "test_labelled_bound"),
     ("08_semi_supervised", "labelled-one-hot-as-wide-as-the-largest-class", "labelled_bound",
      "one_hot = F.one_hot(y, model.n_classes).to(h.dtype)", "one_hot = F.one_hot(y).to(h.dtype)", "test_labelled_bound"),
+    # in the notebook h is data, so a cut gradient in h changes nothing there: the checks differentiate in h
+    ("08_semi_supervised", "labelled-codes-detached", "labelled_bound",
+     "one_hot = F.one_hot(y, model.n_classes).to(h.dtype)",
+     "h = h.detach()\n    one_hot = F.one_hot(y, model.n_classes).to(h.dtype)", "test_labelled_bound"),
+    ("08_semi_supervised", "unlabelled-codes-detached", "unlabelled_bound",
+     "k = model.n_classes", "h = h.detach()\n    k = model.n_classes", "test_unlabelled_bound"),
     ("08_semi_supervised", "unlabelled-codes-and-classes-mispaired", "unlabelled_bound",
      "h.repeat_interleave(k, dim=0)", "h.repeat(k, 1)", "test_unlabelled_bound"),
     ("08_semi_supervised", "unlabelled-entropy-subtracted", "unlabelled_bound",
@@ -720,6 +726,15 @@ ALTERNATIVES = [
          "    return torch.stack([z1, z2], dim=-1)",
          "rows, columns = torch.meshgrid(v.flip(0), v, indexing=\"ij\")\n"
          "    return torch.stack([columns, rows], dim=-1)"),
+    ]),
+    # the decoder used as the nn.Module it is lent as (and the notebook passes): frozen, its gradients cleared
+    ("06_collapse_and_inference", [
+        ("refine_posterior", "optimizer = torch.optim.Adam([mu, logvar], lr=lr)\n"
+         "    for _ in range(steps):\n",
+         "decoder.requires_grad_(False)\n"
+         "    optimizer = torch.optim.Adam([mu, logvar], lr=lr)\n"
+         "    for _ in range(steps):\n"
+         "        decoder.zero_grad()\n"),
     ]),
     ("07_richer_posteriors_and_priors", [
         ("best_diagonal_q", "return mean, 1 / precision.diagonal()",

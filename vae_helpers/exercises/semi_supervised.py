@@ -6,11 +6,20 @@ import torch
 from vae_helpers.checks import PASSED, expect_close, expect_equal, expect_finite, expect_returns, expect_shape
 
 _POINT_BOUNDS = torch.tensor([-43.3211, -42.8914, -43.5111, -44.7145, -47.6739])  # a right labelled_bound on point_toy
+# the gradients in h_toy of right labelled_bound(point_toy, h_toy, y_toy).sum(), unlabelled_bound(point_toy, h_toy).sum()
+_POINT_GRADIENT_L = torch.tensor([[-0.0082, -0.8693, -0.3047], [-0.1161, -0.3554, -0.2380], [0.6966, 0.8011, 0.0344],
+                                  [-0.3775, 1.9490, 0.2196], [-1.6621, -3.6025, 1.2997]])
+_POINT_GRADIENT_U = torch.tensor([[-0.1325, -0.5722, -0.3692], [0.7479, -0.0798, -0.1523], [-0.1092, 0.5906, 0.1731],
+                                  [-0.6895, 1.5553, 0.2552], [-1.7723, -2.6781, 1.3434]])
+_WHY_H = (" In this notebook h is data (M1's codes, drawn without gradient), so training would not notice; but the "
+          "bound is a function of h, and anything that produces h (an encoder trained through the bound) needs its "
+          "gradient in h, which is checked here and when your notebook is graded.")
 
 
 def labelled_bound(labelled_bound, toy, point_toy, h_toy, y_toy):
     """Check ``labelled_bound`` on the notebook's toy M2s: its values on ``point_toy`` (q(z | h, y) a point), for
-    the five codes and for the first two, then the spread, mean and gradient of its draws on ``toy``."""
+    the five codes and for the first two, then the spread, mean and gradient of its draws on ``toy``, then its
+    gradient in the codes h."""
     bound = labelled_bound(point_toy, h_toy, y_toy)
     expect_shape("labelled_bound(point_toy, 5 codes, 5 classes)", bound, (5,))
     expect_close("labelled_bound(point_toy, h_toy, y_toy), q(z | h, y) a point", bound, _POINT_BOUNDS, atol=1e-3,
@@ -40,18 +49,26 @@ def labelled_bound(labelled_bound, toy, point_toy, h_toy, y_toy):
     expect_equal("labelled_bound carries gradients (nothing detached, no torch.no_grad())", mean_bound.requires_grad, True)
     toy.zero_grad()
     mean_bound.backward()
+    expect_equal("labelled_bound(toy, h_toy, y_toy) gives the codes h a gradient", h.grad is not None, True,
+                 hint="nothing may cut h from the bound: no h.detach(), .data or torch.no_grad() on its way." + _WHY_H)
     expect_close("the gradient of labelled_bound(toy, h_toy, y_toy), summed and averaged over 4,000 draws, in the bias "
                  "of q(z | h, y)'s last layer", toy.encoder[-1].bias.grad,
                  torch.tensor([5.0420, -1.6979, 1.5553, 2.0840]), atol=0.15, rtol=0.05,
                  hint="z must carry gradients back to mu and logvar: z = mu + exp(0.5 * logvar) * eps; .sample() "
                       "and torch.normal cut them, and only the KL's gradient is left.")
+    h = h_toy.clone().requires_grad_()
+    labelled_bound(point_toy, h, y_toy).sum().backward()
+    expect_close("the gradient of labelled_bound(point_toy, h_toy, y_toy).sum() in the codes h", h.grad,
+                 _POINT_GRADIENT_L, atol=1e-3, rtol=1e-3,
+                 hint="h reaches the bound twice, through q(z | h, y) and through the code's log-density: both paths "
+                      "must carry its gradient." + _WHY_H)
     print(PASSED)
 
 
 def unlabelled_bound(unlabelled_bound, labelled_bound, point_toy, h_toy, y_toy):
     """Check ``unlabelled_bound`` on the notebook's toy M2 whose q(z | h, y) is a point: that each code's bound
-    is its own, its values, and the gradient it gives the classifier. ``labelled_bound`` is checked first,
-    since ``unlabelled_bound`` builds on it."""
+    is its own, its values, and the gradients it gives the classifier and the codes h. ``labelled_bound`` is
+    checked first, since ``unlabelled_bound`` builds on it."""
     expect_close("your labelled_bound(point_toy, h_toy, y_toy), which unlabelled_bound builds on",
                  labelled_bound(point_toy, h_toy, y_toy), _POINT_BOUNDS, atol=1e-3,
                  hint="make Exercise 1's checks pass first: these checks use your labelled_bound (when your notebook "
@@ -71,7 +88,10 @@ def unlabelled_bound(unlabelled_bound, labelled_bound, point_toy, h_toy, y_toy):
                  hint="U(h) = sum over y of q(y | h) L(h, y), plus (not minus) the entropy -sum_y q(y | h) log q(y | h); "
                       "q(y | h) is the softmax of model.classify(h).")
     point_toy.zero_grad()
-    unlabelled_bound(point_toy, h_toy.clone().requires_grad_()).sum().backward()
+    h = h_toy.clone().requires_grad_()
+    unlabelled_bound(point_toy, h).sum().backward()
+    expect_equal("unlabelled_bound(point_toy, h_toy) gives the codes h a gradient", h.grad is not None, True,
+                 hint="nothing may cut h from the bound: no h.detach(), .data or torch.no_grad() on its way." + _WHY_H)
     gradient = point_toy.classifier[0].weight.grad
     expect_equal("the classifier gets a gradient from unlabelled_bound",
                  gradient is not None and bool(gradient.abs().sum() > 1e-3), True,
@@ -80,4 +100,8 @@ def unlabelled_bound(unlabelled_bound, labelled_bound, point_toy, h_toy, y_toy):
                  gradient.sum(), 0.1561, atol=1e-3, rtol=1e-3,
                  hint="the weights q(y | h) and the entropy both carry the classifier's gradient: detach neither, and "
                       "take log q from the log_softmax of model.classify(h).")
+    expect_close("the gradient of unlabelled_bound(point_toy, h_toy).sum() in the codes h", h.grad, _POINT_GRADIENT_U,
+                 atol=1e-3, rtol=1e-3,
+                 hint="h reaches U(h) through model.classify(h) and through labelled_bound: both paths must carry its "
+                      "gradient." + _WHY_H)
     print(PASSED)
