@@ -136,6 +136,16 @@ def expect_on_device(name: str, function, *args, shape=None, hint: str = "") -> 
                              f"result there too, got tensors on {', '.join(elsewhere)}." + (f" Hint: {hint}" if hint else ""))
 
 
+def expect_draws_of_q(z: torch.Tensor, mu: torch.Tensor) -> None:
+    """``z``, what a forward pass drew from q(z | x) = N(1.5, 0.5^2) in each of its entries, ``mu`` the 1.5s it was
+    given: the draws' mean and spread, a noise of their own for each entry, and a gradient in ``mu``."""
+    expect_close("mean of z for mu = 1.5", z.mean(), 1.5, atol=0.01, rtol=0, hint="z = mu + sigma * epsilon.")
+    expect_close("std of z for logvar = log 0.25", z.std(), 0.5, atol=0.01, rtol=0,
+                 hint="sigma = exp(0.5 * logvar) is the standard deviation; exp(logvar) is the variance.")
+    expect_uncorrelated("correlation between two latent dimensions of z", z, atol=0.06,
+                        hint="each entry of z needs a noise of its own: torch.randn_like(mu), not one per image.")
+    expect_gradient("z as a function of mu (the reparameterisation trick)", z, mu)
+
 def largest_tensor_made(function, *args, **kwargs):
     """``function(*args, **kwargs)`` and the number of elements of the largest tensor that one torch function or
     tensor method made while it ran, a view counted as the tensor it views: what one step of the call held at
