@@ -320,6 +320,11 @@ MISTAKES = [
     ("06_collapse_and_inference", "aggregate-first-chunk-only", "log_aggregate_posterior",
      "for part in z.split(chunk)])", "for part in z.split(chunk)][:1])", "test_log_aggregate_posterior"),
     # every code against every posterior at once: M × N × d numbers, 800 MB for the notebook's 10,000 codes
+    # log-mean-exp shifted by the chunk's largest log-density instead of each code's: a far code's row is -inf
+    ("06_collapse_and_inference", "aggregate-shifted-by-the-chunk-max", "log_aggregate_posterior",
+     "torch.logsumexp(q.log_prob(part.unsqueeze(1)).sum(-1), dim=1)",
+     "(lambda lp: lp.max() + (lp - lp.max()).exp().sum(1).log())(q.log_prob(part.unsqueeze(1)).sum(-1))",
+     "test_log_aggregate_posterior"),
     ("06_collapse_and_inference", "aggregate-ignores-chunk", "log_aggregate_posterior",
      "for part in z.split(chunk)])", "for part in [z]])", "test_log_aggregate_posterior"),
     ("06_collapse_and_inference", "grid-evenly-spaced", "prior_quantile_grid",
@@ -729,12 +734,24 @@ ALTERNATIVES = [
     ]),
     # the decoder used as the nn.Module it is lent as (and the notebook passes): frozen, its gradients cleared
     ("06_collapse_and_inference", [
+        ("free_bits_kl", "return kl.mean(dim=0).clamp(min=free_bits).sum()",
+         "return torch.relu(kl.mean(0) - free_bits).sum() + free_bits * kl.shape[1]"),
         ("refine_posterior", "optimizer = torch.optim.Adam([mu, logvar], lr=lr)\n"
          "    for _ in range(steps):\n",
          "decoder.requires_grad_(False)\n"
          "    optimizer = torch.optim.Adam([mu, logvar], lr=lr)\n"
          "    for _ in range(steps):\n"
          "        decoder.zero_grad()\n"),
+        ("log_aggregate_posterior", "q = torch.distributions.Normal(mu, torch.exp(0.5 * logvar))\n"
+         "    return torch.cat([torch.logsumexp(q.log_prob(part.unsqueeze(1)).sum(-1), dim=1) - math.log(len(mu))\n"
+         "                      for part in z.split(chunk)])",
+         "std, rows = torch.exp(0.5 * logvar), []\n"
+         "    for start in range(0, len(z), chunk):  # the density written out, chunk codes at a time\n"
+         "        part = z[start:start + chunk].unsqueeze(1)\n"
+         "        log_density = (-0.5 * ((part - mu) / std) ** 2 - std.log() - 0.5 * math.log(2 * math.pi)).sum(-1)\n"
+         "        rows.append(torch.logsumexp(log_density, dim=1) - math.log(len(mu)))\n"
+         "    return torch.cat(rows)"),
+        ("prior_quantile_grid", "v = torch.distributions.Normal(0.0, 1.0).icdf(u)", "v = torch.special.ndtri(u)"),
     ]),
     ("07_richer_posteriors_and_priors", [
         ("best_diagonal_q", "return mean, 1 / precision.diagonal()",

@@ -120,12 +120,15 @@ def log_aggregate_posterior(log_aggregate_posterior):
                  torch.tensor([-math.log(2 * math.pi) - math.log(2)]), atol=1e-3,
                  hint="q is the average of the N densities, not their sum: each counts 1/N (the other one adds e^-18 "
                       "here).")
-    far = log_aggregate_posterior(torch.tensor([[40.0, 40.0]]), two_mu, two_logvar)
-    expect_finite("log q(z) for a code 40 standard deviations from both posteriors", far)
-    expect_close("log q(z) for a code 40 standard deviations from both posteriors", far,
-                 torch.tensor([-(37 ** 2 + 40 ** 2) / 2 - math.log(2 * math.pi) - math.log(2)]), atol=1e-2,
-                 hint="there the densities are 0 in float32: never form them, combine their logarithms "
-                      "(torch.logsumexp).")
+    # a code at a posterior's mean and one 40 standard deviations from both, in one call (so in one chunk)
+    near_and_far = log_aggregate_posterior(torch.tensor([[-3.0, 0.0], [40.0, 40.0]]), two_mu, two_logvar)
+    name = "log q(z) for two codes in one call, one at a posterior's mean, one 40 standard deviations from both"
+    hint = ("far from every posterior the densities are 0 in float32: never form them, combine their logarithms "
+            "(torch.logsumexp), each code's with its own largest term, not one shift for the whole chunk.")
+    expect_finite(name, near_and_far, hint=hint)
+    expect_close(name, near_and_far, torch.tensor([-math.log(2 * math.pi) - math.log(2),
+                                                   -(37 ** 2 + 40 ** 2) / 2 - math.log(2 * math.pi) - math.log(2)]),
+                 atol=1e-2, hint=hint)
     codes = torch.randn(7, 2)
     expect_close("log_aggregate_posterior(7 codes, chunk=2): the same numbers as in one piece",
                  log_aggregate_posterior(codes, two_mu, two_logvar, chunk=2),
