@@ -69,7 +69,8 @@ def conv_decoder(ConvDecoder):
     z = torch.randn(3, 20, requires_grad=True)
     expect_gradient("decoder output as a function of z", decoder(z), z)
     assert (decoder(3 * torch.randn(200, 20)) < 0).any(), \
-        "decoder: expected logits (any real number), got only values in (0, 1). Hint: no sigmoid at the end."
+        ("decoder: expected logits (any real number), got no negative value for 200 codes drawn wide (3 N(0, I)). "
+         "Hint: the last layer must be linear: no sigmoid and no ReLU after it.")
     print(PASSED)
 
 

@@ -29,7 +29,8 @@ def dense_vae(DenseVAE):
     logits = model.decode(torch.randn(5, 20))
     expect_shape("decode(z of shape (5, 20))", logits, (5, 784))
     assert (model.decode(3 * torch.randn(500, 20)) < 0).any(), \
-        "decode: expected logits (any real number), got only values in (0, 1). Hint: remove the sigmoid."
+        ("decode: expected logits (any real number), got no negative value for 500 codes drawn wide (3 N(0, I)). "
+         "Hint: the last layer must be linear: no sigmoid and no ReLU after it.")
     logits, mu, logvar = model(images)
     expect_shape("logits from model(images)", logits, (5, 784))
     expect_finite("logits", logits)
