@@ -146,6 +146,7 @@ def expect_draws_of_q(z: torch.Tensor, mu: torch.Tensor) -> None:
                         hint="each entry of z needs a noise of its own: torch.randn_like(mu), not one per image.")
     expect_gradient("z as a function of mu (the reparameterisation trick)", z, mu)
 
+
 def largest_tensor_made(function, *args, **kwargs):
     """``function(*args, **kwargs)`` and the number of elements of the largest tensor that one torch function or
     tensor method made while it ran, a view counted as the tensor it views: what one step of the call held at
