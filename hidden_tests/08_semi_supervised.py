@@ -34,17 +34,6 @@ class M2(nn.Module):
         return self.decoder(torch.cat([z, y], dim=1)).chunk(2, dim=1)
 
 
-class Linear(nn.Module):
-    """a Wᵀ + w, on parameters its model holds (the linear M2's classifier)."""
-
-    def __init__(self, W, w):
-        super().__init__()
-        self.W, self.w = W, w
-
-    def forward(self, a):
-        return a @ self.W.T + self.w
-
-
 class LinearGaussian(nn.Module):
     """[a, y] ↦ [mean, log-variance] with mean a Mᵀ + y Nᵀ and log-variance y Pᵀ + p: the linear M2's encoder
     and decoder, which take and give what the notebook's networks do."""
@@ -52,6 +41,7 @@ class LinearGaussian(nn.Module):
     def __init__(self, M, N, P, p):
         super().__init__()
         self.M, self.N, self.P, self.p = M, N, P, p
+        self.in_features, self.out_features = M.shape[1] + N.shape[1], M.shape[0] + P.shape[0]  # as nn.Linear's
 
     def forward(self, ay):
         a, y = ay.split([self.M.shape[1], self.N.shape[1]], dim=1)
@@ -61,7 +51,8 @@ class LinearGaussian(nn.Module):
 class LinearM2(nn.Module):
     """An M2 whose networks are linear, so that E_q[L(h, y)] is known exactly: q(z | h, y) has mean
     h A^T + y B^T and log-variance y C^T + c; p(h | y, z) has mean z D^T + y E^T and log-variance y F^T + f.
-    Like the notebook's M2 it has a classifier, an encoder and a decoder, which code may call directly."""
+    Like the notebook's M2 it has a classifier, an encoder and a decoder, each an ``nn.Sequential`` whose last
+    layer has the notebook's ``in_features`` and ``out_features``, which code may call and index directly."""
 
     def __init__(self, code_dim, style_dim, n_classes, seed, z_logvar=-1.5):
         super().__init__()
@@ -77,9 +68,10 @@ class LinearM2(nn.Module):
                           nn.Parameter(torch.randn(code_dim, n_classes, generator=g)))
         self.F, self.f = (nn.Parameter(torch.randn(code_dim, n_classes, generator=g) * 0.3),
                           nn.Parameter(torch.zeros(code_dim)))
-        self.classifier = Linear(self.G, self.g)
-        self.encoder = LinearGaussian(self.A, self.B, self.C, self.c)
-        self.decoder = LinearGaussian(self.D, self.E, self.F, self.f)
+        self.classifier = nn.Sequential(nn.Linear(code_dim, n_classes))
+        self.classifier[0].weight, self.classifier[0].bias = self.G, self.g  # h Gᵀ + g, on the model's parameters
+        self.encoder = nn.Sequential(LinearGaussian(self.A, self.B, self.C, self.c))
+        self.decoder = nn.Sequential(LinearGaussian(self.D, self.E, self.F, self.f))
 
     def classify(self, h):
         return self.classifier(h)

@@ -86,6 +86,7 @@ class Student(Wire):
         else:
             return {"object": type(value).__name__[:60]}
         return {"lent": {"id": lent.id, "module": isinstance(lent.obj, nn.Module), "affine": lent.affine,
+                         "parts": _parts_of(lent.obj),
                          "values": {name: self.encode(getattr(lent.obj, name)) for name in lent.values}}}
 
     def _lend_id(self, obj, methods):
@@ -299,11 +300,24 @@ def _submodule(obj, name):
     return None
 
 
+def _parts_of(obj):
+    """The names of a lent module's parts, in order, so that the kernel can index, iterate and measure it as an
+    ``nn.Sequential`` (``model.classifier[-1]``); each part is lent when the kernel asks for it (``_submodule``)."""
+    if not isinstance(obj, nn.Module):
+        return []
+    return [name for name, part in obj._modules.items() if isinstance(part, nn.Module) and not name.startswith("_")]
+
+
 def _readable(obj, name):
     """True for a plain-data attribute that the hidden tests' or the visible checks' own code gave ``obj`` (its
-    instance or a class they defined): the kernel may read it, as ``model.n_classes``."""
+    instance or a class they defined), as ``model.n_classes``, or a hyperparameter that one of PyTorch's layers
+    keeps, as a ``Linear``'s ``out_features``: the kernel may read it. Tensors and state that torch keeps in its
+    own objects stay here."""
     if name.startswith("_") or isinstance(obj, type):
         return False
+    if isinstance(obj, nn.Module) and type(obj).__module__.startswith("torch.nn.") and name in vars(obj):
+        value = getattr(obj, name)
+        return _is_plain(value) and not any(isinstance(t, torch.Tensor) for t in tensors_in([value]))
     owners = [vars(cls) for cls in type(obj).__mro__
               if cls.__module__.startswith((HIDDEN_TEST_MODULES, VISIBLE_CHECK_MODULES))]
     owners += [vars(obj)] if owners else []  # what torch keeps in its own objects stays there

@@ -63,7 +63,7 @@ class _LentModule(nn.Module):
 
     def __init__(self, wire, spec):
         super().__init__()
-        self._lent = (wire, spec["id"])
+        self._lent, self._parts = (wire, spec["id"]), [str(name) for name in spec.get("parts", [])]
         _set_lent_values(self, wire, spec)
 
     def forward(self, *args, **kwargs):
@@ -87,6 +87,18 @@ class _LentModule(nn.Module):
                 raise
         wire, lent_id = self._lent
         return wire.request_attribute(lent_id, name)
+
+    def __len__(self):
+        return len(self._parts)
+
+    def __iter__(self):
+        return (getattr(self, name) for name in self._parts)
+
+    def __getitem__(self, index):
+        """A part by position, or a slice of them as an ``nn.Sequential``, as ``nn.Sequential`` offers."""
+        if isinstance(index, slice):
+            return nn.Sequential(*list(self)[index])
+        return getattr(self, self._parts[index])
 
 
 def _set_lent_values(stand_in, wire, spec):

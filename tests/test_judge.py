@@ -428,6 +428,46 @@ def test_a_lent_modules_parts_are_lent_in_turn_and_nothing_else_of_them(kernel, 
     assert "not lent" in verdict(judged(kernel, tmp_path, PARTS, "test_parts"))
 
 
+SEQUENCE = '''
+import torch
+from torch import nn
+from vae_helpers.checks import PASSED, expect_close
+
+
+class Model(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.layers = nn.Sequential(nn.Linear(2, 3), nn.ReLU(), nn.Linear(3, 4))
+
+
+def test_sequence(encode, student):
+    torch.manual_seed(0)
+    model = Model()
+    z = torch.randn(5, 2)
+    expect_close("the layers' output, computed here", encode(student.lend(model, methods=()), z),
+                 model.layers(z).detach())
+    print(PASSED)
+'''
+
+
+@pytest.mark.parametrize("body", [
+    "return model.layers[-1](model.layers[:2](z))",
+    "for layer in model.layers:\n        z = layer(z)\n    return z",
+    "assert len(model.layers) == 3 and model.layers[-1].out_features == 4 and model.layers[0].in_features == 2\n"
+    "    return model.layers(z)",
+], ids=["indexed and sliced", "iterated", "measured"])
+def test_a_lent_sequence_of_layers_is_indexed_iterated_and_measured_as_the_notebooks_own(kernel, tmp_path, body):
+    """Code written for the notebook's model may index its ``nn.Sequential`` networks (``model.classifier[-1]``),
+    iterate over them and read a PyTorch layer's sizes (``out_features``): a lent module offers the same."""
+    run(kernel, f"def encode(model, z):\n    {body}\n")
+    assert verdict(judged(kernel, tmp_path, SEQUENCE, "test_sequence")) == "passed"
+
+
+def test_a_lent_layers_tensors_stay_in_the_grading_process(kernel, tmp_path):
+    run(kernel, "def encode(model, z):\n    return z @ model.layers[0].weight.T\n")
+    assert "not lent" in verdict(judged(kernel, tmp_path, SEQUENCE, "test_sequence"))
+
+
 # what the student's code does to its tensor arguments
 
 IN_PLACE = '''
