@@ -146,15 +146,15 @@ def test_train_epoch(train_epoch):
     shadow = Tiny()
     shadow.load_state_dict(model.state_dict())
     optimizer = Recorder(model.parameters())
-    mean = train_epoch(model, data, optimizer)
+    mean = train_epoch(model, data, optimizer, beta=0.5)
     expect_equal("optimizer steps in an epoch of 3 batches", len(optimizer.grads), 3)
     losses = []
     for (x, _), recorded in zip(data, optimizer.grads):
         logits, mu, logvar = shadow(x)
-        loss = reference_vae_loss(logits, x, mu, logvar)
+        loss = reference_vae_loss(logits, x, mu, logvar, beta=0.5)
         expected = torch.autograd.grad(loss[0], list(shadow.parameters()))
         for got_gradient, expected_gradient in zip(recorded, expected):
-            expect_close("gradient at an optimizer step (it must be its own batch's only: zero the gradients first)",
+            expect_close("gradient at an optimizer step with beta = 0.5 (its own batch's loss only, with the KL weighted by beta)",
                          got_gradient, expected_gradient, atol=1e-5, rtol=1e-5)
         with torch.no_grad():
             for p, gradient in zip(shadow.parameters(), expected):

@@ -57,6 +57,14 @@ def expect_equal(name: str, value, expected, hint: str = "") -> None:
         raise AssertionError(f"{name}: expected {expected!r}, got {value!r:.200}." + (f" Hint: {hint}" if hint else ""))
 
 
+def expect_not_affine(name: str, function, a: torch.Tensor, b: torch.Tensor, hint: str = "") -> None:
+    """``function`` must not be affine: f(a) + f(b) = f(a + b) + f(0) for every pair would show a layer's missing
+    non-linearity, which leaves a network's size and shapes unchanged."""
+    if torch.allclose(function(a) + function(b), function(a + b) + function(torch.zeros_like(a)), atol=1e-5):
+        raise AssertionError(f"{name}: expected a non-linear map, got f(a) + f(b) = f(a + b) + f(0) for all {len(a)} "
+                             f"pairs tried, as an affine map gives." + (f" Hint: {hint}" if hint else ""))
+
+
 def expect_number(name: str, value, expected: float, atol: float, hint: str = "") -> None:
     """``value`` must be a Python float within ``atol`` of ``expected``."""
     if type(value) is not float:

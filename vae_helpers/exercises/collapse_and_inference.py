@@ -83,6 +83,11 @@ def prior_quantile_grid(prior_quantile_grid):
     expect_shape("prior_quantile_grid(4)", grid, (4, 4, 2))
     expect_equal("the dtype of prior_quantile_grid(4) (the decoder takes float32)", grid.dtype, torch.float32)
     expect_finite("prior_quantile_grid(4)", grid)
+    layout = "grid[i, j] = (v_j, v_{n-1-i}): z1 depends on the column j only, z2 on the row i only."
+    expect_equal("z1, the first coordinate, is the same down each column of prior_quantile_grid(4)",
+                 bool(torch.allclose(grid[:, :, 0], grid[:1, :, 0].expand(4, 4))), True, hint=layout)
+    expect_equal("z2, the second coordinate, is the same along each row of prior_quantile_grid(4)",
+                 bool(torch.allclose(grid[:, :, 1], grid[:, :1, 1].expand(4, 4))), True, hint=layout)
     v = [-1.1503, -0.3186, 0.3186, 1.1503]  # the quantiles 1/8, 3/8, 5/8, 7/8 of N(0, 1)
     expect_close("the top row of prior_quantile_grid(4): z1 left to right", grid[0, :, 0], torch.tensor(v), atol=1e-4,
                  hint="v_k = Phi^-1((k + 1/2) / n): the quantiles, not evenly spaced values.")

@@ -4,8 +4,8 @@ import math
 import torch
 from torch import nn
 
-from vae_helpers.checks import (PASSED, expect_close, expect_draws_of_q, expect_equal, expect_gradient, expect_returns,
-                                expect_shape)
+from vae_helpers.checks import (PASSED, expect_close, expect_draws_of_q, expect_equal, expect_gradient,
+                                expect_not_affine, expect_returns, expect_shape)
 
 
 def one_hot(one_hot):
@@ -62,6 +62,14 @@ def conditional_vae(ConditionalVAE, one_hot):
     assert (changed > 0).all(), ("encode: mu did not change when only the label changed. "
                                  "Hint: give y to the first layer of the encoder (concatenating it to the flattened "
                                  "image is one way).")
+    pair_labels = one_hot(torch.arange(200) % 10, 10)
+    expect_not_affine("decode(z, y) in z, on 200 pairs of codes with the same labels",
+                      lambda z: model.decode(z, pair_labels), *torch.randn(2, 200, 20),
+                      hint="decode is two layers with a ReLU between them; without it the two are one linear map.")
+    expect_not_affine("mu from encode(x, y) in x, on 200 pairs of images with the same labels",
+                      lambda x: model.encode(x, pair_labels)[0], *torch.rand(2, 200, 784),
+                      hint="the encoder's hidden layer is followed by a ReLU; without it mu is a linear map of the "
+                           "image.")
     logits, mu, logvar = model(images, labels)
     expect_shape("logits from model(images, labels)", logits, (5, 784))
     expect_gradient("logits as a function of the images (through the encoder, z and the decoder)", logits, images)

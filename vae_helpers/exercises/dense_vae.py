@@ -6,7 +6,7 @@ from torch import nn
 
 from vae_helpers import seed_everything
 from vae_helpers.checks import (PASSED, expect_close, expect_draws_of_q, expect_equal, expect_finite, expect_gradient,
-                                expect_number, expect_returns, expect_shape)
+                                expect_not_affine, expect_number, expect_returns, expect_shape)
 
 
 def dense_vae(DenseVAE):
@@ -31,6 +31,11 @@ def dense_vae(DenseVAE):
     assert (model.decode(3 * torch.randn(500, 20)) < 0).any(), \
         ("decode: expected logits (any real number), got no negative value for 500 codes drawn wide (3 N(0, I)). "
          "Hint: the last layer must be linear: no sigmoid and no ReLU after it.")
+    expect_not_affine("decode, on 200 pairs of codes", model.decode, *torch.randn(2, 200, 20),
+                      hint="decode is two layers with a ReLU between them; without it the two are one linear map.")
+    expect_not_affine("mu from encode, on 200 pairs of images", lambda x: model.encode(x)[0], *torch.rand(2, 200, 784),
+                      hint="the encoder's hidden layer is followed by a ReLU; without it mu is a linear map of the "
+                           "image.")
     logits, mu, logvar = model(images)
     expect_shape("logits from model(images)", logits, (5, 784))
     expect_finite("logits", logits)
@@ -73,6 +78,12 @@ def vae_loss(vae_loss):
                  -math.log(torch.sigmoid(torch.tensor(2.0)).item()) - math.log(torch.sigmoid(torch.tensor(1.0)).item())
                  + 782 * math.log(2), atol=1e-3, rtol=0,
                  hint="pass the logits to binary_cross_entropy_with_logits as they are, no sigmoid first.")
+    logits[0, :2] = torch.tensor([-200.0, 0.0])
+    _, reconstruction, _ = vae_loss(logits, x, torch.zeros(1, 1), torch.zeros(1, 1))
+    expect_close("reconstruction of x = [1, 0, 0, ...] with logits [-200, 0, 0, ...]: a sure decoder that is wrong",
+                 reconstruction, 200 + 783 * math.log(2), atol=1e-2, rtol=0,
+                 hint="the pixel that is on has probability sigmoid(-200), about e^-200: it costs 200 nats. A sigmoid "
+                      "rounds it to 0 and binary_cross_entropy then caps its cost at 100: work from the logits.")
     mu, logvar = torch.ones(4, 20), torch.full((4, 20), math.log(4.0))
     logits = torch.zeros(4, 784, requires_grad=True)
     loss, _, kl = vae_loss(logits, torch.zeros(4, 784), mu, logvar, beta=2.0)
@@ -131,6 +142,12 @@ def train_epoch(train_epoch, AsLent, device):
                       "(a lent model's parameters() lists nothing), back-propagate, then optimizer.step().")
     expect_number("mean loss per image over batches of 4, 4 and 2 images", mean, 604.2486, atol=1e-2,
                   hint="weight each batch's loss by its number of images: the last batch is smaller.")
+    torch.manual_seed(3)
+    weighted = _Pooled().to(device)  # the same start, trained with beta = 0.5
+    train_epoch(AsLent(weighted), uneven, torch.optim.SGD(weighted.parameters(), lr=0.05), beta=0.5)
+    expect_close("the encoder's two mu biases after the same epoch with beta = 0.5", weighted.to_mu.bias,
+                 torch.tensor([2.614412, -0.441810]), atol=1e-4, rtol=0,
+                 hint="pass beta on to vae_loss: it weighs the KL in every step's loss.")
 
     seed_everything(1)
     pixels_on = torch.linspace(0.05, 0.95, 784)  # 300 random images whose pixels are on with these probabilities

@@ -118,6 +118,20 @@ def elbo(elbo, toy, x_toy, post_mu, post_logvar):
         "Hint: ELBO = E[log p(x|z)] - KL; a + sign on the KL lifts it above the evidence.")
     q_mu = post_mu.clone().requires_grad_(True)
     expect_gradient("ELBO as a function of q_mu", elbo(x_toy, q_mu, post_logvar, toy), q_mu)
+    # At the exact posterior the ELBO is at its maximum in q_mu, so its gradient there is 0 on average; an estimate
+    # whose draws of z cut the graph keeps only the KL's gradient, -q_mu.
+    copies = 20_000
+    x_far = toy.decoder_mean(torch.tensor([[1.5, -1.0]]))
+    noise_var = math.exp(toy.logvar)
+    far_var = 1 / (1 + (toy.W ** 2).sum(0) / noise_var)  # the toy's W has orthogonal columns
+    far_mu, far_logvar = far_var * ((x_far - toy.b) @ toy.W) / noise_var, far_var.log().expand(1, -1)
+    q_mu = far_mu.repeat(copies, 1).requires_grad_(True)
+    grad = expect_gradient("ELBO as a function of q_mu",
+                           elbo(x_far.repeat(copies, 1), q_mu, far_logvar.repeat(copies, 1), toy), q_mu)
+    expect_close(f"mean gradient of the ELBO in q_mu at the exact posterior ({copies:,} copies of one observation, "
+                 "where the ELBO is at its maximum)", grad.mean(0), torch.zeros(2), atol=0.15,
+                 hint="the reconstruction term must pass its gradient to q_mu through z: draw z with your "
+                      "reparameterize, not with a sampler that cuts the graph (.sample(), torch.normal, .detach()).")
     print(PASSED)
 
 

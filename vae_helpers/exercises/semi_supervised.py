@@ -76,6 +76,10 @@ def unlabelled_bound(unlabelled_bound, labelled_bound, point_toy, h_toy, y_toy):
     bound = unlabelled_bound(point_toy, h_toy)
     expect_shape("unlabelled_bound(point_toy, 5 codes)", bound, (5,))
     expect_finite("unlabelled_bound(point_toy, 5 codes)", bound)
+    expect_close("unlabelled_bound(point_toy, h_toy) called twice: with q(z | h, y) a point, nothing in U(h) is random",
+                 unlabelled_bound(point_toy, h_toy), bound, atol=1e-6,
+                 hint="take the expectation over y exactly, as a sum over the K classes weighted by q(y | h), not by "
+                      "sampling y.")
     alone = torch.cat([unlabelled_bound(point_toy, h_toy[i:i + 1]) for i in range(5)])
     expect_close("unlabelled_bound(point_toy, h_toy) against each code's unlabelled_bound alone (h_toy[i:i + 1])", bound,
                  alone, atol=1e-4,
