@@ -1,34 +1,18 @@
-"""Test-suite settings, applied before any notebook kernel starts.
-
-Kernels started by nbval and nbgrader inherit this process's environment, so the
-notebooks run in fast mode on scikit-learn's bundled digits (set either variable
-yourself to run the suite on other settings, e.g. VAE_COURSE_DATASET=mnist).
-"""
-import os
+"""The suite's fixtures and tiers; the settings every kernel inherits are in the repository's conftest.py."""
 import shutil
 from pathlib import Path
 
 import pytest
-import torch
 
 from support.course import REPO, nbgrader
 from support.tiers import TIERS
-
-os.environ.setdefault("VAE_COURSE_FAST", "1")
-os.environ.setdefault("VAE_COURSE_DATASET", "digits")
-os.environ.setdefault("MPLBACKEND", "Agg")
-# Two pytest workers share two cores: one PyTorch thread per process, in the workers and in every
-# kernel they start, so that their threads do not fight over the cores.
-if os.environ.get("PYTEST_XDIST_WORKER"):
-    os.environ.setdefault("OMP_NUM_THREADS", "1")
-    torch.set_num_threads(1)
 
 
 def pytest_collection_modifyitems(items):
     """Mark every test with its module's tiers, so that `-m "not slow"` is the quick loop."""
     for item in items:
         path = Path(str(item.fspath))
-        tiers = ("notebooks", "slow") if path.suffix == ".ipynb" else TIERS.get(path.stem, ("unit",))
+        tiers = TIERS.get(path.stem, ("unit",))
         for tier in tiers:
             item.add_marker(tier)
 

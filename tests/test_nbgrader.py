@@ -101,6 +101,22 @@ def test_solution_scores_every_automatic_point(course, autograded, assignment):
 
 
 @pytest.mark.parametrize("assignment", ASSIGNMENTS)
+def test_every_cell_of_the_solution_runs_without_error_when_graded(course, autograded, assignment):
+    """The solution notebook, executed top to bottom by autograde in fast mode on a machine without datasets:
+    no cell, graded or not (figures, training, tables), ends in an error. This is the suite's run of every
+    notebook; `python -m pytest solutions/NN_name` runs one cell by cell (nbval) while you write it."""
+    students, _ = autograded
+    executed = read(notebook_path(course / "nbgrader_work" / "autograded" / students["solution"], assignment))
+    errors = [f"cell {index}: {output.get('ename')}: {output.get('evalue', '')[:300]}"
+              for index, cell in enumerate(executed["cells"]) for output in cell.get("outputs", [])
+              if output.get("output_type") == "error"]
+    assert not errors, f"the solution of {assignment} fails when it runs: {errors}"
+    unexecuted = [index for index, cell in enumerate(executed["cells"])
+                  if cell["cell_type"] == "code" and cell["source"] and cell.get("execution_count") is None]
+    assert not unexecuted, f"cells of {assignment} that autograde did not run: {unexecuted}"
+
+
+@pytest.mark.parametrize("assignment", ASSIGNMENTS)
 def test_untouched_student_notebook_scores_zero(course, autograded, assignment):
     students, _ = autograded
     scores = grades(course, assignment, students["untouched"])

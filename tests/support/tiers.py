@@ -2,7 +2,7 @@
 
 # The tiers of each test module: what it needs (grading: nbgrader and kernels; browser: Chromium; hub: a JupyterHub
 # with Unix users; root: creates users) and whether it runs for minutes (slow). A module not named here is a unit
-# module. The notebooks in solutions/, which nbval runs cell by cell, are "notebooks" and slow.
+# module.
 TIERS = {
     "test_browser": ("browser", "slow"),
     "test_collect": ("grading", "root"),
