@@ -6,10 +6,13 @@ real, by `python -m grading autograde` (the README's command) and, for one attac
 every point, and the two commands' gradebooks agree.
 
 Notebook 01 gets every attack, and each other assignment one of them (each submission costs a notebook run).
+Each attacked submission carries the first planted mistake of every exercise, so it is also where each
+assignment's submission of one mistake per exercise is autograded for real: it must lose every automatic point,
+as the kernel's judging of the same mistakes fails every exercise (test_grading_catches_mistakes.py).
 Both commands judge a cell with the same code in the same sandbox, and plain nbgrader already grades every
-notebook's solution (test_nbgrader.py) and its planted mistakes (test_grading_catches_mistakes.py); so here it
-grades the attack that looks for the hidden tests, and the honest submission, whose model and optimizer are
-lent to the kernel: enough to show that its gradebook agrees, without paying for every attack twice.
+notebook's solution (test_nbgrader.py); so here it grades the attack that looks for the hidden tests, and the
+honest submission, whose model and optimizer are lent to the kernel: enough to show that its gradebook agrees,
+without paying for every attack twice.
 """
 import itertools
 import json
@@ -21,7 +24,7 @@ import nbformat
 import pytest
 
 from judge.hidden_tests import is_judged
-from support.course import ASSIGNMENTS, grades, nbgrader, notebook_path, submit
+from support.course import ASSIGNMENTS, grades, nbgrader, notebook_path, points_lost, submit
 from support.planted import MISTAKES
 
 ATTACKS = {
@@ -212,6 +215,9 @@ def test_an_attack_earns_no_point(graded, assignment, attack):
         assert scores, f"{attack} was not graded under {command}"
         earned = {cell: score for cell, (score, _) in scores.items() if score}
         assert not earned, f"{attack} earned points for wrong answers under {command}: {earned}"
+        lost = set(points_lost(course, assignment, f"attack-{attack}"))
+        assert lost == {cell for cell, judged in graded_cells(course, assignment).items() if judged}, \
+            f"{attack} under {command} lost points on {sorted(lost)}: every exercise holds a mistake"
 
 
 def test_the_hidden_tests_are_not_in_the_kernels_reach(graded):
