@@ -147,13 +147,19 @@ def log_aggregate_posterior(log_aggregate_posterior):
                                -0.5 * math.log(4) - math.log(2 * math.pi),
                                -0.5 * (4 + 9 / 4 + math.log(4)) - math.log(2 * math.pi)]), atol=1e-4,
                  hint="the log-density of a diagonal Gaussian, summed over the d dimensions; exp(logvar) is the "
-                      "variance.")
+                      "variance.",
+                 offsets={-math.log(2): "with one posterior q(z) is that Gaussian: the average is over the N "
+                                        "posteriors (1 here), so subtract log N, not log d (d = 2 here)."})
     two_mu, two_logvar = torch.tensor([[-3.0, 0.0], [3.0, 0.0]]), torch.zeros(2, 2)
     expect_close("log q(z) at the mean of one of two posteriors 6 standard deviations apart",
                  log_aggregate_posterior(torch.tensor([[-3.0, 0.0]]), two_mu, two_logvar),
                  torch.tensor([-math.log(2 * math.pi) - math.log(2)]), atol=1e-3,
-                 hint="q is the average of the N densities, not their sum: each counts 1/N (the other one adds e^-18 "
-                      "here).")
+                 hint="q is the average of the N densities, not of their logarithms and not their sum: each density "
+                      "counts 1/N (the other one adds e^-18 here).",
+                 offsets={math.log(2): "log q(z) is log 2 = log N too high. Either the average lacks its 1/N (subtract "
+                                       "log N once), or the mixture was taken in each dimension alone: each posterior's "
+                                       "density is of the whole vector z, so sum its log-density over the d dimensions "
+                                       "first, then combine the N posteriors."})
     # a code at a posterior's mean and one 40 standard deviations from both, in one call (so in one chunk)
     near_and_far = log_aggregate_posterior(torch.tensor([[-3.0, 0.0], [40.0, 40.0]]), two_mu, two_logvar)
     name = "log q(z) for two codes in one call, one at a posterior's mean, one 40 standard deviations from both"
