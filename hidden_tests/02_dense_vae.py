@@ -8,35 +8,9 @@ from torch import nn
 from vae_helpers.checks import (expect_close, expect_equal, expect_gradient, expect_number, expect_shape,
                                 expect_uncorrelated)
 from vae_helpers.exercises import dense_vae as checks  # noqa: F401 (visible checks)
+from vae_helpers.lending import AsLent  # noqa: F401 (the notebook's, for the visible checks: grading lends its model)
 
 device = torch.device("cpu")  # the visible checks' models are the judge's, computed here
-
-
-class AsLent(nn.Module):
-    """The notebook's AsLent: ``model`` with its parameters out of reach of ``.parameters()``, as lending hides them."""
-
-    def __init__(self, model):
-        super().__init__()
-        object.__setattr__(self, "model", model)
-
-    def forward(self, *inputs):
-        return self.model(*inputs)
-
-    def train(self, mode=True):
-        self.model.train(mode)
-        return super().train(mode)
-
-    def zero_grad(self, set_to_none=True):
-        self.model.zero_grad(set_to_none)
-
-
-def notebook_objects(student):
-    """The notebook's AsLent, as the visible checks of train_epoch use it. At grading every model they pass to the
-    student's code is lent: in the kernel its parameters() lists nothing, and the gradients the kernel's backward
-    sends reach the parameters here only where the model here lists them, so AsLent leaves a model as it is. In
-    this process (pytest) nothing is lent, student.lend gives back what it is given, and AsLent is the notebook's."""
-    probe = nn.Module()
-    return {"AsLent": AsLent if student.lend(probe) is probe else (lambda model: model)}
 
 
 def test_dense_vae(DenseVAE):

@@ -29,6 +29,7 @@ from torch import nn
 
 from judge.kernel_side import ASKING
 from judge.wire import COPY_LAYERS, MAX_ANSWER_BYTES, MIME_TYPE, QUESTION_KEY, AnswerError, Wire, bridged, tensors_in
+from vae_helpers.lending import AsLent
 
 QUESTION_SECONDS = 120  # the longest the kernel may take to answer one question
 EXERCISE_SECONDS = 600  # ... and all the questions of one graded cell
@@ -75,6 +76,7 @@ class Student(Wire):
     def encode_object(self, value):
         """An object of the judge, as the kernel receives it: lent, if the hidden tests passed it (or a lent
         class built it); from a lent method's result, anything else is only its type's name."""
+        value = _unwrapped(value)
         if isinstance(value, Remote):
             return {"remote": value._remote[1]["handle"]} if "handle" in value._remote[1] else {"object": "function"}
         if isinstance(value, LentCopy):
@@ -101,6 +103,7 @@ class Student(Wire):
         ``affine``, {name: (weight, bias)}, computed in the kernel as ``z @ weight.T + bias`` of two of those
         values (a toy model's decoder: the model's definition, no exercise's answer). Nothing else of it is
         reachable but a module's parts, lent in turn."""
+        obj = _unwrapped(obj)
         return LentHere(obj, self._lend_id(obj, set(methods) | _methods_of(obj)), tuple(values), dict(affine or {}))
 
     def lend_copy(self, module):
@@ -264,6 +267,15 @@ class Student(Wire):
                     parameter.grad = gradient if parameter.grad is None else parameter.grad + gradient
             return {"result": self.encode(list(found[:len(inputs)]))}
         raise KernelAnswerError("the kernel asked grading something it may not ask")
+
+
+def _unwrapped(value):
+    """What lending ``value`` lends: the model that a visible check wrapped in ``AsLent`` (``vae_helpers.lending``),
+    which behaves in the notebook as a lent model does in the kernel, is lent as itself, so that its parameters
+    here take the gradients the kernel sends."""
+    while isinstance(value, AsLent):
+        value = object.__getattribute__(value, "model")
+    return value
 
 
 def _raise_what_the_student_raised(answer):

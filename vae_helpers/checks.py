@@ -41,11 +41,14 @@ def expect_finite(name: str, value, hint: str = "") -> None:
 
 def expect_returns(name: str, function, *args, hint: str = ""):
     """Call ``function(*args)`` and return its result; an error it raises fails the check, named. An exercise
-    not yet written keeps its own NotImplementedError, whose message says so in full."""
+    not yet written keeps its own NotImplementedError, whose message says so in full. A StopIteration (at grading,
+    where the kernel reports it, a RuntimeError) fails it too: ``next(model.parameters())`` of a lent model."""
     try:
         return function(*args)
     except NotImplementedError:
         raise
+    except StopIteration:  # next() on an empty iterator: in a check, next(model.parameters()) of a lent model
+        raise AssertionError(f"{name}: expected a result, got StopIteration (next() of an empty iterator)." + (f" Hint: {hint}" if hint else "")) from None
     except (ValueError, TypeError, RuntimeError, IndexError, AttributeError) as error:
         raise AssertionError(f"{name}: expected a result, got {type(error).__name__}: {str(error)[:160]}"
                              + (f" Hint: {hint}" if hint else "")) from None

@@ -5,7 +5,9 @@ import math
 import torch
 from torch import nn
 
-from vae_helpers.checks import PASSED, expect_close, expect_equal, expect_finite, expect_shape, largest_tensor_made
+from vae_helpers.checks import (PASSED, expect_close, expect_equal, expect_finite, expect_returns, expect_shape,
+                                largest_tensor_made)
+from vae_helpers.lending import WHAT_TO_USE, AsLent
 
 
 def free_bits_kl(free_bits_kl):
@@ -39,9 +41,10 @@ def free_bits_kl(free_bits_kl):
 
 
 def refine_posterior(refine_posterior, elbo_per_image):
-    """Check ``refine_posterior`` on a small decoder and six images, with the notebook's ``elbo_per_image``: the
-    shapes, no gradient history, the given tensors and the decoder left unchanged, the ELBO risen after 100
-    steps with logvar optimised too, and no move with ``steps=0`` or ``lr=0``."""
+    """Check ``refine_posterior`` on a small decoder and six images, with the notebook's ``elbo_per_image``: a
+    decoder as grading lends it (``AsLent``), the shapes, no gradient history, the given tensors and the decoder
+    left unchanged, the ELBO risen after 100 steps with logvar optimised too, as far as a reference run of Adam's,
+    and no move with ``steps=0`` or ``lr=0``."""
     torch.manual_seed(0)
     decoder = nn.Sequential(nn.Linear(4, 64), nn.Tanh(), nn.Linear(64, 784))
     with torch.no_grad():  # large weights, so that the images' likelihood depends strongly on z
@@ -50,6 +53,8 @@ def refine_posterior(refine_posterior, elbo_per_image):
     before = [p.detach().clone() for p in decoder.parameters()]
     x = torch.bernoulli(torch.full((6, 1, 28, 28), 0.3))
     mu, logvar = torch.zeros(6, 4, requires_grad=True), torch.zeros(6, 4, requires_grad=True)  # as if from an encoder
+    expect_returns("refine_posterior(AsLent(decoder), 6 images, mu, logvar, 3 steps): the decoder as grading lends it",
+                   refine_posterior, AsLent(decoder), x, mu, logvar, 3, hint=WHAT_TO_USE + " (mu.device, mu.dtype).")
     new_mu, new_logvar = refine_posterior(decoder, x, mu, logvar, steps=100)
     expect_shape("mu from refine_posterior (6 images, 4 latent dimensions)", new_mu, (6, 4))
     expect_shape("logvar from refine_posterior", new_logvar, (6, 4))
@@ -67,6 +72,16 @@ def refine_posterior(refine_posterior, elbo_per_image):
                                                       "together with mu.")
     assert end > start + 50, (f"refine_posterior: expected the mean ELBO to rise by more than 50 nats in 100 steps, "
                               f"from {start:.1f}; got {end:.1f}. Hint: minimise minus the ELBO.")
+    reference = _reference_refinement(elbo_per_image, decoder, x, mu, logvar, steps=100)
+    print(f"the same 100 steps of a reference Adam run: {reference:.1f}")
+    assert end > reference - 10, (
+        f"refine_posterior: expected the mean ELBO after 100 steps within 10 nats of a reference run of Adam with "
+        f"the same lr and n_samples, {reference:.1f}; got {end:.1f}, lower. Hint: each step's ELBO is the average over "
+        f"n_samples draws of z: pass n_samples on to elbo_per_image.")
+    assert end < reference + 10, (
+        f"refine_posterior: expected the mean ELBO after 100 steps within 10 nats of a reference run of Adam with "
+        f"the same lr and n_samples, {reference:.1f}; got {end:.1f}, higher: the steps were not Adam's with this lr. "
+        f"Hint: each step must follow its own gradient alone; zero the gradients before each backward.")
     same_mu, same_logvar = refine_posterior(decoder, x, mu, logvar, steps=0)
     expect_close("mu from refine_posterior with steps=0 (no step: the given mu)", same_mu, torch.zeros(6, 4), atol=0)
     expect_close("logvar from refine_posterior with steps=0", same_logvar, torch.zeros(6, 4), atol=0)
@@ -74,6 +89,20 @@ def refine_posterior(refine_posterior, elbo_per_image):
     expect_close("mu from refine_posterior with steps=3, lr=0.0 (steps of length 0)", still_mu, torch.zeros(6, 4),
                  atol=0, hint="use the learning rate you are given, lr, for the optimizer.")
     print(PASSED)
+
+
+def _reference_refinement(elbo_per_image, decoder, x, mu, logvar, steps, lr=1e-2, n_samples=8):
+    """The mean ELBO (2,000 draws) after ``steps`` steps of Adam up the ELBO of ``n_samples`` draws, from mu and
+    logvar: what refine_posterior should reach, within the noise of its draws."""
+    mu, logvar = mu.detach().clone().requires_grad_(), logvar.detach().clone().requires_grad_()
+    optimizer = torch.optim.Adam([mu, logvar], lr=lr)
+    for _ in range(steps):
+        loss = -elbo_per_image(decoder, x, mu, logvar, n_samples).sum()
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+    with torch.no_grad():
+        return elbo_per_image(decoder, x, mu, logvar, 2000).mean().item()
 
 
 def prior_quantile_grid(prior_quantile_grid):
@@ -118,13 +147,19 @@ def log_aggregate_posterior(log_aggregate_posterior):
                                -0.5 * math.log(4) - math.log(2 * math.pi),
                                -0.5 * (4 + 9 / 4 + math.log(4)) - math.log(2 * math.pi)]), atol=1e-4,
                  hint="the log-density of a diagonal Gaussian, summed over the d dimensions; exp(logvar) is the "
-                      "variance.")
+                      "variance.",
+                 offsets={-math.log(2): "with one posterior q(z) is that Gaussian: the average is over the N "
+                                        "posteriors (1 here), so subtract log N, not log d (d = 2 here)."})
     two_mu, two_logvar = torch.tensor([[-3.0, 0.0], [3.0, 0.0]]), torch.zeros(2, 2)
     expect_close("log q(z) at the mean of one of two posteriors 6 standard deviations apart",
                  log_aggregate_posterior(torch.tensor([[-3.0, 0.0]]), two_mu, two_logvar),
                  torch.tensor([-math.log(2 * math.pi) - math.log(2)]), atol=1e-3,
-                 hint="q is the average of the N densities, not their sum: each counts 1/N (the other one adds e^-18 "
-                      "here).")
+                 hint="q is the average of the N densities, not of their logarithms and not their sum: each density "
+                      "counts 1/N (the other one adds e^-18 here).",
+                 offsets={math.log(2): "log q(z) is log 2 = log N too high. Either the average lacks its 1/N (subtract "
+                                       "log N once), or the mixture was taken in each dimension alone: each posterior's "
+                                       "density is of the whole vector z, so sum its log-density over the d dimensions "
+                                       "first, then combine the N posteriors."})
     # a code at a posterior's mean and one 40 standard deviations from both, in one call (so in one chunk)
     near_and_far = log_aggregate_posterior(torch.tensor([[-3.0, 0.0], [40.0, 40.0]]), two_mu, two_logvar)
     name = "log q(z) for two codes in one call, one at a posterior's mean, one 40 standard deviations from both"

@@ -4,6 +4,7 @@ import math
 import torch
 
 from vae_helpers.checks import PASSED, expect_close, expect_equal, expect_finite, expect_returns, expect_shape
+from vae_helpers.lending import WHAT_TO_USE, AsLent
 
 _POINT_BOUNDS = torch.tensor([-43.3211, -42.8914, -43.5111, -44.7145, -47.6739])  # a right labelled_bound on point_toy
 # the gradients in h_toy of right labelled_bound(point_toy, h_toy, y_toy).sum(), unlabelled_bound(point_toy, h_toy).sum()
@@ -19,8 +20,10 @@ _WHY_H = (" In this notebook h is data (M1's codes, drawn without gradient), so 
 def labelled_bound(labelled_bound, toy, point_toy, h_toy, y_toy):
     """Check ``labelled_bound`` on the notebook's toy M2s: its values on ``point_toy`` (q(z | h, y) a point), for
     the five codes and for the first two, then the spread, mean and gradient of its draws on ``toy``, then its
-    gradient in the codes h."""
-    bound = labelled_bound(point_toy, h_toy, y_toy)
+    gradient in the codes h. The models are passed as grading lends them (``AsLent``): no parameters() listed."""
+    lent_toy, lent_point_toy = AsLent(toy), AsLent(point_toy)
+    bound = expect_returns("labelled_bound(point_toy, h_toy, y_toy), the model as grading lends it", labelled_bound,
+                           lent_point_toy, h_toy, y_toy, hint=WHAT_TO_USE + " (h.device, h.dtype).")
     expect_shape("labelled_bound(point_toy, 5 codes, 5 classes)", bound, (5,))
     expect_close("labelled_bound(point_toy, h_toy, y_toy), q(z | h, y) a point", bound, _POINT_BOUNDS, atol=1e-3,
                  hint="log N(h; mean, e^logvar) of the decoder's output, summed over h's 3 dimensions, minus the KL "
@@ -29,12 +32,13 @@ def labelled_bound(labelled_bound, toy, point_toy, h_toy, y_toy):
                           2 * math.log(4): "log p(y) is -log K, not +log K.",
                           1.5 * math.log(2 * math.pi): "the code's log-density lacks its -1/2 log(2 pi) per dimension.",
                           -math.log(10 / 4): "K is model.n_classes (4 for the toy), not N_CLASSES."})
-    two = expect_returns("labelled_bound(point_toy, the first two codes, classes 0 and 1)", labelled_bound, point_toy,
-                         h_toy[:2], y_toy[:2], hint="the one-hot of y needs model.n_classes columns, whatever classes y "
-                                                    "holds: F.one_hot(y) alone makes only max(y) + 1.")
+    two = expect_returns("labelled_bound(point_toy, the first two codes, classes 0 and 1)", labelled_bound,
+                         lent_point_toy, h_toy[:2], y_toy[:2],
+                         hint="the one-hot of y needs model.n_classes columns, whatever classes y holds: F.one_hot(y) "
+                              "alone makes only max(y) + 1.")
     expect_close("labelled_bound(point_toy, the first two codes, classes 0 and 1)", two, _POINT_BOUNDS[:2], atol=1e-3)
     torch.manual_seed(0)
-    draws = labelled_bound(toy, h_toy.repeat(4000, 1), y_toy.repeat(4000)).view(4000, 5)
+    draws = labelled_bound(lent_toy, h_toy.repeat(4000, 1), y_toy.repeat(4000)).view(4000, 5)
     expect_equal("labelled_bound of each code changes from one draw of z to the next", bool((draws.std(0) > 0.01).all()),
                  True, hint="draw z = mu + exp(0.5 * logvar) * eps with eps ~ N(0, I), a new eps for each code and "
                             "dimension, and decode z, not mu.")
@@ -45,7 +49,7 @@ def labelled_bound(labelled_bound, toy, point_toy, h_toy, y_toy):
                  torch.tensor([-5.3194, -4.9808, -5.5361, -6.6691, -9.8171]), atol=0.12, rtol=0,
                  hint="one draw of z per code, the code's log-density at the decoder's output, minus the KL, minus log K.")
     h = h_toy.clone().requires_grad_()
-    mean_bound = labelled_bound(toy, h.repeat(4000, 1), y_toy.repeat(4000)).sum() / 4000
+    mean_bound = labelled_bound(lent_toy, h.repeat(4000, 1), y_toy.repeat(4000)).sum() / 4000
     expect_equal("labelled_bound carries gradients (nothing detached, no torch.no_grad())", mean_bound.requires_grad, True)
     toy.zero_grad()
     mean_bound.backward()
@@ -57,7 +61,7 @@ def labelled_bound(labelled_bound, toy, point_toy, h_toy, y_toy):
                  hint="z must carry gradients back to mu and logvar: z = mu + exp(0.5 * logvar) * eps; .sample() "
                       "and torch.normal cut them, and only the KL's gradient is left.")
     h = h_toy.clone().requires_grad_()
-    labelled_bound(point_toy, h, y_toy).sum().backward()
+    labelled_bound(lent_point_toy, h, y_toy).sum().backward()
     expect_close("the gradient of labelled_bound(point_toy, h_toy, y_toy).sum() in the codes h", h.grad,
                  _POINT_GRADIENT_L, atol=1e-3, rtol=1e-3,
                  hint="h reaches the bound twice, through q(z | h, y) and through the code's log-density: both paths "
@@ -68,19 +72,21 @@ def labelled_bound(labelled_bound, toy, point_toy, h_toy, y_toy):
 def unlabelled_bound(unlabelled_bound, labelled_bound, point_toy, h_toy, y_toy):
     """Check ``unlabelled_bound`` on the notebook's toy M2 whose q(z | h, y) is a point: that each code's bound
     is its own, its values, and the gradients it gives the classifier and the codes h. ``labelled_bound`` is
-    checked first, since ``unlabelled_bound`` builds on it."""
+    checked first, since ``unlabelled_bound`` builds on it. The model is passed as grading lends it (``AsLent``)."""
+    lent_point_toy = AsLent(point_toy)
     expect_close("your labelled_bound(point_toy, h_toy, y_toy), which unlabelled_bound builds on",
-                 labelled_bound(point_toy, h_toy, y_toy), _POINT_BOUNDS, atol=1e-3,
+                 labelled_bound(lent_point_toy, h_toy, y_toy), _POINT_BOUNDS, atol=1e-3,
                  hint="make Exercise 1's checks pass first: these checks use your labelled_bound (when your notebook "
                       "is graded, this exercise is checked with a correct one).")
-    bound = unlabelled_bound(point_toy, h_toy)
+    bound = expect_returns("unlabelled_bound(point_toy, h_toy), the model as grading lends it", unlabelled_bound,
+                           lent_point_toy, h_toy, hint=WHAT_TO_USE + " (h.device, h.dtype).")
     expect_shape("unlabelled_bound(point_toy, 5 codes)", bound, (5,))
     expect_finite("unlabelled_bound(point_toy, 5 codes)", bound)
     expect_close("unlabelled_bound(point_toy, h_toy) called twice: with q(z | h, y) a point, nothing in U(h) is random",
-                 unlabelled_bound(point_toy, h_toy), bound, atol=1e-6,
+                 unlabelled_bound(lent_point_toy, h_toy), bound, atol=1e-6,
                  hint="take the expectation over y exactly, as a sum over the K classes weighted by q(y | h), not by "
                       "sampling y.")
-    alone = torch.cat([unlabelled_bound(point_toy, h_toy[i:i + 1]) for i in range(5)])
+    alone = torch.cat([unlabelled_bound(lent_point_toy, h_toy[i:i + 1]) for i in range(5)])
     expect_close("unlabelled_bound(point_toy, h_toy) against each code's unlabelled_bound alone (h_toy[i:i + 1])", bound,
                  alone, atol=1e-4,
                  hint="a code's bound must not depend on the other codes of the batch. Each code's row of the (batch, K) "
@@ -93,7 +99,7 @@ def unlabelled_bound(unlabelled_bound, labelled_bound, point_toy, h_toy, y_toy):
                       "q(y | h) is the softmax of model.classify(h).")
     point_toy.zero_grad()
     h = h_toy.clone().requires_grad_()
-    unlabelled_bound(point_toy, h).sum().backward()
+    unlabelled_bound(lent_point_toy, h).sum().backward()
     expect_equal("unlabelled_bound(point_toy, h_toy) gives the codes h a gradient", h.grad is not None, True,
                  hint="nothing may cut h from the bound: no h.detach(), .data or torch.no_grad() on its way." + _WHY_H)
     gradient = point_toy.classifier[0].weight.grad
