@@ -61,7 +61,8 @@ def best_diagonal_q(best_diagonal_q, gap_of_diagonal_q):
 def planar_flow(planar_flow):
     """Check ``planar_flow`` on a few points in 2-D: the shapes and values of f(z) and log_det, log_det against
     the Jacobian autograd finds for the student's own f, each form of u, w and b the exercise allows, a batch of
-    batches, a flow that is not invertible, the gradients in u, w and b, a single point and float64 inputs."""
+    batches, a flow that is not invertible, the gradients in u, w and b, a single point, float64 inputs, and a
+    determinant near 0 at the hidden tests' tolerance."""
     points = torch.tensor([[0.5, -1.0], [2.0, 0.3], [-0.7, 0.8]])
     one_u, one_w, one_b = torch.tensor([0.6, -0.4]), torch.tensor([1.2, 0.7]), torch.tensor(0.3)
     result = expect_returns("planar_flow(z of shape (3, 2), u, w, b)", planar_flow, points, one_u, one_w, one_b,
