@@ -417,6 +417,9 @@ MISTAKES = [
      "a = (z * w).sum(-1) + b", "a = (z * w).sum(-1) + torch.as_tensor(b, dtype=z.dtype).detach()", "test_planar_flow"),
     ("07_richer_posteriors_and_priors", "flow-one-point-squeezed", "planar_flow",
      "return z + u * h.unsqueeze(-1), log_det", "return z + u * h.unsqueeze(-1), log_det.squeeze()", "test_planar_flow"),
+    ("07_richer_posteriors_and_priors", "flow-log-det-epsilon-too-large", "planar_flow",
+     "torch.log((1 + (1 - h ** 2) * (w * u).sum(-1)).abs())",
+     "torch.log((1 + (1 - h ** 2) * (w * u).sum(-1)).abs() + 1e-5)", "test_planar_flow"),
     ("08_semi_supervised", "labelled-kl-added", "labelled_bound",
      "return log_likelihood - kl - math.log", "return log_likelihood + kl - math.log", "test_labelled_bound"),
     ("08_semi_supervised", "labelled-log-prior-of-the-class-left-out", "labelled_bound",
@@ -892,5 +895,12 @@ ALTERNATIVES = [
         ("planar_flow", "log_det = torch.log((1 + (1 - h ** 2) * (w * u).sum(-1)).abs())",
          "psi = (1 - torch.tanh(a).square()).unsqueeze(-1) * w  # the gradient of tanh(w.z + b) in z\n"
          "    log_det = (1 + (psi * u).sum(-1)).abs().log()"),
+    ]),
+    ("07_richer_posteriors_and_priors", [
+        ("best_diagonal_q", "return mean, 1 / precision.diagonal()",
+         "return mean, precision.diagonal().reciprocal()"),
+        ("planar_flow", "log_det = torch.log((1 + (1 - h ** 2) * (w * u).sum(-1)).abs())",
+         "log_det = torch.log((1 + (1 - h ** 2) * (w * u).sum(-1)).abs() + 1e-8)  # an epsilon, correct to float "
+         "precision"),
     ]),
 ]

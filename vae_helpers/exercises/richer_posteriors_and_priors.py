@@ -3,6 +3,11 @@ import torch
 
 from vae_helpers.checks import PASSED, expect_close, expect_equal, expect_finite, expect_returns, expect_shape
 
+# log_det's tolerance in float64, here and in the hidden tests: an answer correct to float precision (an epsilon
+# of 1e-8 inside the log moves log_det by 1e-6 where |det| is 0.01) passes both; each planted mistake is off by
+# least 1e-3 there.
+LOG_DET_ATOL, LOG_DET_RTOL = 1e-6, 1e-5
+
 
 def _numerically_best_diagonal_q(gap_of_diagonal_q, mean, precision):
     """The diagonal q of smallest gap, found by L-BFGS from N(0, I): what best_diagonal_q finds in closed form."""
@@ -56,7 +61,8 @@ def best_diagonal_q(best_diagonal_q, gap_of_diagonal_q):
 def planar_flow(planar_flow):
     """Check ``planar_flow`` on a few points in 2-D: the shapes and values of f(z) and log_det, log_det against
     the Jacobian autograd finds for the student's own f, each form of u, w and b the exercise allows, a batch of
-    batches, a flow that is not invertible, the gradients in u, w and b, a single point and float64 inputs."""
+    batches, a flow that is not invertible, the gradients in u, w and b, a single point, float64 inputs, and a
+    determinant near 0 at the hidden tests' tolerance."""
     points = torch.tensor([[0.5, -1.0], [2.0, 0.3], [-0.7, 0.8]])
     one_u, one_w, one_b = torch.tensor([0.6, -0.4]), torch.tensor([1.2, 0.7]), torch.tensor(0.3)
     result = expect_returns("planar_flow(z of shape (3, 2), u, w, b)", planar_flow, points, one_u, one_w, one_b,
@@ -135,4 +141,13 @@ def planar_flow(planar_flow):
     expect_equal("the dtype of log_det for float64 inputs", log_det.dtype, torch.float64,
                  hint="compute in the inputs' dtype: make no new tensor of the default dtype.")
     expect_close("log_det for float64 inputs", log_det, torch.tensor([0.352668, 0.005179, 0.364521]), atol=1e-5)
+    near = torch.tensor([[0.3, 0.2], [0.0, 0.5], [1.0, -0.2]], dtype=torch.float64)
+    _, log_det = planar_flow(near, torch.tensor([-0.5, 0.5], dtype=torch.float64),
+                             torch.tensor([1.0, -1.0], dtype=torch.float64), 0.0)
+    expect_close("log_det for float64 inputs of a flow with w.u = -1, whose first determinant is about 0.01", log_det,
+                 torch.tensor([-4.611821341, -1.543873666, -0.363872205], dtype=torch.float64),
+                 atol=LOG_DET_ATOL, rtol=LOG_DET_RTOL,
+                 hint="take the log of the determinant's absolute value as it is: an epsilon added inside the log "
+                      "moves log_det by about epsilon / |det|, 1e-4 nats per 1e-6 here, where the determinant is "
+                      "near 0.")
     print(PASSED)
