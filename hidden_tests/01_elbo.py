@@ -151,6 +151,11 @@ def test_log_likelihoods(bernoulli_log_likelihood, gaussian_log_likelihood):
     expected = (-0.5 * (math.log(2 * math.pi) + logvar[:1] + x ** 2 / torch.exp(logvar[:1]))).sum(1)
     expect_close("Gaussian log-likelihood wrong with a broadcast logvar", gaussian_log_likelihood(x, 0.0, logvar[:1]),
                  expected, atol=1e-6, rtol=1e-6)
+    images = torch.randn(3, 1, 4, 4, generator=g, dtype=torch.float64)
+    mean = torch.randn(3, 1, 4, 4, generator=g, dtype=torch.float64)
+    expected = (-0.5 * (math.log(2 * math.pi) - 0.5 + (images - mean) ** 2 / math.exp(-0.5))).flatten(1).sum(1)
+    expect_close("Gaussian log-likelihood of images of shape (3, 1, 4, 4) (sum over every dimension but the batch)",
+                 gaussian_log_likelihood(images, mean, -0.5), expected, atol=1e-6, rtol=1e-6)
 
 
 def test_elbo(elbo, student):

@@ -5,7 +5,7 @@ import math
 import torch
 from torch import nn
 
-from vae_helpers.checks import (expect_close, expect_equal, expect_gradient, expect_number, expect_shape,
+from vae_helpers.checks import (expect_close, expect_draw_on_device, expect_equal, expect_gradient, expect_number, expect_shape,
                                 expect_uncorrelated)
 from vae_helpers.exercises import dense_vae as checks  # noqa: F401 (visible checks)
 from vae_helpers.lending import AsLent  # noqa: F401 (the notebook's, for the visible checks: grading lends its model)
@@ -51,6 +51,8 @@ def test_dense_vae(DenseVAE):
     gradient_mu, gradient_logvar = torch.autograd.grad(z.sum(), [mu, logvar])
     expect_close("dz/dmu must be 1", gradient_mu, torch.ones_like(gradient_mu), atol=1e-8, rtol=1e-5)
     expect_close("dz/dlogvar must be (z - mu) / 2", gradient_logvar, 0.5 * (z - mu).detach(), atol=1e-5, rtol=1e-5)
+    expect_draw_on_device("forward(3 images) when encode returns mu and logvar on the meta device (draw the noise "
+                          "on their device)", model, torch.rand(3, 1, 28, 28))
 
 
 def test_vae_loss(vae_loss):
@@ -68,7 +70,7 @@ def test_vae_loss(vae_loss):
             expect_shape(f"the {name} term", term, ())
         expect_close("reconstruction: BCE with logits, summed over pixels, batch mean", got_reconstruction,
                      reconstruction, atol=1e-8, rtol=1e-5)
-        expect_close("KL: closed form, summed over latents, batch mean", got_kl, kl, atol=1e-8, rtol=1e-5)
+        expect_close("the kl term (unweighted: beta weighs it in the loss only): closed form, summed over latents, batch mean", got_kl, kl, atol=1e-8, rtol=1e-5)
         expect_close("loss = reconstruction + beta * KL", loss, reconstruction + beta * kl, atol=1e-8, rtol=1e-5)
     differentiable = logits.clone().requires_grad_(True)
     gradient, = torch.autograd.grad(vae_loss(differentiable, x, mu, logvar)[0], differentiable)

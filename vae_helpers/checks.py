@@ -151,11 +151,30 @@ def expect_draws_of_q(z: torch.Tensor, mu: torch.Tensor) -> None:
     """``z``, what a forward pass drew from q(z | x) = N(1.5, 0.5^2) in each of its entries, ``mu`` the 1.5s it was
     given: the draws' mean and spread, a noise of their own for each entry, and a gradient in ``mu``."""
     expect_close("mean of z for mu = 1.5", z.mean(), 1.5, atol=0.01, rtol=0, hint="z = mu + sigma * epsilon.")
+    if z.detach().std() < 1e-3:
+        raise AssertionError(f"std of z for logvar = log 0.25: expected 0.5, got {z.detach().std().item():.3g}: z does "
+                             "not vary. Hint: forward must draw a noise, as notebook 01's reparameterize did; z = mu "
+                             "is the mean of q, not a draw from it.")
     expect_close("std of z for logvar = log 0.25", z.std(), 0.5, atol=0.01, rtol=0,
                  hint="sigma = exp(0.5 * logvar) is the standard deviation; exp(logvar) is the variance.")
     expect_uncorrelated("correlation between two latent dimensions of z", z, atol=0.06,
                         hint="each entry of z needs a noise of its own: torch.randn_like(mu), not one per image.")
     expect_gradient("z as a function of mu (the reparameterisation trick)", z, mu)
+
+
+def expect_draw_on_device(name: str, model, *inputs, latent_dim: int = 20) -> None:
+    """``model(*inputs)`` with stand-ins for ``model.encode``, which returns a mu and a logvar of shape
+    (batch, ``latent_dim``) on PyTorch's ``meta`` device (a stand-in for a GPU), and for ``model.decode``, which
+    returns the z it is given: forward's draw and everything it returns must be on that device too, so a noise
+    made on the CPU fails here, as it would on a GPU. ``inputs`` are moved to the meta device; the stand-ins
+    replace the model's own encode and decode for good."""
+    batch = len(inputs[0])
+    model.encode = lambda *_: (torch.zeros(batch, latent_dim, device="meta"),
+                               torch.zeros(batch, latent_dim, device="meta"))
+    model.decode = lambda z, *_: z
+    expect_on_device(name, model, *(t.to("meta") if isinstance(t, torch.Tensor) else t for t in inputs),
+                     shape=(batch, latent_dim),
+                     hint="draw the noise on the device of mu and logvar (torch.randn_like(mu)), not on the CPU.")
 
 
 def largest_tensor_made(function, *args, **kwargs):

@@ -21,7 +21,12 @@ def kl_to_standard_normal(kl_to_standard_normal):
     expect_close("KL with mu = 0, logvar = log 4 (one dimension)",
                  kl_to_standard_normal(torch.zeros(1, 1), torch.full((1, 1), math.log(4.0))),
                  torch.tensor([0.5 * (4.0 - 1.0 - math.log(4.0))]),
-                 hint="exp(logvar) is the variance sigma^2, which is what the formula needs.")
+                 hint="check each term at mu = 0: exp(logvar), -1 and -logvar.")
+    mu, logvar = torch.tensor([[1.0, 0.0], [0.0, 2.0]]), torch.tensor([[0.0, math.log(4.0)], [math.log(0.25), 0.0]])
+    expect_close("KL for a batch of two different rows, mu = [[1, 0], [0, 2]], logvar = [[0, log 4], [log 0.25, 0]]",
+                 kl_to_standard_normal(mu, logvar), 0.5 * (logvar.exp() + mu ** 2 - 1 - logvar).sum(1),
+                 hint="each row is its own q: its KL comes from that row alone, summed over its dimensions, with no "
+                      "mean or sum over the batch.")
     mu = torch.tensor([[1.0, -2.0, 0.5]], dtype=torch.float32, requires_grad=True)
     kl = expect_returns("kl_to_standard_normal(mu, logvar) in float32, for a mu that requires grad",
                         kl_to_standard_normal, mu, torch.zeros(1, 3, dtype=torch.float32),
@@ -99,6 +104,10 @@ def log_likelihoods(bernoulli_log_likelihood, gaussian_log_likelihood):
                  gaussian_log_likelihood(torch.ones(1, 1), 0.0, math.log(4.0)),
                  torch.tensor([-0.5 * (math.log(2 * math.pi) + math.log(4.0) + 1 / 4)]),
                  hint="divide the squared error by the variance exp(logvar); mean and logvar may be numbers.")
+    x = torch.arange(18.0).view(2, 1, 3, 3) / 10
+    expect_close("Gaussian log-likelihood of x of shape (2, 1, 3, 3) with mean 0 and logvar 0",
+                 gaussian_log_likelihood(x, 0.0, 0.0), -0.5 * (9 * math.log(2 * math.pi) + (x ** 2).flatten(1).sum(1)),
+                 hint="sum over every dimension but the first (batch) one, not only the last.")
     print(PASSED)
 
 
@@ -150,8 +159,20 @@ def importance_weighted_bound(importance_weighted_bound, toy, x_toy, post_mu, po
     l1 = importance_weighted_bound(many_x, many_mu, many_logvar, toy, k=1).mean()
     l50 = importance_weighted_bound(many_x, many_mu, many_logvar, toy, k=50).mean()
     exact = toy.log_evidence(far_x)[0]
-    assert l1 < l50 < exact, (f"for a poor q (the prior), expected L_1 < L_50 < log p(x) = {exact:.2f}, "
-                              f"got L_1 = {l1:.2f}, L_50 = {l50:.2f}. Hint: average the weights inside the log.")
+    # with the reference answers, L_1 is about -70 to -77 here, L_50 about -19.5, and log p(x) -10.5
+    assert l1 + 10 < l50 < exact, (f"for a poor q (the prior), expected L_1 + 10 < L_50 < log p(x) = {exact:.2f}, "
+                                   f"got L_1 = {l1:.2f}, L_50 = {l50:.2f}. Hint: each of the k weights needs a z of its "
+                                   "own, and the weights are averaged inside the log.")
+    # q three times as wide as the exact posterior: every weight is at most 9 p(x), and L_50 is a few hundredths of
+    # a nat below log p(x); the largest of 50 log-weights is about 2 nats above it
+    wide = importance_weighted_bound(x_toy.repeat(100, 1), post_mu.repeat(100, 1),
+                                     (post_logvar + 2 * math.log(3.0)).repeat(100, 1), toy, k=50)
+    wide = wide.view(100, len(x_toy)).mean(0)
+    log_px = toy.log_evidence(x_toy)
+    expect_close("L_50 for q three times as wide as the exact posterior (mean of 100 estimates)", wide, log_px,
+                 atol=0.3, rtol=0,
+                 hint="L_k is the log of the mean of the k weights, not their largest: no bound can lie above log p(x)."
+                 if (wide > log_px).any() else "each of the k weights needs a z of its own.")
     far_x = torch.tensor([[30.0, -20.0, 25.0]])  # thousands of nats from what the prior's codes explain
     expect_finite("L_10 for x = [30, -20, 25], far from the model, with q = the prior",
                   importance_weighted_bound(far_x, prior_mu, prior_logvar, toy, k=10),
