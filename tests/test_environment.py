@@ -32,13 +32,19 @@ def test_binder_prefetches_the_datasets():
     assert (REPO / "binder" / "postBuild").stat().st_mode & 0o111, "postBuild must be executable"
 
 
-def test_pytest_collects_solution_notebooks_and_never_course():
-    result = subprocess.run([sys.executable, "-m", "pytest", "--collect-only", "-q", "-p", "no:cacheprovider", "-n", "0"],
-                            cwd=REPO, capture_output=True, text=True, timeout=300)
-    collected = result.stdout.splitlines()
-    assert not [item for item in collected if item.startswith("course/")]
-    for assignment in ASSIGNMENTS:
-        assert any(item.startswith(f"solutions/{assignment}/{assignment}.ipynb::") for item in collected)
+def test_pytest_collects_the_tests_and_runs_a_notebook_cell_by_cell_only_when_asked():
+    """The suite runs each notebook by grading it (test_nbgrader.py), never course/; a notebook named on the
+    command line is run cell by cell (nbval)."""
+    def collected(*paths):
+        result = subprocess.run([sys.executable, "-m", "pytest", "--collect-only", "-q", "-p", "no:cacheprovider",
+                                 "-n", "0", *paths], cwd=REPO, capture_output=True, text=True, timeout=300)
+        return [line for line in result.stdout.splitlines() if "::" in line]
+
+    suite = collected()
+    assert suite and all(item.startswith("tests/") for item in suite), sorted({i.split("::")[0] for i in suite})
+    assignment = ASSIGNMENTS[0]
+    cells = collected(f"solutions/{assignment}")
+    assert cells and all(item.startswith(f"solutions/{assignment}/{assignment}.ipynb::") for item in cells)
 
 
 def test_the_quick_loop_leaves_out_the_notebooks_and_every_slow_module():
