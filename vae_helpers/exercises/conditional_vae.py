@@ -9,8 +9,8 @@ from vae_helpers.checks import (PASSED, expect_close, expect_draws_of_q, expect_
 
 
 def one_hot(one_hot):
-    """Exercise 1: shape, dtype and values of ``one_hot``, for int64 and int32 labels left unchanged, and a
-    ValueError for labels out of range or not integers."""
+    """Exercise 1: shape, dtype and values of ``one_hot``, for int64 and int32 labels left unchanged, its result on
+    the device of the labels, and a ValueError for labels out of range or not integers."""
     encoded = one_hot(torch.tensor([3, 0, 1]), 4)
     expect_shape("one_hot(tensor([3, 0, 1]), 4)", encoded, (3, 4))
     assert encoded.dtype == torch.float32, \
@@ -25,6 +25,15 @@ def one_hot(one_hot):
                  torch.tensor([[0., 0, 1], [1, 0, 0]]), hint="F.one_hot needs int64: convert with labels.long().")
     expect_close("the labels after one_hot (it must not change its input)", int32_labels,
                  torch.tensor([2, 0], dtype=torch.int32), atol=0, rtol=0)
+    with torch.device("meta"):  # PyTorch's default device made the meta device, a stand-in for a GPU
+        try:
+            elsewhere = one_hot(int32_labels, 3).device.type == "meta"
+        except (RuntimeError, TypeError, ValueError, IndexError):
+            elsewhere = False  # an error here may come of a constant made for a comparison, harmless on a GPU
+    assert not elsewhere, ("one_hot(labels on the CPU, 3) with PyTorch's default device set to meta (a stand-in for a "
+                           "GPU): expected the one-hot vectors on the device of labels, got them on the default device. "
+                           "Hint: make every tensor you fill on labels.device (device=labels.device), never on the "
+                           "default device, or training on a GPU fails.")
     for bad, why in ((torch.tensor([0, 10]), "a label equal to n_classes"), (torch.tensor([-1, 2]), "a negative label"),
                      (torch.tensor([0.5, 2.0]), "float labels")):
         try:
