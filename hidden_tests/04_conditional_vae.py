@@ -5,7 +5,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from vae_helpers.checks import expect_close, expect_equal, expect_shape, expect_uncorrelated
+from vae_helpers.checks import expect_close, expect_equal, expect_on_device, expect_shape, expect_uncorrelated
 from vae_helpers.exercises import conditional_vae as checks  # noqa: F401 (visible checks)
 
 
@@ -89,6 +89,11 @@ def test_conditional_vae(ConditionalVAE):
     gradient_mu, gradient_logvar = torch.autograd.grad(z.sum(), [mu, logvar])
     expect_close("z must be reparameterised: dz/dmu = 1", gradient_mu, torch.ones_like(gradient_mu), atol=1e-8, rtol=1e-5)
     expect_close("dz/dlogvar must be (z - mu) / 2", gradient_logvar, 0.5 * (z - mu).detach(), atol=1e-5, rtol=1e-5)
+    # the noise made where mu is: encode's outputs on the meta device (a stand-in for a GPU), decode returning z
+    model.encode = lambda x, y: (torch.zeros(len(x), 20, device=x.device), torch.zeros(len(x), 20, device=x.device))
+    model.decode = lambda z, y: z
+    expect_on_device("forward when encode returns mu and logvar on the meta device", model,
+                     torch.zeros(7, 1, 28, 28, device="meta"), torch.zeros(7, 10, device="meta"), shape=(7, 20))
 
 
 class Fixed(nn.Module):

@@ -1,4 +1,5 @@
-"""How well a clustering recovers the true classes: NMI and accuracy under the best matching."""
+"""How well a clustering recovers the true classes: NMI and accuracy under the best matching; and two tools of
+the categorical codes of 05_categorical_clustering, a straight-through one-hot sample and the entropy of q(c | x)."""
 import numpy as np
 import torch
 from scipy.optimize import linear_sum_assignment
@@ -70,3 +71,15 @@ def mean_and_spread(runs: list) -> dict:
         summary[measure] = float(values.mean())
         summary[f"{measure} spread"] = float(values.std(ddof=1)) if len(values) > 1 else 0.0
     return summary
+
+
+def straight_through_one_hot(c: torch.Tensor) -> torch.Tensor:
+    """Relaxed samples ``c`` (..., K) -> the exact one-hot vector of each sample's largest entry, whose gradient
+    is that of ``c`` (the straight-through estimator of Bengio et al., 2013)."""
+    hard = torch.nn.functional.one_hot(c.argmax(-1), c.shape[-1]).to(c.dtype)
+    return hard - c.detach() + c
+
+
+def categorical_entropy(logits: torch.Tensor) -> torch.Tensor:
+    """The entropy in nats of the categorical distribution of each row of ``logits`` (..., K), shape (...)."""
+    return torch.distributions.Categorical(logits=logits).entropy()

@@ -255,6 +255,32 @@ MISTAKES = [
      "y = one_hot(labels, model.n_classes)", "y = one_hot(labels, 10)", "test_cvae_loss"),
     ("04_conditional_vae", "labels-one-hot-int64", "cvae_loss",
      "y = one_hot(labels, model.n_classes)", "y = F.one_hot(labels, model.n_classes)", "test_cvae_loss"),
+    # the noise made on the CPU, whatever the device of mu: a GPU's tensors (here the meta device's) then fail
+    ("04_conditional_vae", "noise-made-on-the-cpu", "conditional_vae",
+     "z = mu + torch.exp(0.5 * logvar) * torch.randn_like(mu)", "z = mu + torch.exp(0.5 * logvar) * torch.randn(mu.shape)",
+     "test_conditional_vae"),
+    ("04_conditional_vae", "kl-returned-weighted", "cvae_loss",
+     '"kl": kl}', '"kl": beta * kl}', "test_cvae_loss"),
+    ("04_conditional_vae", "one-hot-of-int32-labels", "one_hot",
+     "return F.one_hot(labels.long(), n_classes).float()", "return F.one_hot(labels, n_classes).float()", "test_one_hot"),
+    ("04_conditional_vae", "one-hot-validated-by-assert", "one_hot",
+     'if labels.is_floating_point() or labels.is_complex() or labels.dtype == torch.bool:\n'
+     '        raise ValueError(f"one_hot: labels must be an integer tensor, got dtype {labels.dtype}. "\n'
+     '                         "Convert class indices with labels.long().")',
+     "assert not labels.is_floating_point(), 'labels must be integers'", "test_one_hot"),
+    # cell 10 states the interface, model(x, y) and model.n_classes, and the checks' models have nothing else
+    ("04_conditional_vae", "loss-calls-encode-and-decode", "cvae_loss",
+     "logits, mu, logvar = model(x, y)",
+     "mu, logvar = model.encode(x, y)\n    z = mu + torch.exp(0.5 * logvar) * torch.randn_like(mu)\n"
+     "    logits = model.decode(z, y)", "test_cvae_loss"),
+    ("05_beta_vae", "warm-up-validated-by-assert", "kl_weight",
+     "if step < 0 or warmup_steps < 0:", "assert step >= 0 and warmup_steps >= 0\n    if False:", "test_kl_weight"),
+    ("05_categorical_clustering", "categorical-kl-mean-of-the-batch", "categorical_kl_to_uniform",
+     "return (log_probs.exp() * log_probs).sum(-1) + math.log(logits.shape[-1])",
+     "kl = (log_probs.exp() * log_probs).sum(-1) + math.log(logits.shape[-1])\n"
+     "    return kl.mean(0).expand(kl.shape)", "test_categorical_kl_to_uniform"),
+    ("05_categorical_clustering", "capacity-on-the-summed-kl", "capacity_penalty",
+     "gamma * (kl.mean() - capacity).abs()", "gamma * (kl.sum() - capacity).abs()", "test_capacity_penalty"),
     ("05_beta_vae", "warm-up-never-ends", "kl_weight",
      "return float(beta) * min(1.0, step / warmup_steps)", "return float(beta) * step / warmup_steps", "test_kl_weight"),
     ("05_beta_vae", "warm-up-ramps-to-one", "kl_weight",

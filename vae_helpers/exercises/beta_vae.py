@@ -36,6 +36,12 @@ def kl_weight(kl_weight):
             kl_weight(*bad)
         except ValueError as error:
             print(f"a negative {what}: ValueError({error})")
+        except NotImplementedError:
+            raise
+        except Exception as error:  # an assert, or a TypeError: the caller is promised a ValueError
+            raise AssertionError(f"kl_weight{bad}: expected a ValueError for a negative {what}, got "
+                                 f"{type(error).__name__}: {str(error)[:160]}. Hint: raise ValueError(...) "
+                                 "(an assert is skipped when Python runs with -O).") from None
         else:
             raise AssertionError(f"kl_weight{bad}: expected a ValueError for a negative {what}, got no error.")
     print(PASSED)

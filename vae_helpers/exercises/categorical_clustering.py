@@ -66,6 +66,11 @@ def categorical_kl_to_uniform(categorical_kl_to_uniform):
     expect_finite("KL of a certain q with a large logit (logits [300, 0, 0]: exp(300) is inf in float32)", sure,
                   hint="never exponentiate the logits themselves: F.log_softmax subtracts the largest logit first.")
     expect_close("KL of a certain q over 3 categories (logits [300, 0, 0])", sure, torch.tensor([math.log(3)]))
+    two = torch.tensor([[0.0, 0.0, 0.0, 0.0], [0.0, _CERTAIN, _CERTAIN, _CERTAIN]])  # uniform, then certain
+    expect_close("KL for two images, one uniform and one certain over 4 categories (one KL per image)",
+                 expect_returns("categorical_kl_to_uniform(logits of shape (2, 4))", categorical_kl_to_uniform, two),
+                 torch.tensor([0.0, _LOG_4]), hint="each image has a KL of its own, from its own row of logits: sum "
+                                                   "over the categories (the last dimension) only.")
     print(PASSED)
 
 
@@ -75,16 +80,17 @@ def capacity_penalty(capacity_penalty):
     one_each = torch.full((4, 4), _CERTAIN).fill_diagonal_(0.0)  # four images, each certain of its own category
     all_first = torch.full((4, 4), _CERTAIN)
     all_first[:, 0] = 0.0  # four images, all certain of category 0
-    penalty = capacity_penalty(torch.zeros(4, 10), 0.0, 10.0)
-    expect_shape("capacity_penalty(logits of shape (4, 10), 0.0, 10.0)", penalty, ())
-    expect_close("capacity_penalty for uniform q(c | x) and capacity 0", penalty, 0.0, atol=1e-5)
+    penalty = capacity_penalty(one_each, _LOG_4, 10.0)
+    expect_shape("capacity_penalty(logits of shape (4, 4), log 4, 10.0)", penalty, ())
+    expect_close("capacity_penalty for four images, each certain of its own category, capacity log 4", penalty, 0.0,
+                 atol=1e-4, hint="each KL is log 4 and the four categories are used evenly: both terms are 0. The "
+                                 "capacity is compared with the mean KL of the batch, not its sum.")
+    expect_close("capacity_penalty for uniform q(c | x) and capacity 0", capacity_penalty(torch.zeros(4, 10), 0.0, 10.0),
+                 0.0, atol=1e-5)
     expect_close("capacity_penalty for uniform q(c | x), capacity 1.5, gamma 10 (the KL below the capacity)",
                  capacity_penalty(torch.zeros(4, 10), 1.5, 10.0), 15.0, atol=1e-4,
                  hint="every KL is 0 here, 1.5 nats short of the capacity: a KL below the capacity costs as much as "
                       "above.")
-    expect_close("capacity_penalty for four images, each certain of its own category, capacity log 4",
-                 capacity_penalty(one_each, _LOG_4, 10.0), 0.0, atol=1e-4,
-                 hint="each KL is log 4 and the four categories are used evenly: both terms are 0.")
     expect_close("capacity_penalty for two certain images (categories 0 and 1) and two uniform ones, K = 2, "
                  "capacity log(2) / 2",
                  capacity_penalty(torch.tensor([[0.0, _CERTAIN], [_CERTAIN, 0.0], [0.0, 0.0], [0.0, 0.0]]),

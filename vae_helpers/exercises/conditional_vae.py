@@ -5,12 +5,12 @@ import torch
 from torch import nn
 
 from vae_helpers.checks import (PASSED, expect_close, expect_draws_of_q, expect_equal, expect_gradient,
-                                expect_not_affine, expect_returns, expect_shape)
+                                expect_not_affine, expect_on_device, expect_returns, expect_shape)
 
 
 def one_hot(one_hot):
-    """Exercise 1: shape, dtype and values of ``one_hot``, for int64 and int32 labels left unchanged, and a
-    ValueError for labels out of range or not integers."""
+    """Exercise 1: shape, dtype and values of ``one_hot``, for int64 and int32 labels left unchanged, its result on
+    the device of the labels, and a ValueError for labels out of range or not integers."""
     encoded = one_hot(torch.tensor([3, 0, 1]), 4)
     expect_shape("one_hot(tensor([3, 0, 1]), 4)", encoded, (3, 4))
     assert encoded.dtype == torch.float32, \
@@ -19,19 +19,33 @@ def one_hot(one_hot):
     expect_shape("one_hot(tensor([0, 1]), 10): the width is n_classes, whatever the batch holds",
                  one_hot(torch.tensor([0, 1]), 10), (2, 10))
     int32_labels = torch.tensor([2, 0], dtype=torch.int32)
-    expect_close("one_hot(int32 labels [2, 0], 3): any integer dtype is a label", one_hot(int32_labels, 3),
+    expect_close("one_hot(int32 labels [2, 0], 3): any integer dtype is a label",
+                 expect_returns("one_hot(int32 labels [2, 0], 3)", one_hot, int32_labels, 3,
+                                hint="F.one_hot needs int64: convert with labels.long()."),
                  torch.tensor([[0., 0, 1], [1, 0, 0]]), hint="F.one_hot needs int64: convert with labels.long().")
     expect_close("the labels after one_hot (it must not change its input)", int32_labels,
                  torch.tensor([2, 0], dtype=torch.int32), atol=0, rtol=0)
+    with torch.device("meta"):  # PyTorch's default device made the meta device, a stand-in for a GPU
+        try:
+            elsewhere = one_hot(int32_labels, 3).device.type == "meta"
+        except (RuntimeError, TypeError, ValueError, IndexError):
+            elsewhere = False  # an error here may come of a constant made for a comparison, harmless on a GPU
+    assert not elsewhere, ("one_hot(labels on the CPU, 3) with PyTorch's default device set to meta (a stand-in for a "
+                           "GPU): expected the one-hot vectors on the device of labels, got them on the default device. "
+                           "Hint: make every tensor you fill on labels.device (device=labels.device), never on the "
+                           "default device, or training on a GPU fails.")
     for bad, why in ((torch.tensor([0, 10]), "a label equal to n_classes"), (torch.tensor([-1, 2]), "a negative label"),
                      (torch.tensor([0.5, 2.0]), "float labels")):
         try:
             one_hot(bad, 10)
         except ValueError as error:
             print(f"{why}: ValueError({error})")
-        except (TypeError, RuntimeError, IndexError) as error:
+        except NotImplementedError:
+            raise
+        except Exception as error:  # an assert, or PyTorch's own error: the caller is promised a ValueError
             raise AssertionError(f"one_hot({bad.tolist()}, 10): expected a ValueError for {why}, got "
-                                 f"{type(error).__name__}: {str(error)[:160]}") from None
+                                 f"{type(error).__name__}: {str(error)[:160]}. Hint: check the labels first and "
+                                 "raise ValueError(...) (an assert is skipped when Python runs with -O).") from None
         else:
             raise AssertionError(f"one_hot({bad.tolist()}, 10): expected a ValueError for {why}, got no error.")
     print(PASSED)
@@ -89,6 +103,11 @@ def conditional_vae(ConditionalVAE, one_hot):
                  hint="decode with the same one-hot y that forward was given.")
     z = decoded[:, :20]
     expect_draws_of_q(z, known_mu)
+    model.encode = lambda x, y: (torch.zeros(len(x), 20, device=x.device), torch.zeros(len(x), 20, device=x.device))
+    model.decode = lambda z, y: z  # now on the meta device: forward's noise must be made where mu is
+    expect_on_device("model(images, labels) when self.encode returns mu and logvar on the meta device",
+                     model, torch.zeros(5, 1, 28, 28, device="meta"), torch.zeros(5, 10, device="meta"), shape=(5, 20),
+                     hint="draw the noise on the device of mu: torch.randn_like(mu), not torch.randn(mu.shape).")
     print(PASSED)
 
 
@@ -105,11 +124,17 @@ class _RecordingModel(nn.Module):
         return torch.zeros(len(x), 784), torch.ones(len(x), self._dimensions), torch.zeros(len(x), self._dimensions)
 
 
+_CALL_THE_MODEL = ("call the model only as model(x, y), with y = the one-hot labels; it returns (logits, mu, logvar), "
+                   "and model.n_classes is the number of classes. Nothing else of it is there at grading.")
+
+
 def cvae_loss(cvae_loss, one_hot):
     """Exercise 3: the keys and shapes of what ``cvae_loss`` returns, the labels it gives the model (compared with
     ``one_hot``'s, for 10 and for 6 classes), and its three terms on a model with known outputs."""
     recorder = _RecordingModel(n_classes=10, dimensions=20)
-    terms = cvae_loss(recorder, torch.full((3, 1, 28, 28), 0.5), torch.tensor([7, 0, 9]), beta=4.0)
+    terms = expect_returns("cvae_loss(a model with n_classes = 10, images, labels [7, 0, 9], beta=4.0)",
+                           lambda *args: cvae_loss(*args, beta=4.0), recorder, torch.full((3, 1, 28, 28), 0.5),
+                           torch.tensor([7, 0, 9]), hint=_CALL_THE_MODEL)
     assert isinstance(terms, dict) and {"loss", "reconstruction", "kl"} <= set(terms), \
         f"cvae_loss: expected a dict with keys 'loss', 'reconstruction', 'kl', got {terms!r:.100}."
     expect_shape("the labels cvae_loss gives the model", recorder.y, (3, 10))
@@ -119,14 +144,19 @@ def cvae_loss(cvae_loss, one_hot):
         expect_shape(f"terms['{name}']", terms[name], ())
     expect_close("reconstruction with all logits 0", terms["reconstruction"], 784 * math.log(2),
                  hint="BCE with logits, summed over the 784 pixels, averaged over the batch.")
-    expect_close("kl with mu = 1 and logvar = 0 in 20 dimensions", terms["kl"], 10.0,
+    if torch.is_tensor(terms["kl"]) and torch.allclose(terms["kl"].detach().float(), torch.tensor(40.0)):
+        raise AssertionError("the kl term (unweighted) that cvae_loss(..., beta=4.0) returns, with mu = 1 and "
+                             "logvar = 0 in 20 dimensions: expected [10], got [40]. Hint: return the KL unweighted: "
+                             "beta weighs it in the loss only.")
+    expect_close("the kl term (unweighted) that cvae_loss(..., beta=4.0) returns, with mu = 1 and logvar = 0 in 20 "
+                 "dimensions", terms["kl"], 10.0,
                  hint="0.5 * (exp(logvar) + mu^2 - 1 - logvar), summed over dimensions, averaged over the batch.")
     expect_close("loss with beta = 4", terms["loss"], 784 * math.log(2) + 40.0, hint="reconstruction + beta * kl.")
 
     six = _RecordingModel(n_classes=6, dimensions=8)  # a dataset with 6 classes and an 8-dimensional code
     terms = expect_returns("cvae_loss(a model with n_classes = 6, images, labels [5, 0, 3])", cvae_loss, six,
                            torch.full((3, 1, 28, 28), 0.5), torch.tensor([5, 0, 3]),
-                           hint="call the model, model(x, y), with y = the one-hot labels: nothing else of it.")
+                           hint=_CALL_THE_MODEL)
     width = "one-hot vectors as wide as the model has classes: model.n_classes."
     expect_equal("width of the labels cvae_loss gives a model with n_classes = 6", six.y.shape[-1], 6, hint=width)
     expect_equal("dtype of the labels cvae_loss gives the model", six.y.dtype, torch.float32,
