@@ -4,8 +4,8 @@ import torch
 from torch import nn
 from torch.distributions import Normal
 
-from vae_helpers.checks import (expect_close, expect_equal, expect_gradient, expect_on_device, expect_shape,
-                                expect_uncorrelated)
+from vae_helpers.checks import (expect_close, expect_draw_on_device_of_q, expect_equal, expect_gradient,
+                                expect_on_device, expect_shape, expect_uncorrelated)
 from vae_helpers.exercises import conv_vae as checks  # noqa: F401 (visible checks)
 
 
@@ -108,18 +108,8 @@ def test_conv_vae_forward(ConvVAE):
     expect_close("dz/dmu must be 1 (torch.normal passes zeros)", grad_mu, torch.ones_like(grad_mu), atol=1e-8, rtol=1e-5)
     expect_close("dz/dstd must be epsilon", grad_std, ((z - mu) / std).detach(), atol=1e-4, rtol=1e-5)
 
-    class MetaEncoder(nn.Module):  # q = N(0, I) on the meta device, a stand-in for a GPU
-        def forward(self, x):
-            return Normal(torch.zeros(len(x), 20, device="meta"), torch.ones(len(x), 20, device="meta"),
-                          validate_args=False)
-
-    class Identity(nn.Module):
-        def forward(self, z):
-            return z
-
-    model.encoder, model.decoder = MetaEncoder(), Identity()
-    expect_on_device("forward(3 images) when the encoder's q is on the meta device (draw z on q's device: "
-                     "q.rsample())", model, torch.zeros(3, 1, 28, 28, device="meta"), shape=(3, 20))
+    expect_draw_on_device_of_q("forward(3 images) when the encoder's q is on the meta device", model,
+                               torch.zeros(3, 1, 28, 28))
 
 
 def test_kl_to_prior(kl_to_prior):

@@ -177,6 +177,36 @@ def expect_draw_on_device(name: str, model, *inputs, latent_dim: int = 20) -> No
                      hint="draw the noise on the device of mu and logvar (torch.randn_like(mu)), not on the CPU.")
 
 
+class _MetaEncoder(torch.nn.Module):
+    """A stand-in for a model's ``encoder`` whose q = N(0, I) has its loc and scale on PyTorch's meta device (a
+    stand-in for a GPU), whatever the image."""
+
+    def __init__(self, latent_dim):
+        super().__init__()
+        self.latent_dim = latent_dim
+
+    def forward(self, x):
+        return torch.distributions.Normal(torch.zeros(len(x), self.latent_dim, device="meta"),
+                                          torch.ones(len(x), self.latent_dim, device="meta"), validate_args=False)
+
+
+class _Identity(torch.nn.Module):
+    """A stand-in for a model's ``decoder`` that returns the z it is given."""
+
+    def forward(self, z):
+        return z
+
+
+def expect_draw_on_device_of_q(name: str, model, images: torch.Tensor, latent_dim: int = 20) -> None:
+    """``model(images)`` with stand-ins for ``model.encoder``, whose q has its loc and scale on PyTorch's ``meta``
+    device, and for ``model.decoder``, which returns the z it is given: forward's draw must be on q's device, so a
+    noise made on the CPU fails here, as it would on a GPU. The stand-ins replace the model's own networks for
+    good; ``images`` are moved to the meta device."""
+    model.encoder, model.decoder = _MetaEncoder(latent_dim), _Identity()
+    expect_on_device(name, model, images.to("meta"), shape=(len(images), latent_dim),
+                     hint="draw z with q.rsample(), which makes its noise on the device of q's tensors.")
+
+
 def largest_tensor_made(function, *args, **kwargs):
     """``function(*args, **kwargs)`` and the number of elements of the largest tensor that one torch function or
     tensor method made while it ran, a view counted as the tensor it views: what one step of the call held at

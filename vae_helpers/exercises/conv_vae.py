@@ -5,8 +5,8 @@ import torch
 from torch import nn
 from torch.distributions import Normal
 
-from vae_helpers.checks import (PASSED, expect_close, expect_equal, expect_gradient, expect_on_device, expect_returns,
-                                expect_shape, expect_uncorrelated)
+from vae_helpers.checks import (PASSED, expect_close, expect_draw_on_device_of_q, expect_equal, expect_gradient,
+                                expect_on_device, expect_returns, expect_shape, expect_uncorrelated)
 
 
 def _expect_parameters(name: str, module: nn.Module, with_biases: int, without: int, hint: str) -> None:
@@ -81,22 +81,6 @@ class _KnownEncoder(nn.Module):
         return Normal(torch.full((len(x), 20), -0.5), torch.full((len(x), 20), 0.25))
 
 
-class _MetaEncoder(nn.Module):
-    '''A stand-in for model.encoder whose q = N(0, I) has its loc and scale on PyTorch's meta device (a stand-in for a
-    GPU), whatever the image.'''
-
-    def forward(self, x):
-        return Normal(torch.zeros(len(x), 20, device="meta"), torch.ones(len(x), 20, device="meta"),
-                      validate_args=False)
-
-
-class _Identity(nn.Module):
-    '''A stand-in for model.decoder that returns the z it is given.'''
-
-    def forward(self, z):
-        return z
-
-
 class _RecordingDecoder(nn.Module):
     '''A stand-in for model.decoder: it records the z it is given.'''
 
@@ -132,10 +116,8 @@ def conv_vae_forward(ConvVAE):
     expect_close("std of z for q with scale 0.25", z.std(), 0.25, atol=0.005, rtol=0, hint="z = q.rsample().")
     expect_uncorrelated("correlation between two latent dimensions of z", z, atol=0.06,
                         hint="each entry of z needs a noise of its own, as q.rsample() draws it.")
-    model.encoder, model.decoder = _MetaEncoder(), _Identity()
-    expect_on_device("model(4 images) when the encoder's q has its loc and scale on the meta device", model,
-                     torch.zeros(4, 1, 28, 28, device="meta"), shape=(4, 20),
-                     hint="draw z with q.rsample(), which makes its noise on the device of q's tensors.")
+    expect_draw_on_device_of_q("model(4 images) when the encoder's q has its loc and scale on the meta device", model,
+                               torch.zeros(4, 1, 28, 28))
     print(PASSED)
 
 
