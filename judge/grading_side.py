@@ -173,7 +173,7 @@ class Student(Wire):
         with ``measure`` gives (result, the elements of the largest tensor it made in the kernel)."""
         question = dict(question, replacing={name: self.encode(f) for name, f in replacing.items()})
         if question["ask"] == "call":
-            question["seed"] = int(torch.randint(2**31, (1,)))  # the judge's own seed makes the kernel's samples
+            question["seed"] = int(torch.randint(2**31, (1,), device="cpu"))  # the judge's own seed makes the kernel's samples
         answer = self.ask_kernel(question)
         _raise_what_the_student_raised(answer)
         self._replacing_now = replacing
@@ -361,6 +361,11 @@ class Remote:
         kernel while it ran (``vae_helpers.checks.largest_tensor_made``). The kernel measures its own work, so
         a check of it catches a mistake, not a cheat."""
         return self._call(args, kwargs, measure=True)
+
+    def _called_with_default_device(self, device, *args, **kwargs):
+        """The call run in the kernel with PyTorch's default device set to ``device``
+        (``vae_helpers.checks.called_with_default_device``)."""
+        return self._call(args, kwargs, default_device=str(device))
 
     def _call(self, args, kwargs, **asked):
         student, target, _, replacing = self._remote

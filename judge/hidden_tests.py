@@ -34,6 +34,7 @@ from nbgrader import utils
 from nbgrader.preprocessors import ClearHiddenTests
 
 from judge.grading_side import HIDDEN_TEST_MODULES, Student, Verdicts, torch_state_kept
+from vae_helpers.lending import AsLent
 
 FOLDER = "hidden_tests"  # where the modules are, in the course folder (where nbgrader runs)
 HIDDEN_LINE = re.compile(r"# hidden test: (test_[A-Za-z0-9_]+)")
@@ -86,16 +87,16 @@ def student_names(module, test):
 
 class InProcess:
     """The student as a hidden test sees them when it runs on plain functions (pytest): what it lends is
-    the object itself."""
+    the object itself; a copy is lent as grading lends it to the kernel (``AsLent``)."""
 
     def lend(self, obj, values=(), methods=(), affine=None):
         return obj
 
     def lend_copy(self, module):
-        return module
+        return AsLent(module)
 
-    def parameters_of(self, module):
-        return [p.detach() for p in module.parameters()]
+    def parameters_of(self, lent):
+        return [p.detach() for p in lent.model.parameters()]
 
 
 def run_on(module, test, visible, functions, student=None, cell=None):

@@ -6,8 +6,8 @@ the call made: ``TensorSizes``), reads or sets an attribute of what it returned,
 gradient. What it returns is sent as ``wire`` data; any other object
 stays here, under a handle. An object of the grading process passed to the student's code is a stand-in
 (``_Lent``, ``_LentModule``) whose attributes and methods are requests to the grading process, computed
-there; a ``copy`` is a small network built here from its layers and weights, which the student's code may
-change.
+there; a ``copy`` is a small network built here from its layers and weights, lent to the student's code as
+every model is (``vae_helpers.lending.AsLent``), which that code may change.
 """
 import contextlib
 import itertools
@@ -18,6 +18,7 @@ from torch import nn
 from torch.overrides import TorchFunctionMode
 
 from judge.wire import COPY_LAYERS, MAX_ITEMS, MIME_TYPE, QUESTION_KEY, Wire, bridged, tensors_in
+from vae_helpers.lending import AsLent
 
 # what the grading process sends the kernel to run: answer the question in this request's metadata
 ASKING = "__import__('judge.kernel_side', fromlist=['answer']).answer()"
@@ -139,7 +140,7 @@ class KernelSide(Wire):
                 layers = [COPY_LAYERS[name](*args) for name, args in body["layers"]]
                 module = nn.Sequential(*layers)
                 module.load_state_dict({key: self.decode(value) for key, value in body["state"].items()})
-                self.lent[body["id"]] = module
+                self.lent[body["id"]] = AsLent(module)  # lent as every model is: its parameters not listed
             return self.lent[body["id"]]
         return super().decode_other(kind, body)
 
@@ -197,7 +198,7 @@ class KernelSide(Wire):
                 return _raised(error)
             return {"result": self.encode(grads)}
         if ask == "copy_parameters":
-            return {"result": self.encode([p.detach() for p in self.lent[question["id"]].parameters()])}
+            return {"result": self.encode([p.detach() for p in self.lent[question["id"]].model.parameters()])}
         target = question["target"]
         if "name" in target:
             if target["name"] not in namespace:
@@ -213,7 +214,8 @@ class KernelSide(Wire):
                 given = [(t, _snapshot(t)) for t in tensors_in([args, kwargs])]
                 torch.manual_seed(question["seed"])  # the judge's samples, the same at every grading
                 sizes = TensorSizes() if question.get("measure") else contextlib.nullcontext()
-                with sizes:
+                default_device = question.get("default_device")
+                with sizes, torch.device(default_device) if default_device else contextlib.nullcontext():
                     result = obj(*args, **kwargs)
                 changed = [[index, self.encode(t.detach())] for index, (t, before) in enumerate(given)
                            if before is not None and not _same(t, before)]

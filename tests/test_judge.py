@@ -352,7 +352,10 @@ def test_training(step, student):
 
 def test_a_lent_model_trains_here_and_a_lent_copy_changes_there(kernel, tmp_path):
     run(kernel, "import torch\ndef step(model, optimizer, x):\n"
-                "    if optimizer is None:\n        model[0].weight.data.zero_()\n        return\n"
+                "    if optimizer is None:  # a copy, lent as a model is (no parameters listed), which lives here\n"
+                "        assert list(model.parameters()) == [], 'a lent copy listed its parameters'\n"
+                "        model.model[0].weight.data.zero_()\n"
+                "        return\n"
                 "    optimizer.zero_grad()\n    model(x).pow(2).mean().backward()\n    optimizer.step()\n")
     assert verdict(judged(kernel, tmp_path, TRAINING, "test_training")) == "passed"
 
@@ -563,6 +566,41 @@ def test_noise(noise):
 def test_a_tensor_on_the_meta_device_travels_both_ways(kernel, tmp_path, body, reason):
     run(kernel, f"import torch\ndef noise(x):\n    return {body}\n")
     assert verdict(judged(kernel, tmp_path, META, "test_noise")) == reason
+
+
+DEFAULT_DEVICE = '''
+import torch
+from vae_helpers.checks import PASSED, called_with_default_device, expect_equal
+
+
+def test_made_where_its_input_is(ones_like):
+    x = torch.zeros(2, 3)
+    out = called_with_default_device("meta", ones_like, x)
+    expect_equal("the device of ones_like(x on the CPU) with the default device meta", out.device.type, "cpu")
+    print(PASSED)
+'''
+
+
+@pytest.mark.parametrize("body, reason", [
+    ("torch.ones(x.shape, device=x.device)", "passed"),
+    ("torch.ones(x.shape)", "AssertionError: the device of ones_like(x on the CPU) with the default device meta: "
+                            "expected 'cpu', got 'meta'."),
+])
+def test_a_call_may_run_with_the_kernels_default_device_set(kernel, tmp_path, body, reason):
+    """A tensor the student's function makes without a device lands on the default device of the kernel, where
+    the function runs, so the kernel sets it for the call; the same check, run on the plain function, sets it
+    here."""
+    run(kernel, f"import torch\ndef ones_like(x):\n    return {body}\n")
+    assert verdict(judged(kernel, tmp_path, DEFAULT_DEVICE, "test_made_where_its_input_is")) == reason
+    namespace = {}
+    exec(f"import torch\ndef ones_like(x):\n    return {body}\n", namespace)
+    (tmp_path / "plain.py").write_text(DEFAULT_DEVICE)
+    plain = hidden_tests.load("plain", tmp_path)
+    if reason == "passed":
+        plain.test_made_where_its_input_is(namespace["ones_like"])
+    else:
+        with pytest.raises(AssertionError, match="expected 'cpu', got 'meta'"):
+            plain.test_made_where_its_input_is(namespace["ones_like"])
 
 
 # what a call held at once

@@ -207,6 +207,18 @@ def expect_draw_on_device_of_q(name: str, model, images: torch.Tensor, latent_di
                      hint="draw z with q.rsample(), which makes its noise on the device of q's tensors.")
 
 
+def called_with_default_device(device: str, function, *args, **kwargs):
+    """``function(*args, **kwargs)`` run with PyTorch's default device set to ``device`` (``"meta"``, a stand-in
+    for a GPU): a tensor the call makes without saying where lands there, so a check sees whether an answer makes
+    its tensors where its inputs are. At grading, where ``function`` runs in the student's kernel, the kernel sets
+    its own default device for the call."""
+    in_the_kernel = getattr(type(function), "_called_with_default_device", None)  # the judge's stand-in
+    if in_the_kernel is not None:
+        return in_the_kernel(function, device, *args, **kwargs)
+    with torch.device(device):
+        return function(*args, **kwargs)
+
+
 def largest_tensor_made(function, *args, **kwargs):
     """``function(*args, **kwargs)`` and the number of elements of the largest tensor that one torch function or
     tensor method made while it ran, a view counted as the tensor it views: what one step of the call held at

@@ -90,7 +90,7 @@ def as_judged(function):
     """``function`` called as the judge calls a student's: on a seed of its own, drawn from the caller's
     random numbers, which go on as if the call had been made elsewhere."""
     def call(*args, **kwargs):
-        seed = int(torch.randint(2**31, (1,)))
+        seed = int(torch.randint(2**31, (1,), device="cpu"))
         state = torch.random.get_rng_state()
         torch.manual_seed(seed)
         try:

@@ -263,6 +263,9 @@ MISTAKES = [
      '"kl": kl}', '"kl": beta * kl}', "test_cvae_loss"),
     ("04_conditional_vae", "one-hot-of-int32-labels", "one_hot",
      "return F.one_hot(labels.long(), n_classes).float()", "return F.one_hot(labels, n_classes).float()", "test_one_hot"),
+    # the one-hot vectors made on PyTorch's default device, whatever the device of the labels: a GPU's fail
+    ("04_conditional_vae", "one-hot-on-the-default-device", "one_hot",
+     "return F.one_hot(labels.long(), n_classes).float()", "return torch.eye(n_classes)[labels.long()]", "test_one_hot"),
     ("04_conditional_vae", "one-hot-validated-by-assert", "one_hot",
      'if labels.is_floating_point() or labels.is_complex() or labels.dtype == torch.bool:\n'
      '        raise ValueError(f"one_hot: labels must be an integer tensor, got dtype {labels.dtype}. "\n'

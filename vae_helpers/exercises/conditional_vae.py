@@ -4,8 +4,8 @@ import math
 import torch
 from torch import nn
 
-from vae_helpers.checks import (PASSED, expect_close, expect_draws_of_q, expect_equal, expect_gradient,
-                                expect_not_affine, expect_on_device, expect_returns, expect_shape)
+from vae_helpers.checks import (PASSED, called_with_default_device, expect_close, expect_draws_of_q, expect_equal,
+                                expect_gradient, expect_not_affine, expect_on_device, expect_returns, expect_shape)
 
 
 def one_hot(one_hot):
@@ -25,11 +25,10 @@ def one_hot(one_hot):
                  torch.tensor([[0., 0, 1], [1, 0, 0]]), hint="F.one_hot needs int64: convert with labels.long().")
     expect_close("the labels after one_hot (it must not change its input)", int32_labels,
                  torch.tensor([2, 0], dtype=torch.int32), atol=0, rtol=0)
-    with torch.device("meta"):  # PyTorch's default device made the meta device, a stand-in for a GPU
-        try:
-            elsewhere = one_hot(int32_labels, 3).device.type == "meta"
-        except (RuntimeError, TypeError, ValueError, IndexError):
-            elsewhere = False  # an error here may come of a constant made for a comparison, harmless on a GPU
+    try:  # PyTorch's default device made the meta device, a stand-in for a GPU
+        elsewhere = called_with_default_device("meta", one_hot, int32_labels, 3).device.type == "meta"
+    except (RuntimeError, TypeError, ValueError, IndexError):
+        elsewhere = False  # an error here may come of a constant made for a comparison, harmless on a GPU
     assert not elsewhere, ("one_hot(labels on the CPU, 3) with PyTorch's default device set to meta (a stand-in for a "
                            "GPU): expected the one-hot vectors on the device of labels, got them on the default device. "
                            "Hint: make every tensor you fill on labels.device (device=labels.device), never on the "
