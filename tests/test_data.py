@@ -100,6 +100,15 @@ def test_digits_replace_the_requested_dataset_only_when_asked(clean_env, capsys)
     assert train.images.max() > 200
 
 
+def test_the_bundled_digits_are_scikit_learns_read_without_importing_it():
+    from sklearn.datasets import load_digits
+
+    grey_levels, labels = data.bundled_digits()
+    reference = load_digits()
+    assert torch.equal(grey_levels, torch.tensor(reference.images, dtype=torch.float32))
+    assert torch.equal(labels, torch.tensor(reference.target))
+
+
 def test_unknown_names_are_refused_clearly(clean_env):
     with pytest.raises(ValueError, match="choose one of mnist, fashion-mnist, digits"):
         load_images("cifar10")
