@@ -32,6 +32,15 @@ def test_binder_prefetches_the_datasets():
     assert (REPO / "binder" / "postBuild").stat().st_mode & 0o111, "postBuild must be executable"
 
 
+def test_nbgrader_starts_without_building_a_uri_grammar():
+    """Every nbgrader command, Jupyter server and grading process imports jsonschema; from 4.25 on it imports
+    rfc3987-syntax, which spends 3 s building a grammar (requirements.txt keeps jsonschema below it)."""
+    imported = subprocess.run([sys.executable, "-c", "import sys, nbgrader.apps.nbgraderapp, jupyter_events, nbclient\n"
+                               "print(sorted(m for m in sys.modules if m.startswith(('rfc3987_syntax', 'lark'))))"],
+                              capture_output=True, text=True, check=True).stdout.strip()
+    assert imported == "[]", f"importing nbgrader imported {imported}"
+
+
 def test_pytest_collects_the_tests_and_runs_a_notebook_cell_by_cell_only_when_asked():
     """The suite runs each notebook by grading it (test_nbgrader.py), never course/; a notebook named on the
     command line is run cell by cell (nbval)."""
