@@ -214,6 +214,17 @@ MISTAKES = [
     ("04_conditional_vae", "logvar-head-rectified", "conditional_vae",
      "return self.to_mu(h), self.to_logvar(h)", "return self.to_mu(h), torch.nn.functional.softplus(self.to_logvar(h))",
      "test_conditional_vae"),
+    # decode must return logits: probabilities (or rectified logits) would reach BCE-with-logits in cvae_loss
+    ("04_conditional_vae", "sigmoid-in-decoder", "conditional_vae",
+     "return self.decoder(torch.cat([z, y], dim=1))", "return torch.sigmoid(self.decoder(torch.cat([z, y], dim=1)))",
+     "test_conditional_vae"),
+    ("04_conditional_vae", "relu-on-the-logits", "conditional_vae",
+     "return self.decoder(torch.cat([z, y], dim=1))", "return F.relu(self.decoder(torch.cat([z, y], dim=1)))",
+     "test_conditional_vae"),
+    # x left as images (batch, 1, 28, 28) beside the flat logits: the check's hint must name the shapes
+    ("04_conditional_vae", "images-not-flattened-for-the-loss", "cvae_loss",
+     "binary_cross_entropy_with_logits(logits, x.reshape(logits.shape), reduction",
+     "binary_cross_entropy_with_logits(logits, x, reduction", "test_cvae_loss"),
     ("04_conditional_vae", "one-hot-int64", "one_hot",
      "return F.one_hot(labels.long(), n_classes).float()", "return F.one_hot(labels.long(), n_classes)", "test_one_hot"),
     ("04_conditional_vae", "one-hot-width-from-batch", "one_hot",
