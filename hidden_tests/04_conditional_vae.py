@@ -58,6 +58,9 @@ def test_conditional_vae(ConditionalVAE):
     z = torch.randn(1, 20).expand(10, 20)
     out = model.decode(z, eye)  # one z, every class
     expect_shape("decode must return (batch, 784)", out, (10, 784))
+    expect_equal("some negative value from decode(2,000 codes drawn wide, labels) (decode returns logits, any real "
+                 "number: no sigmoid or ReLU after the last layer)",
+                 bool((model.decode(3 * torch.randn(2000, 20), eye.repeat(200, 1)) < 0).any()), True)
     gap = (out.unsqueeze(0) - out.unsqueeze(1)).abs().amax(-1) + torch.eye(10)
     expect_equal("the decoder's output changes whenever only the label changes", bool((gap > 1e-4).all()), True)
     same_x = x[:1].expand(10, 1, 28, 28)

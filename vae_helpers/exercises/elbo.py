@@ -12,9 +12,18 @@ def kl_to_standard_normal(kl_to_standard_normal):
     kl = kl_to_standard_normal(torch.zeros(3, 4), torch.zeros(3, 4))
     expect_shape("kl_to_standard_normal(zeros(3, 4), zeros(3, 4))", kl, (3,))
     expect_close("KL of N(0, I) to itself", kl, torch.zeros(3), hint="a distribution is at KL 0 from itself.")
-    expect_close("KL with mu = 1, logvar = 0 (one dimension)",
-                 kl_to_standard_normal(torch.ones(1, 1), torch.zeros(1, 1)), torch.tensor([0.5]),
-                 hint="with unit variance the KL is mu**2 / 2; check the sign of each term.")
+    kl = kl_to_standard_normal(torch.ones(1, 1), torch.zeros(1, 1))
+    if torch.is_tensor(kl) and kl.shape == (1,) and torch.allclose(kl, torch.tensor([1.0], dtype=kl.dtype)):
+        hint = ("with unit variance the KL is mu**2 / 2, and this is twice that: the factor 1/2 in front of the "
+                "Gaussian's log-density multiplies every term of the KL.")
+    elif torch.is_tensor(kl) and kl.shape == (1,) and kl.item() < 0:
+        hint = "a KL is never negative; with unit variance it is mu**2 / 2: check the sign of each term."
+    else:
+        hint = "with unit variance the KL is mu**2 / 2: check each term's factor and sign."
+    expect_close("KL with mu = 1, logvar = 0 (one dimension)", kl, torch.tensor([0.5]), hint=hint)
+    expect_close("KL with mu = -2, logvar = 0 (one dimension)",
+                 kl_to_standard_normal(torch.full((1, 1), -2.0), torch.zeros(1, 1)), torch.tensor([2.0]),
+                 hint="with unit variance the KL is mu**2 / 2: it grows with the square of mu, whatever its sign.")
     expect_close("KL with mu = 1 in each of 5 dimensions",
                  kl_to_standard_normal(torch.ones(2, 5), torch.zeros(2, 5)), torch.full((2,), 2.5),
                  hint="sum over the latent dimensions; do not average them.")
@@ -100,6 +109,12 @@ def log_likelihoods(bernoulli_log_likelihood, gaussian_log_likelihood):
     expect_shape("gaussian_log_likelihood for x of shape (3, 4)", ll, (3,))
     expect_close("Gaussian log-likelihood at the mean, unit variance, 4 dimensions", ll,
                  torch.full((3,), -2 * math.log(2 * math.pi)), hint="include the -0.5 * log(2 pi) constant per entry.")
+    expect_close("Gaussian log-likelihood of x = 0.5 at its mean 0.5, with logvar log 4",
+                 gaussian_log_likelihood(torch.full((1, 1), 0.5), torch.full((1, 1), 0.5),
+                                         torch.full((1, 1), math.log(4.0))),
+                 torch.tensor([-0.5 * (math.log(2 * math.pi) + math.log(4.0))]),
+                 hint="at the mean the squared error is 0 and only the log of the density's factor "
+                      "1 / sqrt(2 pi s^2) is left: check the term in logvar, -0.5 * logvar per entry.")
     expect_close("Gaussian log-likelihood of x = 1 with mean 0 and logvar log 4",
                  gaussian_log_likelihood(torch.ones(1, 1), 0.0, math.log(4.0)),
                  torch.tensor([-0.5 * (math.log(2 * math.pi) + math.log(4.0) + 1 / 4)]),
