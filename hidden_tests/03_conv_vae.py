@@ -5,7 +5,7 @@ from torch import nn
 from torch.distributions import Normal
 
 from vae_helpers.checks import (expect_close, expect_draw_on_device_of_q, expect_equal, expect_gradient,
-                                expect_on_device, expect_shape, expect_uncorrelated)
+                                expect_not_affine, expect_on_device, expect_shape, expect_uncorrelated)
 from vae_helpers.exercises import conv_vae as checks  # noqa: F401 (visible checks)
 
 
@@ -56,6 +56,13 @@ def test_conv_encoder(ConvEncoder):
         expect_shape(f"mu from mu_logvar({n} images)", mu, (n, 20))
         expect_shape(f"logvar from mu_logvar({n} images)", logvar, (n, 20))
         expect_equal("mu_logvar gives logvar equal to mu (logvar needs a layer of its own)", torch.equal(mu, logvar), False)
+    encoder.eval()  # BatchNorm with its running statistics: one fixed function of each image
+    expect_equal("some logvar below 0 from a new encoder's mu_logvar(2,000 random images) in eval mode (logvar = "
+                 "log sigma^2 is any real number)", bool((encoder.mu_logvar(torch.rand(2000, 1, 28, 28))[1] < 0).any()),
+                 True)
+    expect_not_affine("mu from mu_logvar in eval mode, on 200 pairs of images (a ReLU after each batch "
+                      "normalisation)", lambda x: encoder.mu_logvar(x)[0], *torch.rand(2, 200, 1, 28, 28))
+    encoder.train()
     known_mu = torch.randn(4, 20)
     known_logvar = torch.randn(4, 20)
     encoder.mu_logvar = lambda x: (known_mu, known_logvar)
@@ -77,6 +84,9 @@ def test_conv_decoder(ConvDecoder):
     z = torch.randn(2, 20, requires_grad=True)
     g, = torch.autograd.grad(decoder(z).sum(), z)
     expect_equal("the decoder's output depends on z", bool(g.abs().sum() > 0), True)
+    decoder.eval()  # BatchNorm with its running statistics: one fixed function of each code
+    expect_not_affine("the decoder in eval mode, on 200 pairs of codes (a ReLU after each dense layer and after the "
+                      "first transposed convolution's batch normalisation)", decoder, *(2 * torch.randn(2, 200, 20)))
 
 
 def test_conv_vae_forward(ConvVAE):

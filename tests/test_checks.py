@@ -128,6 +128,29 @@ def test_expect_returns_turns_an_error_into_a_named_check():
         expect_returns("shift(b a plain number)", lambda b: torch.zeros(2) + b.unsqueeze(-1), 0.3)
 
 
+@pytest.mark.parametrize("mismatched", [
+    lambda: torch.zeros(3, 1, 28, 28) - torch.zeros(3, 784),
+    lambda: torch.nn.functional.binary_cross_entropy_with_logits(torch.zeros(2, 784), torch.zeros(2, 1, 28, 28)),
+    lambda: torch.nn.Linear(784, 4)(torch.zeros(5, 1, 28, 28)),
+    lambda: torch.zeros(5, 100).view(-1, 784),
+    lambda: torch.nn.Conv2d(1, 2, 4)(torch.zeros(5, 784)),
+    lambda: torch.cat([torch.zeros(2, 3), torch.zeros(3, 3)], 1),
+], ids=["broadcast", "bce-target", "matmul", "view", "conv-input", "cat"])
+def test_expect_returns_gives_the_shape_hint_where_shapes_do_not_fit(mismatched):
+    with pytest.raises(AssertionError, match=r"loss\(x\): expected a result, got \w+Error: .*Hint: x comes as \(batch"):
+        expect_returns("loss(x)", mismatched, hint="another cause", shape_hint="x comes as (batch, 1, 28, 28).")
+
+
+def test_expect_returns_keeps_its_hint_for_an_error_that_is_not_about_shapes():
+    bernoulli = torch.distributions.Bernoulli(logits=torch.zeros(2, 784))  # checks its support: "Tensor of shape"
+    with pytest.raises(AssertionError, match=r"Hint: 0 or 1$"):
+        expect_returns("log-likelihood(grey)", bernoulli.log_prob, torch.full((2, 784), 0.4), hint="0 or 1",
+                       shape_hint="x comes as (batch, 1, 28, 28).")
+    with pytest.raises(AssertionError, match=r"ambiguous Hint: one s per pixel$"):
+        expect_returns("nll(s per pixel)", lambda s: max(s, torch.tensor(0.1)), torch.rand(784),
+                       hint="one s per pixel", shape_hint="x comes as (batch, 1, 28, 28).")
+
+
 def test_a_notebook_shows_the_course_s_messages_without_the_helpers_frames(tmp_path):
     """What a student sees when a check fails or no dataset is there: their cell, then the message."""
     cells = ["import torch\nimport vae_helpers\nfrom vae_helpers.checks import expect_close",

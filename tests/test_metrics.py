@@ -4,7 +4,8 @@ import pytest
 import torch
 from torch import nn
 
-from vae_helpers.metrics import importance_weighted_bound, negative_elbo, negative_log_likelihood, posterior
+from vae_helpers.metrics import (floored_scale, importance_weighted_bound, negative_elbo, negative_log_likelihood,
+                                 posterior)
 
 
 class OneLatentModel(nn.Module):
@@ -114,3 +115,10 @@ def test_importance_weighted_bound_takes_any_proposal_and_reaches_log_p_of_each_
     bound = importance_weighted_bound(model.decode, x, wide, k=20000, max_decoded=3000)
     assert bound.shape == (3,)
     assert bound.tolist() == pytest.approx(exact, abs=0.03)
+
+
+def test_floored_scale_floors_each_pixel_s_and_carries_no_gradient():
+    log_scale = torch.log(torch.tensor([0.01, 0.05, 0.2])).requires_grad_()
+    s = floored_scale(log_scale, 0.05)
+    assert torch.allclose(s, torch.tensor([0.05, 0.05, 0.2])) and not s.requires_grad
+    assert torch.allclose(floored_scale(log_scale), torch.tensor([0.01, 0.05, 0.2]))

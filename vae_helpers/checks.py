@@ -3,6 +3,8 @@
 Each raises ``AssertionError`` with a message that says what was expected and what
 came, so a student knows exactly what to fix.
 """
+import re
+
 import torch
 
 PASSED = "public tests passed (more tests run at grading)"
@@ -39,10 +41,26 @@ def expect_finite(name: str, value, hint: str = "") -> None:
                              f"among {value.numel()} (first values {_preview(value)})." + (f" Hint: {hint}" if hint else ""))
 
 
-def expect_returns(name: str, function, *args, hint: str = ""):
+# what PyTorch says when tensors' shapes do not fit together: a broadcast, a loss's target and input, a matrix
+# product, a view or reshape, a convolution's input, a concatenation, a distribution's value
+SHAPE_MISMATCH = re.compile(r"must match the size of tensor|must match the existing size|"
+                            r"must be the same as input size|different to the input size|shapes cannot be multiplied|"
+                            r"is invalid for input of size|input to conv\w*, but got input of size|to have \d+ channels|"
+                            r"Sizes of tensors must match|not broadcastable|must have same number of dimensions",
+                            re.IGNORECASE)
+
+
+def shape_mismatch(error: BaseException) -> bool:
+    """True when ``error`` is PyTorch's complaint that two tensors' shapes do not fit together."""
+    return isinstance(error, (RuntimeError, ValueError)) and SHAPE_MISMATCH.search(str(error)) is not None
+
+
+def expect_returns(name: str, function, *args, hint: str = "", shape_hint: str = ""):
     """Call ``function(*args)`` and return its result; an error it raises fails the check, named. An exercise
     not yet written keeps its own NotImplementedError, whose message says so in full. A StopIteration (at grading,
-    where the kernel reports it, a RuntimeError) fails it too: ``next(model.parameters())`` of a lent model."""
+    where the kernel reports it, a RuntimeError) fails it too: ``next(model.parameters())`` of a lent model.
+    Where the error says that two tensors' shapes do not fit together (``shape_mismatch``), ``shape_hint``, when
+    given, is the hint instead of ``hint``: it names the shapes the call was given, the likely cause."""
     try:
         return function(*args)
     except NotImplementedError:
@@ -50,6 +68,8 @@ def expect_returns(name: str, function, *args, hint: str = ""):
     except StopIteration:  # next() on an empty iterator: in a check, next(model.parameters()) of a lent model
         raise AssertionError(f"{name}: expected a result, got StopIteration (next() of an empty iterator)." + (f" Hint: {hint}" if hint else "")) from None
     except (ValueError, TypeError, RuntimeError, IndexError, AttributeError) as error:
+        if shape_hint and shape_mismatch(error):
+            hint = shape_hint
         raise AssertionError(f"{name}: expected a result, got {type(error).__name__}: {str(error)[:160]}"
                              + (f" Hint: {hint}" if hint else "")) from None
 

@@ -1,4 +1,5 @@
-"""Test-set measures of a trained VAE with Bernoulli pixels, in nats per image.
+"""Test-set measures of a trained VAE with Bernoulli pixels, in nats per image, and the scale a Gaussian
+decoder uses (``floored_scale``).
 
 A model needs ``encode(x)``, returning ``(mu, logvar)`` or a ``torch.distributions.Normal``,
 and ``decode(z)``, returning one logit per pixel.
@@ -65,3 +66,10 @@ def negative_log_likelihood(model, batches, k: int = 100, max_decoded: int = 204
         return -importance_weighted_bound(model.decode, x, posterior(model, x), k, max_decoded).mean()
 
     return evaluate(model, batch_negative_log_likelihood, batches)["loss"]
+
+
+def floored_scale(log_scale: torch.Tensor, min_scale: float = 0.0) -> torch.Tensor:
+    """The scale s of a Gaussian decoder whose log s is ``log_scale`` (one value, or one per pixel), floored at
+    ``min_scale`` pixel by pixel as notebook 02's ``gaussian_nll`` floors it, without gradients: for its tables
+    and plots."""
+    return torch.clamp(torch.exp(log_scale.detach()), min=min_scale)

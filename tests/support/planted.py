@@ -175,6 +175,14 @@ MISTAKES = [
     ("02_dense_vae", "noise-made-on-the-cpu", "dense_vae",
      "z = mu + torch.exp(0.5 * logvar) * torch.randn_like(mu)",
      "z = mu + torch.exp(0.5 * logvar) * torch.randn(mu.shape)", "test_dense_vae"),
+    # the images left as they come, (batch, 1, 28, 28): the checks name the shapes
+    ("02_dense_vae", "encoder-without-flatten", "dense_vae",
+     "nn.Sequential(nn.Flatten(), nn.Linear(image_size, hidden_dim), nn.ReLU())",
+     "nn.Sequential(nn.Linear(image_size, hidden_dim), nn.ReLU())", "test_dense_vae"),
+    ("02_dense_vae", "targets-not-reshaped", "vae_loss",
+     "targets = x.reshape(logits.shape)", "targets = x", "test_vae_loss"),
+    ("02_dense_vae", "gaussian-x-not-reshaped", "gaussian_nll",
+     "(x.reshape(mean.shape) - mean)", "(x - mean)", "test_gaussian_nll"),
     ("03_conv_vae", "noise-made-on-the-cpu", "conv_vae_forward",
      "z = q.rsample()", "z = q.loc + q.scale * torch.randn(q.loc.shape)", "test_conv_vae_forward"),
     ("03_conv_vae", "prior-made-on-the-cpu", "kl_to_prior",
@@ -218,6 +226,25 @@ MISTAKES = [
      "test_conv_encoder"),
     ("03_conv_vae", "decoder-without-padding", "conv_decoder",
      "nn.ConvTranspose2d(c2, c1, kernel_size=4, stride=2, padding=1)", "nn.ConvTranspose2d(c2, c1, kernel_size=4, stride=2)",
+     "test_conv_decoder"),
+    # logvar kept at 0 or above: sigma >= 1, a q never narrower than the prior
+    ("03_conv_vae", "logvar-head-rectified", "conv_encoder",
+     "return self.to_mu(h), self.to_logvar(h)", "return self.to_mu(h), F.relu(self.to_logvar(h))", "test_conv_encoder"),
+    ("03_conv_vae", "logvar-head-softplus", "conv_encoder",
+     "return self.to_mu(h), self.to_logvar(h)", "return self.to_mu(h), F.softplus(self.to_logvar(h))",
+     "test_conv_encoder"),
+    # the ReLUs left out: the same parameters and shapes, and in eval mode (BatchNorm's running statistics) an
+    # affine map
+    ("03_conv_vae", "encoder-without-relu", "conv_encoder",
+     "nn.BatchNorm2d(c1), nn.ReLU(),   # 28 -> 14\n            nn.Conv2d(c1, c2, kernel_size=4, stride=2, padding=1), "
+     "nn.BatchNorm2d(c2), nn.ReLU(),  # 14 -> 7",
+     "nn.BatchNorm2d(c1),   # 28 -> 14\n            nn.Conv2d(c1, c2, kernel_size=4, stride=2, padding=1), "
+     "nn.BatchNorm2d(c2),  # 14 -> 7", "test_conv_encoder"),
+    ("03_conv_vae", "decoder-without-relu", "conv_decoder",
+     "nn.ReLU(), nn.Linear(hidden, c2 * 7 * 7), nn.ReLU())\n        self.upsample = nn.Sequential(\n"
+     "            nn.ConvTranspose2d(c2, c1, kernel_size=4, stride=2, padding=1), nn.BatchNorm2d(c1), nn.ReLU(),",
+     "nn.Linear(hidden, c2 * 7 * 7))\n        self.upsample = nn.Sequential(\n"
+     "            nn.ConvTranspose2d(c2, c1, kernel_size=4, stride=2, padding=1), nn.BatchNorm2d(c1),",
      "test_conv_decoder"),
     ("04_conditional_vae", "logvar-head-rectified", "conditional_vae",
      "return self.to_mu(h), self.to_logvar(h)", "return self.to_mu(h), torch.nn.functional.softplus(self.to_logvar(h))",

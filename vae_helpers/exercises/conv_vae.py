@@ -6,7 +6,7 @@ from torch import nn
 from torch.distributions import Normal
 
 from vae_helpers.checks import (PASSED, expect_close, expect_draw_on_device_of_q, expect_equal, expect_gradient,
-                                expect_on_device, expect_returns, expect_shape, expect_uncorrelated)
+                                expect_not_affine, expect_on_device, expect_returns, expect_shape, expect_uncorrelated)
 
 
 def _expect_parameters(name: str, module: nn.Module, with_biases: int, without: int, hint: str) -> None:
@@ -32,6 +32,16 @@ def conv_encoder(ConvEncoder):
                                      "output-size formula.")
     expect_shape("mu from mu_logvar(images of shape (5, 1, 28, 28))", mu, (5, 20))
     expect_shape("logvar from mu_logvar(images)", logvar, (5, 20))
+    encoder.eval()  # BatchNorm then uses its running statistics: the encoder is one fixed function of each image
+    expect_equal("some logvar below 0 from a new encoder's mu_logvar(500 random images), in eval mode",
+                 bool((encoder.mu_logvar(torch.rand(500, 1, 28, 28))[1] < 0).any()), True,
+                 hint="logvar = log sigma^2 is any real number; a variance kept at 1 or above cannot make q narrower "
+                      "than the prior.")
+    expect_not_affine("mu from mu_logvar in eval mode, on 100 pairs of images", lambda x: encoder.mu_logvar(x)[0],
+                      *torch.rand(2, 100, 1, 28, 28),
+                      hint="a ReLU follows each convolution's batch normalisation; without them, in eval mode, mu is "
+                           "an affine map of the image.")
+    encoder.train()
     q = encoder(images)
     assert isinstance(q, Normal), f"encoder(images): expected a torch.distributions.Normal, got {type(q).__name__}."
     expect_shape("q.loc", q.loc, (5, 20))
@@ -68,6 +78,11 @@ def conv_decoder(ConvDecoder):
         expect_shape(f"decoder(z of shape ({batch}, 20))", logits, (batch, 1, 28, 28))
     z = torch.randn(3, 20, requires_grad=True)
     expect_gradient("decoder output as a function of z", decoder(z), z)
+    decoder.eval()  # BatchNorm then uses its running statistics: the decoder is one fixed function of each code
+    expect_not_affine("decoder in eval mode, on 100 pairs of codes", decoder, *torch.randn(2, 100, 20),
+                      hint="the dense layers and the first transposed convolution are each followed by a ReLU (after "
+                           "its batch normalisation); without them, in eval mode, the decoder is an affine map of z.")
+    decoder.train()
     assert (decoder(3 * torch.randn(200, 20)) < 0).any(), \
         ("decoder: expected logits (any real number), got no negative value for 200 codes drawn wide (3 N(0, I)). "
          "Hint: the last layer must be linear: no sigmoid and no ReLU after it.")

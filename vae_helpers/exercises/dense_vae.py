@@ -19,10 +19,14 @@ def dense_vae(DenseVAE):
                  hint="784*400+400 (encoder) + 2*(400*20+20) (mu and logvar heads) + 20*400+400 + 400*784+784 "
                       "(decoder).")
     images = torch.rand(5, 1, 28, 28, requires_grad=True)
-    mu, logvar = model.encode(images)
+    flat = ("encode takes images of shape (batch, 1, 28, 28) as well as (batch, 784): flatten them to (batch, 784) "
+            "first.")
+    mu, logvar = expect_returns("encode(images of shape (5, 1, 28, 28))", model.encode, images, shape_hint=flat)
     expect_shape("mu from encode(images of shape (5, 1, 28, 28))", mu, (5, 20))
     expect_shape("logvar from encode(images of shape (5, 1, 28, 28))", logvar, (5, 20))
-    expect_shape("mu from encode(flat images of shape (5, 784))", model.encode(images.view(5, 784))[0], (5, 20))
+    expect_shape("mu from encode(flat images of shape (5, 784))",
+                 expect_returns("encode(flat images of shape (5, 784))", model.encode, images.view(5, 784),
+                                shape_hint=flat)[0], (5, 20))
     expect_equal("some logvar below 0 from a new model's encode(500 random images)",
                  bool((model.encode(torch.rand(500, 784))[1] < 0).any()), True,
                  hint="logvar = log sigma^2 is any real number; a variance kept at 1 or above cannot make q narrower "
@@ -67,7 +71,8 @@ def vae_loss(vae_loss):
         "vae_loss(all logits 0, grey-level images of 0.5, ...)", vae_loss, torch.zeros(2, 784), x, torch.zeros(2, 20),
         torch.zeros(2, 20), hint="torch.distributions.Bernoulli accepts only pixels that are exactly 0 or 1 unless "
                                  "you pass validate_args=False; binary_cross_entropy_with_logits takes grey levels as "
-                                 "they are.")
+                                 "they are.",
+        shape_hint="x comes as (batch, 1, 28, 28) and the logits as (batch, 784): reshape x to the logits' shape.")
     for name, value in (("loss", loss), ("reconstruction", reconstruction), ("kl", kl)):
         expect_shape(f"{name} from vae_loss", value, ())
     expect_close("reconstruction with all logits 0", reconstruction, 784 * math.log(2),
@@ -175,14 +180,22 @@ def gaussian_nll(gaussian_nll):
     just above the floor, a floor per pixel, and its gradient in log_scale."""
     torch.manual_seed(0)
     x, mean = torch.rand(3, 1, 28, 28), torch.rand(3, 784)
-    got = gaussian_nll(x, mean, torch.tensor(math.log(0.1)))
+    got = expect_returns("gaussian_nll(x (3, 1, 28, 28), mean (3, 784), log_scale = log 0.1)", gaussian_nll, x, mean,
+                         torch.tensor(math.log(0.1)),
+                         shape_hint="x comes as (batch, 1, 28, 28) and mean as (batch, 784): reshape x to mean's "
+                                    "shape.")
     expect_shape("gaussian_nll(x (3, 1, 28, 28), mean (3, 784), log_scale = log 0.1)", got, (3,))
     expected = -torch.distributions.Normal(mean, 0.1).log_prob(x.view(3, 784)).sum(1)
     expect_close("gaussian_nll with s = 0.1", got, expected, atol=1e-2, rtol=1e-5,
                  hint="the negative logarithm of the density above, pixel by pixel, summed over the 784 pixels: check "
                       "its three terms, log s, 0.5 log 2 pi and (x - mean)^2 / (2 s^2).")
     per_pixel_scale = torch.linspace(0.05, 0.5, 784)
-    expect_close("gaussian_nll with one s per pixel", gaussian_nll(x, mean, per_pixel_scale.log()),
+    per_pixel = ("log_scale holds one log s per pixel here: compute s and its floor pixel by pixel, with tensor "
+                 "operations; an if, Python's max() or math.exp() takes a single s.")
+    expect_close("gaussian_nll with one s per pixel",
+                 expect_returns("gaussian_nll(x (3, 1, 28, 28), mean (3, 784), log_scale (784,))", gaussian_nll, x,
+                                mean, per_pixel_scale.log(), hint=per_pixel,
+                                shape_hint="log_scale (784,) broadcasts against mean (batch, 784) as it is."),
                  -torch.distributions.Normal(mean, per_pixel_scale).log_prob(x.view(3, 784)).sum(1), atol=1e-2,
                  rtol=1e-5, hint="log_scale broadcasts against mean: use it pixel by pixel.")
     expect_close("gaussian_nll with log_scale = -20 and min_scale = 0.05 (the floor applies)",
