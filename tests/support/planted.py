@@ -468,6 +468,12 @@ MISTAKES = [
     ("07_richer_posteriors_and_priors", "flow-log-det-epsilon-too-large", "planar_flow",
      "torch.log((1 + (1 - h ** 2) * (w * u).sum(-1)).abs())",
      "torch.log((1 + (1 - h ** 2) * (w * u).sum(-1)).abs() + 1e-5)", "test_planar_flow"),
+    # right, but through the d × d Jacobian and its determinant, O(d^3) per point, where the exercise asks for O(d)
+    ("07_richer_posteriors_and_priors", "flow-log-det-of-the-d-by-d-jacobian", "planar_flow",
+     "log_det = torch.log((1 + (1 - h ** 2) * (w * u).sum(-1)).abs())",
+     "psi = (1 - h ** 2).unsqueeze(-1) * w\n"
+     "    jacobian = torch.eye(z.shape[-1], dtype=z.dtype, device=z.device) + u.unsqueeze(-1) * psi.unsqueeze(-2)\n"
+     "    log_det = torch.linalg.slogdet(jacobian)[1]", "test_planar_flow"),
     ("08_semi_supervised", "labelled-kl-added", "labelled_bound",
      "return log_likelihood - kl - math.log", "return log_likelihood + kl - math.log", "test_labelled_bound"),
     ("08_semi_supervised", "labelled-log-prior-of-the-class-left-out", "labelled_bound",
