@@ -429,6 +429,18 @@ MISTAKES = [
     ("06_collapse_and_inference", "refine-device-from-the-decoders-parameters", "refine_posterior",
      "mu = mu.detach().clone().requires_grad_()",
      "mu = mu.detach().clone().to(next(decoder.parameters()).device).requires_grad_()", "test_refine_posterior"),
+    # the KL term cut from the graph: no gradient reaches the encoder through it
+    ("06_collapse_and_inference", "free-bits-detached", "free_bits_kl",
+     "return kl.mean(dim=0).clamp(min=free_bits).sum()", "return kl.detach().mean(dim=0).clamp(min=free_bits).sum()",
+     "test_free_bits_kl"),
+    # gradient steps, not Adam's: at this lr they fall short of Adam's rise
+    ("06_collapse_and_inference", "refine-by-sgd", "refine_posterior",
+     "optimizer = torch.optim.Adam([mu, logvar], lr=lr)", "optimizer = torch.optim.SGD([mu, logvar], lr=lr)",
+     "test_refine_posterior"),
+    # a new Adam each step forgets its moments: each of its first steps moves every coordinate by about lr
+    ("06_collapse_and_inference", "refine-new-adam-each-step", "refine_posterior",
+     "    optimizer = torch.optim.Adam([mu, logvar], lr=lr)\n    for _ in range(steps):\n",
+     "    for _ in range(steps):\n        optimizer = torch.optim.Adam([mu, logvar], lr=lr)\n", "test_refine_posterior"),
     ("07_richer_posteriors_and_priors", "best-q-marginal-variances", "best_diagonal_q",
      "return mean, 1 / precision.diagonal()", "return mean, torch.linalg.inv(precision).diagonal()",
      "test_best_diagonal_q"),
