@@ -10,7 +10,7 @@ from vae_helpers.checks import (PASSED, expect_close, expect_equal, expect_finit
 LOG_DET_ATOL, LOG_DET_RTOL = 1e-6, 1e-5
 
 
-def expect_no_d_by_d_matrix(planar_flow, n, d, per_row, seed):
+def _expect_no_d_by_d_matrix(planar_flow, n, d, per_row, seed):
     """Run ``planar_flow`` on n points in d > n dimensions (float64) and fail it if one step made a tensor as large
     as a d × d matrix: the O(d) log-determinant needs a few numbers per coordinate of each point, a Jacobian d × d
     numbers per point. Returns the call's result and the inputs."""
@@ -172,6 +172,6 @@ def planar_flow(planar_flow):
                  hint="take the log of the determinant's absolute value as it is: an epsilon added inside the log "
                       "moves log_det by about epsilon / |det|, 1e-4 nats per 1e-6 here, where the determinant is "
                       "near 0.")
-    _, log_det = expect_no_d_by_d_matrix(planar_flow, 6, 60, per_row=True, seed=7)[0]
+    _, log_det = _expect_no_d_by_d_matrix(planar_flow, 6, 60, per_row=True, seed=7)[0]
     expect_shape("log_det for z of shape (6, 60), one flow per point", log_det, (6,))
     print(PASSED)
