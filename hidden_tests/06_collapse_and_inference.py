@@ -26,6 +26,8 @@ def test_free_bits_kl(free_bits_kl):
         got = free_bits_kl(kl, floor)
         expect_shape(f"free_bits_kl(kl of shape (7, 5), {floor})", got, ())
         expect_close(f"free_bits_kl(kl of shape (7, 5), free_bits={floor})", got, expected, atol=1e-5, rtol=1e-5)
+        expect_equal(f"free_bits_kl(kl of shape (7, 5), {floor}) carries gradients back to kl", got.requires_grad,
+                     True)
         gradient, = torch.autograd.grad(got, kl)
         expect_close(f"gradient of free_bits_kl(kl of shape (7, 5), {floor})", gradient,
                      (kl.detach().mean(0) > floor).float().expand(7, 5) / 7, atol=1e-6, rtol=1e-5)

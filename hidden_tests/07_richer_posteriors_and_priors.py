@@ -2,7 +2,7 @@
 import torch
 
 from vae_helpers.checks import expect_close, expect_equal, expect_finite, expect_shape
-from vae_helpers.exercises import richer_posteriors_and_priors as checks  # the visible checks, and their tolerance
+from vae_helpers.exercises import richer_posteriors_and_priors as checks  # the visible checks, tolerance, size check
 
 
 def gap_of_diagonal_q(m, v, mean, precision):
@@ -80,3 +80,8 @@ def test_planar_flow(planar_flow):
     expect_finite("log_det of a flow with w.u = -1.8 and b = 0.0 (a plain number)", got[1])
     expect_close("log_det of a flow with w.u = -1.8 and b = 0.0 (a plain number)", got[1], want[1],
                      atol=checks.LOG_DET_ATOL, rtol=checks.LOG_DET_RTOL)
+    (flowed, log_det), inputs = checks._expect_no_d_by_d_matrix(planar_flow, 5, 80, per_row=False, seed=2025)
+    want = reference_planar_flow(*inputs)
+    expect_close("f(z) for z of shape (5, 80), one flow for all rows", flowed, want[0], atol=1e-8, rtol=1e-7)
+    expect_close("log_det for z of shape (5, 80), one flow for all rows", log_det, want[1],
+                 atol=checks.LOG_DET_ATOL, rtol=checks.LOG_DET_RTOL)

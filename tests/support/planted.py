@@ -475,6 +475,18 @@ MISTAKES = [
     ("06_collapse_and_inference", "refine-device-from-the-decoders-parameters", "refine_posterior",
      "mu = mu.detach().clone().requires_grad_()",
      "mu = mu.detach().clone().to(next(decoder.parameters()).device).requires_grad_()", "test_refine_posterior"),
+    # the KL term cut from the graph: no gradient reaches the encoder through it
+    ("06_collapse_and_inference", "free-bits-detached", "free_bits_kl",
+     "return kl.mean(dim=0).clamp(min=free_bits).sum()", "return kl.detach().mean(dim=0).clamp(min=free_bits).sum()",
+     "test_free_bits_kl"),
+    # gradient steps, not Adam's: at this lr they fall short of Adam's rise
+    ("06_collapse_and_inference", "refine-by-sgd", "refine_posterior",
+     "optimizer = torch.optim.Adam([mu, logvar], lr=lr)", "optimizer = torch.optim.SGD([mu, logvar], lr=lr)",
+     "test_refine_posterior"),
+    # a new Adam each step forgets its moments: each of its first steps moves every coordinate by about lr
+    ("06_collapse_and_inference", "refine-new-adam-each-step", "refine_posterior",
+     "    optimizer = torch.optim.Adam([mu, logvar], lr=lr)\n    for _ in range(steps):\n",
+     "    for _ in range(steps):\n        optimizer = torch.optim.Adam([mu, logvar], lr=lr)\n", "test_refine_posterior"),
     ("07_richer_posteriors_and_priors", "best-q-marginal-variances", "best_diagonal_q",
      "return mean, 1 / precision.diagonal()", "return mean, torch.linalg.inv(precision).diagonal()",
      "test_best_diagonal_q"),
@@ -514,6 +526,12 @@ MISTAKES = [
     ("07_richer_posteriors_and_priors", "flow-log-det-epsilon-too-large", "planar_flow",
      "torch.log((1 + (1 - h ** 2) * (w * u).sum(-1)).abs())",
      "torch.log((1 + (1 - h ** 2) * (w * u).sum(-1)).abs() + 1e-5)", "test_planar_flow"),
+    # right, but through the d × d Jacobian and its determinant, O(d^3) per point, where the exercise asks for O(d)
+    ("07_richer_posteriors_and_priors", "flow-log-det-of-the-d-by-d-jacobian", "planar_flow",
+     "log_det = torch.log((1 + (1 - h ** 2) * (w * u).sum(-1)).abs())",
+     "psi = (1 - h ** 2).unsqueeze(-1) * w\n"
+     "    jacobian = torch.eye(z.shape[-1], dtype=z.dtype, device=z.device) + u.unsqueeze(-1) * psi.unsqueeze(-2)\n"
+     "    log_det = torch.linalg.slogdet(jacobian)[1]", "test_planar_flow"),
     ("08_semi_supervised", "labelled-kl-added", "labelled_bound",
      "return log_likelihood - kl - math.log", "return log_likelihood + kl - math.log", "test_labelled_bound"),
     ("08_semi_supervised", "labelled-log-prior-of-the-class-left-out", "labelled_bound",

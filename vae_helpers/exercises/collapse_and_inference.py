@@ -27,7 +27,12 @@ def free_bits_kl(free_bits_kl):
                  free_bits_kl(torch.tensor([[0.1, 1.0, 2.0]]), 0.5), 3.5,
                  hint="keep the batch dimension, even of size 1 (no squeeze): (0.5, 1, 2) sums to 3.5.")
     kl = torch.tensor([[0.1, 2.0], [0.3, 4.0]], requires_grad=True)
-    gradient, = torch.autograd.grad(free_bits_kl(kl, 0.5), kl)
+    term = free_bits_kl(kl, 0.5)
+    expect_equal("free_bits_kl(kl, 0.5) for a kl that requires grad carries gradients back to kl (nothing detached, "
+                 "no torch.no_grad())", term.requires_grad, True,
+                 hint="the KL term is trained through: compute it with torch operations on kl itself, with no "
+                      ".detach(), .item(), .tolist() or torch.no_grad() and no new tensor made from its values.")
+    gradient, = torch.autograd.grad(term, kl)
     expect_close("the gradient of free_bits_kl([[0.1, 2], [0.3, 4]], 0.5) with respect to kl", gradient,
                  torch.tensor([[0.0, 0.5], [0.0, 0.5]]),
                  hint="a dimension below the floor gets no gradient; above it, each image's KL counts 1 / batch.")
@@ -71,7 +76,10 @@ def refine_posterior(refine_posterior, elbo_per_image):
     assert (new_logvar - logvar).abs().mean() > 0.1, ("refine_posterior: logvar hardly changed; it must be optimised "
                                                       "together with mu.")
     assert end > start + 50, (f"refine_posterior: expected the mean ELBO to rise by more than 50 nats in 100 steps, "
-                              f"from {start:.1f}; got {end:.1f}. Hint: minimise minus the ELBO.")
+                              f"from {start:.1f}; got {end:.1f}. Hint: make one torch.optim.Adam([mu, logvar], lr=lr) "
+                              f"before the loop and have it minimise minus the ELBO (so that the ELBO rises); the "
+                              f"steps of torch.optim.SGD or of a rule written by hand are not Adam's, and at this lr "
+                              f"they do not get there.")
     reference = _reference_refinement(elbo_per_image, decoder, x, mu, logvar, steps=100)
     print(f"the same 100 steps of a reference Adam run: {reference:.1f}")
     assert end > reference - 10, (
@@ -81,7 +89,9 @@ def refine_posterior(refine_posterior, elbo_per_image):
     assert end < reference + 10, (
         f"refine_posterior: expected the mean ELBO after 100 steps within 10 nats of a reference run of Adam with "
         f"the same lr and n_samples, {reference:.1f}; got {end:.1f}, higher: the steps were not Adam's with this lr. "
-        f"Hint: each step must follow its own gradient alone; zero the gradients before each backward.")
+        f"Hint: make one Adam before the loop, not a new one each step (a new Adam forgets its moments, and its first "
+        f"step moves every coordinate by about lr whatever the gradient), and zero the gradients before each "
+        f"backward, so that each step follows its own gradient alone.")
     same_mu, same_logvar = refine_posterior(decoder, x, mu, logvar, steps=0)
     expect_close("mu from refine_posterior with steps=0 (no step: the given mu)", same_mu, torch.zeros(6, 4), atol=0)
     expect_close("logvar from refine_posterior with steps=0", same_logvar, torch.zeros(6, 4), atol=0)

@@ -1,12 +1,34 @@
 """The visible checks of notebook 07's exercises: the best diagonal Gaussian q, and a planar flow."""
 import torch
 
-from vae_helpers.checks import PASSED, expect_close, expect_equal, expect_finite, expect_returns, expect_shape
+from vae_helpers.checks import (PASSED, expect_close, expect_equal, expect_finite, expect_returns, expect_shape,
+                                largest_tensor_made)
 
 # log_det's tolerance in float64, here and in the hidden tests: an answer correct to float precision (an epsilon
 # of 1e-8 inside the log moves log_det by 1e-6 where |det| is 0.01) passes both; each planted mistake is off by
 # least 1e-3 there.
 LOG_DET_ATOL, LOG_DET_RTOL = 1e-6, 1e-5
+
+
+def _expect_no_d_by_d_matrix(planar_flow, n, d, per_row, seed):
+    """Run ``planar_flow`` on n points in d > n dimensions (float64) and fail it if one step made a tensor as large
+    as a d × d matrix: the O(d) log-determinant needs a few numbers per coordinate of each point, a Jacobian d × d
+    numbers per point. Returns the call's result and the inputs."""
+    g = torch.Generator().manual_seed(seed)
+    z = torch.randn(n, d, generator=g, dtype=torch.float64)
+    shape = (n, d) if per_row else (d,)
+    u, w = (torch.randn(*shape, generator=g, dtype=torch.float64) / d ** 0.5 for _ in range(2))
+    b = torch.randn(n, generator=g, dtype=torch.float64) if per_row else 0.2
+    kind = "one flow per point" if per_row else "one flow for all points"
+    result, largest = largest_tensor_made(planar_flow, z, u, w, b)
+    if largest >= d * d:
+        raise AssertionError(
+            f"planar_flow(z of shape ({n}, {d}), {kind}): one step made a tensor of {largest:,} numbers, as many as a "
+            f"{d} × {d} matrix or more, where the inputs hold {n * d:,}: the exercise asks for a log-determinant that "
+            f"costs O(d) per point, not a d × d Jacobian and its determinant. Hint: the Jacobian is I + u psi^T with "
+            f"psi = (1 - tanh^2(w.z + b)) w, the identity plus a rank-one matrix; its determinant is one number made "
+            f"of a dot product (the matrix determinant lemma, det(I + u psi^T) = 1 + psi^T u).")
+    return result, (z, u, w, b)
 
 
 def _numerically_best_diagonal_q(gap_of_diagonal_q, mean, precision):
@@ -150,4 +172,6 @@ def planar_flow(planar_flow):
                  hint="take the log of the determinant's absolute value as it is: an epsilon added inside the log "
                       "moves log_det by about epsilon / |det|, 1e-4 nats per 1e-6 here, where the determinant is "
                       "near 0.")
+    _, log_det = _expect_no_d_by_d_matrix(planar_flow, 6, 60, per_row=True, seed=7)[0]
+    expect_shape("log_det for z of shape (6, 60), one flow per point", log_det, (6,))
     print(PASSED)
