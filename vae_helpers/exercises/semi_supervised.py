@@ -30,7 +30,7 @@ class _Halves(nn.Module):
         return self.network(torch.cat(inputs, dim=1)).chunk(2, dim=1)
 
 
-class MetaM2(nn.Module):
+class _MetaM2(nn.Module):
     """The notebook's M2, small, with its parameters on PyTorch's meta device (a stand-in for a GPU), as
     ``M2(...).to(device)`` makes it. Its classify, encode and decode are parts of it, so that grading lends them
     as it lends the model's networks."""
@@ -45,12 +45,12 @@ class MetaM2(nn.Module):
         self.to("meta").requires_grad_(False)
 
 
-def bound_on_device(name, bound, codes, code_dim, n_classes, labelled):
+def _bound_on_device(name, bound, codes, code_dim, n_classes, labelled):
     """``bound`` (``labelled_bound`` when ``labelled``, else ``unlabelled_bound``) of ``codes`` codes of
     ``code_dim`` numbers on PyTorch's meta device (a stand-in for a GPU), their classes there too, with a
-    ``MetaM2`` of ``n_classes`` classes lent as grading lends a model: a tensor the bound makes on the CPU (noise,
+    ``_MetaM2`` of ``n_classes`` classes lent as grading lends a model: a tensor the bound makes on the CPU (noise,
     one-hot vectors, the classes to sum over) meets the model's tensors there and fails, as it would on a GPU."""
-    model = AsLent(MetaM2(code_dim, 2, n_classes))
+    model = AsLent(_MetaM2(code_dim, 2, n_classes))
     h = torch.zeros(codes, code_dim, device="meta")
     inputs = (model, h, torch.zeros(codes, dtype=torch.long, device="meta")) if labelled else (model, h)
     hint = ("make every tensor on the device of the ones you are given: the noise with torch.randn_like(mu), the "
@@ -109,7 +109,7 @@ def labelled_bound(labelled_bound, toy, point_toy, h_toy, y_toy):
                  _POINT_GRADIENT_L, atol=1e-3, rtol=1e-3,
                  hint="h reaches the bound twice, through q(z | h, y) and through the code's log-density: both paths "
                       "must carry its gradient." + _WHY_H)
-    bound_on_device("labelled_bound(an M2 on the meta device, 5 codes and their classes there too)", labelled_bound, 5,
+    _bound_on_device("labelled_bound(an M2 on the meta device, 5 codes and their classes there too)", labelled_bound, 5,
                     3, 4, labelled=True)
     print(PASSED)
 
@@ -164,9 +164,9 @@ def unlabelled_bound(unlabelled_bound, labelled_bound, point_toy, h_toy, y_toy):
                  atol=1e-3, rtol=1e-3,
                  hint="h reaches U(h) through model.classify(h) and through labelled_bound: both paths must carry its "
                       "gradient." + _WHY_H)
-    bound_on_device("your labelled_bound(an M2 on the meta device, 5 codes and their classes there too), which "
+    _bound_on_device("your labelled_bound(an M2 on the meta device, 5 codes and their classes there too), which "
                     "unlabelled_bound builds on (make Exercise 1's checks pass first)", labelled_bound, 5, 3, 4,
                     labelled=True)
-    bound_on_device("unlabelled_bound(an M2 on the meta device, 5 codes there too)", unlabelled_bound, 5, 3, 4,
+    _bound_on_device("unlabelled_bound(an M2 on the meta device, 5 codes there too)", unlabelled_bound, 5, 3, 4,
                     labelled=False)
     print(PASSED)

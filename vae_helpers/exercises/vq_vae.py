@@ -14,7 +14,7 @@ def _no_gradient(gradient):
     return gradient is None or not bool(gradient.abs().max() > 0)
 
 
-def expect_no_table_of_differences(name, nearest_codes, z_e, codebook):
+def _expect_no_table_of_differences(name, nearest_codes, z_e, codebook):
     """``nearest_codes(z_e, codebook)`` must give each vector its nearest code without making a tensor of half the
     (..., K, D) table of the vectors' differences to the codes or more: the distances (..., K) need no such table."""
     codes, largest = largest_tensor_made(nearest_codes, z_e, codebook)
@@ -47,9 +47,10 @@ def nearest_codes(nearest_codes):
                               "- 2 z.e_k + ||e_k||^2 also has the code's own squared norm, which differs from code to "
                               "code.",
              (2, 2, 1, 2, 0): "these are the farthest codes: take the smallest distance.",
-             (1, 0, 2, 1, 1): "the last vector, (1.0, 1.3), is nearest to the code (0, 2) in Euclidean distance (squared "
-                              "distances 2.69, 1.69 and 1.49 to the three codes), though nearer to (1, 0) in the sum "
-                              "of absolute differences: the distance is Euclidean, ||z - e_k||^2 the sum of squares."}
+             (1, 0, 2, 1, 1): "the last vector, (1.0, 1.3), is nearest to the code (0, 2) in Euclidean distance "
+                              "(squared distances 2.69, 1.69 and 1.49 to the three codes), though nearer to (1, 0) in "
+                              "the sum of absolute differences: the distance is Euclidean, ||z - e_k||^2 the sum of "
+                              "squares."}
     expect_equal("nearest_codes on 5 vectors and the codes (0, 0), (1, 0), (0, 2)", codes.tolist(), _TOY_NEAREST,
                  hint=wrong.get(tuple(codes.tolist()), "the nearest code has the smallest ||z - e_k||^2 = ||z||^2 "
                                                         "- 2 z.e_k + ||e_k||^2."))
@@ -67,7 +68,7 @@ def nearest_codes(nearest_codes):
     expect_equal("the dtype of nearest_codes's result for float64 inputs", codes.dtype, torch.int64)
     expect_equal("nearest_codes on the 5 vectors in float64", codes.tolist(), _TOY_NEAREST)
     g = torch.Generator().manual_seed(0)
-    expect_no_table_of_differences("nearest_codes(z_e of shape (2, 7, 7, 16), a codebook of 32 codes)", nearest_codes,
+    _expect_no_table_of_differences("nearest_codes(z_e of shape (2, 7, 7, 16), a codebook of 32 codes)", nearest_codes,
                                    torch.randn(2, 7, 7, 16, generator=g), torch.randn(32, 16, generator=g))
     print(PASSED)
 
