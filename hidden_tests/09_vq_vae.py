@@ -4,7 +4,7 @@ import torch
 
 from vae_helpers.autoregressive import dependence, expect_autoregressive, masked_stack
 from vae_helpers.checks import expect_close, expect_equal, expect_shape
-from vae_helpers.exercises import vq_vae as checks  # noqa: F401 (visible checks)
+from vae_helpers.exercises import vq_vae as checks  # the visible checks, and their check that no table is made
 
 
 def test_nearest_codes(nearest_codes):
@@ -19,6 +19,10 @@ def test_nearest_codes(nearest_codes):
         expect_shape(name, got, shape)
         expect_equal(f"the dtype of {name}", got.dtype, torch.int64)
         expect_equal(f"{name}: vectors given another code than the nearest", int((got != want).sum()), 0)
+    # the text asks for the nearest codes without the (..., K, D) table of differences
+    checks._expect_no_table_of_differences("nearest_codes(z_e of shape (4, 7, 7, 16), a codebook of 64 codes)",
+                                          nearest_codes, torch.randn(4, 7, 7, 16, generator=g),
+                                          torch.randn(64, 16, generator=g))
 
 
 def no_gradient(gradient):

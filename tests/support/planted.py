@@ -557,8 +557,22 @@ MISTAKES = [
      "one_hot = F.one_hot(y, model.n_classes).to(h.dtype)",
      "p = next(model.parameters())\n    one_hot = F.one_hot(y, model.n_classes).to(dtype=p.dtype, device=p.device)",
      "test_labelled_bound"),
+    # tensors made on the CPU, whatever the device of h: a GPU's tensors (here the meta device's) then fail
+    ("08_semi_supervised", "labelled-noise-made-on-the-cpu", "labelled_bound",
+     "z = mu + torch.exp(0.5 * logvar) * torch.randn_like(mu)",
+     "z = mu + torch.exp(0.5 * logvar) * torch.randn(mu.shape, dtype=mu.dtype)", "test_labelled_bound"),
+    ("08_semi_supervised", "labelled-one-hot-made-on-the-cpu", "labelled_bound",
+     "one_hot = F.one_hot(y, model.n_classes).to(h.dtype)", "one_hot = torch.eye(model.n_classes, dtype=h.dtype)[y]",
+     "test_labelled_bound"),
     ("08_semi_supervised", "unlabelled-device-from-parameters", "unlabelled_bound",
      "classes = torch.arange(k, device=h.device)", "classes = torch.arange(k, device=next(model.parameters()).device)",
+     "test_unlabelled_bound"),
+    # the classes made on the CPU, whatever the device of h (as the labelled bound's tensors above)
+    ("08_semi_supervised", "unlabelled-classes-made-on-the-cpu", "unlabelled_bound",
+     "classes = torch.arange(k, device=h.device)", "classes = torch.arange(k)", "test_unlabelled_bound"),
+    # the checks say so in the course's words, not with backward's bare RuntimeError
+    ("08_semi_supervised", "unlabelled-result-detached", "unlabelled_bound",
+     "return (log_q.exp() * (table - log_q)).sum(1)", "return (log_q.exp() * (table - log_q)).sum(1).detach()",
      "test_unlabelled_bound"),
     ("08_semi_supervised", "unlabelled-codes-detached", "unlabelled_bound",
      "k = model.n_classes", "h = h.detach()\n    k = model.n_classes", "test_unlabelled_bound"),
@@ -594,6 +608,17 @@ MISTAKES = [
      "return distances.argmin(-1)", "return distances.argmax(-1)", "test_nearest_codes"),
     ("09_vq_vae", "nearest-returns-the-distances", "nearest_codes",
      "return distances.argmin(-1)", "return distances.min(-1).values", "test_nearest_codes"),
+    # the distances by broadcasting, through the (..., K, D) table of differences the text asks to do without
+    ("09_vq_vae", "nearest-builds-the-table-of-differences", "nearest_codes",
+     "distances = (z_e ** 2).sum(-1, keepdim=True) - 2 * z_e @ codebook.T + (codebook ** 2).sum(-1)",
+     "distances = ((z_e.unsqueeze(-2) - codebook) ** 2).sum(-1)", "test_nearest_codes"),
+    ("09_vq_vae", "nearest-norms-of-the-table-of-differences", "nearest_codes",
+     "distances = (z_e ** 2).sum(-1, keepdim=True) - 2 * z_e @ codebook.T + (codebook ** 2).sum(-1)",
+     "distances = (z_e[..., None, :] - codebook).norm(dim=-1)", "test_nearest_codes"),
+    # the sum of absolute differences: on the toy's first 4 vectors it picks the same codes as the Euclidean distance
+    ("09_vq_vae", "nearest-in-the-l1-distance", "nearest_codes",
+     "distances = (z_e ** 2).sum(-1, keepdim=True) - 2 * z_e @ codebook.T + (codebook ** 2).sum(-1)",
+     "distances = (z_e.unsqueeze(-2) - codebook).abs().sum(-1)", "test_nearest_codes"),
     ("09_vq_vae", "quantise-gradient-blocked", "quantise",
      "return z_e + (e - z_e).detach(), codebook_loss", "return e, codebook_loss", "test_quantise"),
     ("09_vq_vae", "quantise-decoder-gradient-reaches-the-codebook", "quantise",
@@ -617,6 +642,13 @@ MISTAKES = [
     ("09_vq_vae", "quantise-searches-the-nearest-codes-again", "quantise",
      "e = codebook[codes]", "e = codebook[torch.cdist(z_e.detach(), codebook.detach().expand(*z_e.shape[:-2], -1, -1))"
      ".argmin(-1)]", "test_quantise"),
+    # the D numbers of each vector averaged, not summed: on the toy (2 vectors of 2 numbers) as large as averaging
+    # over the vectors, and the checks' hint must name the right one
+    ("09_vq_vae", "quantise-losses-averaged-over-d", "quantise",
+     "    codebook_loss = ((z_e.detach() - e) ** 2).sum() / images\n"
+     "    commitment_loss = ((z_e - e.detach()) ** 2).sum() / images",
+     "    codebook_loss = ((z_e.detach() - e) ** 2).mean(-1).sum() / images\n"
+     "    commitment_loss = ((z_e - e.detach()) ** 2).mean(-1).sum() / images", "test_quantise"),
     ("09_vq_vae", "causal-mask-flipped-as-a-convolution", "causal_mask",
      "mask[centre, centre + (0 if first else 1):] = 0  # the centre row from the position itself (first) or after it\n"
      "    mask[centre + 1:] = 0  # the rows below",
@@ -989,7 +1021,7 @@ ALTERNATIVES = [
          "    z_q = (e - z_e).detach() + z_e\n"
          "    return z_q, codebook_loss, commitment_loss"),
     ]),
-    # the distances by broadcasting, an (..., K, D) table of differences; the mask from the reading order itself
+    # the distances with einsum, without the norms of z_e (the same for every code); the mask from the reading order
     ("09_vq_vae", [
         ("causal_mask", "mask = torch.ones(size, size)\n    centre = size // 2\n"
          "    mask[centre, centre + (0 if first else 1):] = 0  # the centre row from the position itself (first) or after it\n"
@@ -997,7 +1029,7 @@ ALTERNATIVES = [
          "order = torch.arange(size * size).view(size, size)  # each tap's place in reading order\n"
          "    return order < size * size // 2 + (0 if first else 1)"),
         ("nearest_codes", "distances = (z_e ** 2).sum(-1, keepdim=True) - 2 * z_e @ codebook.T + (codebook ** 2).sum(-1)",
-         "distances = ((z_e.unsqueeze(-2) - codebook) ** 2).sum(-1)"),
+         "distances = codebook.pow(2).sum(1) - 2 * torch.einsum(\"...d,kd->...k\", z_e, codebook)"),
         ("quantise", "return z_e + (e - z_e).detach(), codebook_loss, commitment_loss",
          "return z_e - z_e.detach() + e.detach(), codebook_loss, commitment_loss"),
     ]),

@@ -2,8 +2,10 @@
 import math
 
 import torch
+from torch import nn
 
-from vae_helpers.checks import PASSED, expect_close, expect_equal, expect_finite, expect_returns, expect_shape
+from vae_helpers.checks import (PASSED, expect_close, expect_equal, expect_finite, expect_on_device, expect_returns,
+                                expect_shape)
 from vae_helpers.lending import WHAT_TO_USE, AsLent
 
 _POINT_BOUNDS = torch.tensor([-43.3211, -42.8914, -43.5111, -44.7145, -47.6739])  # a right labelled_bound on point_toy
@@ -17,10 +19,51 @@ _WHY_H = (" In this notebook h is data (M1's codes, drawn without gradient), so 
           "gradient in h, which is checked here and when your notebook is graded.")
 
 
+class _Halves(nn.Module):
+    """``network(torch.cat(inputs, dim=1)).chunk(2, dim=1)``, as M2's encode and decode compute it."""
+
+    def __init__(self, network):
+        super().__init__()
+        self.network = network
+
+    def forward(self, *inputs):
+        return self.network(torch.cat(inputs, dim=1)).chunk(2, dim=1)
+
+
+class _MetaM2(nn.Module):
+    """The notebook's M2, small, with its parameters on PyTorch's meta device (a stand-in for a GPU), as
+    ``M2(...).to(device)`` makes it. Its classify, encode and decode are parts of it, so that grading lends them
+    as it lends the model's networks."""
+
+    def __init__(self, code_dim, style_dim, n_classes, width=8):
+        super().__init__()
+        self.n_classes = n_classes
+        self.classifier = nn.Sequential(nn.Linear(code_dim, width), nn.ReLU(), nn.Linear(width, n_classes))
+        self.encoder = nn.Sequential(nn.Linear(code_dim + n_classes, width), nn.ReLU(), nn.Linear(width, 2 * style_dim))
+        self.decoder = nn.Sequential(nn.Linear(style_dim + n_classes, width), nn.ReLU(), nn.Linear(width, 2 * code_dim))
+        self.classify, self.encode, self.decode = self.classifier, _Halves(self.encoder), _Halves(self.decoder)
+        self.to("meta").requires_grad_(False)
+
+
+def _bound_on_device(name, bound, codes, code_dim, n_classes, labelled):
+    """``bound`` (``labelled_bound`` when ``labelled``, else ``unlabelled_bound``) of ``codes`` codes of
+    ``code_dim`` numbers on PyTorch's meta device (a stand-in for a GPU), their classes there too, with a
+    ``_MetaM2`` of ``n_classes`` classes lent as grading lends a model: a tensor the bound makes on the CPU (noise,
+    one-hot vectors, the classes to sum over) meets the model's tensors there and fails, as it would on a GPU."""
+    model = AsLent(_MetaM2(code_dim, 2, n_classes))
+    h = torch.zeros(codes, code_dim, device="meta")
+    inputs = (model, h, torch.zeros(codes, dtype=torch.long, device="meta")) if labelled else (model, h)
+    hint = ("make every tensor on the device of the ones you are given: the noise with torch.randn_like(mu), the "
+            "one-hot vectors from y itself (F.one_hot(y, ...)) or with device=h.device" if labelled else
+            "make the classes to sum over on the device of h: torch.arange(k, device=h.device)")
+    expect_on_device(name, bound, *inputs, shape=(codes,), hint=hint + ", never on the CPU.")
+
+
 def labelled_bound(labelled_bound, toy, point_toy, h_toy, y_toy):
     """Check ``labelled_bound`` on the notebook's toy M2s: its values on ``point_toy`` (q(z | h, y) a point), for
     the five codes and for the first two, then the spread, mean and gradient of its draws on ``toy``, then its
-    gradient in the codes h. The models are passed as grading lends them (``AsLent``): no parameters() listed."""
+    gradient in the codes h, and the bound of codes on the meta device (a stand-in for a GPU). The models are
+    passed as grading lends them (``AsLent``): no parameters() listed."""
     lent_toy, lent_point_toy = AsLent(toy), AsLent(point_toy)
     bound = expect_returns("labelled_bound(point_toy, h_toy, y_toy), the model as grading lends it", labelled_bound,
                            lent_point_toy, h_toy, y_toy, hint=WHAT_TO_USE + " (h.device, h.dtype).")
@@ -66,13 +109,16 @@ def labelled_bound(labelled_bound, toy, point_toy, h_toy, y_toy):
                  _POINT_GRADIENT_L, atol=1e-3, rtol=1e-3,
                  hint="h reaches the bound twice, through q(z | h, y) and through the code's log-density: both paths "
                       "must carry its gradient." + _WHY_H)
+    _bound_on_device("labelled_bound(an M2 on the meta device, 5 codes and their classes there too)", labelled_bound, 5,
+                    3, 4, labelled=True)
     print(PASSED)
 
 
 def unlabelled_bound(unlabelled_bound, labelled_bound, point_toy, h_toy, y_toy):
     """Check ``unlabelled_bound`` on the notebook's toy M2 whose q(z | h, y) is a point: that each code's bound
-    is its own, its values, and the gradients it gives the classifier and the codes h. ``labelled_bound`` is
-    checked first, since ``unlabelled_bound`` builds on it. The model is passed as grading lends it (``AsLent``)."""
+    is its own, its values, the gradients it gives the classifier and the codes h, and the bound of codes on the
+    meta device (a stand-in for a GPU). ``labelled_bound`` is checked first, since ``unlabelled_bound`` builds on
+    it. The model is passed as grading lends it (``AsLent``)."""
     lent_point_toy = AsLent(point_toy)
     expect_close("your labelled_bound(point_toy, h_toy, y_toy), which unlabelled_bound builds on",
                  labelled_bound(lent_point_toy, h_toy, y_toy), _POINT_BOUNDS, atol=1e-3,
@@ -99,7 +145,11 @@ def unlabelled_bound(unlabelled_bound, labelled_bound, point_toy, h_toy, y_toy):
                       "q(y | h) is the softmax of model.classify(h).")
     point_toy.zero_grad()
     h = h_toy.clone().requires_grad_()
-    unlabelled_bound(lent_point_toy, h).sum().backward()
+    bound = unlabelled_bound(lent_point_toy, h)
+    expect_equal("unlabelled_bound carries gradients (nothing detached, no torch.no_grad())", bound.requires_grad, True,
+                 hint="compute it with torch operations from model.classify(h) and labelled_bound, and detach nothing: "
+                      "its gradient trains the classifier.")
+    bound.sum().backward()
     expect_equal("unlabelled_bound(point_toy, h_toy) gives the codes h a gradient", h.grad is not None, True,
                  hint="nothing may cut h from the bound: no h.detach(), .data or torch.no_grad() on its way." + _WHY_H)
     gradient = point_toy.classifier[0].weight.grad
@@ -114,4 +164,9 @@ def unlabelled_bound(unlabelled_bound, labelled_bound, point_toy, h_toy, y_toy):
                  atol=1e-3, rtol=1e-3,
                  hint="h reaches U(h) through model.classify(h) and through labelled_bound: both paths must carry its "
                       "gradient." + _WHY_H)
+    _bound_on_device("your labelled_bound(an M2 on the meta device, 5 codes and their classes there too), which "
+                    "unlabelled_bound builds on (make Exercise 1's checks pass first)", labelled_bound, 5, 3, 4,
+                    labelled=True)
+    _bound_on_device("unlabelled_bound(an M2 on the meta device, 5 codes there too)", unlabelled_bound, 5, 3, 4,
+                    labelled=False)
     print(PASSED)

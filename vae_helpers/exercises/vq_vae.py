@@ -2,48 +2,95 @@
 import torch
 
 from vae_helpers.autoregressive import dependence, expect_autoregressive, masked_stack
-from vae_helpers.checks import PASSED, expect_close, expect_equal, expect_returns, expect_shape
+from vae_helpers.checks import PASSED, expect_close, expect_equal, expect_returns, expect_shape, largest_tensor_made
 
 _TOY_CODEBOOK = torch.tensor([[0.0, 0.0], [1.0, 0.0], [0.0, 2.0]])  # K = 3 codes of D = 2
-_TOY_VECTORS = torch.tensor([[0.9, 0.9], [0.1, -0.2], [-0.5, 1.6], [2.0, 0.5]])
+# the last vector is nearest to code 2 in Euclidean distance, to code 1 in the sum of absolute differences
+_TOY_VECTORS = torch.tensor([[0.9, 0.9], [0.1, -0.2], [-0.5, 1.6], [2.0, 0.5], [1.0, 1.3]])
+_TOY_NEAREST = [1, 0, 2, 1, 2]
 
 
 def _no_gradient(gradient):
     return gradient is None or not bool(gradient.abs().max() > 0)
 
 
+def _expect_no_table_of_differences(name, nearest_codes, z_e, codebook):
+    """``nearest_codes(z_e, codebook)`` must give each vector its nearest code without making a tensor of half the
+    (..., K, D) table of the vectors' differences to the codes or more: the distances (..., K) need no such table."""
+    codes, largest = largest_tensor_made(nearest_codes, z_e, codebook)
+    want = ((z_e.unsqueeze(-2).double() - codebook.double()) ** 2).sum(-1).argmin(-1)
+    expect_shape(name, codes, want.shape)
+    expect_equal(f"{name}: vectors given another code than the nearest", int((codes != want).sum()), 0)
+    vectors, (k, d) = want.numel(), codebook.shape
+    if 2 * largest >= vectors * k * d:
+        raise AssertionError(
+            f"{name}: one step made a tensor of {largest:,} numbers, {largest / (vectors * k * d):.0%} of the table of "
+            f"the differences of the {vectors} vectors to the {k} codes ({vectors * k * d:,} numbers); the distances "
+            f"themselves are {vectors * k:,}. Hint: find the nearest codes without that table: ||z - e_k||^2 = ||z||^2 "
+            f"- 2 z.e_k + ||e_k||^2, and z_e @ codebook.T gives every z.e_k at once.")
+
+
 def nearest_codes(nearest_codes):
-    """Check ``nearest_codes`` on 4 vectors and a codebook of 3 codes: the result's type, shape, dtype and indices,
-    then the same on a batch of grids of those vectors, and in float64."""
-    codes = expect_returns("nearest_codes(z_e of shape (4, 2), codebook of shape (3, 2))", nearest_codes, _TOY_VECTORS,
-                           _TOY_CODEBOOK, hint="the distances of 4 vectors to 3 codes are a (4, 3) table; work on the "
+    """Check ``nearest_codes`` on 5 vectors and a codebook of 3 codes: the result's type, shape, dtype and indices,
+    then the same on a batch of grids of those vectors, in float64, and on grids of 7 x 7 vectors of 16 numbers
+    with 32 codes, with no tensor of half the table of differences or more."""
+    codes = expect_returns("nearest_codes(z_e of shape (5, 2), codebook of shape (3, 2))", nearest_codes, _TOY_VECTORS,
+                           _TOY_CODEBOOK, hint="the distances of 5 vectors to 3 codes are a (5, 3) table; work on the "
                                                "last dimension, D, with the codebook transposed.")
     expect_equal("nearest_codes returns a tensor", isinstance(codes, torch.Tensor), True, hint="return the indices.")
-    expect_equal("the shape of nearest_codes(z_e of shape (4, 2), a codebook of 3 codes)", tuple(codes.shape), (4,),
-                 hint="one index per vector: the smallest of each row of the (4, 3) table of distances, over the codes "
+    expect_equal("the shape of nearest_codes(z_e of shape (5, 2), a codebook of 3 codes)", tuple(codes.shape), (5,),
+                 hint="one index per vector: the smallest of each row of the (5, 3) table of distances, over the codes "
                       "(the last dimension), not over the vectors.")
     expect_equal("the dtype of nearest_codes's result", codes.dtype, torch.int64,
                  hint="indices, as argmin returns them: int64 tensors index a codebook.")
-    wrong = {(2, 1, 2, 1): "these are the codes with the largest z.e_k: the distance ||z - e_k||^2 = ||z||^2 - 2 z.e_k "
-                           "+ ||e_k||^2 also has the code's own squared norm, which differs from code to code.",
-             (2, 2, 1, 2): "these are the farthest codes: take the smallest distance."}
-    expect_equal("nearest_codes on 4 vectors and the codes (0, 0), (1, 0), (0, 2)", codes.tolist(), [1, 0, 2, 1],
+    wrong = {(2, 1, 2, 1, 2): "these are the codes with the largest z.e_k: the distance ||z - e_k||^2 = ||z||^2 "
+                              "- 2 z.e_k + ||e_k||^2 also has the code's own squared norm, which differs from code to "
+                              "code.",
+             (2, 2, 1, 2, 0): "these are the farthest codes: take the smallest distance.",
+             (1, 0, 2, 1, 1): "the last vector, (1.0, 1.3), is nearest to the code (0, 2) in Euclidean distance "
+                              "(squared distances 2.69, 1.69 and 1.49 to the three codes), though nearer to (1, 0) in "
+                              "the sum of absolute differences: the distance is Euclidean, ||z - e_k||^2 the sum of "
+                              "squares."}
+    expect_equal("nearest_codes on 5 vectors and the codes (0, 0), (1, 0), (0, 2)", codes.tolist(), _TOY_NEAREST,
                  hint=wrong.get(tuple(codes.tolist()), "the nearest code has the smallest ||z - e_k||^2 = ||z||^2 "
                                                         "- 2 z.e_k + ||e_k||^2."))
-    grids = _TOY_VECTORS.repeat(2, 2, 1).view(2, 2, 4, 2)  # two images, each a 2 x 4 grid of vectors
-    codes = expect_returns("nearest_codes(z_e of shape (2, 2, 4, 2), codebook of shape (3, 2))", nearest_codes, grids,
+    grids = _TOY_VECTORS.repeat(2, 2, 1).view(2, 2, 5, 2)  # two images, each a 2 x 5 grid of vectors
+    codes = expect_returns("nearest_codes(z_e of shape (2, 2, 5, 2), codebook of shape (3, 2))", nearest_codes, grids,
                            _TOY_CODEBOOK, hint="any leading dimensions: z_e @ codebook.T is (..., K) for z_e of shape "
                                                "(..., D).")
-    expect_shape("nearest_codes(z_e of shape (2, 2, 4, 2), codebook of shape (3, 2))", codes, (2, 2, 4))
-    expect_equal("nearest_codes on a batch of grids", codes.tolist(), [[[1, 0, 2, 1]] * 2] * 2,
+    expect_shape("nearest_codes(z_e of shape (2, 2, 5, 2), codebook of shape (3, 2))", codes, (2, 2, 5))
+    expect_equal("nearest_codes on a batch of grids", codes.tolist(), [[_TOY_NEAREST] * 2] * 2,
                  hint="sum the squares over the last dimension only, and keep it (keepdim=True) to broadcast against "
                       "the (..., K) products.")
     codes = expect_returns("nearest_codes(z_e, codebook) in float64", nearest_codes, _TOY_VECTORS.double(),
                            _TOY_CODEBOOK.double(), hint="work in the dtype of z_e and the codebook: make no new tensor "
                                                         "of the default dtype.")
     expect_equal("the dtype of nearest_codes's result for float64 inputs", codes.dtype, torch.int64)
-    expect_equal("nearest_codes on the 4 vectors in float64", codes.tolist(), [1, 0, 2, 1])
+    expect_equal("nearest_codes on the 5 vectors in float64", codes.tolist(), _TOY_NEAREST)
+    g = torch.Generator().manual_seed(0)
+    _expect_no_table_of_differences("nearest_codes(z_e of shape (2, 7, 7, 16), a codebook of 32 codes)", nearest_codes,
+                                   torch.randn(2, 7, 7, 16, generator=g), torch.randn(32, 16, generator=g))
     print(PASSED)
+
+
+def _halved_by(quantise, z_e, codebook, codes, index, loss):
+    """What a loss (``index`` 1 or 2 of quantise's result) that is half the right one on the toy, whose images have
+    2 vectors of D = 2 numbers each, was averaged over: asked of the first vector of each image alone, a loss
+    averaged over the vectors is right, one averaged over the D numbers still half."""
+    hint = ("sum over each image's vectors and their D numbers, then average over the images (divide by "
+            "len(z_e)).")
+    if abs(loss - 2.53 / 4) > 1e-5:
+        return hint
+    try:
+        alone = float(quantise(z_e.detach()[:, :1], codebook.detach(), codes[:, :1])[index])
+    except Exception:  # noqa: BLE001 (the hint then names both)
+        alone = None
+    right = (0.82 + 0.41) / 2  # the first vectors' squared distances, averaged over the 2 images
+    if alone is not None and abs(alone - right) < 1e-5:
+        return "it is averaged over each image's vectors; " + hint
+    if alone is not None and abs(alone - right / 2) < 1e-5:
+        return "it is averaged over the D numbers of each vector; " + hint
+    return "it is averaged over the vectors or over their D numbers (the toy has 2 of each); " + hint
 
 
 def quantise(quantise):
@@ -73,13 +120,12 @@ def quantise(quantise):
     expect_equal("the decoder's gradient on z_q does not reach the codebook", _no_gradient(to_codebook), True,
                  hint="only the codebook loss moves the codes: detach the code where it enters z_q.")
     total = 2.53  # the four squared distances 0.82 + 0.05 + 0.41 + 1.25
-    scale = {total / 8 - total / 2: "it is averaged over every number; sum over an image's vectors and their D numbers, "
-                                    "then average over the images (divide by len(z_e)).",
-             total / 4 - total / 2: "it is averaged over the vectors; sum over each image's vectors, then average over "
-                                    "the images.",
-             total - total / 2: "it is summed over the images too; average over them (divide by len(z_e))."}
-    for name, loss in (("codebook_loss", codebook_loss), ("commitment_loss", commitment_loss)):
+    for index, (name, loss) in enumerate((("codebook_loss", codebook_loss), ("commitment_loss", commitment_loss)), 1):
         expect_shape(name, loss, ())
+        scale = {total / 8 - total / 2: "it is averaged over every number; sum over an image's vectors and their D "
+                                        "numbers, then average over the images (divide by len(z_e)).",
+                 total / 4 - total / 2: _halved_by(quantise, z_e, codebook, codes, index, loss.item()),
+                 total - total / 2: "it is summed over the images too; average over them (divide by len(z_e))."}
         expect_close(f"{name} on the toy: the squared distances of 2 images' vectors to their codes", loss, total / 2,
                      atol=1e-5, hint="||z_e - e||^2 summed over each image's vectors and their D numbers, averaged over "
                                      "the images.", offsets=scale)
