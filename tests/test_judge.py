@@ -568,6 +568,22 @@ def test_a_tensor_on_the_meta_device_travels_both_ways(kernel, tmp_path, body, r
     assert verdict(judged(kernel, tmp_path, META, "test_noise")) == reason
 
 
+def judged_both_ways(kernel, tmp_path, student_code, module, test, name, reason):
+    """``test`` of ``module`` gives ``reason`` when it judges ``name`` of ``student_code`` in the kernel, and the
+    same verdict when it runs on the plain function here."""
+    run(kernel, student_code)
+    assert verdict(judged(kernel, tmp_path, module, test)) == reason
+    namespace = {}
+    exec(student_code, namespace)
+    (tmp_path / "plain.py").write_text(module)
+    plain = getattr(hidden_tests.load("plain", tmp_path), test)
+    if reason == "passed":
+        plain(namespace[name])
+    else:
+        with pytest.raises(AssertionError, match=re.escape(reason.removeprefix("AssertionError: "))):
+            plain(namespace[name])
+
+
 DEFAULT_DEVICE = '''
 import torch
 from vae_helpers.checks import PASSED, called_with_default_device, expect_equal
@@ -590,17 +606,8 @@ def test_a_call_may_run_with_the_kernels_default_device_set(kernel, tmp_path, bo
     """A tensor the student's function makes without a device lands on the default device of the kernel, where
     the function runs, so the kernel sets it for the call; the same check, run on the plain function, sets it
     here."""
-    run(kernel, f"import torch\ndef ones_like(x):\n    return {body}\n")
-    assert verdict(judged(kernel, tmp_path, DEFAULT_DEVICE, "test_made_where_its_input_is")) == reason
-    namespace = {}
-    exec(f"import torch\ndef ones_like(x):\n    return {body}\n", namespace)
-    (tmp_path / "plain.py").write_text(DEFAULT_DEVICE)
-    plain = hidden_tests.load("plain", tmp_path)
-    if reason == "passed":
-        plain.test_made_where_its_input_is(namespace["ones_like"])
-    else:
-        with pytest.raises(AssertionError, match="expected 'cpu', got 'meta'"):
-            plain.test_made_where_its_input_is(namespace["ones_like"])
+    judged_both_ways(kernel, tmp_path, f"import torch\ndef ones_like(x):\n    return {body}\n", DEFAULT_DEVICE,
+                     "test_made_where_its_input_is", "ones_like", reason)
 
 
 # what a call held at once
@@ -626,15 +633,5 @@ def test_a_call_may_be_measured_by_the_largest_tensor_it_made_in_the_kernel(kern
     """The kernel reports the largest tensor one torch operation made while a call ran (the differences of
     all 6 × 6 pairs of 2-D rows: 72 numbers at once; taken 2 rows at a time, 24, and the 36 distances), and
     the same check, run on the plain function, measures it here."""
-    run(kernel, f"import torch\ndef pairwise(x, chunk):\n    return {body}\n")
-    module = "import torch\nfrom vae_helpers.checks import expect_equal\n" + SIZES
-    assert verdict(judged(kernel, tmp_path, module, "test_sizes")) == reason
-    namespace = {}
-    exec(f"import torch\ndef pairwise(x, chunk):\n    return {body}\n", namespace)
-    (tmp_path / "plain.py").write_text(module)
-    plain = hidden_tests.load("plain", tmp_path)
-    if reason == "passed":
-        plain.test_sizes(namespace["pairwise"])
-    else:
-        with pytest.raises(AssertionError, match=reason.removeprefix("AssertionError: ")):
-            plain.test_sizes(namespace["pairwise"])
+    judged_both_ways(kernel, tmp_path, f"import torch\ndef pairwise(x, chunk):\n    return {body}\n",
+                     "import torch\nfrom vae_helpers.checks import expect_equal\n" + SIZES, "test_sizes", "pairwise", reason)
