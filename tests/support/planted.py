@@ -1012,7 +1012,7 @@ ALTERNATIVES = [
          "return (nll / dimensions + math.log(scale)) / math.log(2)"),
     ]),
     # PixelCNN++'s recipe (Salimans et al. 2017) on [0, 1]: the sigmoids' difference where it is above 1e-5, else the
-    # density at the bin's centre times the bin's width; the dimensions counted by torch.Size
+    # density at the bin's centre times the bin's width; the dimensions counted by a torch.Size made of the shape
     ("10_colour_images", [
         ("discretised_logistic_log_prob",
          "inside = F.logsigmoid(upper) + F.logsigmoid(-lower) + torch.log(-torch.expm1(lower - upper))",

@@ -10,7 +10,7 @@ LEVELS = 256
 _HALF_BIN = 0.5 / (LEVELS - 1)
 
 
-def exact_log_prob(x: torch.Tensor, mean: torch.Tensor, log_scale: torch.Tensor) -> torch.Tensor:
+def _exact_log_prob(x: torch.Tensor, mean: torch.Tensor, log_scale: torch.Tensor) -> torch.Tensor:
     """log P(level) of a discretised logistic in float64, to compare an answer with (an answer is computed in its
     own dtype)."""
     x, mean, log_scale = (t.double() for t in (x, mean, log_scale))
@@ -18,6 +18,11 @@ def exact_log_prob(x: torch.Tensor, mean: torch.Tensor, log_scale: torch.Tensor)
     lower = (x - mean - _HALF_BIN) * torch.exp(-log_scale)
     inside = F.logsigmoid(upper) + F.logsigmoid(-lower) + torch.log(-torch.expm1(lower - upper))
     return torch.where(x < _HALF_BIN, F.logsigmoid(upper), torch.where(x > 1 - _HALF_BIN, F.logsigmoid(-lower), inside))
+
+
+_ROUNDED_AWAY = ("in float32, sigmoid(t) is exactly 0 for t below about -104 and exactly 1 for t above about 17: the "
+                 "log of such a sigmoid, or of the difference of two sigmoids that both round to 1, is -inf. Compute "
+                 "the logarithm without forming those probabilities first.")
 
 
 def _levels(*shape, generator=None):
@@ -39,8 +44,10 @@ def discretised_logistic_log_prob(log_prob):
     every_level = torch.arange(LEVELS).float() / (LEVELS - 1)
     for centre, log_s in ((0.5, math.log(0.2)), (0.02, math.log(0.05)), (0.97, math.log(0.01))):
         total = log_prob(every_level, torch.full((LEVELS,), centre), torch.full((LEVELS,), log_s)).exp().sum()
-        expect_close(f"the probabilities of the 256 levels 0, 1/255, ..., 1, summed, for mean {centre} and scale "
-                     f"{math.exp(log_s):.3g}", total, 1.0, atol=1e-3, rtol=0,
+        name = (f"the probabilities of the 256 levels 0, 1/255, ..., 1, summed, for mean {centre} and scale "
+                f"{math.exp(log_s):.3g}")
+        expect_finite(name, total, hint="the scale is s = exp(log_scale), which is never negative.")
+        expect_close(name, total, 1.0, atol=1e-3, rtol=0,
                      hint="a distribution over the 256 levels: each level's bin is 1/255 wide, centred on the level, "
                           "and the two edge levels take all the mass beyond their bins (the logistic goes on below 0 "
                           "and above 1). Also check the scale: s = exp(log_scale).")
@@ -48,11 +55,12 @@ def discretised_logistic_log_prob(log_prob):
     edges = torch.tensor([0.0, 1.0, 0.0, 1.0])
     edge_means, edge_log_scales = torch.tensor([0.1, 0.9, -0.05, 1.05]), torch.log(torch.tensor([0.1, 0.1, 0.02, 0.02]))
     expect_close("log P of the edge levels 0 and 1 (k = 0 and 255) for means 0.1, 0.9, -0.05, 1.05",
-                 log_prob(edges, edge_means, edge_log_scales), exact_log_prob(edges, edge_means, edge_log_scales).float(),
+                 log_prob(edges, edge_means, edge_log_scales), _exact_log_prob(edges, edge_means, edge_log_scales).float(),
                  atol=1e-3, rtol=1e-4, hint="level 0 takes all the mass below its bin's upper edge, level 255 all the "
                                            "mass above its bin's lower edge.")
+    expect_finite("discretised_logistic_log_prob on random levels, means and log-scales", got, hint=_ROUNDED_AWAY)
     expect_close("discretised_logistic_log_prob on random levels, means and log-scales", got,
-                 exact_log_prob(x, mean, log_scale).float(), atol=5e-3, rtol=1e-4,
+                 _exact_log_prob(x, mean, log_scale).float(), atol=5e-3, rtol=1e-4,
                  hint="the log of the logistic's mass on the level's bin, [x - 0.5/255, x + 0.5/255], with "
                       "CDF(y) = sigmoid((y - mean) / exp(log_scale)).")
 
@@ -63,11 +71,9 @@ def discretised_logistic_log_prob(log_prob):
     far_got = log_prob(far, far_mean, far_log_scale)
     expect_finite("log P of pixels far from their mean (level 0 at mean 1 with log_scale -7, level 255 at mean 0, "
                   "0.9 at mean 0.1 with scale 0.02, ...)", far_got,
-                  hint="in float32, sigmoid(t) is exactly 0 for t below about -104 and exactly 1 for t above about "
-                       "17: the log of such a sigmoid, or of the difference of two sigmoids that both round to 1, is "
-                       "-inf. Compute the logarithm without forming those probabilities first.")
+                  hint=_ROUNDED_AWAY)
     expect_close("log P of pixels far from their mean", far_got,
-                 exact_log_prob(far, far_mean.detach(), far_log_scale.detach()).float(), atol=1e-2, rtol=1e-4,
+                 _exact_log_prob(far, far_mean.detach(), far_log_scale.detach()).float(), atol=1e-2, rtol=1e-4,
                  hint="exact even there: the log of the mass itself, not of a rounded sigmoid or a clamped one.")
     gradients = torch.autograd.grad(far_got.sum(), [far_mean, far_log_scale], allow_unused=True)
     for name, gradient in zip(("mean", "log_scale"), gradients):
@@ -98,8 +104,8 @@ def bits_per_dim(bits_per_dim):
                  atol=1e-4, rtol=1e-5, offsets=offsets,
                  hint="bits (a log to base 2), per dimension (the 3 x 32 x 32 sub-pixels), and the probability of a "
                       "level is the density integrated over that level's cube, of side 1 / scale.")
-    grey = bits_per_dim(torch.tensor([500.0, 1500.0]), torch.Size([1, 28, 28]), 256)
-    expect_close("bits_per_dim(nll = [500, 1500], torch.Size([1, 28, 28]), 256)", grey,
+    grey = bits_per_dim(torch.tensor([500.0, 1500.0]), (1, 28, 28), 256)
+    expect_close("bits_per_dim(nll = [500, 1500], (1, 28, 28), 256)", grey,
                  torch.tensor([500.0, 1500.0]) / (784 * math.log(2)) + 8.0, atol=1e-4, rtol=1e-5, offsets=offsets,
                  hint="the number of dimensions is the product of image_shape, whatever its length.")
     discrete = bits_per_dim(torch.tensor([4000.0, 8000.0]), (3, 32, 32), 1)
