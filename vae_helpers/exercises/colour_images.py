@@ -20,7 +20,7 @@ def _exact_log_prob(x: torch.Tensor, mean: torch.Tensor, log_scale: torch.Tensor
     return torch.where(x < _HALF_BIN, F.logsigmoid(upper), torch.where(x > 1 - _HALF_BIN, F.logsigmoid(-lower), inside))
 
 
-_ROUNDED_AWAY = ("in float32, sigmoid(t) is exactly 0 for t below about -104 and exactly 1 for t above about 17: the "
+_ROUNDED_AWAY = ("in float32, sigmoid(t) is exactly 0 for t below about -88 and exactly 1 for t above about 17: the "
                  "log of such a sigmoid, or of the difference of two sigmoids that both round to 1, is -inf. Compute "
                  "the logarithm without forming those probabilities first.")
 
