@@ -332,3 +332,10 @@ def test_one_setting_names_the_bundled_data_of_both_kinds(clean_env, capsys):
     clean_env.delenv("VAE_COURSE_DATASET")
     clean_env.setenv("NBGRADER_EXECUTION", "autograde")
     assert data.resolve_name("cifar10") == "photographs" and data.resolve_name("mnist") == "digits"
+
+
+def test_download_command_makes_cifar10_ready_from_the_data_folder(clean_env, tmp_path, capsys):
+    write_cifar10(tmp_path, per_batch=3)  # stands in for what torchvision's download would have written
+    clean_env.setenv("VAE_COURSE_DATA", str(tmp_path))
+    assert data_command(["download", "--dataset", "cifar10"]) == 0
+    assert capsys.readouterr().out.splitlines() == ["CIFAR-10 train: 15 images ready", "CIFAR-10 test: 3 images ready"]
