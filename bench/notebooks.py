@@ -42,6 +42,8 @@ QUALITY = {
                                        "'priors': prior_results}",
     "08_semi_supervised": "{'accuracies': accuracies, 'test images': len(test_data)}",
     "09_vq_vae": "{'models': measured, 'usage by epoch': usage_histories, 'binarisation entropy': floor.item()}",
+    "10_colour_images": "{'models': measured, 'epochs': EPOCHS, 'training images': len(train_data), "
+                        "'dataset': train_data.name}",
 }
 
 _REPORT_CELL = """

@@ -363,3 +363,27 @@ def test_notebook_09_reports_the_codebook_use_and_the_bound_beside_the_dense_vae
     assert "binarisation's own entropy" not in text  # a run from before the floor was reported
     text = student_run_section("09_vq_vae", dict(quality, **{"binarisation entropy": 189.94}), "fashion-mnist")
     assert "codes computed from the grey image | 189.9 |" in text
+
+
+def test_a_colour_dataset_measures_the_colour_notebooks_alone_and_a_grey_one_the_others():
+    from bench.run import COLOUR, available_notebooks, default_dataset, notebooks_for
+
+    colour = notebooks_for("photographs")
+    assert colour == ["10_colour_images"] and notebooks_for("cifar10") == colour
+    assert sorted(notebooks_for("fashion-mnist") + colour) == available_notebooks()
+    assert default_dataset("10_colour_images") in COLOUR and default_dataset("02_dense_vae") == "mnist"
+    args = parse_arguments(["--dataset", "photographs", "--quick"])
+    assert args.notebooks == colour and args.every_notebook
+    quality = {"models": {"discretised logistic": {"test -ELBO": 14919.8, "KL": 109.0, "training bits/dim": 6.568,
+                                                   "test bits/dim": 7.007},
+                          "Bernoulli, made a distribution over the levels": {
+                              "test -ELBO": 15533.6, "KL": 27.6, "training bits/dim": float("nan"), "test bits/dim": 7.295}},
+               "epochs": 5, "training images": 10_000, "dataset": "photograph patches (32x32)"}
+    run = {"notebook": "10_colour_images", "mode": "student", "seconds": 160.0, "peak bytes": 1e9, "quality": quality,
+           "error": None}
+    text = section(argparse.Namespace(quick=False, dataset="photographs", every_notebook=True), torch.device("cpu"),
+                   [], [run], "python -m bench.run --dataset photographs")
+    assert "measured on the grey datasets" in text and "| model | images |" not in text
+    assert "| discretised logistic | 14919.8 | 109.0 | 6.568 | 7.007 |" in text
+    assert "| Bernoulli, made a distribution over the levels | 15533.6 | 27.6 | – | 7.295 |" in text
+    assert "NVAE 2.91" in text and "IAF-VAE 3.11" in text

@@ -110,8 +110,8 @@ def test_the_bundled_digits_are_scikit_learns_read_without_importing_it():
 
 
 def test_unknown_names_are_refused_clearly(clean_env):
-    with pytest.raises(ValueError, match="choose one of mnist, fashion-mnist, digits"):
-        load_images("cifar10")
+    with pytest.raises(ValueError, match="choose one of mnist, fashion-mnist, digits, cifar10, photographs"):
+        load_images("svhn")
     clean_env.setenv("VAE_COURSE_DATASET", "mnsit")
     with pytest.raises(ValueError, match="VAE_COURSE_DATASET='mnsit'"):
         load_images("mnist")
@@ -234,3 +234,108 @@ def test_disjoint_holds_out_the_last_test_images_only_when_training_on_the_test_
     assert data.disjoint(same, other) == (same, other)  # already different images: nothing changes
     with pytest.raises(ValueError, match="held_out must be between 1 and 9"):
         data.disjoint(same, same, held_out=10)
+
+
+def write_cifar10(root, per_batch=4):
+    """CIFAR-10's six batch files in its own format (pickled dicts of bytes keys), with random images: the
+    images of each split, (N, 3, 32, 32) uint8, and labels."""
+    import pickle
+
+    written = {}
+    folder = root / "cifar-10-batches-py"
+    folder.mkdir(parents=True)
+    generator = torch.Generator().manual_seed(1)
+    for split, names in (("train", [f"data_batch_{i}" for i in range(1, 6)]), ("test", ["test_batch"])):
+        images, labels = [], []
+        for name in names:
+            batch = torch.randint(0, 256, (per_batch, 3, 32, 32), dtype=torch.uint8, generator=generator)
+            batch_labels = torch.randint(0, 10, (per_batch,), generator=generator)
+            with open(folder / name, "wb") as handle:
+                pickle.dump({b"batch_label": name.encode(), b"data": batch.reshape(per_batch, -1).numpy(),
+                             b"labels": batch_labels.tolist(), b"filenames": [b"x.png"] * per_batch}, handle)
+            images.append(batch)
+            labels.append(batch_labels)
+        written[split] = (torch.cat(images), torch.cat(labels))
+    return written
+
+
+def cifar10_offline(monkeypatch):
+    import torchvision.datasets
+
+    class NoNetwork:
+        def __init__(self, *args, **kwargs):
+            raise RuntimeError("Error downloading: <urlopen error [Errno -2] Name or service not known>")
+
+    monkeypatch.setattr(torchvision.datasets, "CIFAR10", NoNetwork)
+
+
+def test_cifar10_is_read_from_torchvision_s_layout_in_the_data_folder(clean_env, tmp_path):
+    written = write_cifar10(tmp_path)
+    clean_env.setenv("VAE_COURSE_DATA", str(tmp_path))
+    for split in ("train", "test"):
+        loaded = load_images("cifar10", split)
+        assert loaded.images.dtype == torch.uint8 and loaded.images.shape == (len(written[split][0]), 3, 32, 32)
+        assert torch.equal(loaded.images, written[split][0]) and torch.equal(loaded.labels, written[split][1])
+        assert loaded.name == "CIFAR-10" and loaded.classes[0] == "airplane"
+    assert data.available_datasets(images="colour")["cifar10"] == str(tmp_path / "cifar-10-batches-py")
+    x, y = next(iter(Batches(load_images("cifar10", "test"), batch_size=3, shuffle=False)))
+    assert x.shape == (3, 3, 32, 32) and x.dtype == torch.float32 and torch.equal(x, written["test"][0][:3] / 255)
+
+
+def test_missing_cifar10_names_what_was_tried_and_the_fix(clean_env, tmp_path, monkeypatch):
+    clean_env.setenv("VAE_COURSE_DATA", str(tmp_path / "data"))
+    cifar10_offline(monkeypatch)
+    assert data.available_datasets(images="colour") == {
+        "photographs": "patches of photographs bundled with scikit-learn and matplotlib"}
+    with pytest.raises(DatasetNotFoundError) as error:
+        load_images("cifar10", "train")
+    message = str(error.value)
+    assert message.startswith("Could not load CIFAR-10 (train split)")
+    assert "DATASET = 'photographs'" in message and "python -m vae_helpers.data download --dataset cifar10" in message
+    assert f"{tmp_path / 'data' / 'cifar-10-batches-py'}: no data_batch_1" in message
+    assert "Name or service not known" in message
+    assert not (tmp_path / "data").exists(), "a failed download must leave no empty folders"
+    assert data_command(["download", "--dataset", "cifar10"]) == 1
+
+
+def test_a_corrupt_cifar10_file_gets_a_clear_error(clean_env, tmp_path):
+    write_cifar10(tmp_path)
+    (tmp_path / "cifar-10-batches-py" / "test_batch").write_bytes(b"not a pickle")
+    clean_env.setenv("VAE_COURSE_DATA", str(tmp_path))
+    with pytest.raises(ValueError, match="test_batch is not a CIFAR-10 batch file.*fetch it again"):
+        load_images("cifar10", "test")
+
+
+def test_photograph_patches_split_by_photograph(clean_env):
+    train, test = load_images("photographs", "train"), load_images("photographs", "test")
+    assert train.images.shape[1:] == (3, 32, 32) and train.images.dtype == torch.uint8 and len(train) > 5_000
+    assert test.images.shape[1:] == (3, 32, 32) and len(test) > 2_000
+    assert set(train.classes).isdisjoint(test.classes), "no photograph may give both training and test patches"
+    assert sorted(train.labels.unique().tolist()) == list(range(len(train.classes)))
+    assert train.labels[:200].unique().numel() == len(train.classes), "the first patches come from every photograph"
+    training_patches = {bytes(p) for p in train.images.flatten(1).numpy()}
+    assert not any(bytes(p) in training_patches for p in test.images.flatten(1).numpy())
+    assert load_images("photographs", "train").images is train.images  # loaded once per process
+    assert train.images.float().std() > 30, "photographs, not flat colour"
+
+
+def test_one_setting_names_the_bundled_data_of_both_kinds(clean_env, capsys):
+    clean_env.setenv("VAE_COURSE_DATASET", "digits")
+    assert load_images("cifar10", "test").name.startswith("photograph patches")
+    assert "VAE_COURSE_DATASET=digits: loading the bundled 'photographs' instead of 'cifar10'" in capsys.readouterr().out
+    clean_env.setenv("VAE_COURSE_DATASET", "photographs")
+    assert data.resolve_name("mnist") == "digits"
+    clean_env.setenv("VAE_COURSE_DATASET", "fashion-mnist")
+    with pytest.raises(ValueError, match="names grey images, and 'cifar10' is a dataset of colour images: set it "
+                                         "to one of cifar10, photographs"):
+        load_images("cifar10", "train")
+    clean_env.delenv("VAE_COURSE_DATASET")
+    clean_env.setenv("NBGRADER_EXECUTION", "autograde")
+    assert data.resolve_name("cifar10") == "photographs" and data.resolve_name("mnist") == "digits"
+
+
+def test_download_command_makes_cifar10_ready_from_the_data_folder(clean_env, tmp_path, capsys):
+    write_cifar10(tmp_path, per_batch=3)  # stands in for what torchvision's download would have written
+    clean_env.setenv("VAE_COURSE_DATA", str(tmp_path))
+    assert data_command(["download", "--dataset", "cifar10"]) == 0
+    assert capsys.readouterr().out.splitlines() == ["CIFAR-10 train: 15 images ready", "CIFAR-10 test: 3 images ready"]

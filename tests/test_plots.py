@@ -283,3 +283,21 @@ def test_draws_against_posterior_puts_each_q_s_draws_over_the_same_contour_on_sh
     radii = [np.hypot(*ax.lines[0].get_data()) for ax in fig.axes]
     assert all(np.allclose(r, 1.0) for r in radii)  # 2σ of N(0, 0.25 I)
     assert first.get_shared_x_axes().joined(first, second) and first.get_ylabel() == "$z_2$"
+
+
+def test_reconstructions_of_colour_images_keep_their_colours():
+    originals = torch.zeros(2, 3, 32, 32)
+    originals[:, 0] = 1.0  # red
+    reconstructed = torch.zeros(2, 3, 32, 32)
+    reconstructed[:, 2] = 1.0  # blue
+    image = plots.reconstructions(originals, reconstructed).axes[0].get_images()[0].get_array()
+    assert image.shape == (2 * (32 + 2) + 2, 2 * (32 + 2) + 2, 3)
+    assert np.allclose(image[10, 10], [1, 0, 0]) and np.allclose(image[10 + 34, 10], [0, 0, 1])
+
+
+def test_level_probabilities_draws_one_bar_per_level_and_their_sum():
+    uniform = torch.full((256,), 1 / 256)
+    fig = plots.level_probabilities({"uniform": uniform, "half": uniform / 2}, title="levels")
+    assert len(fig.axes) == 2 and len(fig.axes[0].patches) == 256
+    assert [t.get_text() for t in fig.axes[0].texts] == ["sum 1.0000"]
+    assert [t.get_text() for t in fig.axes[1].texts] == ["sum 0.5000"]

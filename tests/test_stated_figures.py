@@ -5,12 +5,14 @@ here until the text follows.
 MNIST's training set is not on the benchmark machine; its section trains on the 10,000 test images. That
 row stands for MNIST where a notebook trains on 10,000 images anyway. A notebook that trains on 60,000
 does the same work on MNIST as on Fashion-MNIST (same sizes, same model), which the Fashion-MNIST section
-measures."""
+measures. A notebook of colour images is measured in the section of the colour dataset it loads by default (the
+photograph patches), and only there."""
 import json
 import re
 
 import pytest
 
+from bench.run import COLOUR
 from support.course import ASSIGNMENTS, REPO, notebook_path
 
 TOLERANCE = 0.1  # a stated "about" may round the measurement by up to 10 %
@@ -30,6 +32,8 @@ def benchmark_of(assignment):
     source = "\n".join("".join(cell["source"]) for cell in
                      json.loads(notebook_path(REPO / "solutions", assignment).read_text())["cells"])
     default = re.search(r'^DATASET = "([\w-]+)"', source, re.MULTILINE)
+    if default is not None and default.group(1) in COLOUR:
+        return default.group(1)
     if default is None or default.group(1) == "fashion-mnist":
         return "fashion-mnist"
     training_images = re.search(r'load_images\(DATASET, "train"\)\.take\(choose\(full=([\d_]+)', source)
@@ -42,9 +46,10 @@ def stated_seconds(text):
     return float(number) * _UNITS[unit]
 
 
-@pytest.mark.parametrize("section", ["fashion-mnist", "mnist-test"])
+@pytest.mark.parametrize("section", ["fashion-mnist", "mnist-test", "photographs"])
 def test_the_benchmark_records_every_notebook(section):
-    assert set(measured_seconds(section)) == set(ASSIGNMENTS)
+    of_colour = {assignment for assignment in ASSIGNMENTS if benchmark_of(assignment) in COLOUR}
+    assert set(measured_seconds(section)) == (of_colour if section in COLOUR else set(ASSIGNMENTS) - of_colour)
 
 
 def test_a_notebook_that_trains_on_10000_mnist_images_is_timed_on_mnist_test():
@@ -52,6 +57,7 @@ def test_a_notebook_that_trains_on_10000_mnist_images_is_timed_on_mnist_test():
     assert benchmark_of("05_categorical_clustering") == "mnist-test"
     assert benchmark_of("02_dense_vae") == "fashion-mnist"  # 60,000 images
     assert benchmark_of("06_collapse_and_inference") == "fashion-mnist"  # its default
+    assert benchmark_of("10_colour_images") == "photographs"
 
 
 @pytest.mark.parametrize("assignment", ASSIGNMENTS)

@@ -64,9 +64,13 @@ def image_grid(images: torch.Tensor, nrow: int = 8, title: str = "", scale: floa
 
 
 def reconstructions(originals: torch.Tensor, reconstructed: torch.Tensor, title: str = "") -> Figure:
-    """Originals on the top row, their reconstructions right below them."""
+    """Originals on the top row, their reconstructions right below them (grey 28 x 28 images in any of
+    ``image_grid``'s shapes, or colour images (N, 3, H, W))."""
     n = len(originals)
-    both = torch.cat([originals.reshape(n, -1), reconstructed.reshape(n, -1)]).reshape(2 * n, 1, 28, 28)
+    if originals.dim() == 4 and originals.shape[1] == 3:
+        both = torch.cat([originals, reconstructed.reshape(originals.shape)])
+    else:
+        both = torch.cat([originals.reshape(n, -1), reconstructed.reshape(n, -1)]).reshape(2 * n, 1, 28, 28)
     return image_grid(both, nrow=n, title=title or "top: originals, bottom: reconstructions")
 
 
@@ -105,6 +109,26 @@ def latent_scatter(latents: torch.Tensor, labels: torch.Tensor, method: str = "p
     ax.set_xlabel(f"{axis_names}1")
     ax.set_ylabel(f"{axis_names}2")
     ax.set_title(title or f"latent codes ({method.upper() if latents.shape[1] > 2 else '2-D'})")
+    fig.tight_layout()
+    return fig
+
+
+def level_probabilities(probabilities: dict, title: str = "", ylabel: str = "probability") -> Figure:
+    """One panel per distribution over the levels 0, ..., L - 1 of a sub-pixel (``{panel title: L probabilities}``),
+    drawn as bars, with their sum in the panel's corner."""
+    fig = Figure(figsize=(3.6 * len(probabilities), 2.8))
+    for i, (name, values) in enumerate(probabilities.items()):
+        values = torch.as_tensor(values).detach().float().cpu()
+        ax = fig.add_subplot(1, len(probabilities), i + 1)
+        ax.bar(range(len(values)), values.numpy(), width=1.0, color="tab:blue")
+        ax.set_title(name, fontsize=9)
+        ax.set_xlabel("level k")
+        ax.text(0.97, 0.95, f"sum {values.sum().item():.4f}", transform=ax.transAxes, ha="right", va="top", fontsize=8)
+        if i == 0:
+            ax.set_ylabel(ylabel)
+        ax.grid(alpha=0.3)
+    if title:
+        fig.suptitle(title)
     fig.tight_layout()
     return fig
 

@@ -668,6 +668,58 @@ MISTAKES = [
     ("09_vq_vae", "causal-mask-drops-the-row-above-to-the-right", "causal_mask",
      "    mask[centre + 1:] = 0  # the rows below\n", "    mask[centre + 1:] = 0\n    mask[:centre, centre + 1:] = 0\n",
      "test_causal_mask"),
+    # 10_colour_images: the discretised logistic, then bits per dimension
+    ("10_colour_images", "dlogistic-no-edge-bins", "discretised_logistic_log_prob",
+     "return torch.where(x < half_bin, first, torch.where(x > 1 - half_bin, last, inside))", "return inside",
+     "test_discretised_logistic_log_prob"),
+    ("10_colour_images", "dlogistic-edges-swapped", "discretised_logistic_log_prob",
+     "return torch.where(x < half_bin, first, torch.where(x > 1 - half_bin, last, inside))",
+     "return torch.where(x < half_bin, last, torch.where(x > 1 - half_bin, first, inside))",
+     "test_discretised_logistic_log_prob"),
+    # -inf where the bin's two sigmoids both round to 1 (a pixel 40 scales above its mean)
+    ("10_colour_images", "dlogistic-log-of-a-difference-of-sigmoids", "discretised_logistic_log_prob",
+     "inside = F.logsigmoid(upper) + F.logsigmoid(-lower) + torch.log(-torch.expm1(lower - upper))",
+     "inside = torch.log(torch.sigmoid(upper) - torch.sigmoid(lower))", "test_discretised_logistic_log_prob"),
+    # float64 only moves the rounding: 1 - sigmoid(40) is below float64's resolution near 1
+    ("10_colour_images", "dlogistic-difference-of-sigmoids-in-float64", "discretised_logistic_log_prob",
+     "inside = F.logsigmoid(upper) + F.logsigmoid(-lower) + torch.log(-torch.expm1(lower - upper))",
+     "inside = torch.log(torch.sigmoid(upper.double()) - torch.sigmoid(lower.double())).to(x.dtype)",
+     "test_discretised_logistic_log_prob"),
+    # finite, but wrong wherever the true mass is below the clamp
+    ("10_colour_images", "dlogistic-difference-clamped", "discretised_logistic_log_prob",
+     "inside = F.logsigmoid(upper) + F.logsigmoid(-lower) + torch.log(-torch.expm1(lower - upper))",
+     "inside = torch.log((torch.sigmoid(upper) - torch.sigmoid(lower)).clamp(min=1e-12))",
+     "test_discretised_logistic_log_prob"),
+    # log(sigmoid(-1096)) = log(0) at an edge level far from its mean
+    ("10_colour_images", "dlogistic-edges-as-log-of-sigmoid", "discretised_logistic_log_prob",
+     "first, last = F.logsigmoid(upper), F.logsigmoid(-lower)",
+     "first, last = torch.log(torch.sigmoid(upper)), torch.log(1 - torch.sigmoid(lower))",
+     "test_discretised_logistic_log_prob"),
+    ("10_colour_images", "dlogistic-log-scale-read-as-scale", "discretised_logistic_log_prob",
+     "inverse_scale = torch.exp(-log_scale)", "inverse_scale = 1 / log_scale", "test_discretised_logistic_log_prob"),
+    # PixelCNN++'s half-bin on [-1, 1], used on [0, 1]: each bin two levels wide
+    ("10_colour_images", "dlogistic-bins-two-levels-wide", "discretised_logistic_log_prob",
+     "half_bin = 0.5 / 255", "half_bin = 1 / 255", "test_discretised_logistic_log_prob"),
+    ("10_colour_images", "bpd-nats-reported-as-bits", "bits_per_dim",
+     "return nll / (dimensions * math.log(2)) + math.log2(scale)", "return nll / dimensions + math.log2(scale)",
+     "test_bits_per_dim"),
+    ("10_colour_images", "bpd-not-divided-by-the-dimensions", "bits_per_dim",
+     "return nll / (dimensions * math.log(2)) + math.log2(scale)", "return nll / math.log(2) + math.log2(scale)",
+     "test_bits_per_dim"),
+    ("10_colour_images", "bpd-offset-left-out", "bits_per_dim",
+     "return nll / (dimensions * math.log(2)) + math.log2(scale)", "return nll / (dimensions * math.log(2))",
+     "test_bits_per_dim"),
+    ("10_colour_images", "bpd-offset-subtracted", "bits_per_dim",
+     "return nll / (dimensions * math.log(2)) + math.log2(scale)",
+     "return nll / (dimensions * math.log(2)) - math.log2(scale)", "test_bits_per_dim"),
+    ("10_colour_images", "bpd-eight-bits-whatever-the-scale", "bits_per_dim",
+     "return nll / (dimensions * math.log(2)) + math.log2(scale)", "return nll / (dimensions * math.log(2)) + 8",
+     "test_bits_per_dim"),
+    ("10_colour_images", "bpd-255-levels", "bits_per_dim",
+     "return nll / (dimensions * math.log(2)) + math.log2(scale)",
+     "return nll / (dimensions * math.log(2)) + math.log2(max(scale - 1, 1))", "test_bits_per_dim"),
+    ("10_colour_images", "bpd-channels-as-the-dimensions", "bits_per_dim",
+     "dimensions = math.prod(image_shape)", "dimensions = image_shape[0]", "test_bits_per_dim"),
 ]
 
 
@@ -1046,5 +1098,28 @@ ALTERNATIVES = [
         ("planar_flow", "log_det = torch.log((1 + (1 - h ** 2) * (w * u).sum(-1)).abs())",
          "log_det = torch.log((1 + (1 - h ** 2) * (w * u).sum(-1)).abs() + 1e-8)  # an epsilon, correct to float "
          "precision"),
+    ]),
+    # the discretised logistic with softplus and log1p; bits per dimension as nats per dimension, then in bits
+    ("10_colour_images", [
+        ("discretised_logistic_log_prob",
+         "inside = F.logsigmoid(upper) + F.logsigmoid(-lower) + torch.log(-torch.expm1(lower - upper))",
+         "inside = F.logsigmoid(upper) - F.softplus(lower) + torch.log1p(-torch.exp(lower - upper))"),
+        ("bits_per_dim", "return nll / (dimensions * math.log(2)) + math.log2(scale)",
+         "return (nll / dimensions + math.log(scale)) / math.log(2)"),
+    ]),
+    # PixelCNN++'s recipe (Salimans et al. 2017) on [0, 1]: the sigmoids' difference where it is above 1e-5, else the
+    # density at the bin's centre times the bin's width; the dimensions counted by a torch.Size made of the shape
+    ("10_colour_images", [
+        ("discretised_logistic_log_prob",
+         "inside = F.logsigmoid(upper) + F.logsigmoid(-lower) + torch.log(-torch.expm1(lower - upper))",
+         "centre = (x - mean) * inverse_scale\n"
+         "    cdf_delta = torch.sigmoid(upper) - torch.sigmoid(lower)\n"
+         "    log_pdf_centre = centre - log_scale - 2 * F.softplus(centre)\n"
+         "    inside = torch.where(cdf_delta > 1e-5, torch.log(cdf_delta.clamp(min=1e-12)), log_pdf_centre - math.log(255))"),
+        ("discretised_logistic_log_prob", "first, last = F.logsigmoid(upper), F.logsigmoid(-lower)",
+         "first, last = upper - F.softplus(upper), -F.softplus(lower)"),
+        ("bits_per_dim", "return nll / (dimensions * math.log(2)) + math.log2(scale)",
+         "count = torch.Size(image_shape).numel()\n"
+         "    return (nll + count * math.log(scale)) / (count * math.log(2))"),
     ]),
 ]

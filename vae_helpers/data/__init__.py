@@ -1,10 +1,12 @@
 """Image datasets loaded once into memory as tensors, and mini-batches drawn from memory.
 
-``load_images(name, split)`` returns uint8 images of shape (N, 28, 28) and int64 labels.
+``load_images(name, split)`` returns uint8 images of shape (N, 28, 28) and int64 labels; for the colour
+datasets (``cifar10``, ``photographs``: see ``colour.py``) of shape (N, 3, 32, 32).
 Sources, tried in this order (never a silent switch to other data):
 
 1. the course data folder (``VAE_COURSE_DATA``, default ``data/`` at the repository root),
-   in torchvision's layout: ``<folder>/MNIST/raw/t10k-images-idx3-ubyte[.gz]`` and so on;
+   in torchvision's layout: ``<folder>/MNIST/raw/t10k-images-idx3-ubyte[.gz]``,
+   ``<folder>/cifar-10-batches-py/data_batch_1`` and so on;
 2. for Fashion-MNIST, Debian's ``dataset-fashion-mnist`` package folder;
 3. torchvision's download into the data folder.
 
@@ -12,7 +14,9 @@ Sources, tried in this order (never a silent switch to other data):
 with a printed note; the test suite uses it to run on scikit-learn's bundled 8x8 digits,
 scaled up to 28x28. While nbgrader runs a notebook (autograde, Validate), the bundled digits
 are the default too, with a printed note: grades never depend on the data, and the grading
-machine needs no dataset.
+machine needs no dataset. A notebook of colour images gets the colour stand-in for the bundled
+digits, the photograph patches (and a grey one the digits for the patches): each bundled
+dataset stands for the other, so one setting serves every notebook.
 
 ``python -m vae_helpers.data download`` fetches the datasets (see ``__main__.py``).
 """
@@ -29,6 +33,7 @@ import torch
 import torch.nn.functional as F
 
 from ..budget import run_mode
+from . import colour
 
 DATA_VARIABLE = "VAE_COURSE_DATA"
 DATASET_VARIABLE = "VAE_COURSE_DATASET"
@@ -55,7 +60,9 @@ _SOURCES = {
     "mnist": _Source("MNIST", "MNIST", _DIGIT_CLASSES),
     "fashion-mnist": _Source("Fashion-MNIST", "FashionMNIST", _FASHION_CLASSES, DEBIAN_FASHION_MNIST),
 }
-DATASET_NAMES = (*_SOURCES, "digits")
+COLOUR_DATASETS = ("cifar10", "photographs")
+BUNDLED = {"grey": "digits", "colour": "photographs"}  # each needs no download and stands in for the other
+DATASET_NAMES = (*_SOURCES, "digits", *COLOUR_DATASETS)
 
 
 class DatasetNotFoundError(FileNotFoundError):
@@ -72,7 +79,8 @@ class DatasetNotFoundError(FileNotFoundError):
 
 @dataclass(frozen=True)
 class ImageData:
-    """Images (uint8, N x 28 x 28), integer labels (N,), the dataset's name and class names."""
+    """Images (uint8, N x 28 x 28, or N x 3 x 32 x 32 in colour), integer labels (N,), the dataset's name and
+    class names (for the photograph patches, the photographs')."""
 
     images: torch.Tensor
     labels: torch.Tensor
@@ -121,22 +129,39 @@ def _normalised(name: str) -> str:
     return name.strip().lower().replace("_", "-")
 
 
+def kind(name: str) -> str:
+    """``"colour"`` for a dataset of colour images, else ``"grey"``."""
+    return "colour" if _normalised(name) in COLOUR_DATASETS else "grey"
+
+
 def resolve_name(name: str) -> str:
     """The dataset that ``load_images(name)`` will really load.
 
-    ``$VAE_COURSE_DATASET`` when set; else the bundled digits while nbgrader runs the notebook;
-    else ``name``.
+    ``$VAE_COURSE_DATASET`` when set; else the bundled dataset (the digits, or for colour the photograph
+    patches) while nbgrader runs the notebook; else ``name``. A bundled dataset named for the other kind of
+    images stands for that kind's bundled one; any other dataset of the other kind is refused.
     """
     configured = os.environ.get(DATASET_VARIABLE)
-    chosen = _normalised(configured or ("digits" if run_mode() == "autograde" else name))
+    wanted = kind(name)
+    chosen = _normalised(configured or (BUNDLED[wanted] if run_mode() == "autograde" else name))
     if chosen not in DATASET_NAMES:
         source = f"{DATASET_VARIABLE}={chosen!r}" if configured else repr(name)
         raise ValueError(f"Unknown dataset {source}: choose one of {', '.join(DATASET_NAMES)}.")
+    if kind(chosen) != wanted:
+        if chosen in BUNDLED.values():
+            return BUNDLED[wanted]
+        choices = [other for other in DATASET_NAMES if kind(other) == wanted]
+        raise ValueError(f"{DATASET_VARIABLE}={chosen!r} names {kind(chosen)} images, and {name!r} is a dataset of "
+                         f"{wanted} images: set it to one of {', '.join(choices)}, or unset it.")
     return chosen
 
 
 def _replacement_note(name: str, chosen: str) -> str:
-    if os.environ.get(DATASET_VARIABLE):
+    configured = os.environ.get(DATASET_VARIABLE)
+    if configured and _normalised(configured) != chosen:  # the bundled dataset of one kind for the other's
+        return (f"{DATASET_VARIABLE}={configured}: loading the bundled {chosen!r} instead of {name!r} "
+                f"({chosen!r} stands for {_normalised(configured)!r} in notebooks of {kind(chosen)} images).")
+    if configured:
         return f"{DATASET_VARIABLE}={chosen}: loading {chosen!r} instead of {name!r}."
     return (f"nbgrader is running this notebook: loading the bundled {chosen!r} instead of {name!r} "
             f"(grades never depend on the data; set {DATASET_VARIABLE} to choose one).")
@@ -151,6 +176,10 @@ def load_images(name: str = "mnist", split: str = "train") -> ImageData:
         print(_replacement_note(name, chosen))
     if chosen == "digits":
         return _load_digits(split)
+    if chosen == "photographs":
+        return _load_photographs(split)
+    if chosen == "cifar10":
+        return _load_cifar10(split, data_dir())
     return _load_idx_dataset(chosen, split, data_dir())
 
 
@@ -164,10 +193,16 @@ def _local_files(split: str, folder: Path):
     return tuple(_find(folder, stem) for stem in _IDX_FILES[split])
 
 
-def available_datasets(root: Path | None = None) -> dict:
-    """``{name: where it comes from}`` for the datasets this machine can load without a download."""
+def available_datasets(root: Path | None = None, images: str = "grey") -> dict:
+    """``{name: where it comes from}`` for the datasets of ``images`` (``"grey"`` or ``"colour"``) this machine can
+    load without a download."""
     root = data_dir() if root is None else root
     found = {}
+    if images == "colour":
+        if not any(colour.missing_cifar10_files(split, root) for split in colour.CIFAR10_FILES):
+            found["cifar10"] = str(root / colour.CIFAR10_FOLDER)
+        found["photographs"] = "patches of photographs bundled with scikit-learn and matplotlib"
+        return found
     for name, source in _SOURCES.items():
         for folder in _folders(source, root):
             if all(all(_local_files(split, folder)) for split in _IDX_FILES):
@@ -175,6 +210,41 @@ def available_datasets(root: Path | None = None) -> dict:
                 break
     found["digits"] = "bundled with scikit-learn"
     return found
+
+
+@functools.lru_cache(maxsize=None)
+def _load_photographs(split: str) -> ImageData:
+    images, labels, names = colour.load_photograph_patches(split)
+    return ImageData(images, labels, "photograph patches (32x32)", names)
+
+
+@functools.lru_cache(maxsize=None)
+def _load_cifar10(split: str, root: Path) -> ImageData:
+    missing = colour.missing_cifar10_files(split, root)
+    if not missing:
+        return ImageData(*colour.read_cifar10(split, root), "CIFAR-10", colour.CIFAR10_CLASSES)
+    tried = [f"{root / colour.CIFAR10_FOLDER}: no {', '.join(missing)}"]
+    try:
+        return ImageData(*colour.download_cifar10(split, root), "CIFAR-10", colour.CIFAR10_CLASSES)
+    except Exception as error:  # torchvision raises several kinds when offline
+        reason = str(error).strip().splitlines() or [""]
+        tried.append(f"torchvision download into {root}: {type(error).__name__}: {reason[-1]}")
+    raise DatasetNotFoundError(_cifar10_not_found_message(split, root, tried), "CIFAR-10",
+                               root / colour.CIFAR10_FOLDER, tried)
+
+
+def _cifar10_not_found_message(split: str, root: Path, tried: list) -> str:
+    lines = [f"Could not load CIFAR-10 ({split} split): it is not on this machine and the download failed.", "",
+             "Available right now: photographs (patches of photographs bundled with scikit-learn and matplotlib).",
+             "To use them, change the notebook's first code cell to  DATASET = 'photographs'",
+             f"(or set {DATASET_VARIABLE}=photographs before starting Jupyter).", "",
+             "To get CIFAR-10 itself: connect to the internet once and run "
+             "`python -m vae_helpers.data download --dataset cifar10`;",
+             f"  or copy the folder {colour.CIFAR10_FOLDER}/ of the Python version of CIFAR-10 "
+             f"(cifar-10-python.tar.gz, unpacked) into {root};",
+             f"  or point {DATA_VARIABLE} to a folder that holds {colour.CIFAR10_FOLDER}/.",
+             "", "Tried, in order:"] + [f"  {i}. {t}" for i, t in enumerate(tried, 1)]
+    return "\n".join(lines)
 
 
 @functools.lru_cache(maxsize=None)
@@ -280,7 +350,7 @@ def _load_digits(split: str) -> ImageData:
 class Batches:
     """Mini-batches from an in-memory ``ImageData``, reshuffled every epoch.
 
-    Each batch is ``(x, y)``: ``x`` float in [0, 1] of shape (B, 1, 28, 28) on ``device``,
+    Each batch is ``(x, y)``: ``x`` float in [0, 1] of shape (B, 1, 28, 28) (colour: (B, 3, 32, 32)) on ``device``,
     ``y`` the int64 labels. With ``binarize``, every pass draws each pixel anew as 0 or 1 with
     its grey level as the probability of 1 (dynamic binarisation). The images go to the device
     once, as uint8; no per-image transforms run during training.
@@ -303,7 +373,8 @@ class Batches:
         order = torch.randperm(n, device=self.device) if self.shuffle else torch.arange(n, device=self.device)
         for start in range(0, n, self.batch_size):
             index = order[start:start + self.batch_size]
-            x = self.images[index].unsqueeze(1).float().div_(255)
+            x = self.images[index]
+            x = (x.unsqueeze(1) if x.dim() == 3 else x).float().div_(255)
             if self.binarize:
                 x = torch.bernoulli(x)
             yield x, self.labels[index]

@@ -6,20 +6,22 @@ image). Offline, it says in a few lines what is missing and how to fix it, and e
 import argparse
 import sys
 
-from . import _IDX_FILES, _SOURCES, DatasetNotFoundError, _load_idx_dataset, data_dir
+from . import _IDX_FILES, _SOURCES, DatasetNotFoundError, _load_cifar10, _load_idx_dataset, colour, data_dir
+
+DOWNLOADABLE = (*_SOURCES, "cifar10")
 
 _NO_DOWNLOAD = """python -m vae_helpers.data download: could not download {title}. Tried:
 {tried}
 This command needs a network. Either run it once on a machine with one and copy its data folder
-({root}) to the same place here, or copy the four files {files} (plain or .gz) into
+({root}) to the same place here, or copy its files ({files}) into
 {folder}."""
 
 
-def download(names=tuple(_SOURCES)) -> None:
+def download(names=DOWNLOADABLE) -> None:
     """Fetch the named datasets (both splits) into the data folder, e.g. when building Binder."""
     for name in names:
         for split in _IDX_FILES:
-            data = _load_idx_dataset(name, split, data_dir())
+            data = _load_cifar10(split, data_dir()) if name == "cifar10" else _load_idx_dataset(name, split, data_dir())
             print(f"{data.name} {split}: {len(data)} images ready")
 
 
@@ -27,15 +29,16 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="python -m vae_helpers.data",
                                      description="Fetch the course datasets into the data folder.")
     parser.add_argument("command", choices=["download"])
-    parser.add_argument("--dataset", action="append", choices=list(_SOURCES),
+    parser.add_argument("--dataset", action="append", choices=list(DOWNLOADABLE),
                         help="dataset to fetch (repeatable; default: all)")
     args = parser.parse_args(argv)
     try:
-        download(tuple(args.dataset or _SOURCES))
+        download(tuple(args.dataset or DOWNLOADABLE))
     except DatasetNotFoundError as error:
+        files = (", ".join(sum(colour.CIFAR10_FILES.values(), ())) if error.title == "CIFAR-10"
+                 else ", ".join(sum(_IDX_FILES.values(), ())))
         print(_NO_DOWNLOAD.format(title=error.title, tried="\n".join(f"  {line}" for line in error.tried),
-                                  root=data_dir(), files=", ".join(sum(_IDX_FILES.values(), ())),
-                                  folder=error.folder), file=sys.stderr)
+                                  root=data_dir(), files=files, folder=error.folder), file=sys.stderr)
         return 1
     return 0
 

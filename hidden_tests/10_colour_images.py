@@ -1,0 +1,62 @@
+"""Hidden tests of 10_colour_images: the discretised logistic's log-probability of a level, and bits per dimension
+of 8-bit images from a continuous model's -log density."""
+import math
+
+import torch
+
+from vae_helpers.checks import expect_close, expect_equal, expect_finite, expect_on_device, expect_shape
+from vae_helpers.exercises import colour_images as checks  # noqa: F401 (visible checks)
+from vae_helpers.exercises.colour_images import _exact_log_prob as exact_log_prob
+
+
+def reference_log_prob(x, mean, log_scale):
+    return exact_log_prob(x, mean, log_scale).to(x.dtype)
+
+
+def reference_bits_per_dim(nll, image_shape, scale=256):
+    return nll / (math.prod(image_shape) * math.log(2)) + math.log2(scale)
+
+
+ANSWERS = {"discretised_logistic_log_prob": reference_log_prob, "bits_per_dim": reference_bits_per_dim}
+
+
+def test_discretised_logistic_log_prob(discretised_logistic_log_prob):
+    g = torch.Generator().manual_seed(2024)
+    x = torch.randint(0, 256, (3, 3, 8, 8), generator=g).float() / 255
+    x[0, 0, 0] = 0.0  # edge levels in every image
+    x[1, 1, 1] = 1.0
+    mean = torch.rand(3, 3, 8, 8, generator=g) * 1.2 - 0.1
+    log_scale = torch.empty(3, 3, 8, 8).uniform_(-3.9, 0.5, generator=g)
+    got = discretised_logistic_log_prob(x, mean, log_scale)
+    expect_shape("log P for x, mean and log_scale of shape (3, 3, 8, 8)", got, (3, 3, 8, 8))
+    expect_close("log P of random levels, means and log-scales", got, exact_log_prob(x, mean, log_scale).float(),
+                 atol=5e-3, rtol=1e-4)
+    levels = torch.arange(256).float() / 255
+    for centre, scale in ((0.0, 0.3), (0.5, 0.004), (1.0, 0.05), (0.3, 1.0)):
+        total = discretised_logistic_log_prob(levels, torch.full((256,), centre),
+                                              torch.full((256,), math.log(scale))).exp().sum()
+        expect_close(f"the 256 levels' probabilities summed, mean {centre}, scale {scale}", total, 1.0, atol=1e-3, rtol=0)
+    far = torch.tensor([0.0, 1.0, 0.8, 0.2, 1.0, 0.0, 0.6])
+    far_mean = torch.tensor([0.95, 0.05, 0.1, 0.95, 0.2, 0.7, 0.6]).requires_grad_(True)
+    far_log_scale = torch.tensor([-7.0, -7.0, math.log(0.025), math.log(0.025), -6.5, -6.0, -7.0]).requires_grad_(True)
+    far_got = discretised_logistic_log_prob(far, far_mean, far_log_scale)
+    expect_finite("log P of pixels far from their mean", far_got)
+    expect_close("log P of pixels far from their mean", far_got,
+                 exact_log_prob(far, far_mean.detach(), far_log_scale.detach()).float(), atol=1e-2, rtol=1e-4)
+    for name, gradient in zip(("mean", "log_scale"), torch.autograd.grad(far_got.sum(), [far_mean, far_log_scale],
+                                                                         allow_unused=True)):
+        expect_equal(f"log P depends on {name}", gradient is not None, True)
+        expect_finite(f"gradient of log P in {name} at pixels far from their mean", gradient)
+    expect_on_device("log P of x, mean and log_scale on the meta device", discretised_logistic_log_prob,
+                     x.to("meta"), mean.to("meta"), log_scale.to("meta"), shape=(3, 3, 8, 8))
+
+
+def test_bits_per_dim(bits_per_dim):
+    nll = torch.tensor([-3000.0, 100.0, 7000.0, 12000.0])
+    for shape, scale in (((3, 32, 32), 256), ((3, 16, 16), 256), ((1, 28, 28), 1), ((3, 32, 32), 1), ((3, 8, 8), 32)):
+        got = bits_per_dim(nll, shape, scale)
+        expect_shape(f"bits_per_dim(nll of shape (4,), {tuple(shape)}, {scale})", got, (4,))
+        expect_close(f"bits_per_dim(nll, {tuple(shape)}, {scale})", got,
+                     nll / (math.prod(shape) * math.log(2)) + math.log2(scale), atol=1e-4, rtol=1e-5)
+    expect_on_device("bits_per_dim(nll on the meta device, (3, 32, 32), 256)", bits_per_dim,
+                     torch.zeros(2, device="meta"), (3, 32, 32), 256, shape=(2,))
