@@ -59,7 +59,8 @@ def refine_posterior(refine_posterior, elbo_per_image):
     x = torch.bernoulli(torch.full((6, 1, 28, 28), 0.3))
     mu, logvar = torch.zeros(6, 4, requires_grad=True), torch.zeros(6, 4, requires_grad=True)  # as if from an encoder
     expect_returns("refine_posterior(AsLent(decoder), 6 images, mu, logvar, 3 steps): the decoder as grading lends it",
-                   refine_posterior, AsLent(decoder), x, mu, logvar, 3, hint=WHAT_TO_USE + " (mu.device, mu.dtype).")
+                   refine_posterior, AsLent(decoder), x, mu, logvar, 3, hint=_refinement_error,
+                   lent_hint=WHAT_TO_USE + " (mu.device, mu.dtype).")
     new_mu, new_logvar = refine_posterior(decoder, x, mu, logvar, steps=100)
     expect_shape("mu from refine_posterior (6 images, 4 latent dimensions)", new_mu, (6, 4))
     expect_shape("logvar from refine_posterior", new_logvar, (6, 4))
@@ -73,6 +74,10 @@ def refine_posterior(refine_posterior, elbo_per_image):
         start = elbo_per_image(decoder, x, mu, logvar, 2000).mean().item()
         end = elbo_per_image(decoder, x, new_mu, new_logvar, 2000).mean().item()
     print(f"mean ELBO of the 6 images: {start:.1f} at the start, {end:.1f} after 100 steps")
+    assert (new_mu - mu).abs().max() > 0 or (new_logvar - logvar).abs().max() > 0, (
+        "refine_posterior: neither mu nor logvar moved in 100 steps. Hint: each step must compute the loss, "
+        "optimizer.zero_grad(), loss.backward() and then optimizer.step(): a step taken with no gradient (before "
+        "the backward, or none at all) moves nothing.")
     assert (new_logvar - logvar).abs().mean() > 0.1, ("refine_posterior: logvar hardly changed; it must be optimised "
                                                       "together with mu.")
     assert end > start + 50, (f"refine_posterior: expected the mean ELBO to rise by more than 50 nats in 100 steps, "
@@ -99,6 +104,21 @@ def refine_posterior(refine_posterior, elbo_per_image):
     expect_close("mu from refine_posterior with steps=3, lr=0.0 (steps of length 0)", still_mu, torch.zeros(6, 4),
                  atol=0, hint="use the learning rate you are given, lr, for the optimizer.")
     print(PASSED)
+
+
+def _refinement_error(error):
+    """The likely cause of an error of refine_posterior's own (not the lent decoder's), for its hint."""
+    message = str(error)
+    if "non-leaf" in message:
+        return ("an optimizer takes leaf tensors only: copy mu and logvar cut from their history, "
+                "mu.detach().clone().requires_grad_(), and the same for logvar.")
+    if "does not require grad" in message:
+        return ("the loss has no gradient: the steps must run with gradients on (no torch.no_grad() around them), "
+                "from copies of mu and logvar that require grad (.requires_grad_()).")
+    if "second time" in message:
+        return ("each step's backward frees the graph it went through: compute the loss anew in every step, inside "
+                "the loop, from the current mu and logvar.")
+    return ""
 
 
 def _reference_refinement(elbo_per_image, decoder, x, mu, logvar, steps, lr=1e-2, n_samples=8):
