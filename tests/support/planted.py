@@ -503,6 +503,12 @@ MISTAKES = [
     ("06_collapse_and_inference", "refine-steps-before-the-backward", "refine_posterior",
      "        optimizer.zero_grad()\n        loss.backward()\n        optimizer.step()\n",
      "        optimizer.zero_grad()\n        optimizer.step()\n        loss.backward()\n", "test_refine_posterior"),
+    # Phi^-1 from erfinv without its sqrt(2): the quantiles of N(0, 1/2)
+    ("06_collapse_and_inference", "grid-erfinv-without-its-sqrt-2", "prior_quantile_grid",
+     "v = torch.distributions.Normal(0.0, 1.0).icdf(u)", "v = torch.erfinv(2 * u - 1)", "test_prior_quantile_grid"),
+    # z.chunk(k) cuts z into k pieces, not pieces of k rows: here pieces larger than chunk rows
+    ("06_collapse_and_inference", "aggregate-chunk-as-the-number-of-pieces", "log_aggregate_posterior",
+     "for part in z.split(chunk)", "for part in z.chunk(chunk)", "test_log_aggregate_posterior"),
     ("07_richer_posteriors_and_priors", "best-q-marginal-variances", "best_diagonal_q",
      "return mean, 1 / precision.diagonal()", "return mean, torch.linalg.inv(precision).diagonal()",
      "test_best_diagonal_q"),

@@ -149,7 +149,7 @@ def prior_quantile_grid(prior_quantile_grid):
                  bool(torch.allclose(grid[:, :, 1], grid[:, :1, 1].expand(4, 4))), True, hint=layout)
     v = [-1.1503, -0.3186, 0.3186, 1.1503]  # the quantiles 1/8, 3/8, 5/8, 7/8 of N(0, 1)
     expect_close("the top row of prior_quantile_grid(4): z1 left to right", grid[0, :, 0], torch.tensor(v), atol=1e-4,
-                 hint="v_k = Phi^-1((k + 1/2) / n): the quantiles, not evenly spaced values.")
+                 hint=_quantile_hint(grid[0, :, 0], v))
     expect_close("z2 down the first column of prior_quantile_grid(4)", grid[:, 0, 1], torch.tensor(v[::-1]), atol=1e-4,
                  hint="grid[i, j] = (v_j, v_{n-1-i}): the top row has the largest z2.")
     expect_close("prior_quantile_grid(1): the median of the prior", prior_quantile_grid(1), torch.zeros(1, 1, 2),
@@ -161,6 +161,15 @@ def prior_quantile_grid(prior_quantile_grid):
     else:
         raise AssertionError("prior_quantile_grid(0): expected a ValueError for a grid of no points, got no error.")
     print(PASSED)
+
+
+def _quantile_hint(top, v):
+    """The hint for a wrong top row ``top`` of the grid, ``v`` the right one: the quantiles of N(0, 1/2) that
+    erfinv gives without its sqrt(2) named as such."""
+    if torch.allclose(top.detach().float().cpu() * math.sqrt(2), torch.tensor(v), atol=1e-3):
+        return ("each value is 1/sqrt(2) of the right one: these are the quantiles of N(0, 1/2). "
+                "Phi^-1(p) = sqrt(2) erfinv(2p - 1).")
+    return "v_k = Phi^-1((k + 1/2) / n): the quantiles, not evenly spaced values."
 
 
 def log_aggregate_posterior(log_aggregate_posterior):
@@ -213,5 +222,6 @@ def log_aggregate_posterior(log_aggregate_posterior):
             f"log_aggregate_posterior(60 codes, 50 posteriors in 3 dimensions, chunk=7): one step made a tensor of "
             f"{largest:,} numbers, more than the {7 * 50 * 3:,} (chunk × N × d) that 7 codes at a time need. "
             f"Hint: chunk is there so that M × N × d numbers are never held at once (for the notebook's 10,000 codes "
-            f"and 10,000 posteriors, 800 MB): compute log q for chunk rows of z at a time, then concatenate.")
+            f"and 10,000 posteriors, 800 MB): compute log q for chunk rows of z at a time, then concatenate "
+            f"(z.split(chunk) cuts z into pieces of chunk rows; z.chunk(chunk) into chunk pieces).")
     print(PASSED)
