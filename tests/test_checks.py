@@ -151,6 +151,20 @@ def test_expect_returns_keeps_its_hint_for_an_error_that_is_not_about_shapes():
                        hint="one s per pixel", shape_hint="x comes as (batch, 1, 28, 28).")
 
 
+def test_expect_returns_gives_the_lent_hint_only_for_what_a_lent_model_causes():
+    from vae_helpers.lending import AsLent
+    lent = AsLent(torch.nn.Linear(2, 2))
+    for lent_error in (lambda: next(lent.parameters()), lambda: list(lent.parameters())[0], lambda: lent.weight,
+                       lambda: lent.device):
+        with pytest.raises(AssertionError, match=r"Hint: lent$"):
+            expect_returns("f(lent model)", lent_error, hint="own", lent_hint="lent")
+    for own_error, match in ((lambda: torch.zeros(2, requires_grad=True).detach().sum().backward(), "own"),
+                             (lambda: torch.optim.Adam([torch.zeros(2, requires_grad=True) * 2]), "own"),
+                             (lambda: torch.cat([torch.zeros(2, 3), torch.zeros(2)], 1), "shapes")):
+        with pytest.raises(AssertionError, match=rf"Hint: {match}$"):
+            expect_returns("f(lent model)", own_error, hint=lambda error: "own", shape_hint="shapes", lent_hint="lent")
+
+
 def test_a_notebook_shows_the_course_s_messages_without_the_helpers_frames(tmp_path):
     """What a student sees when a check fails or no dataset is there: their cell, then the message."""
     cells = ["import torch\nimport vae_helpers\nfrom vae_helpers.checks import expect_close",

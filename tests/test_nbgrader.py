@@ -43,6 +43,26 @@ def test_no_solution_or_hidden_test_leaks_into_course(assignment):
     assert all(not cell.get("outputs") for cell in release["cells"] if cell["cell_type"] == "code")
 
 
+# phrases that state an exercise's step or a written answer, which the released text must not give (the README's
+# table of notebooks, the released notebook and the figures it draws); they belong in a check's hint after a wrong
+# answer or in the model answer
+GIVE_AWAYS = {
+    "07_richer_posteriors_and_priors": ["conditional variance", "1/Λ_ii", "s / Λ", "at the posterior mean"],
+    "08_semi_supervised": ["their entropy", "entropy of q(y"],
+    "09_vq_vae": ["codebook's norms", "entropy of a point mass", "no entropy of q"],
+}
+
+
+@pytest.mark.parametrize("assignment", sorted(GIVE_AWAYS))
+def test_no_step_is_given_away_in_the_readme_or_the_released_text(assignment):
+    release = read(notebook_path(REPO / "course", assignment))
+    texts = {"README.md": (REPO / "README.md").read_text(), f"course/{assignment}": "\n".join(
+        "".join(cell["source"]) for cell in release["cells"]), "vae_helpers/plots.py": (REPO / "vae_helpers" /
+                                                                                      "plots.py").read_text()}
+    given = [(where, phrase) for where, text in texts.items() for phrase in GIVE_AWAYS[assignment] if phrase in text]
+    assert not given, f"{assignment}'s steps or written answers are given away: {given}"
+
+
 def test_released_stubs_name_the_function_to_write():
     for assignment in ASSIGNMENTS:
         release = read(notebook_path(REPO / "course", assignment))

@@ -55,21 +55,41 @@ def shape_mismatch(error: BaseException) -> bool:
     return isinstance(error, (RuntimeError, ValueError)) and SHAPE_MISMATCH.search(str(error)) is not None
 
 
-def expect_returns(name: str, function, *args, hint: str = "", shape_hint: str = ""):
+def lent_model_error(error: BaseException) -> bool:
+    """True when ``error`` is one that a model lent as grading lends it causes: ``next()`` of its empty
+    ``parameters()`` (StopIteration; at grading, where the kernel reports it, a RuntimeError naming it) or the
+    first item of its empty list, a tensor or setting of it read (AttributeError), or at grading something asked
+    for that was not lent."""
+    if isinstance(error, (StopIteration, AttributeError)):
+        return True
+    message = str(error)
+    return (isinstance(error, IndexError) and "list index out of range" in message) or (
+        isinstance(error, RuntimeError) and ("StopIteration" in message or "not lent" in message))
+
+
+def expect_returns(name: str, function, *args, hint="", shape_hint: str = "", lent_hint: str = ""):
     """Call ``function(*args)`` and return its result; an error it raises fails the check, named. An exercise
     not yet written keeps its own NotImplementedError, whose message says so in full. A StopIteration (at grading,
     where the kernel reports it, a RuntimeError) fails it too: ``next(model.parameters())`` of a lent model.
     Where the error says that two tensors' shapes do not fit together (``shape_mismatch``), ``shape_hint``, when
-    given, is the hint instead of ``hint``: it names the shapes the call was given, the likely cause."""
+    given, is the hint instead of ``hint``: it names the shapes the call was given, the likely cause. Where the
+    error is one a lent model causes (``lent_model_error``), ``lent_hint``, when given, is the hint instead, and
+    it is given for no other error. ``hint`` may be a function of the error that returns the hint, for an
+    exercise whose likely mistakes each raise an error of their own."""
     try:
         return function(*args)
     except NotImplementedError:
         raise
-    except StopIteration:  # next() on an empty iterator: in a check, next(model.parameters()) of a lent model
+    except StopIteration as error:  # next() on an empty iterator: in a check, next(model.parameters()) of a lent model
+        hint = lent_hint if lent_hint and lent_model_error(error) else hint(error) if callable(hint) else hint
         raise AssertionError(f"{name}: expected a result, got StopIteration (next() of an empty iterator)." + (f" Hint: {hint}" if hint else "")) from None
     except (ValueError, TypeError, RuntimeError, IndexError, AttributeError) as error:
-        if shape_hint and shape_mismatch(error):
+        if lent_hint and lent_model_error(error):
+            hint = lent_hint
+        elif shape_hint and shape_mismatch(error):
             hint = shape_hint
+        elif callable(hint):
+            hint = hint(error)
         raise AssertionError(f"{name}: expected a result, got {type(error).__name__}: {str(error)[:160]}"
                              + (f" Hint: {hint}" if hint else "")) from None
 

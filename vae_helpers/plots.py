@@ -513,8 +513,8 @@ def _two_sigma_contour(mean, covariance) -> np.ndarray:
 def diagonal_fits_and_gaps(mean, covariance, fits: dict, scales, gaps, title: str = "") -> Figure:
     """Diagonal Gaussians fitted to a correlated 2-D Gaussian posterior N(``mean``, ``covariance``), so that what
     each one misses is seen beside what it costs. Left: the 2σ contours of the posterior and of each fit
-    (``{name: (its variances, its scale s, its gap)}``); right: the ELBO's gap along the variances v_i = s / Λ_ii
-    (``gaps`` at ``scales``), with each fit marked at its s."""
+    (``{name: (its variances, its scale s, its gap)}``); right: the ELBO's gap of a diagonal q with the student's
+    mean and s times the student's variances (``gaps`` at ``scales``), with each fit marked at its s."""
     fig = Figure(figsize=(10, 4.2))
     left, right = fig.add_subplot(1, 2, 1), fig.add_subplot(1, 2, 2)
     left.plot(*_two_sigma_contour(mean, covariance), color="k", label="p(z | x)")
@@ -526,8 +526,8 @@ def diagonal_fits_and_gaps(mean, covariance, fits: dict, scales, gaps, title: st
     right.plot(np.asarray(scales, dtype=float), np.asarray(gaps, dtype=float), color="k")
     for i, (name, (_, scale, gap)) in enumerate(fits.items()):
         right.plot(scale, gap, "o", color=f"C{i}", label=f"{name}: {gap:.3f} nats")
-    right.set(xscale="log", xlabel="variances $v_i = s / Λ_{ii}$, scale $s$", ylabel="gap, nats",
-              title="the gap of a diagonal q at the posterior mean")
+    right.set(xscale="log", xlabel="$s$: the variances of your best_diagonal_q, times $s$", ylabel="gap, nats",
+              title="the gap of a diagonal q: your mean, $s$ × your variances")
     right.legend(fontsize=8)
     if title:
         fig.suptitle(title)

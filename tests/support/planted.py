@@ -487,6 +487,28 @@ MISTAKES = [
     ("06_collapse_and_inference", "refine-new-adam-each-step", "refine_posterior",
      "    optimizer = torch.optim.Adam([mu, logvar], lr=lr)\n    for _ in range(steps):\n",
      "    for _ in range(steps):\n        optimizer = torch.optim.Adam([mu, logvar], lr=lr)\n", "test_refine_posterior"),
+    # errors of the student's own, each named by its cause, not by the lent decoder: the steps under no_grad (no
+    # gradient to follow), copies of mu and logvar that keep their history (non-leaf tensors), one loss for all steps
+    ("06_collapse_and_inference", "refine-steps-under-no-grad", "refine_posterior",
+     "    for _ in range(steps):\n", "    with torch.no_grad():\n      for _ in range(steps):\n", "test_refine_posterior"),
+    ("06_collapse_and_inference", "refine-copies-keep-their-history", "refine_posterior",
+     "mu = mu.detach().clone().requires_grad_()", "mu = mu.clone().requires_grad_()", "test_refine_posterior"),
+    ("06_collapse_and_inference", "refine-loss-built-once", "refine_posterior",
+     "    for _ in range(steps):\n        loss = -elbo_per_image(decoder, x, mu, logvar, n_samples).sum()\n",
+     "    loss = -elbo_per_image(decoder, x, mu, logvar, n_samples).sum()\n    for _ in range(steps):\n",
+     "test_refine_posterior"),
+    # no step taken, or each taken before its gradient: nothing moves
+    ("06_collapse_and_inference", "refine-never-steps", "refine_posterior",
+     "        optimizer.step()\n", "", "test_refine_posterior"),
+    ("06_collapse_and_inference", "refine-steps-before-the-backward", "refine_posterior",
+     "        optimizer.zero_grad()\n        loss.backward()\n        optimizer.step()\n",
+     "        optimizer.zero_grad()\n        optimizer.step()\n        loss.backward()\n", "test_refine_posterior"),
+    # Phi^-1 from erfinv without its sqrt(2): the quantiles of N(0, 1/2)
+    ("06_collapse_and_inference", "grid-erfinv-without-its-sqrt-2", "prior_quantile_grid",
+     "v = torch.distributions.Normal(0.0, 1.0).icdf(u)", "v = torch.erfinv(2 * u - 1)", "test_prior_quantile_grid"),
+    # z.chunk(k) cuts z into k pieces, not pieces of k rows: here pieces larger than chunk rows
+    ("06_collapse_and_inference", "aggregate-chunk-as-the-number-of-pieces", "log_aggregate_posterior",
+     "for part in z.split(chunk)", "for part in z.chunk(chunk)", "test_log_aggregate_posterior"),
     ("07_richer_posteriors_and_priors", "best-q-marginal-variances", "best_diagonal_q",
      "return mean, 1 / precision.diagonal()", "return mean, torch.linalg.inv(precision).diagonal()",
      "test_best_diagonal_q"),
@@ -600,6 +622,13 @@ MISTAKES = [
      "test_unlabelled_bound"),
     ("08_semi_supervised", "unlabelled-logits-as-log-probabilities", "unlabelled_bound",
      "log_q = F.log_softmax(model.classify(h), dim=1)", "log_q = model.classify(h)", "test_unlabelled_bound"),
+    # the classes as integers beside the codes, where the networks take them one-hot
+    ("08_semi_supervised", "labelled-classes-as-integers", "labelled_bound",
+     "one_hot = F.one_hot(y, model.n_classes).to(h.dtype)", "one_hot = y", "test_labelled_bound"),
+    # the K · batch classes paired with the batch codes, not repeated
+    ("08_semi_supervised", "unlabelled-codes-not-repeated", "unlabelled_bound",
+     "labelled_bound(model, h.repeat_interleave(k, dim=0), classes)", "labelled_bound(model, h, classes)",
+     "test_unlabelled_bound"),
     ("09_vq_vae", "nearest-ignores-the-codebook-norms", "nearest_codes",
      " - 2 * z_e @ codebook.T + (codebook ** 2).sum(-1)", " - 2 * z_e @ codebook.T", "test_nearest_codes"),
     ("09_vq_vae", "nearest-over-the-vectors", "nearest_codes",

@@ -59,7 +59,8 @@ def refine_posterior(refine_posterior, elbo_per_image):
     x = torch.bernoulli(torch.full((6, 1, 28, 28), 0.3))
     mu, logvar = torch.zeros(6, 4, requires_grad=True), torch.zeros(6, 4, requires_grad=True)  # as if from an encoder
     expect_returns("refine_posterior(AsLent(decoder), 6 images, mu, logvar, 3 steps): the decoder as grading lends it",
-                   refine_posterior, AsLent(decoder), x, mu, logvar, 3, hint=WHAT_TO_USE + " (mu.device, mu.dtype).")
+                   refine_posterior, AsLent(decoder), x, mu, logvar, 3, hint=_refinement_error,
+                   lent_hint=WHAT_TO_USE + " (mu.device, mu.dtype).")
     new_mu, new_logvar = refine_posterior(decoder, x, mu, logvar, steps=100)
     expect_shape("mu from refine_posterior (6 images, 4 latent dimensions)", new_mu, (6, 4))
     expect_shape("logvar from refine_posterior", new_logvar, (6, 4))
@@ -73,6 +74,10 @@ def refine_posterior(refine_posterior, elbo_per_image):
         start = elbo_per_image(decoder, x, mu, logvar, 2000).mean().item()
         end = elbo_per_image(decoder, x, new_mu, new_logvar, 2000).mean().item()
     print(f"mean ELBO of the 6 images: {start:.1f} at the start, {end:.1f} after 100 steps")
+    assert (new_mu - mu).abs().max() > 0 or (new_logvar - logvar).abs().max() > 0, (
+        "refine_posterior: neither mu nor logvar moved in 100 steps. Hint: each step must compute the loss, "
+        "optimizer.zero_grad(), loss.backward() and then optimizer.step(): a step taken with no gradient (before "
+        "the backward, or none at all) moves nothing.")
     assert (new_logvar - logvar).abs().mean() > 0.1, ("refine_posterior: logvar hardly changed; it must be optimised "
                                                       "together with mu.")
     assert end > start + 50, (f"refine_posterior: expected the mean ELBO to rise by more than 50 nats in 100 steps, "
@@ -99,6 +104,21 @@ def refine_posterior(refine_posterior, elbo_per_image):
     expect_close("mu from refine_posterior with steps=3, lr=0.0 (steps of length 0)", still_mu, torch.zeros(6, 4),
                  atol=0, hint="use the learning rate you are given, lr, for the optimizer.")
     print(PASSED)
+
+
+def _refinement_error(error):
+    """The likely cause of an error of refine_posterior's own (not the lent decoder's), for its hint."""
+    message = str(error)
+    if "non-leaf" in message:
+        return ("an optimizer takes leaf tensors only: copy mu and logvar cut from their history, "
+                "mu.detach().clone().requires_grad_(), and the same for logvar.")
+    if "does not require grad" in message:
+        return ("the loss has no gradient: the steps must run with gradients on (no torch.no_grad() around them), "
+                "from copies of mu and logvar that require grad (.requires_grad_()).")
+    if "second time" in message:
+        return ("each step's backward frees the graph it went through: compute the loss anew in every step, inside "
+                "the loop, from the current mu and logvar.")
+    return ""
 
 
 def _reference_refinement(elbo_per_image, decoder, x, mu, logvar, steps, lr=1e-2, n_samples=8):
@@ -129,7 +149,7 @@ def prior_quantile_grid(prior_quantile_grid):
                  bool(torch.allclose(grid[:, :, 1], grid[:, :1, 1].expand(4, 4))), True, hint=layout)
     v = [-1.1503, -0.3186, 0.3186, 1.1503]  # the quantiles 1/8, 3/8, 5/8, 7/8 of N(0, 1)
     expect_close("the top row of prior_quantile_grid(4): z1 left to right", grid[0, :, 0], torch.tensor(v), atol=1e-4,
-                 hint="v_k = Phi^-1((k + 1/2) / n): the quantiles, not evenly spaced values.")
+                 hint=_quantile_hint(grid[0, :, 0], v))
     expect_close("z2 down the first column of prior_quantile_grid(4)", grid[:, 0, 1], torch.tensor(v[::-1]), atol=1e-4,
                  hint="grid[i, j] = (v_j, v_{n-1-i}): the top row has the largest z2.")
     expect_close("prior_quantile_grid(1): the median of the prior", prior_quantile_grid(1), torch.zeros(1, 1, 2),
@@ -141,6 +161,15 @@ def prior_quantile_grid(prior_quantile_grid):
     else:
         raise AssertionError("prior_quantile_grid(0): expected a ValueError for a grid of no points, got no error.")
     print(PASSED)
+
+
+def _quantile_hint(top, v):
+    """The hint for a wrong top row ``top`` of the grid, ``v`` the right one: the quantiles of N(0, 1/2) that
+    erfinv gives without its sqrt(2) named as such."""
+    if torch.allclose(top.detach().float().cpu() * math.sqrt(2), torch.tensor(v), atol=1e-3):
+        return ("each value is 1/sqrt(2) of the right one: these are the quantiles of N(0, 1/2). "
+                "Phi^-1(p) = sqrt(2) erfinv(2p - 1).")
+    return "v_k = Phi^-1((k + 1/2) / n): the quantiles, not evenly spaced values."
 
 
 def log_aggregate_posterior(log_aggregate_posterior):
@@ -193,5 +222,6 @@ def log_aggregate_posterior(log_aggregate_posterior):
             f"log_aggregate_posterior(60 codes, 50 posteriors in 3 dimensions, chunk=7): one step made a tensor of "
             f"{largest:,} numbers, more than the {7 * 50 * 3:,} (chunk × N × d) that 7 codes at a time need. "
             f"Hint: chunk is there so that M × N × d numbers are never held at once (for the notebook's 10,000 codes "
-            f"and 10,000 posteriors, 800 MB): compute log q for chunk rows of z at a time, then concatenate.")
+            f"and 10,000 posteriors, 800 MB): compute log q for chunk rows of z at a time, then concatenate "
+            f"(z.split(chunk) cuts z into pieces of chunk rows; z.chunk(chunk) into chunk pieces).")
     print(PASSED)

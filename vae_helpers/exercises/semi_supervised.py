@@ -66,7 +66,9 @@ def labelled_bound(labelled_bound, toy, point_toy, h_toy, y_toy):
     passed as grading lends them (``AsLent``): no parameters() listed."""
     lent_toy, lent_point_toy = AsLent(toy), AsLent(point_toy)
     bound = expect_returns("labelled_bound(point_toy, h_toy, y_toy), the model as grading lends it", labelled_bound,
-                           lent_point_toy, h_toy, y_toy, hint=WHAT_TO_USE + " (h.device, h.dtype).")
+                           lent_point_toy, h_toy, y_toy, lent_hint=WHAT_TO_USE + " (h.device, h.dtype).",
+                           shape_hint="h_toy is (5, 3) and y_toy (5,), classes as integers: the networks take the "
+                                      "codes beside the classes one-hot, as floats, (5, 3) beside (5, model.n_classes).")
     expect_shape("labelled_bound(point_toy, 5 codes, 5 classes)", bound, (5,))
     expect_close("labelled_bound(point_toy, h_toy, y_toy), q(z | h, y) a point", bound, _POINT_BOUNDS, atol=1e-3,
                  hint="log N(h; mean, e^logvar) of the decoder's output, summed over h's 3 dimensions, minus the KL "
@@ -125,7 +127,10 @@ def unlabelled_bound(unlabelled_bound, labelled_bound, point_toy, h_toy, y_toy):
                  hint="make Exercise 1's checks pass first: these checks use your labelled_bound (when your notebook "
                       "is graded, this exercise is checked with a correct one).")
     bound = expect_returns("unlabelled_bound(point_toy, h_toy), the model as grading lends it", unlabelled_bound,
-                           lent_point_toy, h_toy, hint=WHAT_TO_USE + " (h.device, h.dtype).")
+                           lent_point_toy, h_toy, lent_hint=WHAT_TO_USE + " (h.device, h.dtype).",
+                           shape_hint="labelled_bound pairs each code with one class: to pair each of the 5 codes with "
+                                      "each of the K classes, repeat each code K times in a row (repeat_interleave) and "
+                                      "cycle through the classes (repeat), K × 5 of each.")
     expect_shape("unlabelled_bound(point_toy, 5 codes)", bound, (5,))
     expect_finite("unlabelled_bound(point_toy, 5 codes)", bound)
     expect_close("unlabelled_bound(point_toy, h_toy) called twice: with q(z | h, y) a point, nothing in U(h) is random",
