@@ -129,3 +129,12 @@ def test_cvae_loss(cvae_loss):
         expect_close("reconstruction term", terms["reconstruction"], reconstruction, atol=1e-8, rtol=1e-5)
         expect_close("KL term", terms["kl"], kl, atol=1e-8, rtol=1e-5)
         expect_close("loss = reconstruction + beta * kl", terms["loss"], reconstruction + beta * kl, atol=1e-8, rtol=1e-5)
+    # a sure decoder that is wrong: the pixel that is on has logit -200, and costs 200 nats (a sigmoid rounds its
+    # probability to 0, where binary_cross_entropy caps the cost at 100)
+    sure_logits = torch.zeros(2, 784)
+    sure_logits[:, 3] = -200.0
+    on = torch.zeros(2, 1, 28, 28)
+    on[:, 0, 0, 3] = 1.0
+    terms = cvae_loss(Fixed(sure_logits, mu[:2], logvar[:2]), on, labels[:2], beta=1.0)
+    expect_close("reconstruction term of a pixel that is on, with logit -200", terms["reconstruction"],
+                 torch.tensor(200 + 783 * math.log(2)), atol=1e-2, rtol=0)

@@ -398,6 +398,50 @@ MISTAKES = [
      "category_logits -= category_logits.max(-1, keepdim=True).values\n"
      "    kl = categorical_kl_to_uniform(category_logits)",
      "test_capacity_penalty"),
+    # grey-level targets binarised: right wherever the checks' logits are 0, wrong for grey pixels elsewhere
+    ("01_elbo", "bernoulli-targets-rounded", "log_likelihoods",
+     'per_pixel = -F.binary_cross_entropy_with_logits(logits, x, reduction="none")',
+     'per_pixel = -F.binary_cross_entropy_with_logits(logits, x.round(), reduction="none")', "test_log_likelihoods"),
+    ("01_elbo", "bernoulli-of-thresholded-targets", "log_likelihoods",
+     'per_pixel = -F.binary_cross_entropy_with_logits(logits, x, reduction="none")',
+     "per_pixel = torch.distributions.Bernoulli(logits=logits).log_prob((x > 0.5).to(logits.dtype))",
+     "test_log_likelihoods"),
+    ("02_dense_vae", "targets-binarised", "vae_loss",
+     "targets = x.reshape(logits.shape)", "targets = x.reshape(logits.shape).round()", "test_vae_loss"),
+    ("02_dense_vae", "bernoulli-of-thresholded-targets", "vae_loss",
+     'F.binary_cross_entropy_with_logits(logits, targets, reduction="none").flatten(1).sum(1).mean()',
+     "-torch.distributions.Bernoulli(logits=logits).log_prob((targets > 0.5).float()).flatten(1).sum(1).mean()",
+     "test_vae_loss"),
+    ("04_conditional_vae", "targets-binarised", "cvae_loss",
+     'x.reshape(logits.shape), reduction="none")', 'x.reshape(logits.shape).round(), reduction="none")',
+     "test_cvae_loss"),
+    # probabilities in place of logits: a sure wrong pixel (logit -200) is charged 100 nats, or 16, not 200
+    ("04_conditional_vae", "bce-of-a-sigmoid", "cvae_loss",
+     'F.binary_cross_entropy_with_logits(logits, x.reshape(logits.shape), reduction="none")',
+     'F.binary_cross_entropy(torch.sigmoid(logits), x.reshape(logits.shape), reduction="none")', "test_cvae_loss"),
+    ("04_conditional_vae", "bce-of-clamped-probabilities", "cvae_loss",
+     'reconstruction = F.binary_cross_entropy_with_logits(logits, x.reshape(logits.shape), reduction="none")',
+     "p, target = torch.sigmoid(logits).clamp(1e-7, 1 - 1e-7), x.reshape(logits.shape)\n"
+     "    reconstruction = -(target * p.log() + (1 - target) * (1 - p).log())", "test_cvae_loss"),
+    # calls whose error PyTorch raises: the check names the call and gives its hint
+    ("01_elbo", "gaussian-exp-of-a-number", "log_likelihoods",
+     "logvar = torch.as_tensor(logvar, dtype=x.dtype, device=x.device)\n"
+     "    per_entry = -0.5 * (math.log(2 * math.pi) + logvar + (x - mean) ** 2 / logvar.exp())",
+     "per_entry = -0.5 * (math.log(2 * math.pi) + logvar + (x - mean) ** 2 / torch.exp(logvar))",
+     "test_log_likelihoods"),
+    ("03_conv_vae", "draw-with-a-sample-dimension", "conv_vae_forward",
+     "z = q.rsample()", "z = q.rsample((1,))", "test_conv_vae_forward"),
+    ("03_conv_vae", "prior-of-a-fixed-size", "kl_to_prior",
+     "prior = Normal(torch.zeros_like(q.loc), torch.ones_like(q.scale))",
+     "prior = Normal(torch.zeros(20), torch.ones(20))", "test_kl_to_prior"),
+    ("04_conditional_vae", "encoder-images-not-flattened", "conditional_vae",
+     "torch.cat([x.flatten(1), y], dim=1)", "torch.cat([x, y], dim=1)", "test_conditional_vae"),
+    # every class weighed alike, p(b, y) = p(b | y) / K: right only where the classes are equally frequent
+    ("05_beta_vae", "class-information-classes-weighed-alike", "class_information",
+     "joint = counts.view(-1, n_bins, n_classes) / len(z)",
+     "per_class = counts.view(-1, n_bins, n_classes)\n"
+     "    sizes = per_class.sum(1, keepdim=True)\n"
+     "    joint = per_class / sizes.clamp(min=1) / (sizes > 0).sum(2, keepdim=True)", "test_class_information"),
     ("06_collapse_and_inference", "free-bits-clamped-per-image", "free_bits_kl",
      "return kl.mean(dim=0).clamp(min=free_bits).sum()", "return kl.clamp(min=free_bits).mean(dim=0).sum()",
      "test_free_bits_kl"),

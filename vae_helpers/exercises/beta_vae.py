@@ -82,6 +82,14 @@ def class_information(class_information):
                  atol=1e-5, hint="what you make (bin edges, counts) must work with a z of any float dtype.")
     expect_close("class_information(z, labels, n_bins=1): one bin tells nothing", class_information(z, labels, 1),
                  torch.zeros(3), atol=1e-6)
+    unequal = expect_returns("class_information for classes of unequal size (three images of class 0, one of class 1)",
+                             class_information, torch.tensor([[0.0], [0.0], [1.0], [1.0]]), torch.tensor([0, 0, 0, 1]),
+                             2)
+    expect_close("class_information of z = [0, 0, 1, 1] (two bins) for labels [0, 0, 0, 1]: "
+                 "I(b; y) = H(b) + H(y) - H(b, y) = 0.6931 + 0.5623 - 1.0397", unequal,
+                 torch.tensor([math.log(2) + (0.75 * math.log(4 / 3) + 0.25 * math.log(4)) - 1.5 * math.log(2)]),
+                 atol=1e-4, hint="p(b, y) is the share of all N images in each (bin, class) cell: the classes need not "
+                                 "be equally frequent, and p(y) is each class's share of the N images.")
     skipping = expect_returns("class_information for labels 0 and 3 only (classes 1 and 2 never occur)",
                               class_information, torch.tensor([[0.0], [1.0], [0.3], [0.7]]), torch.tensor([0, 3, 0, 3]),
                               2, hint="a batch need not hold every class: take the number of classes from the largest "

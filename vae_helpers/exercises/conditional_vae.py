@@ -57,7 +57,10 @@ def conditional_vae(ConditionalVAE, one_hot):
     expect_equal("number of parameters", sum(p.numel() for p in model.parameters()), 660_824,
                  hint="(784 + 10)*400 + 400, two heads 400*20 + 20, then (20 + 10)*400 + 400 and 400*784 + 784.")
     images, labels = torch.rand(5, 1, 28, 28, requires_grad=True), one_hot(torch.tensor([0, 1, 2, 3, 4]), 10)
-    mu, logvar = model.encode(images, labels)
+    flat = ("encode takes images of shape (batch, 1, 28, 28) as well as (batch, 784): flatten them to (batch, 784) "
+            "before joining them to the labels.")
+    mu, logvar = expect_returns("encode(images (5, 1, 28, 28), one-hot labels (5, 10))", model.encode, images, labels,
+                                shape_hint=flat)
     expect_shape("mu from encode(images (5, 1, 28, 28), one-hot labels (5, 10))", mu, (5, 20))
     expect_shape("logvar from encode(...)", logvar, (5, 20))
     expect_equal("some logvar below 0 from a new model's encode(500 random images, labels)",
@@ -65,7 +68,8 @@ def conditional_vae(ConditionalVAE, one_hot):
                  hint="logvar = log sigma^2 is any real number; a variance kept at 1 or above cannot make q narrower "
                       "than the prior.")
     expect_shape("mu from encode(flat images (5, 784), one-hot labels (5, 10))",
-                 model.encode(images.view(5, 784), labels)[0], (5, 20))
+                 expect_returns("encode(flat images (5, 784), one-hot labels (5, 10))", model.encode,
+                                images.view(5, 784), labels, shape_hint=flat)[0], (5, 20))
     z = torch.randn(5, 20)
     expect_shape("decode(z (5, 20), one-hot labels (5, 10))", model.decode(z, labels), (5, 784))
     assert (model.decode(3 * torch.randn(500, 20), one_hot(torch.arange(500) % 10, 10)) < 0).any(), \
@@ -114,16 +118,20 @@ def conditional_vae(ConditionalVAE, one_hot):
 
 
 class _RecordingModel(nn.Module):
-    """Answers with fixed logits (0) and posterior (mu 1, logvar 0, in ``dimensions`` dimensions), and records the
-    labels it is given; of the notebook's model it has only ``n_classes``."""
+    """Answers with fixed logits (0 unless ``first_logits`` sets the first pixels') and posterior (mu 1, logvar 0,
+    in ``dimensions`` dimensions), and records the labels it is given; of the notebook's model it has only
+    ``n_classes``."""
 
-    def __init__(self, n_classes, dimensions):
+    def __init__(self, n_classes, dimensions, first_logits=()):
         super().__init__()
         self.n_classes, self._dimensions = n_classes, dimensions
+        self._first_logits = torch.tensor(first_logits, dtype=torch.float32)
 
     def forward(self, x, y):
         self.y = y
-        return torch.zeros(len(x), 784), torch.ones(len(x), self._dimensions), torch.zeros(len(x), self._dimensions)
+        logits = torch.zeros(len(x), 784)
+        logits[:, :len(self._first_logits)] = self._first_logits
+        return logits, torch.ones(len(x), self._dimensions), torch.zeros(len(x), self._dimensions)
 
 
 _CALL_THE_MODEL = ("call the model only as model(x, y), with y = the one-hot labels; it returns (logits, mu, logvar), "
@@ -156,6 +164,25 @@ def cvae_loss(cvae_loss, one_hot):
                  "dimensions", terms["kl"], 10.0,
                  hint="0.5 * (exp(logvar) + mu^2 - 1 - logvar), summed over dimensions, averaged over the batch.")
     expect_close("loss with beta = 4", terms["loss"], 784 * math.log(2) + 40.0, hint="reconstruction + beta * kl.")
+
+    grey = _RecordingModel(n_classes=10, dimensions=20, first_logits=(1.0, -2.0))
+    images = torch.full((2, 1, 28, 28), 0.3)
+    terms = cvae_loss(grey, images, torch.tensor([1, 4]))
+    expected = nn.functional.binary_cross_entropy_with_logits(grey(images, None)[0], images.reshape(2, 784),
+                                                              reduction="sum") / 2
+    expect_close("reconstruction of grey levels x = [0.3, 0.3, ...] with logits [1, -2, 0, ...] (784 pixels)",
+                 terms["reconstruction"], expected, atol=1e-3, rtol=0,
+                 hint="take grey levels as they are: the target enters the BCE as a number in [0, 1], not rounded "
+                      "nor thresholded to 0 or 1.")
+    sure = _RecordingModel(n_classes=10, dimensions=20, first_logits=(-200.0,))
+    images = torch.zeros(1, 1, 28, 28)
+    images[0, 0, 0, 0] = 1.0
+    terms = cvae_loss(sure, images, torch.tensor([2]))
+    expect_close("reconstruction of x = [1, 0, 0, ...] with logits [-200, 0, 0, ...]: a sure decoder that is wrong",
+                 terms["reconstruction"], 200 + 783 * math.log(2), atol=1e-2, rtol=0,
+                 hint="the pixel that is on has probability sigmoid(-200), about e^-200: it costs 200 nats. A sigmoid "
+                      "rounds it to 0, and binary_cross_entropy (or a clamp of the probability) then caps its cost: "
+                      "work from the logits.")
 
     six = _RecordingModel(n_classes=6, dimensions=8)  # a dataset with 6 classes and an 8-dimensional code
     terms = expect_returns("cvae_loss(a model with n_classes = 6, images (3, 1, 28, 28), labels [5, 0, 3])", cvae_loss,

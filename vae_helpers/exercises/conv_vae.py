@@ -125,6 +125,12 @@ def conv_vae_forward(ConvVAE):
                                hint="forward calls self.encoder(x), which returns q, and self.decoder(z): nothing "
                                     "else of them.")
     z = recorder.z
+    if not torch.is_tensor(z) or tuple(z.shape) != (5000, 20):
+        got = tuple(z.shape) if torch.is_tensor(z) else type(z).__name__
+        raise AssertionError(f"the z that forward gives model.decoder for 5000 images: expected a tensor of shape "
+                             f"(5000, 20), one code per image, got {got}. Hint: draw one z per image with "
+                             "q.rsample(), with no sample shape: q.rsample((n,)) puts n draws in a new first "
+                             "dimension.")
     expect_close("q.loc of the q that forward returns (the encoder's)", q.loc, -0.5,
                  hint="return the encoder's q itself.")
     expect_close("mean of z for q with loc -0.5", z.mean(), -0.5, atol=0.01, rtol=0, hint="z = q.rsample().")
@@ -141,7 +147,10 @@ def kl_to_prior(kl_to_prior):
     kl = kl_to_prior(Normal(torch.zeros(3, 20), torch.ones(3, 20)))
     expect_shape("kl_to_prior(N(0, I) with batch shape (3, 20))", kl, (3,))
     expect_close("KL of N(0, I) to itself", kl, torch.zeros(3))
-    kl = kl_to_prior(Normal(torch.ones(2, 4), torch.full((2, 4), 2.0)))
+    kl = expect_returns("kl_to_prior(q with batch shape (2, 4))", kl_to_prior,
+                        Normal(torch.ones(2, 4), torch.full((2, 4), 2.0)),
+                        hint="q's shape is not always (batch, 20): make the prior in the shape of q's own tensors "
+                             "(q.loc), not of a fixed size.")
     expect_close("KL with loc 1 and scale 2 in 4 dimensions", kl,
                  torch.full((2,), 4 * 0.5 * (4 + 1 - 1 - math.log(4))),
                  hint="kl_divergence(q, prior) per dimension, summed over the last dimension; KL is never negative.")

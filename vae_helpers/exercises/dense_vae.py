@@ -86,6 +86,13 @@ def vae_loss(vae_loss):
                  -math.log(torch.sigmoid(torch.tensor(2.0)).item()) - math.log(torch.sigmoid(torch.tensor(1.0)).item())
                  + 782 * math.log(2), atol=1e-3, rtol=0,
                  hint="pass the logits to binary_cross_entropy_with_logits as they are, no sigmoid first.")
+    grey = torch.full((1, 784), 0.3)  # grey levels with logits that are not 0, where their value matters
+    logits[0, :2] = torch.tensor([1.0, -2.0])
+    _, reconstruction, _ = vae_loss(logits, grey, torch.zeros(1, 1), torch.zeros(1, 1))
+    expect_close("reconstruction of grey levels x = [0.3, 0.3, ...] with logits [1, -2, 0, ...] (784 pixels)",
+                 reconstruction, nn.functional.binary_cross_entropy_with_logits(logits, grey, reduction="sum"),
+                 atol=1e-3, rtol=0, hint="take grey levels as they are: the target enters the BCE as a number in "
+                                         "[0, 1], not rounded nor thresholded to 0 or 1.")
     logits[0, :2] = torch.tensor([-200.0, 0.0])
     _, reconstruction, _ = vae_loss(logits, x, torch.zeros(1, 1), torch.zeros(1, 1))
     expect_close("reconstruction of x = [1, 0, 0, ...] with logits [-200, 0, 0, ...]: a sure decoder that is wrong",

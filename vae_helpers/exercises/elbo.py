@@ -2,6 +2,7 @@
 import math
 
 import torch
+import torch.nn.functional as F
 
 from vae_helpers.checks import (PASSED, expect_close, expect_equal, expect_finite, expect_gradient, expect_on_device,
                                 expect_returns, expect_shape, expect_uncorrelated)
@@ -55,6 +56,10 @@ def reparameterize(reparameterize):
     z = reparameterize(mu, logvar)
     expect_shape("reparameterize(mu, logvar) with mu of shape (100000, 1)", z, (100_000, 1))
     expect_finite("z", z)
+    if z.detach().std() < 0.5:
+        raise AssertionError(f"std of z for logvar = log 4 across its 100000 entries: expected 2, got "
+                             f"{z.detach().std().item():.3g}: the entries barely differ. Hint: every entry needs its "
+                             "own eps, of the shape of mu: one eps for all of them moves them all together.")
     expect_close("mean of z for mu = 3", z.mean(), 3.0, atol=0.05, hint="z = mu + std * eps with eps ~ N(0, 1).")
     expect_close("std of z for logvar = log 4", z.std(), 2.0, atol=0.05,
                  hint="the standard deviation is exp(0.5 * logvar); exp(logvar) is the variance.")
@@ -76,15 +81,18 @@ def reparameterize(reparameterize):
     print(PASSED)
 
 
+_GREY_VALIDATION = ("torch.distributions.Bernoulli accepts only pixels that are exactly 0 or 1 unless you pass "
+                    "validate_args=False; binary_cross_entropy_with_logits takes grey levels as they are.")
+_GREY_AS_THEY_ARE = ("take grey levels as they are: the target enters the loss as a number in [0, 1], not rounded "
+                     "nor thresholded to 0 or 1.")
+
+
 def log_likelihoods(bernoulli_log_likelihood, gaussian_log_likelihood):
     """Checks both log-likelihoods' shapes and values on known inputs: grey levels, logits far from 0, plain
     numbers for the Gaussian's mean and log-variance."""
     images = torch.rand(2, 1, 28, 28)  # grey levels, as notebooks 04 and 05 train on
     ll = expect_returns("bernoulli_log_likelihood(grey-level images, all logits 0)", bernoulli_log_likelihood, images,
-                        torch.zeros(2, 1, 28, 28),
-                        hint="torch.distributions.Bernoulli accepts only pixels that are exactly 0 or 1 unless you "
-                             "pass validate_args=False; binary_cross_entropy_with_logits takes grey levels as they "
-                             "are.")
+                        torch.zeros(2, 1, 28, 28), hint=_GREY_VALIDATION)
     expect_shape("bernoulli_log_likelihood for images of shape (2, 1, 28, 28)", ll, (2,))
     expect_close("Bernoulli log-likelihood with all logits 0", ll, torch.full((2,), 784 * math.log(0.5)),
                  hint="a logit of 0 is a probability of 0.5, so each pixel contributes log 0.5: sum over the pixels, "
@@ -99,6 +107,12 @@ def log_likelihoods(bernoulli_log_likelihood, gaussian_log_likelihood):
                   bernoulli_log_likelihood(torch.tensor([[1.0, 0.0]]), torch.tensor([[-1000.0, 1000.0]])),
                   hint="sigmoid(1000) is exactly 1 and exp(1000) is inf in floating point: let "
                        "binary_cross_entropy_with_logits (or logsigmoid) work from the logits.")
+    grey, logits = torch.tensor([[0.3, 0.8]]), torch.tensor([[1.0, -2.0]])
+    expect_close("Bernoulli log-likelihood of grey levels x = [0.3, 0.8] with logits [1, -2]",
+                 expect_returns("bernoulli_log_likelihood(grey levels [0.3, 0.8], logits [1, -2])",
+                                bernoulli_log_likelihood, grey, logits, hint=_GREY_VALIDATION),
+                 (grey * F.logsigmoid(logits) + (1 - grey) * F.logsigmoid(-logits)).sum(1),
+                 hint=_GREY_AS_THEY_ARE)
     expect_close("Bernoulli log-likelihood of x = [1, 0] with logits [-1000, 1000]",
                  bernoulli_log_likelihood(torch.tensor([[1.0, 0.0]]), torch.tensor([[-1000.0, 1000.0]])),
                  torch.tensor([-2000.0]), hint="a probability clipped or offset away from 0 caps what a pixel can "
@@ -115,8 +129,11 @@ def log_likelihoods(bernoulli_log_likelihood, gaussian_log_likelihood):
                  torch.tensor([-0.5 * (math.log(2 * math.pi) + math.log(4.0))]),
                  hint="at the mean the squared error is 0 and only the log of the density's factor "
                       "1 / sqrt(2 pi s^2) is left: check the term in logvar, -0.5 * logvar per entry.")
+    numbers = ("mean and logvar may be Python numbers: make logvar a tensor (torch.as_tensor) before torch.exp, or "
+               "use math.exp for a number.")
     expect_close("Gaussian log-likelihood of x = 1 with mean 0 and logvar log 4",
-                 gaussian_log_likelihood(torch.ones(1, 1), 0.0, math.log(4.0)),
+                 expect_returns("gaussian_log_likelihood(x of shape (1, 1), mean 0.0, logvar math.log(4.0)): Python "
+                                "numbers", gaussian_log_likelihood, torch.ones(1, 1), 0.0, math.log(4.0), hint=numbers),
                  torch.tensor([-0.5 * (math.log(2 * math.pi) + math.log(4.0) + 1 / 4)]),
                  hint="divide the squared error by the variance exp(logvar); mean and logvar may be numbers.")
     x = torch.arange(18.0).view(2, 1, 3, 3) / 10
