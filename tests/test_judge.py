@@ -1,8 +1,8 @@
 """Hidden tests judged in the grading process (judge/): answers are plain data, decoded without running
 anything from the kernel; a kernel that misbehaves fails the exercise with a message; nothing the kernel
 does can pass a check it does not compute; what the student's code does to its tensor arguments is seen
-by the checks after the call; tensors on the meta device travel both ways, and a call may run as on a GPU. Each test that judges a cell
-writes a small hidden test module into its tmp_path and talks to a real kernel."""
+by the checks after the call; tensors on the meta device travel both ways, and a call may run as on a GPU.
+Each test that judges a cell writes a small hidden test module into its tmp_path and talks to a real kernel."""
 import inspect
 import math
 import re
