@@ -51,7 +51,7 @@ def test_dense_vae(DenseVAE):
     gradient_mu, gradient_logvar = torch.autograd.grad(z.sum(), [mu, logvar])
     expect_close("dz/dmu must be 1", gradient_mu, torch.ones_like(gradient_mu), atol=1e-8, rtol=1e-5)
     expect_close("dz/dlogvar must be (z - mu) / 2", gradient_logvar, 0.5 * (z - mu).detach(), atol=1e-5, rtol=1e-5)
-    expect_draw_on_device("forward(3 images) when encode returns mu and logvar on the meta device (draw the noise "
+    expect_draw_on_device("forward(3 images) when encode returns mu and logvar of shape (3, 20) (draw the noise "
                           "on their device)", model, torch.rand(3, 1, 28, 28))
 
 

@@ -32,6 +32,8 @@ def test_one_hot(one_hot):
                  torch.tensor([[0., 0, 0, 0, 1]]), atol=0, rtol=0)
     expect_close("the labels after one_hot (it must not change its input)", labels, torch.tensor([2, 0, 2, 1]),
                  atol=0, rtol=0)
+    expect_on_device("one_hot([2, 0, 2, 1], 3)", one_hot, labels, 3, shape=(4, 3),
+                     hint="make the one-hot vectors on labels.device (device=labels.device).")
     for bad in (torch.tensor([0, 3]), torch.tensor([-1, 0]), torch.tensor([0.5]), torch.tensor([1.0, 2.7])):
         try:
             one_hot(bad, 3)
@@ -92,11 +94,11 @@ def test_conditional_vae(ConditionalVAE):
     gradient_mu, gradient_logvar = torch.autograd.grad(z.sum(), [mu, logvar])
     expect_close("z must be reparameterised: dz/dmu = 1", gradient_mu, torch.ones_like(gradient_mu), atol=1e-8, rtol=1e-5)
     expect_close("dz/dlogvar must be (z - mu) / 2", gradient_logvar, 0.5 * (z - mu).detach(), atol=1e-5, rtol=1e-5)
-    # the noise made where mu is: encode's outputs on the meta device (a stand-in for a GPU), decode returning z
+    # the noise made where mu is: forward run as on a GPU, encode's outputs there, decode returning z
     model.encode = lambda x, y: (torch.zeros(len(x), 20, device=x.device), torch.zeros(len(x), 20, device=x.device))
     model.decode = lambda z, y: z
-    expect_on_device("forward when encode returns mu and logvar on the meta device", model,
-                     torch.zeros(7, 1, 28, 28, device="meta"), torch.zeros(7, 10, device="meta"), shape=(7, 20))
+    expect_on_device("forward(7 images, labels) when encode returns mu and logvar of shape (7, 20)", model,
+                     torch.zeros(7, 1, 28, 28), torch.zeros(7, 10), shape=(7, 20))
 
 
 class Fixed(nn.Module):

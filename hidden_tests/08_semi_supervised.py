@@ -6,7 +6,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from vae_helpers.checks import expect_close, expect_equal, expect_shape
-from vae_helpers.exercises import semi_supervised as checks  # the visible checks, and their check on the meta device
+from vae_helpers.exercises import semi_supervised as checks  # the visible checks, and their check as on a GPU
 
 
 def mlp(inputs, outputs, width):
@@ -162,9 +162,9 @@ def test_labelled_bound(labelled_bound, student):
             expect_equal(f"labelled_bound gives q(z | h, y)'s parameter {name} a gradient", p.grad is not None, True)
             expect_close(f"the gradient of the mean labelled_bound in q(z | h, y)'s parameter {name}, through z",
                          p.grad, w, atol=0.15 * float(w.abs().max()) + 0.05, rtol=0)
-    # the noise and the one-hot vectors made where h is: an M2 and codes on the meta device (a stand-in for a GPU)
-    checks._bound_on_device("labelled_bound(an M2 of 6 classes on the meta device, 9 codes of 4 numbers and their "
-                           "classes there too)", labelled_bound, 9, 4, 6, labelled=True)
+    # the noise and the one-hot vectors made where h is: the bound run as on a GPU, the M2 and the codes there
+    checks._bound_on_device("labelled_bound(an M2 of 6 classes, 9 codes of 4 numbers and their classes)",
+                           labelled_bound, 9, 4, 6, labelled=True)
 
 
 def test_unlabelled_bound(unlabelled_bound, student):
@@ -193,6 +193,6 @@ def test_unlabelled_bound(unlabelled_bound, student):
     got = unlabelled_bound(lent(student, model), h.repeat(copies, 1)).view(copies, 2).mean(0)
     expect_close(f"the mean of unlabelled_bound over {copies:,} draws of z", got, model.expected_unlabelled_bound(h).detach(),
                  atol=0.1, rtol=0)
-    # the classes to sum over made where h is: an M2 and codes on the meta device (a stand-in for a GPU)
-    checks._bound_on_device("unlabelled_bound(an M2 of 6 classes on the meta device, 9 codes of 4 numbers there too)",
-                           unlabelled_bound, 9, 4, 6, labelled=False)
+    # the classes to sum over made where h is: the bound run as on a GPU, the M2 and the codes there
+    checks._bound_on_device("unlabelled_bound(an M2 of 6 classes, 9 codes of 4 numbers)", unlabelled_bound, 9, 4, 6,
+                           labelled=False)

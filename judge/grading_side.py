@@ -362,10 +362,10 @@ class Remote:
         a check of it catches a mistake, not a cheat."""
         return self._call(args, kwargs, measure=True)
 
-    def _called_with_default_device(self, device, *args, **kwargs):
-        """The call run in the kernel with PyTorch's default device set to ``device``
-        (``vae_helpers.checks.called_with_default_device``)."""
-        return self._call(args, kwargs, default_device=str(device))
+    def _called_as_on_a_gpu(self, *args, **kwargs):
+        """The call run in the kernel as it would run on a GPU (``vae_helpers.checks.called_as_on_a_gpu``): the
+        kernel runs its own code so, and a tensor made there without a device comes back on the meta device."""
+        return self._call(args, kwargs, as_on_a_gpu=True)
 
     def _call(self, args, kwargs, **asked):
         student, target, _, replacing = self._remote

@@ -2,7 +2,7 @@
 ``judge/__init__.py``) and asks it about what it lent.
 
 A question calls a student's function or class on the inputs sent (measuring, if asked, the largest tensor
-the call made: ``TensorSizes``), reads or sets an attribute of what it returned, lists its items, or gives a
+the call made: ``TensorSizes``; or running it, if asked, as on a GPU: ``AsOnAGPU``), reads or sets an attribute of what it returned, lists its items, or gives a
 gradient. What it returns is sent as ``wire`` data; any other object
 stays here, under a handle. An object of the grading process passed to the student's code is a stand-in
 (``_Lent``, ``_LentModule``) whose attributes and methods are requests to the grading process, computed
@@ -39,6 +39,104 @@ class TensorSizes(TorchFunctionMode):
             if tensor.layout == torch.strided:
                 self.largest = max(self.largest, tensor.untyped_storage().nbytes() // tensor.element_size())
         return result
+
+
+# torch's functions that make a tensor from sizes or data alone: without a device, on the CPU (even on a GPU)
+FACTORIES = frozenset(getattr(torch, name) for name in (
+    "randn", "rand", "randint", "randperm", "zeros", "ones", "full", "empty", "empty_strided", "eye", "arange",
+    "range", "linspace", "logspace", "tensor", "as_tensor", "asarray", "from_numpy", "normal", "tril_indices",
+    "triu_indices", "scalar_tensor"))
+# tensor methods that copy a tensor to another device, or ask where it is
+MOVES = frozenset((torch.Tensor.to, torch.Tensor.cpu, torch.Tensor.type_as))
+
+
+def _tensors_among(values):
+    """The tensors among ``values`` and in the lists and tuples there, one level deep (an operation's inputs)."""
+    for value in values:
+        if isinstance(value, torch.Tensor):
+            yield value
+        elif isinstance(value, (list, tuple)):
+            yield from (item for item in value if isinstance(item, torch.Tensor))
+
+
+class AsOnAGPU(TorchFunctionMode):
+    """While it is active, a call on CPU tensors runs as it would on a GPU, with the CPU in the GPU's place and
+    PyTorch's ``meta`` device (shapes, no values) in the CPU's: a tensor of more than one element that a torch
+    factory makes without a device (``torch.randn(shape)``, ``torch.zeros(n, k)``, ``torch.arange(k)``,
+    ``torch.tensor(a list)``, but not ``torch.randn_like(x)``, which follows x) lands on the meta device, where a
+    GPU run leaves it on the CPU, away from the inputs; one of a single element stays (a CPU scalar mixes with a
+    GPU's tensors). An operation that meets tensors of more than one dimension on both devices raises as a GPU
+    does ("Expected all tensors to be on the same device"), and a copy of a meta tensor to the CPU (``.to(device)``,
+    ``.to(x)``, ``.cpu()``, ``.type_as(x)``) gives zeros of its shape and dtype there: this run checks devices,
+    not values. The inputs' values stay readable (``y.tolist()``, a distribution validating its arguments).
+    ``AsOnAGPU.paused()`` turns it off for the judge's own work (a request to the grading process)."""
+
+    running = []  # the runs now active, innermost last
+
+    def __init__(self):
+        super().__init__()
+        self.pauses = 0
+
+    def __enter__(self):
+        AsOnAGPU.running.append(self)
+        return super().__enter__()
+
+    def __exit__(self, *exc):
+        AsOnAGPU.running.remove(self)
+        return super().__exit__(*exc)
+
+    @staticmethod
+    @contextlib.contextmanager
+    def paused():
+        """Every active run turned off while the judge does its own work (a request to the grading process)."""
+        runs = list(AsOnAGPU.running)
+        for run in runs:
+            run.pauses += 1
+        try:
+            yield
+        finally:
+            for run in runs:
+                run.pauses -= 1
+
+    def __torch_function__(self, func, types, args=(), kwargs=None):
+        kwargs = kwargs or {}
+        if self.pauses:
+            return func(*args, **kwargs)
+        if func in FACTORIES and kwargs.get("device") is None and not any(_tensors_among(args[:1])):
+            result = func(*args, **kwargs)
+            if isinstance(result, torch.Tensor) and result.numel() > 1:
+                return result.detach().to("meta").requires_grad_(result.requires_grad)
+            return result
+        if func in MOVES and args and isinstance(args[0], torch.Tensor) and args[0].device.type == "meta":
+            return _moved_from_meta(func, args[0], args[1:], kwargs)
+        if func is torch.Tensor.copy_ and len(args) > 1 and isinstance(args[1], torch.Tensor) and \
+                args[1].device.type == "meta" and args[0].device.type != "meta":
+            return args[0]  # a GPU's tensor filled from a CPU one: the values do not matter here
+        if func not in (torch.Tensor.__getitem__, torch.Tensor.__setitem__):  # a GPU's tensor indexed by CPU indices
+            inputs = [t for t in _tensors_among([*args, *kwargs.values()]) if t.dim() > 0]
+            devices = {t.device.type for t in inputs}
+            if "meta" in devices and "cpu" in devices:
+                raise RuntimeError("Expected all tensors to be on the same device, but found at least two devices: "
+                                   "a tensor made on the CPU met the inputs, on the GPU")
+        return func(*args, **kwargs)
+
+
+def _moved_from_meta(func, tensor, args, kwargs):
+    """``tensor.to(...)``, ``.cpu()`` or ``.type_as(...)`` of a meta tensor: zeros of its shape on the device it
+    goes to, with the dtype it is given."""
+    device, dtype = None, kwargs.get("dtype")
+    if func is torch.Tensor.cpu:
+        device = torch.device("cpu")
+    for value in [*args, kwargs.get("device"), kwargs.get("other")]:
+        if isinstance(value, torch.Tensor):
+            device, dtype = value.device, dtype or value.dtype
+        elif isinstance(value, (str, torch.device)):
+            device = torch.device(value)
+        elif isinstance(value, torch.dtype):
+            dtype = value
+    if device is None or device.type == "meta":
+        return func(tensor, *args, **kwargs)
+    return torch.zeros(tensor.shape, dtype=dtype or tensor.dtype, device=device)
 
 
 class _Lent:
@@ -157,13 +255,18 @@ class KernelSide(Wire):
         return answer
 
     def request_attribute(self, lent_id, name):
-        answer = self._request({"callback": lent_id, "getattr": name})
-        if answer.get("callable"):
-            return lambda *args, **kwargs: self.request_call(lent_id, name, args, kwargs)
-        return self.decode(answer["result"])
+        with AsOnAGPU.paused():  # the judge's own work
+            answer = self._request({"callback": lent_id, "getattr": name})
+            if answer.get("callable"):
+                return lambda *args, **kwargs: self.request_call(lent_id, name, args, kwargs)
+            return self.decode(answer["result"])
 
     def request_call(self, lent_id, method, args, kwargs):
         """A lent object's method, computed by the grading process, differentiable in its arguments."""
+        with AsOnAGPU.paused():  # the judge's own work: tensors sent and received as they are
+            return self._request_call(lent_id, method, args, kwargs)
+
+    def _request_call(self, lent_id, method, args, kwargs):
         self.keeping = False
         try:
             request = {"callback": lent_id, "method": method, "args": self.encode(list(args)),
@@ -214,8 +317,7 @@ class KernelSide(Wire):
                 given = [(t, _snapshot(t)) for t in tensors_in([args, kwargs])]
                 torch.manual_seed(question["seed"])  # the judge's samples, the same at every grading
                 sizes = TensorSizes() if question.get("measure") else contextlib.nullcontext()
-                default_device = question.get("default_device")
-                with sizes, torch.device(default_device) if default_device else contextlib.nullcontext():
+                with sizes, AsOnAGPU() if question.get("as_on_a_gpu") else contextlib.nullcontext():
                     result = obj(*args, **kwargs)
                 changed = [[index, self.encode(t.detach())] for index, (t, before) in enumerate(given)
                            if before is not None and not _same(t, before)]

@@ -20,23 +20,72 @@ def test_expect_tensor_says_what_came_and_hints_at_a_missing_return():
 
 
 def test_expect_on_device_fails_an_answer_that_makes_its_tensors_on_the_cpu():
-    mu = torch.zeros(3, 2, device="meta")
+    """The call runs as on a GPU (``called_as_on_a_gpu``): a tensor of more than one element made without a
+    device is where a GPU run leaves it, away from the inputs, whether it reaches the result or meets them."""
+    mu = torch.zeros(3, 2)
     expect_on_device("z", lambda m: m + torch.randn_like(m), mu, shape=(3, 2))
     expect_on_device("pair", lambda m: (m, m.exp()), mu)
-    # an answer that reads values cannot run there; torch.distributions checking its arguments is one
-    expect_on_device("z", lambda m: torch.distributions.Normal(m, m.exp()).rsample(), mu, shape=(3, 2))
-    with pytest.raises(AssertionError, match=r"z on the meta device: expected shape \(3, 2\), got \(3,\)"):
+    with pytest.raises(AssertionError, match=r"z, run as on a GPU \(its inputs there\): expected shape \(3, 2\), got \(3,\)"):
         expect_on_device("z", lambda m: m.sum(1), mu, shape=(3, 2))
-    with pytest.raises(AssertionError, match=r"pair: .* got tensors on cpu\."):
+    with pytest.raises(AssertionError, match=r"pair, run as on a GPU .* expected its result on the GPU, where the inputs "
+                                             r"are, got a tensor on the CPU: a tensor of more than one element made "
+                                             r"without a device"):
         expect_on_device("pair", lambda m: (m, torch.zeros(2)), mu)
-    with pytest.raises(AssertionError, match=r"z: its inputs are on the meta device .* raised RuntimeError.* Hint: where mu is"):
+    with pytest.raises(AssertionError, match=r"z, run as on a GPU .* fails where a tensor it made meets the inputs "
+                                             r"\(RuntimeError\): .* Hint: where mu is"):
         expect_on_device("z", lambda m: m + torch.randn(m.shape), mu, hint="where mu is")
-    with pytest.raises(AssertionError, match=r"z: .* expected its result there too, got tensors on cpu\."):
+    with pytest.raises(AssertionError, match=r"expected its result on the GPU"):
         expect_on_device("z", lambda m: torch.randn(m.shape), mu)
+    with pytest.raises(AssertionError, match=r"fails where a tensor it made meets the inputs"):  # a matrix product too
+        expect_on_device("z", lambda m: m.T @ torch.ones(3, 2), mu)
     with pytest.raises(AssertionError, match="expected a torch.Tensor, got NoneType"):
         expect_on_device("z", lambda m: None, mu)
+
+
+def test_expect_on_device_catches_a_cpu_tensor_behind_a_distribution():
+    """A torch.distributions object validates its arguments by reading their values: built from the inputs it
+    runs, and one built from a tensor made on the CPU fails as on a GPU, as does a CPU noise added after it."""
+    Normal, kl = torch.distributions.Normal, torch.distributions.kl_divergence
+    mu = torch.zeros(3, 2)
+    expect_on_device("z", lambda m: Normal(m, m.exp()).rsample(), mu, shape=(3, 2))
+    expect_on_device("kl", lambda m: kl(Normal(m, m.exp()), Normal(torch.zeros_like(m), torch.ones_like(m))), mu)
+    expect_on_device("kl", lambda m: kl(Normal(m, m.exp()), Normal(0.0, 1.0)), mu)
+    with pytest.raises(AssertionError, match="made without a device"):
+        expect_on_device("kl", lambda m: kl(Normal(m, m.exp()), Normal(torch.zeros(m.shape), torch.ones(m.shape))), mu)
+    with pytest.raises(AssertionError, match="made without a device"):
+        expect_on_device("z", lambda m: m + Normal(m, m.exp()).stddev * torch.randn(m.shape), mu)
+    with pytest.raises(AssertionError, match="made without a device"):
+        expect_on_device("log q(y)", lambda m: torch.distributions.Categorical(logits=m).log_prob(torch.arange(3)),
+                         torch.zeros(3, 4))
+
+
+def test_expect_on_device_passes_answers_that_read_values_and_use_scalars():
+    """The inputs' values can be read (a GPU's tensors can be copied to the CPU); a copy back to the inputs'
+    device is where they are; a tensor of one element made without a device mixes with them, as a CPU scalar
+    with a GPU's tensors."""
+    y = torch.tensor([2, 0, 1])
+    expect_on_device("one_hot", lambda y: torch.eye(3, device=y.device)[y.tolist()], y, shape=(3, 3))
+    expect_on_device("one_hot", lambda y: torch.nn.functional.one_hot(y.cpu(), 3).to(y.device), y, shape=(3, 3))
+    expect_on_device("one_hot", lambda y: torch.eye(3)[y.cpu()].to(y.device), y, shape=(3, 3))
+    expect_on_device("one_hot", lambda y: torch.zeros(3, 3).type_as(y.float()), y, shape=(3, 3))
+    expect_on_device("log", lambda m: m * torch.tensor(2 * math.pi).log() + torch.tensor([1.0]), torch.zeros(3, 2))
+    with pytest.raises(AssertionError, match="expected its result on the GPU"):
+        expect_on_device("one_hot", lambda y: torch.eye(3)[y.tolist()], y)
+
+
+def test_expect_on_device_reports_the_answers_own_error_as_expect_returns_does():
+    mu = torch.zeros(3, 2)
+    with pytest.raises(AssertionError, match=r"^z: expected a result, got RuntimeError: mat1 and mat2 shapes cannot be "
+                                             r"multiplied \(3x2 and 5x5\)$"):
+        expect_on_device("z", lambda m: m @ torch.ones(5, 5, device=m.device), mu, hint="where mu is")
     with pytest.raises(NotImplementedError):  # an exercise not yet written says so itself
         expect_on_device("z", lambda m: (_ for _ in ()).throw(NotImplementedError("write it")), mu)
+
+
+def test_a_run_as_on_a_gpu_ends_with_the_call():
+    from vae_helpers.checks import called_as_on_a_gpu
+    assert called_as_on_a_gpu(lambda: torch.zeros(2, 2)).device.type == "meta"
+    assert torch.zeros(2, 2).device.type == "cpu" and called_as_on_a_gpu(lambda: torch.zeros(())).device.type == "cpu"
 
 
 def test_expect_uncorrelated_fails_noise_shared_between_entries():

@@ -1,8 +1,8 @@
 """Hidden tests judged in the grading process (judge/): answers are plain data, decoded without running
 anything from the kernel; a kernel that misbehaves fails the exercise with a message; nothing the kernel
 does can pass a check it does not compute; what the student's code does to its tensor arguments is seen
-by the checks after the call; tensors on the meta device travel both ways. Each test that judges a cell
-writes a small hidden test module into its tmp_path and talks to a real kernel."""
+by the checks after the call; tensors on the meta device travel both ways, and a call may run as on a GPU.
+Each test that judges a cell writes a small hidden test module into its tmp_path and talks to a real kernel."""
 import inspect
 import math
 import re
@@ -584,30 +584,75 @@ def judged_both_ways(kernel, tmp_path, student_code, module, test, name, reason)
             plain(namespace[name])
 
 
-DEFAULT_DEVICE = '''
+GPU_RUN = '''
 import torch
-from vae_helpers.checks import PASSED, called_with_default_device, expect_equal
+from vae_helpers.checks import PASSED, expect_on_device
 
 
-def test_made_where_its_input_is(ones_like):
-    x = torch.zeros(2, 3)
-    out = called_with_default_device("meta", ones_like, x)
-    expect_equal("the device of ones_like(x on the CPU) with the default device meta", out.device.type, "cpu")
+def test_made_where_its_input_is(one_hot):
+    expect_on_device("one_hot(y, 3)", one_hot, torch.tensor([2, 0, 1]), 3, shape=(3, 3), hint="device=y.device.")
+    print(PASSED)
+'''
+MADE_ON_THE_CPU = ("a tensor of more than one element made without a device (torch.randn(shape), torch.zeros(n, k), "
+                   "torch.arange(k), torch.tensor(a list), ...) is made on the CPU, also on a GPU, while the inputs are "
+                   "on the GPU. Hint: device=y.device.")
+
+
+@pytest.mark.parametrize("body, reason", [
+    ("torch.eye(k, device=y.device)[y.tolist()]", "passed"),  # the values of y read in the kernel
+    ("torch.nn.functional.one_hot(y.cpu(), k).to(y.device) * torch.tensor(1.0)", "passed"),  # a scalar stays
+    ("torch.eye(k)[y]", "AssertionError: one_hot(y, 3), run as on a GPU (its inputs there): expected its result on the "
+                        "GPU, where the inputs are, got a tensor on the CPU: " + MADE_ON_THE_CPU),
+    ("(y[:, None] == torch.arange(k)).float()", "AssertionError: one_hot(y, 3), run as on a GPU (its inputs there): it "
+                                                "fails where a tensor it made meets the inputs (RuntimeError): "
+                                                + MADE_ON_THE_CPU),
+    ("y.view(2, 2)", "AssertionError: one_hot(y, 3): expected a result, got RuntimeError: shape '[2, 2]' is invalid "
+                     "for input of size 3"),
+])
+def test_a_call_may_run_in_the_kernel_as_on_a_gpu(kernel, tmp_path, body, reason):
+    """A tensor the student's function makes without a device is made in the kernel, where the function runs, so
+    the kernel runs the call as on a GPU (``judge.kernel_side.AsOnAGPU``), its inputs' values readable there; the
+    same check, run on the plain function, runs it so here. The student's own error is reported as such."""
+    judged_both_ways(kernel, tmp_path, f"import torch\ndef one_hot(y, k):\n    return {body}\n", GPU_RUN,
+                     "test_made_where_its_input_is", "one_hot", reason)
+
+
+GPU_RUN_LENT = '''
+import torch
+from torch import nn
+from vae_helpers.checks import PASSED, expect_on_device
+
+
+class Joined(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.linear = nn.Linear(5, 2)
+
+    def forward(self, h, one_hot):
+        return self.linear(torch.cat([h, one_hot], dim=1))
+
+
+def test_lent(encode, student):
+    model = student.lend(Joined().requires_grad_(False), methods=())
+    expect_on_device("encode(model, h, y)", encode, model, torch.zeros(3, 2), torch.tensor([2, 0, 1]), shape=(3, 2),
+                     hint="device=h.device.")
     print(PASSED)
 '''
 
 
-@pytest.mark.parametrize("body, reason", [
-    ("torch.ones(x.shape, device=x.device)", "passed"),
-    ("torch.ones(x.shape)", "AssertionError: the device of ones_like(x on the CPU) with the default device meta: "
-                            "expected 'cpu', got 'meta'."),
+@pytest.mark.parametrize("one_hot, passes", [
+    ("torch.nn.functional.one_hot(y, 3).to(h)", True),
+    ("torch.eye(3, device=h.device)[y.tolist()]", True),
+    ("torch.eye(3)[y]", False),  # the lent model meets the CPU's one-hot vectors in the grading process
 ])
-def test_a_call_may_run_with_the_kernels_default_device_set(kernel, tmp_path, body, reason):
-    """A tensor the student's function makes without a device lands on the default device of the kernel, where
-    the function runs, so the kernel sets it for the call; the same check, run on the plain function, sets it
-    here."""
-    judged_both_ways(kernel, tmp_path, f"import torch\ndef ones_like(x):\n    return {body}\n", DEFAULT_DEVICE,
-                     "test_made_where_its_input_is", "ones_like", reason)
+def test_a_lent_model_called_in_a_run_as_on_a_gpu_gets_what_the_call_made(kernel, tmp_path, one_hot, passes):
+    """The judge's own work in the kernel (a request to the grading process) is not run as on a GPU: what the
+    call made travels as it is, and the lent model, computed in the grading process, meets it there."""
+    run(kernel, f"import torch\ndef encode(model, h, y):\n    return model(h, {one_hot})\n")
+    got = verdict(judged(kernel, tmp_path, GPU_RUN_LENT, "test_lent"))
+    assert got == "passed" if passes else got.startswith(
+        "AssertionError: encode(model, h, y), run as on a GPU (its inputs there): it fails where a tensor it made "
+        "meets the inputs"), got
 
 
 # what a call held at once

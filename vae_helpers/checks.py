@@ -161,30 +161,54 @@ def expect_gradient(name: str, output: torch.Tensor, wrt: torch.Tensor) -> torch
     return gradient
 
 
-def expect_on_device(name: str, function, *args, shape=None, hint: str = "") -> None:
-    """Call ``function(*args)`` with tensors on PyTorch's ``meta`` device (shapes without values, a stand-in
-    for a GPU): every tensor it returns must be there too (the first of shape ``shape``), so an answer that
-    makes its tensors on the CPU fails here, as it would on a GPU. An answer that reads values (``.item()``,
-    or torch.distributions checking its arguments) cannot be run there, and passes this check."""
+# what an error says when tensors on two devices met, in a run as on a GPU (``called_as_on_a_gpu``): PyTorch's own
+# words, the meta device named (the CPU's stand-in), or a lent model's request that failed so at grading
+DEVICE_MISMATCH = re.compile(r"\bmeta\b|same device|expected device|two devices|device mismatch", re.IGNORECASE)
+MADE_WITHOUT_A_DEVICE = ("a tensor of more than one element made without a device (torch.randn(shape), torch.zeros(n, "
+                         "k), torch.arange(k), torch.tensor(a list), ...) is made on the CPU, also on a GPU, while the "
+                         "inputs are on the GPU")
+
+
+def called_as_on_a_gpu(function, *args, **kwargs):
+    """``function(*args, **kwargs)`` on the CPU tensors given, run as it would run on a GPU with its inputs there
+    (``judge.kernel_side.AsOnAGPU``): a tensor of more than one element that the call makes without a device lands
+    on PyTorch's meta device (the CPU's place), and an operation that mixes it with the inputs raises. At grading,
+    where ``function`` runs in the student's kernel, the kernel runs the call so."""
+    in_the_kernel = getattr(type(function), "_called_as_on_a_gpu", None)  # the judge's stand-in for a student function
+    if in_the_kernel is not None:
+        return in_the_kernel(function, *args, **kwargs)
+    from judge.kernel_side import AsOnAGPU
+
+    with AsOnAGPU():
+        return function(*args, **kwargs)
+
+
+def expect_on_device(name: str, function, *args, shape=None, hint: str = ""):
+    """Call ``function(*args)`` on the CPU tensors given, run as on a GPU (``called_as_on_a_gpu``), and return its
+    result: every tensor it returns must be where the inputs are (the first of shape ``shape``). A tensor of more
+    than one element made without a device, which on a GPU stays on the CPU, fails the check, named, with ``hint``,
+    whether it reached the result or an operation met it with the inputs. The inputs' values can be read (the run
+    checks devices; a tensor copied from the CPU's place to the inputs' device holds zeros). Any other error is the
+    answer's own, reported as ``expect_returns`` reports it."""
+    where = f"{name}, run as on a GPU (its inputs there)"
     try:
-        result = function(*args)
-    except NotImplementedError:
-        raise
-    except (RuntimeError, TypeError, ValueError) as error:
-        if "cannot be called on meta tensors" in str(error):
-            return
-        raise AssertionError(f"{name}: its inputs are on the meta device (a stand-in for a GPU), and it raised "
-                             f"{type(error).__name__}: {str(error)[:160]} (a tensor it made is elsewhere)."
-                             + (f" Hint: {hint}" if hint else "")) from None
+        result = called_as_on_a_gpu(function, *args)
+    except Exception as error:  # noqa: BLE001 - sorted below: a device's error, or the answer's own
+        if not DEVICE_MISMATCH.search(str(error)):
+            def again():
+                raise error
+            return expect_returns(name, again)
+        raise AssertionError(f"{where}: it fails where a tensor it made meets the inputs ({type(error).__name__}): "
+                             f"{MADE_WITHOUT_A_DEVICE}." + (f" Hint: {hint}" if hint else "")) from None
     outputs = [result] if isinstance(result, torch.Tensor) else [t for t in result if isinstance(t, torch.Tensor)] \
         if isinstance(result, (tuple, list)) else []
     if shape is not None:
-        expect_shape(f"{name} on the meta device", outputs[0] if outputs else result, shape)
+        expect_shape(where, outputs[0] if outputs else result, shape)
     expect_tensor(name, outputs[0] if outputs else result)
-    elsewhere = sorted({str(t.device) for t in outputs if t.device.type != "meta"})
-    if elsewhere:
-        raise AssertionError(f"{name}: its inputs are on the meta device (a stand-in for a GPU); expected its "
-                             f"result there too, got tensors on {', '.join(elsewhere)}." + (f" Hint: {hint}" if hint else ""))
+    if any(t.device.type == "meta" for t in outputs):
+        raise AssertionError(f"{where}: expected its result on the GPU, where the inputs are, got a tensor on the CPU: "
+                             f"{MADE_WITHOUT_A_DEVICE}." + (f" Hint: {hint}" if hint else ""))
+    return result
 
 
 def expect_draws_of_q(z: torch.Tensor, mu: torch.Tensor) -> None:
@@ -203,31 +227,29 @@ def expect_draws_of_q(z: torch.Tensor, mu: torch.Tensor) -> None:
 
 
 def expect_draw_on_device(name: str, model, *inputs, latent_dim: int = 20) -> None:
-    """``model(*inputs)`` with stand-ins for ``model.encode``, which returns a mu and a logvar of shape
-    (batch, ``latent_dim``) on PyTorch's ``meta`` device (a stand-in for a GPU), and for ``model.decode``, which
-    returns the z it is given: forward's draw and everything it returns must be on that device too, so a noise
-    made on the CPU fails here, as it would on a GPU. ``inputs`` are moved to the meta device; the stand-ins
-    replace the model's own encode and decode for good."""
+    """``model(*inputs)`` run as on a GPU (``expect_on_device``) with stand-ins for ``model.encode``, which returns
+    a mu and a logvar of shape (batch, ``latent_dim``) where the inputs are, and for ``model.decode``, which returns
+    the z it is given: forward's draw and everything it returns must be there too, so a noise made on the CPU
+    fails here, as it would on a GPU. The stand-ins replace the model's own encode and decode for good."""
     batch = len(inputs[0])
-    model.encode = lambda *_: (torch.zeros(batch, latent_dim, device="meta"),
-                               torch.zeros(batch, latent_dim, device="meta"))
+    model.encode = lambda *_: (torch.zeros(batch, latent_dim, device="cpu"),  # made where the inputs are
+                               torch.zeros(batch, latent_dim, device="cpu"))
     model.decode = lambda z, *_: z
-    expect_on_device(name, model, *(t.to("meta") if isinstance(t, torch.Tensor) else t for t in inputs),
-                     shape=(batch, latent_dim),
+    expect_on_device(name, model, *inputs, shape=(batch, latent_dim),
                      hint="draw the noise on the device of mu and logvar (torch.randn_like(mu)), not on the CPU.")
 
 
-class _MetaEncoder(torch.nn.Module):
-    """A stand-in for a model's ``encoder`` whose q = N(0, I) has its loc and scale on PyTorch's meta device (a
-    stand-in for a GPU), whatever the image."""
+class _ZeroEncoder(torch.nn.Module):
+    """A stand-in for a model's ``encoder`` whose q = N(0, I) has its loc and scale where the inputs are (the CPU,
+    the GPU's place in a run as on a GPU), whatever the image."""
 
     def __init__(self, latent_dim):
         super().__init__()
         self.latent_dim = latent_dim
 
     def forward(self, x):
-        return torch.distributions.Normal(torch.zeros(len(x), self.latent_dim, device="meta"),
-                                          torch.ones(len(x), self.latent_dim, device="meta"), validate_args=False)
+        return torch.distributions.Normal(torch.zeros(len(x), self.latent_dim, device="cpu"),
+                                          torch.ones(len(x), self.latent_dim, device="cpu"))
 
 
 class _Identity(torch.nn.Module):
@@ -238,25 +260,13 @@ class _Identity(torch.nn.Module):
 
 
 def expect_draw_on_device_of_q(name: str, model, images: torch.Tensor, latent_dim: int = 20) -> None:
-    """``model(images)`` with stand-ins for ``model.encoder``, whose q has its loc and scale on PyTorch's ``meta``
-    device, and for ``model.decoder``, which returns the z it is given: forward's draw must be on q's device, so a
-    noise made on the CPU fails here, as it would on a GPU. The stand-ins replace the model's own networks for
-    good; ``images`` are moved to the meta device."""
-    model.encoder, model.decoder = _MetaEncoder(latent_dim), _Identity()
-    expect_on_device(name, model, images.to("meta"), shape=(len(images), latent_dim),
+    """``model(images)`` run as on a GPU (``expect_on_device``) with stand-ins for ``model.encoder``, whose q has
+    its loc and scale where the images are, and for ``model.decoder``, which returns the z it is given: forward's
+    draw must be on q's device, so a noise made on the CPU fails here, as it would on a GPU. The stand-ins replace
+    the model's own networks for good."""
+    model.encoder, model.decoder = _ZeroEncoder(latent_dim), _Identity()
+    expect_on_device(name, model, images, shape=(len(images), latent_dim),
                      hint="draw z with q.rsample(), which makes its noise on the device of q's tensors.")
-
-
-def called_with_default_device(device: str, function, *args, **kwargs):
-    """``function(*args, **kwargs)`` run with PyTorch's default device set to ``device`` (``"meta"``, a stand-in
-    for a GPU): a tensor the call makes without saying where lands there, so a check sees whether an answer makes
-    its tensors where its inputs are. At grading, where ``function`` runs in the student's kernel, the kernel sets
-    its own default device for the call."""
-    in_the_kernel = getattr(type(function), "_called_with_default_device", None)  # the judge's stand-in
-    if in_the_kernel is not None:
-        return in_the_kernel(function, device, *args, **kwargs)
-    with torch.device(device):
-        return function(*args, **kwargs)
 
 
 def largest_tensor_made(function, *args, **kwargs):

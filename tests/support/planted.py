@@ -15,9 +15,14 @@ MISTAKES = [
      "test_reparameterize"),
     ("01_elbo", "torch-normal", "reparameterize",
      "return mu + std * torch.randn_like(std)", "return torch.normal(mu, std)", "test_reparameterize"),
-    # the noise made on the CPU, whatever the device of mu: a GPU's tensors (here the meta device's) then fail
+    # the noise made on the CPU, whatever the device of mu: a GPU's tensors then fail (the checks run the call as on a GPU)
     ("01_elbo", "noise-made-on-the-cpu", "reparameterize",
      "return mu + std * torch.randn_like(std)", "return mu + std * torch.randn(std.shape, dtype=std.dtype)",
+     "test_reparameterize"),
+    # the same CPU noise behind a torch.distributions object, which validates its arguments by reading their values
+    ("01_elbo", "noise-made-on-the-cpu-behind-a-normal", "reparameterize",
+     "return mu + std * torch.randn_like(std)",
+     "q = torch.distributions.Normal(mu, std)\n    return q.loc + q.scale * torch.randn(q.loc.shape)",
      "test_reparameterize"),
     ("01_elbo", "one-noise-for-all-entries", "reparameterize",
      "return mu + std * torch.randn_like(std)", "return mu + std * torch.randn(1)", "test_reparameterize"),
@@ -297,7 +302,7 @@ MISTAKES = [
      "y = one_hot(labels, model.n_classes)", "y = one_hot(labels, 10)", "test_cvae_loss"),
     ("04_conditional_vae", "labels-one-hot-int64", "cvae_loss",
      "y = one_hot(labels, model.n_classes)", "y = F.one_hot(labels, model.n_classes)", "test_cvae_loss"),
-    # the noise made on the CPU, whatever the device of mu: a GPU's tensors (here the meta device's) then fail
+    # the noise made on the CPU, whatever the device of mu: a GPU's tensors then fail (the checks run the call as on a GPU)
     ("04_conditional_vae", "noise-made-on-the-cpu", "conditional_vae",
      "z = mu + torch.exp(0.5 * logvar) * torch.randn_like(mu)", "z = mu + torch.exp(0.5 * logvar) * torch.randn(mu.shape)",
      "test_conditional_vae"),
@@ -623,12 +628,23 @@ MISTAKES = [
      "one_hot = F.one_hot(y, model.n_classes).to(h.dtype)",
      "p = next(model.parameters())\n    one_hot = F.one_hot(y, model.n_classes).to(dtype=p.dtype, device=p.device)",
      "test_labelled_bound"),
-    # tensors made on the CPU, whatever the device of h: a GPU's tensors (here the meta device's) then fail
+    # tensors made on the CPU, whatever the device of h: a GPU's tensors then fail (the checks run the call as on a GPU)
     ("08_semi_supervised", "labelled-noise-made-on-the-cpu", "labelled_bound",
      "z = mu + torch.exp(0.5 * logvar) * torch.randn_like(mu)",
      "z = mu + torch.exp(0.5 * logvar) * torch.randn(mu.shape, dtype=mu.dtype)", "test_labelled_bound"),
     ("08_semi_supervised", "labelled-one-hot-made-on-the-cpu", "labelled_bound",
      "one_hot = F.one_hot(y, model.n_classes).to(h.dtype)", "one_hot = torch.eye(model.n_classes, dtype=h.dtype)[y]",
+     "test_labelled_bound"),
+    # the same behind torch.distributions objects, which validate their arguments by reading their values: a prior
+    # made on the CPU, a CPU noise added to q's mean
+    ("08_semi_supervised", "labelled-prior-made-on-the-cpu-behind-a-normal", "labelled_bound",
+     "kl = 0.5 * (logvar.exp() + mu.pow(2) - 1.0 - logvar).sum(1)",
+     "q = torch.distributions.Normal(mu, torch.exp(0.5 * logvar))\n"
+     "    prior = torch.distributions.Normal(torch.zeros(mu.shape), torch.ones(mu.shape))\n"
+     "    kl = torch.distributions.kl_divergence(q, prior).sum(1)", "test_labelled_bound"),
+    ("08_semi_supervised", "labelled-noise-made-on-the-cpu-behind-a-normal", "labelled_bound",
+     "z = mu + torch.exp(0.5 * logvar) * torch.randn_like(mu)",
+     "q = torch.distributions.Normal(mu, torch.exp(0.5 * logvar))\n    z = mu + q.stddev * torch.randn(mu.shape)",
      "test_labelled_bound"),
     ("08_semi_supervised", "unlabelled-device-from-parameters", "unlabelled_bound",
      "classes = torch.arange(k, device=h.device)", "classes = torch.arange(k, device=next(model.parameters()).device)",
@@ -636,6 +652,15 @@ MISTAKES = [
     # the classes made on the CPU, whatever the device of h (as the labelled bound's tensors above)
     ("08_semi_supervised", "unlabelled-classes-made-on-the-cpu", "unlabelled_bound",
      "classes = torch.arange(k, device=h.device)", "classes = torch.arange(k)", "test_unlabelled_bound"),
+    ("08_semi_supervised", "unlabelled-classes-made-on-the-cpu-behind-a-categorical", "unlabelled_bound",
+     "classes = torch.arange(k, device=h.device).repeat(len(h))\n"
+     "    table = labelled_bound(model, h.repeat_interleave(k, dim=0), classes).view(len(h), k)\n"
+     "    log_q = F.log_softmax(model.classify(h), dim=1)\n"
+     "    return (log_q.exp() * (table - log_q)).sum(1)",
+     "q_y = torch.distributions.Categorical(logits=model.classify(h))\n"
+     "    classes = torch.arange(k).repeat(len(h))\n"
+     "    table = labelled_bound(model, h.repeat_interleave(k, dim=0), classes).view(len(h), k)\n"
+     "    return (q_y.probs * table).sum(1) + q_y.entropy()", "test_unlabelled_bound"),
     # the checks say so in the course's words, not with backward's bare RuntimeError
     ("08_semi_supervised", "unlabelled-result-detached", "unlabelled_bound",
      "return (log_q.exp() * (table - log_q)).sum(1)", "return (log_q.exp() * (table - log_q)).sum(1).detach()",
@@ -1013,6 +1038,11 @@ ALTERNATIVES = [
          "    prior = torch.distributions.Normal(torch.zeros_like(mu), torch.ones_like(mu))\n"
          "    kl = torch.distributions.kl_divergence(q, prior).sum(1).mean()"),
     ]),
+    # correct on a GPU, reading the labels' values: the rows of an identity on the labels' device, picked by a list
+    ("04_conditional_vae", [
+        ("one_hot", "return F.one_hot(labels.long(), n_classes).float()",
+         "return torch.eye(n_classes, device=labels.device)[labels.tolist()]"),
+    ]),
     # scikit-learn's mutual_info_score of the labels and each dimension's bins
     ("05_beta_vae", [
         ("class_information", "    n_classes = int(labels.max()) + 1\n",
@@ -1124,6 +1154,19 @@ ALTERNATIVES = [
         ("labelled_bound", "one_hot = F.one_hot(y, model.n_classes)",
          "one_hot = F.one_hot(y, model.encoder[0].in_features - h.shape[1])"),
         ("unlabelled_bound", "k = model.n_classes", "k = model.classifier[-1].out_features"),
+    ]),
+    # correct on a GPU, reading the classes' values: a one-hot filled from y.tolist(), with log(2 pi) as a 0-dim
+    # tensor made on the CPU (a CPU scalar mixes with a GPU's tensors); and one made on the CPU and moved to h
+    ("08_semi_supervised", [
+        ("labelled_bound", "one_hot = F.one_hot(y, model.n_classes).to(h.dtype)",
+         "one_hot = torch.zeros(len(y), model.n_classes, dtype=h.dtype, device=h.device)\n"
+         "    for i, c in enumerate(y.tolist()):\n        one_hot[i, c] = 1.0"),
+        ("labelled_bound", "-0.5 * (math.log(2 * math.pi) + h_logvar",
+         "-0.5 * (torch.tensor(2 * math.pi).log() + h_logvar"),
+    ]),
+    ("08_semi_supervised", [
+        ("labelled_bound", "one_hot = F.one_hot(y, model.n_classes).to(h.dtype)",
+         "one_hot = F.one_hot(y.cpu(), model.n_classes).to(h)"),
     ]),
     ("09_vq_vae", [
         ("causal_mask", "mask = torch.ones(size, size)\n    centre = size // 2\n"

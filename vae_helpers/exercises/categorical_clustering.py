@@ -40,7 +40,7 @@ def gumbel_softmax_sample(gumbel_softmax_sample):
                                                               "last: draw the noise in the shape of logits.")
     expect_shape("gumbel_softmax_sample(logits of shape (2, 3, 4), tau=0.5)", batched, (2, 3, 4))
     expect_on_device("gumbel_softmax_sample(logits of shape (2, 3, 4), tau=0.5)", gumbel_softmax_sample,
-                     torch.zeros(2, 3, 4, device="meta"), 0.5, shape=(2, 3, 4),
+                     torch.zeros(2, 3, 4), 0.5, shape=(2, 3, 4),
                      hint="draw the uniform noise on the device of logits, not on the CPU (nor on 'cuda').")
     print(PASSED)
 

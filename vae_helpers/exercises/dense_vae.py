@@ -58,7 +58,7 @@ def dense_vae(DenseVAE):
     expect_equal("shape of what forward returns when self.decode returns the z it is given", tuple(z.shape),
                  (5000, 20), hint=through)
     expect_draws_of_q(z, known_mu)
-    expect_draw_on_device("model(4 images) when encode returns mu and logvar on the meta device", model,
+    expect_draw_on_device("model(4 images) when encode returns mu and logvar of shape (4, 20)", model,
                           torch.rand(4, 1, 28, 28))
     print(PASSED)
 

