@@ -818,6 +818,12 @@ MISTAKES = [
      "return nll / (dimensions * math.log(2)) + math.log2(max(scale - 1, 1))", "test_bits_per_dim"),
     ("10_colour_images", "bpd-channels-as-the-dimensions", "bits_per_dim",
      "dimensions = math.prod(image_shape)", "dimensions = image_shape[0]", "test_bits_per_dim"),
+    # tensors of more than one element made without a device: on a GPU they stay on the CPU, away from the inputs
+    ("10_colour_images", "dlogistic-half-bins-made-on-the-cpu", "discretised_logistic_log_prob",
+     "half_bin = 0.5 / 255", "half_bin = torch.full(x.shape, 0.5 / 255)", "test_discretised_logistic_log_prob"),
+    ("10_colour_images", "bpd-offset-made-on-the-cpu", "bits_per_dim",
+     "return nll / (dimensions * math.log(2)) + math.log2(scale)",
+     "return nll / (dimensions * math.log(2)) + torch.full(nll.shape, math.log2(scale))", "test_bits_per_dim"),
 ]
 
 

@@ -83,8 +83,7 @@ def discretised_logistic_log_prob(log_prob):
         expect_finite(f"the gradient of log P in {name} at pixels far from their mean", gradient,
                       hint="torch.where passes back the gradient of both branches: a branch that is inf or NaN where "
                            "it is not chosen still makes a NaN gradient. Make every branch finite everywhere.")
-    expect_on_device("discretised_logistic_log_prob(x, mean, log_scale on the meta device)", log_prob,
-                     x.to("meta"), mean.to("meta"), log_scale.to("meta"), shape=x.shape,
+    expect_on_device("discretised_logistic_log_prob(x, mean, log_scale)", log_prob, x, mean, log_scale, shape=x.shape,
                      hint="make any tensor you need on the device of x (torch.full_like, or plain Python numbers).")
     print(PASSED)
 
@@ -112,7 +111,7 @@ def bits_per_dim(bits_per_dim):
     expect_close("bits_per_dim(nll = [4000, 8000], (3, 32, 32), scale 1): a discrete model's -log P, in bits per "
                  "dimension", discrete, torch.tensor([4000.0, 8000.0]) / (dims * math.log(2)), atol=1e-4, rtol=1e-5,
                  hint="with scale 1 each level's cube has side 1: take the scale from the argument, not 256.")
-    expect_on_device("bits_per_dim(nll on the meta device, (3, 32, 32), 256)", bits_per_dim,
-                     torch.zeros(4, device="meta"), (3, 32, 32), 256, shape=(4,),
+    expect_on_device("bits_per_dim(nll of shape (4,), (3, 32, 32), 256)", bits_per_dim, torch.zeros(4), (3, 32, 32), 256,
+                     shape=(4,),
                      hint="compute with nll and Python numbers; a tensor you make goes on nll's device.")
     print(PASSED)
