@@ -116,17 +116,28 @@ def latent_scatter(latents: torch.Tensor, labels: torch.Tensor, method: str = "p
 def level_probabilities(probabilities: dict, title: str = "", ylabel: str = "probability") -> Figure:
     """One panel per distribution over the levels 0, ..., L - 1 of a sub-pixel (``{panel title: L probabilities}``),
     drawn as bars, with their sum in the panel's corner."""
-    fig = Figure(figsize=(3.6 * len(probabilities), 2.8))
-    for i, (name, values) in enumerate(probabilities.items()):
+    fig, axes = _row_of_panels(len(probabilities), height=2.8, ylabel=ylabel)
+    for ax, (name, values) in zip(axes, probabilities.items()):
         values = torch.as_tensor(values).detach().float().cpu()
-        ax = fig.add_subplot(1, len(probabilities), i + 1)
         ax.bar(range(len(values)), values.numpy(), width=1.0, color="tab:blue")
         ax.set_title(name, fontsize=9)
         ax.set_xlabel("level k")
         ax.text(0.97, 0.95, f"sum {values.sum().item():.4f}", transform=ax.transAxes, ha="right", va="top", fontsize=8)
-        if i == 0:
-            ax.set_ylabel(ylabel)
+    return _titled(fig, title)
+
+
+def _row_of_panels(count: int, height: float, ylabel: str):
+    """A figure of ``count`` panels side by side, gridded, the first labelled ``ylabel``: (figure, panels)."""
+    fig = Figure(figsize=(3.6 * count, height))
+    axes = [fig.add_subplot(1, count, i + 1) for i in range(count)]
+    for ax in axes:
         ax.grid(alpha=0.3)
+    axes[0].set_ylabel(ylabel)
+    return fig, axes
+
+
+def _titled(fig: Figure, title: str) -> Figure:
+    """``fig`` with ``title`` above its panels (if any), laid out."""
     if title:
         fig.suptitle(title)
     fig.tight_layout()
@@ -135,30 +146,20 @@ def level_probabilities(probabilities: dict, title: str = "", ylabel: str = "pro
 
 def loss_curves(history: dict, title: str = "", ylabel: str = "nats per image") -> Figure:
     """One panel per loss term of a training history (``{term: [value per epoch]}``)."""
-    terms = list(history)
-    fig = Figure(figsize=(3.6 * len(terms), 3))
-    for i, term in enumerate(terms):
-        ax = fig.add_subplot(1, len(terms), i + 1)
-        values = history[term]
+    fig, axes = _row_of_panels(len(history), height=3, ylabel=ylabel)
+    for ax, (term, values) in zip(axes, history.items()):
         ax.plot(range(1, len(values) + 1), values, marker="o")
         ax.set_xlabel("epoch")
         ax.set_title(term)
-        if i == 0:
-            ax.set_ylabel(ylabel)
-        ax.grid(alpha=0.3)
-    if title:
-        fig.suptitle(title)
-    fig.tight_layout()
-    return fig
+    return _titled(fig, title)
 
 
 def compared_curves(histories: dict, title: str = "", ylabel: str = "nats per image", log_y: bool = False) -> Figure:
     """Training histories of several models (``{model: {term: [value per epoch]}}``): one panel per
     term, one line per model, so that the models are compared on the same axes (``log_y``: a log scale)."""
     terms = list(next(iter(histories.values())))
-    fig = Figure(figsize=(3.6 * len(terms), 3))
-    for i, term in enumerate(terms):
-        ax = fig.add_subplot(1, len(terms), i + 1)
+    fig, axes = _row_of_panels(len(terms), height=3, ylabel=ylabel)
+    for ax, term in zip(axes, terms):
         for model, history in histories.items():
             values = history[term]
             ax.plot(range(1, len(values) + 1), values, marker="o", label=model)
@@ -166,14 +167,8 @@ def compared_curves(histories: dict, title: str = "", ylabel: str = "nats per im
             ax.set_yscale("log")
         ax.set_xlabel("epoch")
         ax.set_title(term)
-        if i == 0:
-            ax.set_ylabel(ylabel)
-            ax.legend(fontsize=8)
-        ax.grid(alpha=0.3)
-    if title:
-        fig.suptitle(title)
-    fig.tight_layout()
-    return fig
+    axes[0].legend(fontsize=8)
+    return _titled(fig, title)
 
 
 def rate_distortion(points: dict, title: str = "", distortion: str = "−log p(x|z), nats", elbo_lines: bool = True) -> Figure:
