@@ -2,8 +2,8 @@
 ``judge/__init__.py``) and asks it about what it lent.
 
 A question calls a student's function or class on the inputs sent (measuring, if asked, the largest tensor
-the call made: ``TensorSizes``; or running it, if asked, as on a GPU: ``AsOnAGPU``), reads or sets an attribute of what it returned, lists its items, or gives a
-gradient. What it returns is sent as ``wire`` data; any other object
+the call made: ``TensorSizes``; or running it, if asked, as on a GPU: ``AsOnAGPU``), reads or sets an attribute
+of what it returned, lists its items, or gives a gradient. What it returns is sent as ``wire`` data; any other object
 stays here, under a handle. An object of the grading process passed to the student's code is a stand-in
 (``_Lent``, ``_LentModule``) whose attributes and methods are requests to the grading process, computed
 there; a ``copy`` is a small network built here from its layers and weights, lent to the student's code as
@@ -46,7 +46,7 @@ FACTORIES = frozenset(getattr(torch, name) for name in (
     "randn", "rand", "randint", "randperm", "zeros", "ones", "full", "empty", "empty_strided", "eye", "arange",
     "range", "linspace", "logspace", "tensor", "as_tensor", "asarray", "from_numpy", "normal", "tril_indices",
     "triu_indices", "scalar_tensor"))
-# tensor methods that copy a tensor to another device, or ask where it is
+# tensor methods that copy a tensor to another device
 MOVES = frozenset((torch.Tensor.to, torch.Tensor.cpu, torch.Tensor.type_as))
 
 
