@@ -80,18 +80,17 @@ def expect_returns(name: str, function, *args, hint="", shape_hint: str = "", le
         return function(*args)
     except NotImplementedError:
         raise
-    except StopIteration as error:  # next() on an empty iterator: in a check, next(model.parameters()) of a lent model
-        hint = lent_hint if lent_hint and lent_model_error(error) else hint(error) if callable(hint) else hint
-        raise AssertionError(f"{name}: expected a result, got StopIteration (next() of an empty iterator)." + (f" Hint: {hint}" if hint else "")) from None
-    except (ValueError, TypeError, RuntimeError, IndexError, AttributeError) as error:
+    except (StopIteration, ValueError, TypeError, RuntimeError, IndexError, AttributeError) as error:
         if lent_hint and lent_model_error(error):
             hint = lent_hint
         elif shape_hint and shape_mismatch(error):
             hint = shape_hint
         elif callable(hint):
             hint = hint(error)
-        raise AssertionError(f"{name}: expected a result, got {type(error).__name__}: {str(error)[:160]}"
-                             + (f" Hint: {hint}" if hint else "")) from None
+        # next() on an empty iterator (in a check, next(model.parameters()) of a lent model) has no message
+        got = ("StopIteration (next() of an empty iterator)." if isinstance(error, StopIteration)
+               else f"{type(error).__name__}: {str(error)[:160]}")
+        raise AssertionError(f"{name}: expected a result, got {got}" + (f" Hint: {hint}" if hint else "")) from None
 
 
 def expect_equal(name: str, value, expected, hint: str = "") -> None:
