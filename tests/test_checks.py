@@ -239,3 +239,30 @@ def test_expect_returns_leaves_an_unwritten_exercise_its_own_message():
 
     with pytest.raises(NotImplementedError, match="^stub is yours to write: replace this line with your code.$"):
         expect_returns("stub(a long description of its arguments, as a graded cell names them)", stub, 1)
+
+
+def test_the_colour_checks_reference_holds_no_step_and_agrees_with_the_hidden_tests_exact_one():
+    """10's visible checks (installed, readable) compare with the logistic density integrated by quadrature, not with
+    Exercise 1's method, and agree with the hidden test's exact log-probability to 1e-4 nats, hundreds of scales from
+    the mean and at the edge levels too."""
+    import importlib.util
+    import inspect
+    from pathlib import Path
+
+    from vae_helpers.exercises import colour_images
+
+    source = inspect.getsource(colour_images)
+    for step in ("logsigmoid", "expm1", "log1p", "softplus", "torch.sigmoid"):
+        assert step not in source, step
+    path = Path(__file__).resolve().parents[1] / "hidden_tests" / "10_colour_images.py"
+    spec = importlib.util.spec_from_file_location("hidden_10_colour_images", path)
+    hidden = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(hidden)
+    generator = torch.Generator().manual_seed(0)
+    x = torch.cat([torch.randint(0, 256, (500,), generator=generator) / 255, torch.tensor([0.0, 1.0, 0.5, 0.1])])
+    mean = torch.cat([torch.rand(500, generator=generator) * 1.4 - 0.2, torch.tensor([1.0, 0.0, 0.1, 0.5])])
+    log_scale = torch.cat([torch.empty(500).uniform_(-7, 1, generator=generator), torch.full((4,), -7.0)])
+    expected = hidden.exact_log_prob(x, mean, log_scale)
+    assert expected.min() < -1000
+    torch.testing.assert_close(colour_images._quadrature_log_prob(x, mean, log_scale).double(), expected,
+                               atol=1e-4, rtol=1e-6)
