@@ -47,6 +47,7 @@ FACTORIES = frozenset(getattr(torch, name) for name in (
     "randn", "rand", "randint", "randperm", "zeros", "ones", "full", "empty", "empty_strided", "eye", "arange",
     "range", "linspace", "logspace", "tensor", "as_tensor", "asarray", "from_numpy", "normal", "tril_indices",
     "triu_indices", "scalar_tensor"))
+_DEVICE = torch._C.TensorBase.__dict__["device"]  # PyTorch's own reading of a tensor's device
 # tensor methods that copy a tensor to another device
 MOVES = frozenset((torch.Tensor.to, torch.Tensor.cpu, torch.Tensor.type_as))
 
@@ -80,14 +81,37 @@ class AsOnAGPU(TorchFunctionMode):
         super().__init__()
         self.pauses = 0
         self.elsewhere = _TensorSet()  # the tensors on the CPU
+        self.cpu_devices = []  # the device objects read from them (``t.device``), which name the CPU
 
     def __enter__(self):
         AsOnAGPU.running.append(self)
+        self._shadowed = torch.Tensor.__dict__.get("device")
+        torch.Tensor.device = property(self._device_of)  # a tensor's device is read without a torch function
         return super().__enter__()
 
     def __exit__(self, *exc):
         AsOnAGPU.running.remove(self)
+        if self._shadowed is None:
+            del torch.Tensor.device
+        else:
+            torch.Tensor.device = self._shadowed
         return super().__exit__(*exc)
+
+    def _device_of(self, tensor):
+        """``tensor.device``; the object read from a tensor on the CPU is remembered, so that a tensor made with
+        ``device=that`` (as a distribution of plain numbers draws its samples) is on the CPU too."""
+        device = _DEVICE.__get__(tensor)
+        if not self.pauses and tensor in self.elsewhere:
+            self.cpu_devices.append(device)
+        return device
+
+    def names_the_cpu(self, device) -> bool:
+        """A device written as the string ``"cpu"``, or read from a tensor on the CPU, names the CPU; any other
+        (``x.device`` of an input) is where the inputs are: on the machine that runs this their device is the
+        CPU too, so only where the device came from tells them apart."""
+        if isinstance(device, str):
+            return device.strip().lower().startswith("cpu")
+        return any(device is known for known in self.cpu_devices)
 
     @staticmethod
     @contextlib.contextmanager
@@ -109,20 +133,22 @@ class AsOnAGPU(TorchFunctionMode):
         inputs = list(_tensors_among([*args, *kwargs.values()]))
         if func in FACTORIES and not inputs:
             result = func(*args, **kwargs)
-            self._place(result, on_the_cpu=kwargs.get("device") is None or _names_the_cpu(kwargs["device"]))
+            self._place(result, on_the_cpu=kwargs.get("device") is None or self.names_the_cpu(kwargs["device"]))
             return result
         on_the_cpu = [tensor for tensor in inputs if tensor in self.elsewhere]
         on_the_gpu = [tensor for tensor in inputs if tensor not in self.elsewhere]
         if func in MOVES:
             result = func(*args, **kwargs)
-            self._place(result, on_the_cpu=_moved_to_the_cpu(func, args, kwargs, self.elsewhere))
+            if result is args[0]:  # nothing to copy here, where both devices are the CPU: a GPU run copies
+                result = result.view_as(result)
+            self._place(result, on_the_cpu=self._moved_to_the_cpu(func, args, kwargs))
             return result
         if self._mixes(func, args, on_the_cpu, on_the_gpu):
             raise RuntimeError("Expected all tensors to be on the same device, but found at least two devices, "
                                "cuda:0 and cpu: a tensor made on the CPU met the inputs, on the GPU")
         result = func(*args, **kwargs)
         if inputs and not _in_place(func, kwargs):
-            self._place(result, on_the_cpu=not on_the_gpu or _names_the_cpu(kwargs.get("device")))
+            self._place(result, on_the_cpu=not on_the_gpu or self.names_the_cpu(kwargs.get("device")))
         return result
 
     def _mixes(self, func, args, on_the_cpu, on_the_gpu) -> bool:
@@ -140,6 +166,21 @@ class AsOnAGPU(TorchFunctionMode):
             return bool(index) and any(isinstance(value, torch.Tensor) and value in self.elsewhere and value.dim() > 0
                                        for value in written)  # values through indices come from the same device
         return bool(on_the_gpu) and any(tensor.dim() > 0 for tensor in on_the_cpu)
+
+    def _moved_to_the_cpu(self, func, args, kwargs) -> bool:
+        """Whether ``tensor.to(...)``, ``.cpu()`` or ``.type_as(...)`` puts its result on the CPU: ``.cpu()`` does;
+        ``.to(other)`` and ``.type_as(other)`` follow ``other``; ``.to(a device)`` goes where that device is
+        (``names_the_cpu``); ``.to(a dtype)`` stays."""
+        if func is torch.Tensor.cpu:
+            return True
+        tensor, rest = args[0], [*args[1:], *kwargs.values()]
+        others = [value for value in rest if isinstance(value, torch.Tensor)]
+        if others:
+            return others[0] in self.elsewhere
+        devices = [value for value in rest if isinstance(value, (str, torch.device))]
+        if devices:
+            return self.names_the_cpu(devices[0])
+        return tensor in self.elsewhere
 
     def _place(self, result, on_the_cpu):
         for tensor in tensors_in([result]):
@@ -195,28 +236,6 @@ def _in_place(func, kwargs) -> bool:
     name = getattr(func, "__name__", "")
     return kwargs.get("out") is not None or func is torch.Tensor.__setitem__ or (
         name.endswith("_") and not name.endswith("__"))
-
-
-def _names_the_cpu(device) -> bool:
-    """A device written as the string ``"cpu"`` names the CPU; a ``torch.device`` (``x.device``) is where the
-    inputs are: on the machine that runs this their device is the CPU too, so only the string tells them apart."""
-    return isinstance(device, str) and device.strip().lower().startswith("cpu")
-
-
-def _moved_to_the_cpu(func, args, kwargs, elsewhere) -> bool:
-    """Whether ``tensor.to(...)``, ``.cpu()`` or ``.type_as(...)`` puts its result on the CPU: ``.cpu()`` and
-    ``.to("cpu")`` do; ``.to(other)`` and ``.type_as(other)`` follow ``other``; ``.to(a torch.device)`` goes where
-    the inputs are (``_names_the_cpu``); ``.to(a dtype)`` stays."""
-    if func is torch.Tensor.cpu:
-        return True
-    tensor, rest = args[0], [*args[1:], *kwargs.values()]
-    others = [value for value in rest if isinstance(value, torch.Tensor)]
-    if others:
-        return others[0] in elsewhere
-    devices = [value for value in rest if isinstance(value, (str, torch.device))]
-    if devices:
-        return _names_the_cpu(devices[0])
-    return tensor in elsewhere
 
 
 class _Lent:
