@@ -162,6 +162,21 @@ def test_validate_names_every_unfinished_exercise(student_page, student_lab):
     assert len(report) <= 40, f"{len(report)} lines for {len(EXERCISES_OF_01)} unfinished exercises"
 
 
+def test_validate_shows_a_checks_whole_message_within_the_dialog(student_page, student_lab):
+    """A check's message and its hint are one long line; the dialog shows it in a box that does not wrap, so the
+    report wraps it (grading/validation.py), and nothing runs off to the right."""
+    path = completed_notebook(student_lab, "01_elbo", "kl_flipped.ipynb")
+    notebook = student_lab.root / path
+    notebook.write_text(notebook.read_text().replace("return 0.5 * (logvar.exp()", "return -0.5 * (logvar.exp()", 1))
+    open_notebook(student_page, student_lab, path)
+    dialog = validate(student_page)
+    expect(dialog).to_contain_text("expected [0.5], got [-0.5]")
+    expect(dialog).to_contain_text("Hint:")
+    overflowing = dialog.locator("pre").evaluate_all(
+        "boxes => boxes.filter(box => box.scrollWidth > box.clientWidth + 1).map(box => box.innerText.slice(0, 80))")
+    assert not overflowing, f"lines wider than the dialog: {overflowing}"
+
+
 def test_validate_passes_a_completed_notebook(student_page, student_lab):
     open_notebook(student_page, student_lab, completed_notebook(student_lab, "01_elbo"))
     expect(validate(student_page)).to_contain_text("Success! Your notebook passes all the tests.")
