@@ -779,6 +779,9 @@ MISTAKES = [
      "distances = (z_e.unsqueeze(-2) - codebook).abs().sum(-1)", "test_nearest_codes"),
     ("09_vq_vae", "quantise-gradient-blocked", "quantise",
      "return z_e + (e - z_e).detach(), codebook_loss", "return e, codebook_loss", "test_quantise"),
+    # the decoder's gradient kept off the codebook, as the text asks, but the straight-through path to z_e left out
+    ("09_vq_vae", "quantise-detached-code", "quantise",
+     "return z_e + (e - z_e).detach(), codebook_loss", "return e.detach(), codebook_loss", "test_quantise"),
     ("09_vq_vae", "quantise-decoder-gradient-reaches-the-codebook", "quantise",
      "return z_e + (e - z_e).detach(), codebook_loss", "return e + (z_e - z_e.detach()), codebook_loss",
      "test_quantise"),
