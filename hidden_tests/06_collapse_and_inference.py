@@ -5,7 +5,8 @@ import math
 import torch
 from torch import nn
 
-from vae_helpers.checks import expect_close, expect_equal, expect_finite, expect_shape, largest_tensor_made
+from vae_helpers.checks import (expect_close, expect_equal, expect_finite, expect_on_device, expect_shape,
+                                largest_tensor_made)
 from vae_helpers.exercises import collapse_and_inference as checks  # noqa: F401 (visible checks)
 
 
@@ -34,6 +35,8 @@ def test_free_bits_kl(free_bits_kl):
     expect_close("free_bits_kl for one image", free_bits_kl(torch.tensor([[0.2, 0.7, 3.0]]), 0.5), 4.2, atol=1e-5, rtol=1e-5)
     expect_close("free_bits_kl with every dimension below the floor", free_bits_kl(torch.full((3, 4), 0.1), 0.25),
                  1.0, atol=1e-5, rtol=1e-5)
+    expect_on_device("free_bits_kl(kl of shape (7, 5), 1.2)", free_bits_kl, kl.detach(), 1.2, shape=(),
+                     hint="make the floor on kl's device, or compare with the plain number free_bits.")
     try:
         free_bits_kl(kl, -1.0)
     except ValueError:
@@ -125,6 +128,9 @@ def test_log_aggregate_posterior(log_aggregate_posterior):
     expect_close("log q(z) with every posterior given twice (q is their average: it must not change)",
                  log_aggregate_posterior(z, mu.repeat(2, 1), logvar.repeat(2, 1)).double(),
                  exact_log_aggregate_posterior(z, mu, logvar), atol=1e-3, rtol=1e-5)
+    expect_on_device("log q(z) of 40 codes under 50 posteriors (chunk=7)", log_aggregate_posterior, z, mu, logvar, 7,
+                     shape=(40,), hint="make every tensor from the ones you are given or on their device, never on "
+                                       "the CPU.")
     far = torch.full((3, 3), 60.0)
     expect_finite("log q(z) 60 units from every code", log_aggregate_posterior(far, mu, logvar))
     expect_close("log q(z) 60 units from every code", log_aggregate_posterior(far, mu, logvar).double(),

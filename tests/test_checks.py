@@ -238,7 +238,10 @@ def test_expect_returns_gives_the_lent_hint_only_for_what_a_lent_model_causes():
             expect_returns("f(lent model)", lent_error, hint="own", lent_hint="lent")
     for own_error, match in ((lambda: torch.zeros(2, requires_grad=True).detach().sum().backward(), "own"),
                              (lambda: torch.optim.Adam([torch.zeros(2, requires_grad=True) * 2]), "own"),
-                             (lambda: torch.cat([torch.zeros(2, 3), torch.zeros(2)], 1), "shapes")):
+                             (lambda: torch.cat([torch.zeros(2, 3), torch.zeros(2)], 1), "shapes"),
+                             (lambda: torch.nn.functional.onehot(torch.tensor([1]), 2), "own"),  # a misspelt name
+                             (lambda: torch.zeros(2).one_hot(2), "own"),
+                             (lambda: [lent(torch.zeros(1, 2)), lent(torch.ones(1, 2))][2], "own")):  # a list of its own
         with pytest.raises(AssertionError, match=rf"Hint: {match}$"):
             expect_returns("f(lent model)", own_error, hint=lambda error: "own", shape_hint="shapes", lent_hint="lent")
 

@@ -3,6 +3,7 @@
 Each raises ``AssertionError`` with a message that says what was expected and what
 came, so a student knows exactly what to fix.
 """
+import linecache
 import re
 
 import torch
@@ -56,15 +57,41 @@ def shape_mismatch(error: BaseException) -> bool:
 
 
 def lent_model_error(error: BaseException) -> bool:
-    """True when ``error`` is one that a model lent as grading lends it causes: ``next()`` of its empty
-    ``parameters()`` (StopIteration; at grading, where the kernel reports it, a RuntimeError naming it) or the
-    first item of its empty list, a tensor or setting of it read (AttributeError), or at grading something asked
-    for that was not lent."""
-    if isinstance(error, (StopIteration, AttributeError)):
-        return True
+    """True when ``error`` is one that a model lent as grading lends it causes, and for no error of the student's
+    own code: ``next()`` of its empty ``parameters()`` (StopIteration; at grading, where the kernel reports it, a
+    RuntimeError naming it), the first item of that empty list (an IndexError raised on a line that reads
+    ``parameters()``), an attribute of it that it does not lend (an AttributeError raised by the lent model
+    itself, ``vae_helpers.lending.AsLent``), or at grading something asked of it that was not lent. A misspelt
+    function or method of the student's own (``F.onehot``) or an index of a list of their own raises the same
+    kinds of error, from their own code: those are not the lent model's."""
     message = str(error)
-    return (isinstance(error, IndexError) and "list index out of range" in message) or (
-        isinstance(error, RuntimeError) and ("StopIteration" in message or "not lent" in message))
+    if isinstance(error, StopIteration):
+        return True
+    if isinstance(error, RuntimeError):
+        return "StopIteration" in message or "not lent" in message
+    frames = _traceback_frames(error)
+    if isinstance(error, AttributeError):
+        return "a lent model's" in message or any(_is_lent_lookup(frame) for frame, _ in frames)
+    if isinstance(error, IndexError) and "list index out of range" in message and frames:
+        frame, line = frames[-1]
+        return "parameters(" in linecache.getline(frame.f_code.co_filename, line)
+    return False
+
+
+def _traceback_frames(error: BaseException):
+    """[(frame, line number)] of ``error``'s traceback, the frame that raised it last."""
+    frames, tb = [], error.__traceback__
+    while tb is not None:
+        frames.append((tb.tb_frame, tb.tb_lineno))
+        tb = tb.tb_next
+    return frames
+
+
+def _is_lent_lookup(frame) -> bool:
+    """True for a frame of a lent model's own attribute lookup (``AsLent.__getattr__``)."""
+    from vae_helpers.lending import AsLent
+
+    return frame.f_code is AsLent.__getattr__.__code__
 
 
 def expect_returns(name: str, function, *args, hint="", shape_hint: str = "", lent_hint: str = ""):

@@ -502,6 +502,32 @@ MISTAKES = [
      "test_log_aggregate_posterior"),
     ("06_collapse_and_inference", "aggregate-ignores-chunk", "log_aggregate_posterior",
      "for part in z.split(chunk)])", "for part in [z]])", "test_log_aggregate_posterior"),
+    # a Python max() per dimension: a tensor while some dimension is above the floor, the float d * free_bits when none is
+    ("06_collapse_and_inference", "free-bits-python-max", "free_bits_kl",
+     "return kl.mean(dim=0).clamp(min=free_bits).sum()", "return sum(max(m, free_bits) for m in kl.mean(dim=0))",
+     "test_free_bits_kl"),
+    # tensors made on the CPU, whatever the device of kl or z: a GPU's tensors then fail (the checks run the call as on a GPU)
+    ("06_collapse_and_inference", "free-bits-floor-made-on-the-cpu", "free_bits_kl",
+     "return kl.mean(dim=0).clamp(min=free_bits).sum()",
+     "return torch.maximum(kl.mean(dim=0), torch.full((kl.shape[1],), float(free_bits))).sum()", "test_free_bits_kl"),
+    ("06_collapse_and_inference", "aggregate-filled-on-the-cpu", "log_aggregate_posterior",
+     "q = torch.distributions.Normal(mu, torch.exp(0.5 * logvar))\n"
+     "    return torch.cat([torch.logsumexp(q.log_prob(part.unsqueeze(1)).sum(-1), dim=1) - math.log(len(mu))\n"
+     "                      for part in z.split(chunk)])",
+     "q = torch.distributions.Normal(mu, torch.exp(0.5 * logvar))\n"
+     "    out = torch.empty(len(z))\n"
+     "    for start in range(0, len(z), chunk):\n"
+     "        part = z[start:start + chunk]\n"
+     "        out[start:start + chunk] = torch.logsumexp(q.log_prob(part.unsqueeze(1)).sum(-1), dim=1) - math.log(len(mu))\n"
+     "    return out", "test_log_aggregate_posterior"),
+    ("06_collapse_and_inference", "aggregate-mixture-weights-on-the-cpu", "log_aggregate_posterior",
+     "q = torch.distributions.Normal(mu, torch.exp(0.5 * logvar))\n"
+     "    return torch.cat([torch.logsumexp(q.log_prob(part.unsqueeze(1)).sum(-1), dim=1) - math.log(len(mu))\n"
+     "                      for part in z.split(chunk)])",
+     "mixture = torch.distributions.MixtureSameFamily(\n"
+     "        torch.distributions.Categorical(logits=torch.zeros(len(mu))),\n"
+     "        torch.distributions.Independent(torch.distributions.Normal(mu, (0.5 * logvar).exp()), 1))\n"
+     "    return torch.cat([mixture.log_prob(part) for part in z.split(chunk)])", "test_log_aggregate_posterior"),
     ("06_collapse_and_inference", "grid-evenly-spaced", "prior_quantile_grid",
      "v = torch.distributions.Normal(0.0, 1.0).icdf(u)", "v = torch.linspace(-2.0, 2.0, n)", "test_prior_quantile_grid"),
     ("06_collapse_and_inference", "grid-quantiles-include-0-and-1", "prior_quantile_grid",
@@ -705,6 +731,33 @@ MISTAKES = [
     ("08_semi_supervised", "unlabelled-codes-not-repeated", "unlabelled_bound",
      "labelled_bound(model, h.repeat_interleave(k, dim=0), classes)", "labelled_bound(model, h, classes)",
      "test_unlabelled_bound"),
+    # tensors that reach the CPU otherwise than by a factory without a device, which on a GPU meet h there and fail:
+    # draws of a standard Normal of plain numbers, a device named "cpu", an input moved to the CPU, a 1-dim
+    # one-element log p(y), and CPU rows indexed by the labels (PyTorch refuses GPU indices into a CPU tensor)
+    ("08_semi_supervised", "labelled-standard-normal-rsample-on-the-cpu", "labelled_bound",
+     "z = mu + torch.exp(0.5 * logvar) * torch.randn_like(mu)",
+     "z = mu + torch.exp(0.5 * logvar) * torch.distributions.Normal(0., 1.).rsample(mu.shape)", "test_labelled_bound"),
+    ("08_semi_supervised", "labelled-noise-on-a-device-named-cpu", "labelled_bound",
+     "z = mu + torch.exp(0.5 * logvar) * torch.randn_like(mu)",
+     "z = mu + torch.exp(0.5 * logvar) * torch.randn(mu.shape, device='cpu')", "test_labelled_bound"),
+    ("08_semi_supervised", "labelled-one-hot-of-the-labels-moved-to-the-cpu", "labelled_bound",
+     "one_hot = F.one_hot(y, model.n_classes).to(h.dtype)", "one_hot = F.one_hot(y.cpu(), model.n_classes).float()",
+     "test_labelled_bound"),
+    ("08_semi_supervised", "labelled-log-prior-as-a-1-dim-cpu-tensor", "labelled_bound",
+     "- math.log(model.n_classes)", "- torch.log(torch.tensor([float(model.n_classes)]))", "test_labelled_bound"),
+    ("08_semi_supervised", "labelled-cpu-identity-indexed-by-the-labels", "labelled_bound",
+     "one_hot = F.one_hot(y, model.n_classes).to(h.dtype)", "one_hot = torch.eye(model.n_classes)[y].to(h)",
+     "test_labelled_bound"),
+    ("08_semi_supervised", "labelled-cpu-one-hot-filled-at-the-labels", "labelled_bound",
+     "one_hot = F.one_hot(y, model.n_classes).to(h.dtype)",
+     "one_hot = torch.zeros(len(y), model.n_classes)\n"
+     "    one_hot[torch.arange(len(y)), y] = 1.0\n"
+     "    one_hot = one_hot.to(h)", "test_labelled_bound"),
+    ("08_semi_supervised", "unlabelled-classes-moved-to-the-cpu", "unlabelled_bound",
+     "torch.arange(k, device=h.device).repeat(len(h))", "torch.arange(k, device=h.device).repeat(len(h)).cpu()",
+     "test_unlabelled_bound"),
+    ("08_semi_supervised", "unlabelled-classes-on-a-device-named-cpu", "unlabelled_bound",
+     "classes = torch.arange(k, device=h.device)", "classes = torch.arange(k, device='cpu')", "test_unlabelled_bound"),
     ("09_vq_vae", "nearest-ignores-the-codebook-norms", "nearest_codes",
      " - 2 * z_e @ codebook.T + (codebook ** 2).sum(-1)", " - 2 * z_e @ codebook.T", "test_nearest_codes"),
     ("09_vq_vae", "nearest-over-the-vectors", "nearest_codes",
@@ -726,6 +779,9 @@ MISTAKES = [
      "distances = (z_e.unsqueeze(-2) - codebook).abs().sum(-1)", "test_nearest_codes"),
     ("09_vq_vae", "quantise-gradient-blocked", "quantise",
      "return z_e + (e - z_e).detach(), codebook_loss", "return e, codebook_loss", "test_quantise"),
+    # the decoder's gradient kept off the codebook, as the text asks, but the straight-through path to z_e left out
+    ("09_vq_vae", "quantise-detached-code", "quantise",
+     "return z_e + (e - z_e).detach(), codebook_loss", "return e.detach(), codebook_loss", "test_quantise"),
     ("09_vq_vae", "quantise-decoder-gradient-reaches-the-codebook", "quantise",
      "return z_e + (e - z_e).detach(), codebook_loss", "return e + (z_e - z_e.detach()), codebook_loss",
      "test_quantise"),
@@ -1119,7 +1175,7 @@ ALTERNATIVES = [
          "    return torch.cat([torch.logsumexp(q.log_prob(part.unsqueeze(1)).sum(-1), dim=1) - math.log(len(mu))\n"
          "                      for part in z.split(chunk)])",
          "mixture = torch.distributions.MixtureSameFamily(\n"
-         "        torch.distributions.Categorical(logits=torch.zeros(len(mu))),\n"
+         "        torch.distributions.Categorical(logits=torch.zeros(len(mu), device=mu.device)),\n"
          "        torch.distributions.Independent(torch.distributions.Normal(mu, (0.5 * logvar).exp()), 1))\n"
          "    return torch.cat([mixture.log_prob(part) for part in z.split(chunk)])"),
         ("prior_quantile_grid", "z1 = v.expand(n, n)                       # along each row, left to right\n"
@@ -1148,6 +1204,18 @@ ALTERNATIVES = [
          "        rows.append(torch.logsumexp(log_density, dim=1) - math.log(len(mu)))\n"
          "    return torch.cat(rows)"),
         ("prior_quantile_grid", "v = torch.distributions.Normal(0.0, 1.0).icdf(u)", "v = torch.special.ndtri(u)"),
+    ]),
+    # the aggregate posterior filled chunk by chunk into a tensor made on z's device
+    ("06_collapse_and_inference", [
+        ("log_aggregate_posterior", "q = torch.distributions.Normal(mu, torch.exp(0.5 * logvar))\n"
+         "    return torch.cat([torch.logsumexp(q.log_prob(part.unsqueeze(1)).sum(-1), dim=1) - math.log(len(mu))\n"
+         "                      for part in z.split(chunk)])",
+         "q = torch.distributions.Normal(mu, torch.exp(0.5 * logvar))\n"
+         "    out = z.new_empty(len(z))\n"
+         "    for start in range(0, len(z), chunk):\n"
+         "        part = z[start:start + chunk]\n"
+         "        out[start:start + chunk] = torch.logsumexp(q.log_prob(part.unsqueeze(1)).sum(-1), dim=1) - math.log(len(mu))\n"
+         "    return out"),
     ]),
     ("07_richer_posteriors_and_priors", [
         ("best_diagonal_q", "return mean, 1 / precision.diagonal()",
@@ -1208,6 +1276,22 @@ ALTERNATIVES = [
     ("08_semi_supervised", [
         ("labelled_bound", "one_hot = F.one_hot(y, model.n_classes).to(h.dtype)",
          "one_hot = F.one_hot(y.cpu(), model.n_classes).to(h)"),
+    ]),
+    # correct on a GPU: noise and one-hot vectors made from the given tensors through torch.normal, a Normal of
+    # tensors and torch.as_tensor (functions that make tensors, given tensors: no device of their own)
+    ("08_semi_supervised", [
+        ("labelled_bound", "z = mu + torch.exp(0.5 * logvar) * torch.randn_like(mu)",
+         "z = mu + torch.exp(0.5 * logvar) * torch.normal(torch.zeros_like(mu), torch.ones_like(mu))"),
+        ("labelled_bound", "one_hot = F.one_hot(y, model.n_classes).to(h.dtype)",
+         "one_hot = torch.as_tensor(F.one_hot(y, model.n_classes), dtype=h.dtype)"),
+    ]),
+    ("08_semi_supervised", [
+        ("labelled_bound", "z = mu + torch.exp(0.5 * logvar) * torch.randn_like(mu)",
+         "z = mu + torch.exp(0.5 * logvar) * torch.distributions.Normal(torch.zeros_like(mu), torch.ones_like(mu)).sample()"),
+    ]),
+    ("08_semi_supervised", [
+        ("labelled_bound", "z = mu + torch.exp(0.5 * logvar) * torch.randn_like(mu)",
+         "z = mu + torch.exp(0.5 * logvar) * torch.normal(mean=torch.zeros_like(mu), std=torch.ones_like(mu))"),
     ]),
     ("09_vq_vae", [
         ("causal_mask", "mask = torch.ones(size, size)\n    centre = size // 2\n"

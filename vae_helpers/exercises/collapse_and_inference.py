@@ -5,14 +5,15 @@ import math
 import torch
 from torch import nn
 
-from vae_helpers.checks import (PASSED, expect_close, expect_equal, expect_finite, expect_returns, expect_shape,
-                                largest_tensor_made)
+from vae_helpers.checks import (PASSED, expect_close, expect_equal, expect_finite, expect_on_device, expect_returns,
+                                expect_shape, largest_tensor_made)
 from vae_helpers.lending import WHAT_TO_USE, AsLent
 
 
 def free_bits_kl(free_bits_kl):
     """Check ``free_bits_kl`` on small KL tables: a scalar of the right value with and without free nats, for a
-    batch of one image, its gradient, and a ValueError for a negative ``free_bits``."""
+    batch of one image and with every dimension below the floor, run as on a GPU (``expect_on_device``), its
+    gradient, and a ValueError for a negative ``free_bits``."""
     kl = torch.tensor([[0.1, 2.0, 0.0], [0.3, 4.0, 0.0]])
     expect_shape("free_bits_kl(kl of shape (2, 3), 0.5)", free_bits_kl(kl, 0.5), ())
     expect_close("free_bits_kl([[0.1, 2, 0], [0.3, 4, 0]], free_bits=0.5)", free_bits_kl(kl, 0.5), 4.0,
@@ -26,6 +27,23 @@ def free_bits_kl(free_bits_kl):
     expect_close("free_bits_kl([[0.1, 1, 2]], free_bits=0.5): a batch of one image",
                  free_bits_kl(torch.tensor([[0.1, 1.0, 2.0]]), 0.5), 3.5,
                  hint="keep the batch dimension, even of size 1 (no squeeze): (0.5, 1, 2) sums to 3.5.")
+    below = torch.tensor([[0.1, 0.2], [0.3, 0.0]], requires_grad=True)
+    name = "free_bits_kl([[0.1, 0.2], [0.3, 0]], free_bits=1.0): every dimension below the floor"
+    term = free_bits_kl(below, 1.0)
+    if not isinstance(term, torch.Tensor):
+        raise AssertionError(f"{name}: expected a torch.Tensor, got {type(term).__name__}. Hint: a Python max() "
+                             f"returns the number free_bits itself where the KL is below it, so that with every "
+                             f"dimension below the floor the sum is a float: use torch operations on kl, so that the "
+                             f"result is a tensor that carries gradients.")
+    expect_shape(name, term, ())
+    expect_close(name, term, 2.0, hint="each dimension's average (0.2, 0.1) is raised to 1.0: 1.0 + 1.0.")
+    expect_equal(f"{name}, for a kl that requires grad: the result carries gradients back to kl", term.requires_grad,
+                 True, hint="compute it with torch operations on kl itself: a dimension below the floor gets a "
+                            "gradient of 0, but the result is still a function of kl.")
+    expect_on_device("free_bits_kl(kl of shape (2, 3), 0.5)", free_bits_kl, kl.detach(), 0.5, shape=(),
+                     hint="a floor made as a new tensor (torch.full((d,), free_bits), torch.tensor([...])) is made on "
+                          "the CPU: make it on kl's device (torch.full_like, device=kl.device), or compare with the "
+                          "plain number free_bits.")
     kl = torch.tensor([[0.1, 2.0], [0.3, 4.0]], requires_grad=True)
     term = free_bits_kl(kl, 0.5)
     expect_equal("free_bits_kl(kl, 0.5) for a kl that requires grad carries gradients back to kl (nothing detached, "
@@ -174,8 +192,8 @@ def _quantile_hint(top, v):
 
 def log_aggregate_posterior(log_aggregate_posterior):
     """Check ``log_aggregate_posterior``: the shape and values of log q(z) for one posterior and for two, a code
-    far from both (finite, right), the same numbers taken in chunks as in one piece, and no step that holds more
-    numbers at once than ``chunk`` codes need."""
+    far from both (finite, right), the same numbers taken in chunks as in one piece, run as on a GPU
+    (``expect_on_device``), and no step that holds more numbers at once than ``chunk`` codes need."""
     one_mu, one_logvar = torch.tensor([[1.0, -2.0]]), torch.tensor([[0.0, math.log(4.0)]])
     z = torch.tensor([[0.0, 0.0], [1.0, -2.0], [3.0, 1.0]])
     got = log_aggregate_posterior(z, one_mu, one_logvar)
@@ -213,6 +231,11 @@ def log_aggregate_posterior(log_aggregate_posterior):
                  log_aggregate_posterior(codes, two_mu, two_logvar, chunk=2),
                  log_aggregate_posterior(codes, two_mu, two_logvar),
                  atol=1e-5, hint="take z chunk rows at a time and concatenate the pieces in order; none may be left out.")
+    expect_on_device("log_aggregate_posterior(7 codes, 2 posteriors, chunk=3)", log_aggregate_posterior, codes,
+                     two_mu, two_logvar, 3, shape=(7,),
+                     hint="make every tensor from the ones you are given or on their device: concatenate the chunks' "
+                          "results (torch.cat), or make the tensor to fill with device=z.device, and any weights or "
+                          "logits of the N posteriors with device=mu.device, never on the CPU.")
     generator = torch.Generator().manual_seed(6)
     many_codes, mu, logvar = (torch.randn(rows, 3, generator=generator) for rows in (60, 50, 50))
     got, largest = largest_tensor_made(log_aggregate_posterior, many_codes, mu, logvar - 1, chunk=7)

@@ -108,13 +108,17 @@ def quantise(quantise):
     expect_shape("z_q", z_q, (2, 2, 2))
     expect_close("z_q: each vector's code, codebook[codes]", z_q, _TOY_CODEBOOK[codes], atol=1e-6,
                  hint="in the forward pass z_q is exactly the code: z_e plus the detached difference e - z_e is e.")
-    expect_equal("z_q carries gradients (nothing under torch.no_grad())", z_q.requires_grad, True)
+    straight_through = ("write z_q as z_e plus a detached correction, so that its value is the code and its gradient "
+                        "goes to z_e.")
+    expect_equal("z_q carries gradients", z_q.requires_grad, True,
+                 hint="z_q must carry the decoder's gradient to z_e: a detached code (or one computed under "
+                      "torch.no_grad()) carries none, and keeping the decoder's gradient off the codebook is not "
+                      "enough: " + straight_through)
     upstream = torch.tensor([[[1.0, -2.0], [0.5, 3.0]], [[-1.5, 0.25], [2.0, 1.0]]])  # a decoder's gradient on z_q
     to_encoder, to_codebook = torch.autograd.grad((z_q * upstream).sum(), (z_e, codebook), allow_unused=True,
                                                   retain_graph=True)
     expect_equal("the decoder's gradient on z_q reaches z_e (straight through)", to_encoder is not None, True,
-                 hint="codebook[codes] alone gives z_e no gradient: write z_q as z_e plus a detached correction, "
-                      "so that its value is the code and its gradient goes to z_e.")
+                 hint="codebook[codes] alone gives z_e no gradient: " + straight_through)
     expect_close("the gradient on z_e of (z_q * g).sum(): g, passed on unchanged", to_encoder, upstream, atol=1e-6,
                  hint="the straight-through estimator copies the gradient: dz_q/dz_e = I.")
     expect_equal("the decoder's gradient on z_q does not reach the codebook", _no_gradient(to_codebook), True,
