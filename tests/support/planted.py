@@ -890,11 +890,22 @@ MISTAKES = [
     ("05_categorical_clustering", "capacity-balance-as-the-mean-kl", "capacity_penalty",
      "return gamma * (kl.mean() - capacity).abs() + gamma * balance", "return gamma * (kl.mean() - capacity).abs() + gamma * kl.mean()",
      "test_capacity_penalty"),
+    ("05_categorical_clustering", "capacity-balance-detached", "capacity_penalty",
+     "return gamma * (kl.mean() - capacity).abs() + gamma * balance",
+     "return gamma * (kl.mean() - capacity).abs() + gamma * balance.detach()", "test_capacity_penalty"),
 ]
 
 
 # Correct answers in another style than the instructor's: (assignment, [(solution cell, code, replacement)]).
 ALTERNATIVES = [
+    # review 8 (A): torch.normal with tensor arguments made where mu is, and a defensive as_tensor of the labels
+    ("01_elbo", [
+        ("reparameterize", "return mu + std * torch.randn_like(std)",
+         "return mu + std * torch.normal(torch.zeros_like(mu), torch.ones_like(mu))"),
+    ]),
+    ("04_conditional_vae", [
+        ("one_hot", "    if labels.is_floating_point()", "    labels = torch.as_tensor(labels)\n    if labels.is_floating_point()"),
+    ]),
     # standard normal draws made where std is, through torch.normal's keyword arguments
     ("01_elbo", [
         ("reparameterize", "return mu + std * torch.randn_like(std)",

@@ -124,6 +124,10 @@ def capacity_penalty(capacity_penalty):
     trained = expect_returns("capacity_penalty(logits that require grad, 0.5, 10.0)", capacity_penalty, logits, 0.5,
                              10.0, hint="leave category_logits as they are (no in-place operation such as -=): they "
                                         "are the encoder's output, and training needs their gradients.")
-    expect_finite("the gradient of capacity_penalty with respect to the logits",
-                  expect_gradient("capacity_penalty as a function of the logits", trained, logits))
+    gradient = expect_gradient("capacity_penalty as a function of the logits", trained, logits)
+    expect_finite("the gradient of capacity_penalty with respect to the logits", gradient)
+    expect_close("the gradient of capacity_penalty(logits of shape (3, 3), 0.5, 10.0) with respect to the logits",
+                 gradient, torch.tensor([[-0.89228, 0.50782, 0.38446], [0.53953, -1.12338, 0.58385],
+                                         [0.28867, 0.45291, -0.74158]]), atol=1e-3, rtol=1e-3,
+                 hint="both terms pass their gradient to the logits, the balance too: nothing detached, no .item().")
     print(PASSED)
