@@ -875,6 +875,12 @@ MISTAKES = [
     ("04_conditional_vae", "scale-detached-in-the-draw", "conditional_vae",
      "z = mu + torch.exp(0.5 * logvar) * torch.randn_like(mu)",
      "z = mu + torch.exp(0.5 * logvar).detach() * torch.randn_like(mu)", "test_conditional_vae"),
+    ("04_conditional_vae", "torch-normal", "conditional_vae",
+     "z = mu + torch.exp(0.5 * logvar) * torch.randn_like(mu)", "z = torch.normal(mu, torch.exp(0.5 * logvar))",
+     "test_conditional_vae"),
+    ("04_conditional_vae", "sample-without-gradient", "conditional_vae",
+     "z = mu + torch.exp(0.5 * logvar) * torch.randn_like(mu)",
+     "z = torch.distributions.Normal(mu, torch.exp(0.5 * logvar)).sample()", "test_conditional_vae"),
     ("04_conditional_vae", "kl-as-a-number-in-the-loss", "cvae_loss",
      'return {"loss": reconstruction + beta * kl,', 'return {"loss": reconstruction + beta * kl.item(),', "test_cvae_loss"),
     ("04_conditional_vae", "logvar-detached-in-the-kl", "cvae_loss",
@@ -895,6 +901,14 @@ MISTAKES = [
      "return gamma * (kl.mean() - capacity).abs() + gamma * balance.detach()", "test_capacity_penalty"),
 ]
 
+
+# the mistakes that the visible checks must catch too (nbgrader's Validate fails on them), as (assignment, mistake):
+# review 8 (A) found each passing Validate and losing its points only at grading
+CAUGHT_VISIBLY = [(assignment, mistake) for assignment, mistake, *_ in MISTAKES if mistake in {
+    "logvar-head-is-mu-head", "scale-detached-in-the-draw", "torch-normal", "sample-without-gradient",
+    "kl-as-a-number-in-the-loss", "logvar-detached-in-the-kl", "elbo-variance-detached", "capacity-balance-detached",
+    "gaussian-sign-flipped", "gaussian-floor-on-the-log-scale", "class-information-kl-reversed",
+    "kl-softmax-over-the-batch", "capacity-balance-as-the-mean-kl"} and assignment[:2] in {"01", "02", "03", "04", "05"}]
 
 # Correct answers in another style than the instructor's: (assignment, [(solution cell, code, replacement)]).
 ALTERNATIVES = [
