@@ -121,7 +121,10 @@ class Trained(Fixed):
     def __init__(self, logits, mu, logvar):
         super().__init__(logits, mu, logvar)
         self.mu, self.logvar = nn.Parameter(mu.clone()), nn.Parameter(logvar.clone())
-        self.out = (logits, self.mu, self.logvar)
+
+    def forward(self, x, y):
+        self.x, self.y = x, y
+        return self.out[0], self.mu[:len(x)], self.logvar[:len(x)]
 
 
 def test_cvae_loss(cvae_loss):
@@ -142,7 +145,7 @@ def test_cvae_loss(cvae_loss):
         expect_close("KL term", terms["kl"], kl, atol=1e-8, rtol=1e-5)
         expect_close("loss = reconstruction + beta * kl", terms["loss"], reconstruction + beta * kl, atol=1e-8, rtol=1e-5)
     trained = Trained(logits, mu, logvar)
-    loss = cvae_loss(trained, x, labels, beta=0.25)["loss"]
+    loss = cvae_loss(trained, x.clone().requires_grad_(True), labels, beta=0.25)["loss"]  # gradients follow x at grading
     expect_equal("the loss carries gradients (no torch.no_grad(), .detach() or .item())", loss.requires_grad, True)
     loss.backward()
     for name, parameter, expected in (("mu", trained.mu, 0.25 * mu / 5),

@@ -154,7 +154,8 @@ def cvae_loss(cvae_loss, one_hot):
     ``one_hot``'s, for 10 and for 6 classes), and its three terms on a model with known outputs."""
     recorder = _RecordingModel(n_classes=10, dimensions=20)
     terms = expect_returns("cvae_loss(a model with n_classes = 10, images (3, 1, 28, 28), labels [7, 0, 9], beta=4.0)",
-                           lambda *args: cvae_loss(*args, beta=4.0), recorder, torch.full((3, 1, 28, 28), 0.5),
+                           lambda *args: cvae_loss(*args, beta=4.0), recorder,
+                           torch.full((3, 1, 28, 28), 0.5, requires_grad=True),  # at grading, gradients follow it
                            torch.tensor([7, 0, 9]), hint=_own_loss_error, lent_hint=_CALL_THE_MODEL,
                            shape_hint=_SHAPES)
     assert isinstance(terms, dict) and {"loss", "reconstruction", "kl"} <= set(terms), \
