@@ -121,7 +121,8 @@ def log_likelihoods(bernoulli_log_likelihood, gaussian_log_likelihood):
     x = torch.zeros(3, 4)
     ll = gaussian_log_likelihood(x, torch.zeros(3, 4), torch.zeros(3, 4))
     expect_shape("gaussian_log_likelihood for x of shape (3, 4)", ll, (3,))
-    flipped = torch.is_tensor(ll) and ll.shape == (3,) and torch.allclose(ll, torch.full((3,), 2 * math.log(2 * math.pi)))
+    flipped = (torch.is_tensor(ll) and ll.shape == (3,)
+               and torch.allclose(ll, torch.full((3,), 2 * math.log(2 * math.pi))))
     expect_close("Gaussian log-likelihood at the mean, unit variance, 4 dimensions", ll,
                  torch.full((3,), -2 * math.log(2 * math.pi)),
                  hint="a log-density: -0.5 times the sum of the three terms, not +0.5." if flipped
