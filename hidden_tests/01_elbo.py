@@ -178,9 +178,17 @@ def test_elbo(elbo, student):
     single = elbo(x.repeat(4000, 1), qm.repeat(4000, 1), qv.repeat(4000, 1), model, n_samples=1).view(4000, 3).mean(0)
     expect_close("ELBO with n_samples=1 must be unbiased", single, exact, atol=0.4, rtol=0)  # 4 standard errors
     qm_many = qm.repeat(20_000, 1).requires_grad_(True)  # 20,000 copies x 4 samples = 80,000 samples per row
-    grad, = torch.autograd.grad(elbo(x.repeat(20_000, 1), qm_many, qv.repeat(20_000, 1), model, n_samples=4).sum(), qm_many)
+    qv_many = qv.repeat(20_000, 1).requires_grad_(True)
+    estimate = elbo(x.repeat(20_000, 1), qm_many, qv_many, model, n_samples=4)
+    grad = expect_gradient("the ELBO in q_mu", estimate, qm_many)
     exact_grad = (x - model.decoder_mean(qm)) @ model.W / math.exp(model.logvar) - qm
     expect_close("gradient of the ELBO in q_mu is wrong", grad.view(20_000, 3, 2).mean(0), exact_grad, atol=0.12, rtol=1e-5)
+    grad = expect_gradient("the ELBO in q_logvar (the draw must carry gradients to it: nothing detached)", estimate,
+                           qv_many)
+    # E log p(x|z) = -0.5 (|x - W mu - b|^2 + sum_j e^qv_j |W_j|^2) / s^2 + const, minus the KL's 0.5 (e^qv - 1)
+    exact_grad = -0.5 * qv.exp() * (model.W ** 2).sum(0) / math.exp(model.logvar) - 0.5 * (qv.exp() - 1)
+    expect_close("gradient of the ELBO in q_logvar is wrong (the draw must carry gradients to q_logvar)",
+                 grad.view(20_000, 3, 2).mean(0), exact_grad, atol=0.12, rtol=1e-5)
 
 
 def test_importance_weighted_bound(importance_weighted_bound, student):

@@ -5,8 +5,8 @@ import math
 import torch
 from torch import nn
 
-from vae_helpers.checks import (expect_close, expect_draw_on_device, expect_equal, expect_gradient, expect_number, expect_shape,
-                                expect_uncorrelated)
+from vae_helpers.checks import (expect_close, expect_draw_on_device, expect_equal, expect_gradient, expect_gradient_close,
+                                expect_kl_gradients, expect_number, expect_shape, expect_uncorrelated)
 from vae_helpers.exercises import dense_vae as checks  # noqa: F401 (visible checks)
 from vae_helpers.lending import AsLent  # noqa: F401 (the notebook's, for the visible checks: grading lends its model)
 
@@ -48,9 +48,9 @@ def test_dense_vae(DenseVAE):
     expect_gradient("z (reparameterise: no .sample(), no torch.normal)", z, mu)
     expect_uncorrelated("correlation between two latent dimensions of z (each needs its own noise: torch.randn_like(mu))",
                         z, atol=0.06)
-    gradient_mu, gradient_logvar = torch.autograd.grad(z.sum(), [mu, logvar])
-    expect_close("dz/dmu must be 1", gradient_mu, torch.ones_like(gradient_mu), atol=1e-8, rtol=1e-5)
-    expect_close("dz/dlogvar must be (z - mu) / 2", gradient_logvar, 0.5 * (z - mu).detach(), atol=1e-5, rtol=1e-5)
+    expect_gradient_close("dz/dmu must be 1", z, mu, torch.ones_like(mu), atol=1e-8, rtol=1e-5)
+    expect_gradient_close("dz/dlogvar must be (z - mu) / 2 (sigma = exp(0.5 logvar) kept in the graph)", z, logvar,
+                          0.5 * (z - mu).detach(), atol=1e-5, rtol=1e-5)
     expect_draw_on_device("forward(3 images) when encode returns mu and logvar of shape (3, 20) (draw the noise "
                           "on their device)", model, torch.rand(3, 1, 28, 28))
 
@@ -75,6 +75,9 @@ def test_vae_loss(vae_loss):
     differentiable = logits.clone().requires_grad_(True)
     gradient, = torch.autograd.grad(vae_loss(differentiable, x, mu, logvar)[0], differentiable)
     expect_close("gradient in the logits is wrong", gradient, (torch.sigmoid(logits) - flat) / 6, atol=1e-6, rtol=1e-5)
+    mu_grad, logvar_grad = mu.clone().requires_grad_(True), logvar.clone().requires_grad_(True)
+    expect_kl_gradients("the loss (beta = 0.3)", vae_loss(logits, x, mu_grad, logvar_grad, beta=0.3)[0], mu_grad,
+                        logvar_grad, beta=0.3)
 
 
 def reference_vae_loss(logits, x, mu, logvar, beta=1.0):

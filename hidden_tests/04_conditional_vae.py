@@ -5,7 +5,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from vae_helpers.checks import expect_close, expect_equal, expect_on_device, expect_shape, expect_uncorrelated
+from vae_helpers.checks import (expect_close, expect_equal, expect_gradient_close, expect_on_device,
+                                expect_shape, expect_uncorrelated)
 from vae_helpers.exercises import conditional_vae as checks  # noqa: F401 (visible checks)
 
 
@@ -91,9 +92,9 @@ def test_conditional_vae(ConditionalVAE):
     expect_close("std of z for logvar = log 0.25", z.std(), 0.5, atol=0.01, rtol=0)
     expect_uncorrelated("correlation between two latent dimensions of z (each needs its own noise: torch.randn_like(mu))",
                         z, atol=0.06)
-    gradient_mu, gradient_logvar = torch.autograd.grad(z.sum(), [mu, logvar])
-    expect_close("z must be reparameterised: dz/dmu = 1", gradient_mu, torch.ones_like(gradient_mu), atol=1e-8, rtol=1e-5)
-    expect_close("dz/dlogvar must be (z - mu) / 2", gradient_logvar, 0.5 * (z - mu).detach(), atol=1e-5, rtol=1e-5)
+    expect_gradient_close("z must be reparameterised: dz/dmu = 1", z, mu, torch.ones_like(mu), atol=1e-8, rtol=1e-5)
+    expect_gradient_close("dz/dlogvar must be (z - mu) / 2 (sigma = exp(0.5 logvar) kept in the graph)", z, logvar,
+                          0.5 * (z - mu).detach(), atol=1e-5, rtol=1e-5)
     # the noise made where mu is: forward run as on a GPU, encode's outputs there, decode returning z
     model.encode = lambda x, y: (torch.zeros(len(x), 20, device=x.device), torch.zeros(len(x), 20, device=x.device))
     model.decode = lambda z, y: z
@@ -114,6 +115,18 @@ class Fixed(nn.Module):
         return self.out
 
 
+class Trained(Fixed):
+    """``Fixed`` whose mu and logvar are its parameters: a loss's gradient reaches them."""
+
+    def __init__(self, logits, mu, logvar):
+        super().__init__(logits, mu, logvar)
+        self.mu, self.logvar = nn.Parameter(mu.clone()), nn.Parameter(logvar.clone())
+
+    def forward(self, x, y):
+        self.x, self.y = x, y
+        return self.out[0], self.mu[:len(x)], self.logvar[:len(x)]
+
+
 def test_cvae_loss(cvae_loss):
     g = torch.Generator().manual_seed(2024)
     logits, mu, logvar = torch.randn(5, 784, generator=g) * 3, torch.randn(5, 8, generator=g), torch.randn(5, 8, generator=g)
@@ -131,6 +144,17 @@ def test_cvae_loss(cvae_loss):
         expect_close("reconstruction term", terms["reconstruction"], reconstruction, atol=1e-8, rtol=1e-5)
         expect_close("KL term", terms["kl"], kl, atol=1e-8, rtol=1e-5)
         expect_close("loss = reconstruction + beta * kl", terms["loss"], reconstruction + beta * kl, atol=1e-8, rtol=1e-5)
+    trained = Trained(logits, mu, logvar)
+    loss = cvae_loss(trained, x.clone().requires_grad_(True), labels, beta=0.25)["loss"]  # gradients follow x at grading
+    expect_equal("the loss carries gradients (no torch.no_grad(), .detach() or .item())", loss.requires_grad, True)
+    loss.backward()
+    for name, parameter, expected in (("mu", trained.mu, 0.25 * mu / 5),
+                                      ("logvar", trained.logvar, 0.25 * 0.5 * (logvar.exp() - 1) / 5)):
+        expect_equal(f"the loss (beta = 0.25) gives the model's {name} a gradient (keep the KL a tensor in the loss: no "
+                     ".item(), .detach() or torch.no_grad())",
+                     parameter.grad is not None, True)
+        expect_close(f"the gradient of the loss (beta = 0.25) in the model's {name}: beta times the KL's",
+                     parameter.grad, expected, atol=1e-7, rtol=1e-5)
     # a sure decoder that is wrong: the pixel that is on has logit -200, and costs 200 nats (a sigmoid rounds its
     # probability to 0, where binary_cross_entropy caps the cost at 100)
     sure_logits = torch.zeros(2, 784)

@@ -4,14 +4,16 @@ and each correct answer in another style passes. The graded cells and the module
 hidden region is one line naming a test of its notebook's module, and each test is named by one cell.
 """
 import ast
+import inspect
 import re
+import types
 
 import pytest
 
 from support.course import ASSIGNMENTS, REPO
 from judge import hidden_tests
 from support.hidden import cells_of, graded_cells, judged
-from support.planted import ALTERNATIVES, MISTAKES
+from support.planted import ALTERNATIVES, CAUGHT_VISIBLY, MISTAKES
 
 
 @pytest.mark.parametrize("assignment", ASSIGNMENTS)
@@ -47,6 +49,26 @@ def test_each_planted_mistake_fails_its_own_exercise_only(assignment, mistake, c
     assert verdicts[losing_cell], f"{mistake} went unnoticed by {losing_cell}"
     elsewhere = {cell: error for cell, error in verdicts.items() if error and cell != losing_cell}
     assert not elsewhere, f"{mistake} also fails {elsewhere}"
+
+
+@pytest.mark.parametrize("assignment, mistake", CAUGHT_VISIBLY, ids=[f"{a}:{m}" for a, m in CAUGHT_VISIBLY])
+def test_each_mistake_the_visible_checks_promise_to_catch_fails_them(monkeypatch, assignment, mistake):
+    """Run with every hidden test emptied, so that only a graded cell's visible checks judge: Validate fails."""
+    _, _, cell_id, correct, mistaken, losing_cell = next(m for m in MISTAKES if m[:2] == (assignment, mistake))
+    run_on = hidden_tests.run_on
+
+    def visible_only(module, test, visible, functions, student=None, cell=None):
+        emptied = types.ModuleType(module.__name__)
+        emptied.__dict__.update(vars(module))
+
+        def nothing(*args, **kwargs):
+            return None
+        nothing.__signature__ = inspect.signature(getattr(module, test))
+        setattr(emptied, test, nothing)
+        return run_on(emptied, test, visible, functions, student, cell)
+
+    monkeypatch.setattr(hidden_tests, "run_on", visible_only)
+    assert judged(assignment, [(cell_id, correct, mistaken)])[losing_cell], f"{mistake} passes the visible checks"
 
 
 ALTERNATIVE_SETS = [(a, n, changes) for a in sorted({a[0] for a in ALTERNATIVES})

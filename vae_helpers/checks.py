@@ -173,18 +173,43 @@ def expect_uncorrelated(name: str, z: torch.Tensor, atol: float, hint: str = "")
     expect_close(name, correlation, 0.0, atol=atol, rtol=0, hint=hint)
 
 
-def expect_gradient(name: str, output: torch.Tensor, wrt: torch.Tensor) -> torch.Tensor:
+def expect_gradient(name: str, output: torch.Tensor, wrt: torch.Tensor, hint: str = "") -> torch.Tensor:
     """``output`` must depend differentiably on ``wrt``; returns d(sum of output)/d(wrt)."""
     expect_tensor(name, output)
+    hint = f" Hint: {hint}" if hint else ""
     if not output.requires_grad:
         raise AssertionError(f"{name}: expected a result that carries gradients back to its inputs, "
                              f"got one with requires_grad=False (was it computed under no_grad, "
-                             f"with .detach(), .sample() or from NumPy?).")
+                             f"with .detach(), .sample() or from NumPy?)." + hint)
     (gradient,) = torch.autograd.grad(output.sum(), wrt, allow_unused=True, retain_graph=True)
     if gradient is None:
         raise AssertionError(f"{name}: expected the result to depend on its input, "
-                             f"but no gradient reaches it.")
+                             f"but no gradient reaches it." + hint)
     return gradient
+
+
+def expect_gradient_close(name: str, output: torch.Tensor, wrt: torch.Tensor, expected, atol: float = 1e-5,
+                          rtol: float = 1e-4, hint: str = "") -> torch.Tensor:
+    """d(sum of ``output``)/d(``wrt``) must match ``expected``: a result that carries no gradient to ``wrt``
+    (detached, drawn with .sample(), turned into a number) fails with ``hint`` as a wrong gradient does."""
+    gradient = expect_gradient(name, output, wrt, hint=hint)
+    expect_close(name, gradient, expected, atol=atol, rtol=rtol, hint=hint)
+    return gradient
+
+
+KL_GRADIENT = ("the loss must carry the KL's gradient to mu and logvar: keep the KL a tensor in the loss (no .item(), "
+               ".detach() or torch.no_grad()).")
+
+
+def expect_kl_gradients(name: str, loss: torch.Tensor, mu: torch.Tensor, logvar: torch.Tensor, beta: float,
+                        hint: str = KL_GRADIENT) -> None:
+    """A training loss, ``reconstruction + beta * KL`` averaged over the batch, with ``mu`` and ``logvar`` the
+    code distributions it was given (requiring grad): its gradient in them must be the closed-form KL's,
+    beta * mu / B and beta * 0.5 * (exp(logvar) - 1) / B, so that training sees the KL."""
+    batch = len(mu)
+    expect_gradient_close(f"the gradient of {name} in mu", loss, mu, beta * mu.detach() / batch, hint=hint)
+    expect_gradient_close(f"the gradient of {name} in logvar", loss, logvar,
+                          beta * 0.5 * (logvar.detach().exp() - 1) / batch, hint=hint)
 
 
 # what an error says when tensors on two devices met, in a run as on a GPU (``called_as_on_a_gpu``): PyTorch's own
@@ -236,9 +261,21 @@ def expect_on_device(name: str, function, *args, shape=None, hint: str = ""):
     return result
 
 
-def expect_draws_of_q(z: torch.Tensor, mu: torch.Tensor) -> None:
-    """``z``, what a forward pass drew from q(z | x) = N(1.5, 0.5^2) in each of its entries, ``mu`` the 1.5s it was
-    given: the draws' mean and spread, a noise of their own for each entry, and a gradient in ``mu``."""
+def expect_logvar_of_its_own(name: str, mu: torch.Tensor, logvar: torch.Tensor) -> None:
+    """``mu`` and ``logvar``, what an encoder returned for a batch, must differ: the mu head returned twice gives
+    the right shapes and the right number of parameters, and a logvar that is mu."""
+    expect_equal(f"{name}: mu and logvar differ", torch.equal(mu, logvar), False,
+                 hint="logvar needs a head of its own: the mu head's output returned twice gives logvar = mu.")
+
+
+REPARAMETERISE = ("z = mu + sigma * eps with eps = torch.randn_like(mu): a draw of torch.normal(mu, sigma) passes "
+                  "back zero gradients to mu and sigma, and .sample() none.")
+
+
+def expect_draws_of_q(z: torch.Tensor, mu: torch.Tensor, logvar: torch.Tensor) -> None:
+    """``z``, what a forward pass drew from q(z | x) = N(1.5, 0.5^2) in each of its entries, ``mu`` and ``logvar``
+    the 1.5s and log 0.25s it was given (both requiring grad): the draws' mean and spread, a noise of their own for
+    each entry, and their gradients, dz/dmu = 1 and dz/dlogvar = (z - mu) / 2."""
     expect_close("mean of z for mu = 1.5", z.mean(), 1.5, atol=0.01, rtol=0, hint="z = mu + sigma * epsilon.")
     if z.detach().std() < 1e-3:
         raise AssertionError(f"std of z for logvar = log 0.25: expected 0.5, got {z.detach().std().item():.3g}: z does "
@@ -248,7 +285,11 @@ def expect_draws_of_q(z: torch.Tensor, mu: torch.Tensor) -> None:
                  hint="sigma = exp(0.5 * logvar) is the standard deviation; exp(logvar) is the variance.")
     expect_uncorrelated("correlation between two latent dimensions of z", z, atol=0.06,
                         hint="each entry of z needs a noise of its own: torch.randn_like(mu), not one per image.")
-    expect_gradient("z as a function of mu (the reparameterisation trick)", z, mu)
+    expect_gradient_close("dz/dmu, z as a function of mu (the reparameterisation trick)", z, mu, torch.ones_like(mu),
+                          hint=REPARAMETERISE)
+    expect_gradient_close("dz/dlogvar, z as a function of logvar", z, logvar, 0.5 * (z - mu).detach(),
+                          hint="sigma = exp(0.5 * logvar) must stay in the graph (no .detach()): the reconstruction "
+                               "term trains the encoder's variances through it.")
 
 
 def expect_draw_on_device(name: str, model, *inputs, latent_dim: int = 20) -> None:

@@ -910,11 +910,72 @@ MISTAKES = [
     ("10_colour_images", "bpd-offset-special-cased", "bits_per_dim",
      "return nll / (dimensions * math.log(2)) + math.log2(scale)",
      "return nll / (dimensions * math.log(2)) + (8 if scale == 256 else 0)", "test_bits_per_dim"),
+    # review 8 (A): a draw whose scale is cut from the graph, a KL turned into a number, the ELBO's variance path cut,
+    # and mistakes whose hint named another cause
+    ("01_elbo", "elbo-variance-detached", "elbo",
+     "model.decoder_mean(reparameterize(q_mu, q_logvar))", "model.decoder_mean(reparameterize(q_mu, q_logvar.detach()))",
+     "test_elbo"),
+    ("01_elbo", "gaussian-sign-flipped", "log_likelihoods",
+     "per_entry = -0.5 * (math.log(2 * math.pi)", "per_entry = 0.5 * (math.log(2 * math.pi)", "test_log_likelihoods"),
+    ("02_dense_vae", "scale-detached-in-the-draw", "dense_vae",
+     "z = mu + torch.exp(0.5 * logvar) * torch.randn_like(mu)",
+     "z = mu + torch.exp(0.5 * logvar).detach() * torch.randn_like(mu)", "test_dense_vae"),
+    ("02_dense_vae", "kl-as-a-number-in-the-loss", "vae_loss",
+     "return reconstruction + beta * kl, reconstruction, kl", "return reconstruction + beta * kl.item(), reconstruction, kl",
+     "test_vae_loss"),
+    ("02_dense_vae", "gaussian-floor-on-the-log-scale", "gaussian_nll",
+     "scale = log_scale.exp().clamp(min=min_scale)", "scale = log_scale.clamp(min=math.log(min_scale)).exp()",
+     "test_gaussian_nll"),
+    ("03_conv_vae", "scale-detached-in-the-draw", "conv_vae_forward",
+     "z = q.rsample()", "z = q.loc + q.scale.detach() * torch.randn_like(q.loc)", "test_conv_vae_forward"),
+    ("04_conditional_vae", "scale-detached-in-the-draw", "conditional_vae",
+     "z = mu + torch.exp(0.5 * logvar) * torch.randn_like(mu)",
+     "z = mu + torch.exp(0.5 * logvar).detach() * torch.randn_like(mu)", "test_conditional_vae"),
+    ("04_conditional_vae", "torch-normal", "conditional_vae",
+     "z = mu + torch.exp(0.5 * logvar) * torch.randn_like(mu)", "z = torch.normal(mu, torch.exp(0.5 * logvar))",
+     "test_conditional_vae"),
+    ("04_conditional_vae", "sample-without-gradient", "conditional_vae",
+     "z = mu + torch.exp(0.5 * logvar) * torch.randn_like(mu)",
+     "z = torch.distributions.Normal(mu, torch.exp(0.5 * logvar)).sample()", "test_conditional_vae"),
+    ("04_conditional_vae", "kl-as-a-number-in-the-loss", "cvae_loss",
+     'return {"loss": reconstruction + beta * kl,', 'return {"loss": reconstruction + beta * kl.item(),', "test_cvae_loss"),
+    ("04_conditional_vae", "logvar-detached-in-the-kl", "cvae_loss",
+     "kl = 0.5 * (logvar.exp() + mu.pow(2) - 1.0 - logvar)", "kl = 0.5 * (logvar.exp() + mu.pow(2) - 1.0 - logvar.detach())",
+     "test_cvae_loss"),
+    ("05_beta_vae", "class-information-kl-reversed", "class_information",
+     "terms = torch.where(joint > 0, joint * (joint / independent).log(), torch.zeros_like(joint))",
+     "terms = torch.where(joint > 0, independent * (independent / joint).log(), torch.zeros_like(joint))",
+     "test_class_information"),
+    ("05_categorical_clustering", "kl-softmax-over-the-batch", "categorical_kl_to_uniform",
+     "log_probs = F.log_softmax(logits, dim=-1)", "log_probs = F.log_softmax(logits, dim=0)",
+     "test_categorical_kl_to_uniform"),
+    ("05_categorical_clustering", "capacity-balance-as-the-mean-kl", "capacity_penalty",
+     "return gamma * (kl.mean() - capacity).abs() + gamma * balance", "return gamma * (kl.mean() - capacity).abs() + gamma * kl.mean()",
+     "test_capacity_penalty"),
+    ("05_categorical_clustering", "capacity-balance-detached", "capacity_penalty",
+     "return gamma * (kl.mean() - capacity).abs() + gamma * balance",
+     "return gamma * (kl.mean() - capacity).abs() + gamma * balance.detach()", "test_capacity_penalty"),
 ]
 
 
+# the mistakes that the visible checks must catch too (nbgrader's Validate fails on them), as (assignment, mistake):
+# review 8 (A) found each passing Validate and losing its points only at grading
+CAUGHT_VISIBLY = [(assignment, mistake) for assignment, mistake, *_ in MISTAKES if mistake in {
+    "logvar-head-is-mu-head", "scale-detached-in-the-draw", "torch-normal", "sample-without-gradient",
+    "kl-as-a-number-in-the-loss", "logvar-detached-in-the-kl", "elbo-variance-detached", "capacity-balance-detached",
+    "gaussian-sign-flipped", "gaussian-floor-on-the-log-scale", "class-information-kl-reversed",
+    "kl-softmax-over-the-batch", "capacity-balance-as-the-mean-kl"} and assignment[:2] in {"01", "02", "03", "04", "05"}]
+
 # Correct answers in another style than the instructor's: (assignment, [(solution cell, code, replacement)]).
 ALTERNATIVES = [
+    # review 8 (A): torch.normal with tensor arguments made where mu is, and a defensive as_tensor of the labels
+    ("01_elbo", [
+        ("reparameterize", "return mu + std * torch.randn_like(std)",
+         "return mu + std * torch.normal(torch.zeros_like(mu), torch.ones_like(mu))"),
+    ]),
+    ("04_conditional_vae", [
+        ("one_hot", "    if labels.is_floating_point()", "    labels = torch.as_tensor(labels)\n    if labels.is_floating_point()"),
+    ]),
     # standard normal draws made where std is, through torch.normal's keyword arguments
     ("01_elbo", [
         ("reparameterize", "return mu + std * torch.randn_like(std)",

@@ -72,7 +72,9 @@ def class_information(class_information):
                       "p(b, y) / (p(b) p(y)), with both marginals.")
     expect_close("class_information of a coordinate that names the class: each class has a bin of its own, "
                  "so I(b; y) = H(y) = log 4", information[0], torch.tensor(math.log(4)), atol=1e-5,
-                 hint="nats: the natural log. The largest value goes into the last bin.")
+                 hint="I(b; y) = KL(p(b, y) || p(b) p(y)) >= 0: the joint weighs the log-ratio "
+                      "log(p(b, y) / (p(b) p(y)))." if bool(information[0] < -1e-4)
+                 else "nats: the natural log. The largest value goes into the last bin.")
     expect_close("class_information of a constant dimension", information[2], torch.tensor(0.0), atol=1e-5)
     moved = class_information(z * torch.tensor([0.01, 100.0, 1.0]) + torch.tensor([3.0, -50.0, 7.0]), labels, 4)
     expect_close("class_information after each dimension is scaled and shifted on its own", moved, information,

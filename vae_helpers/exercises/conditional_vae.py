@@ -4,7 +4,8 @@ import math
 import torch
 from torch import nn
 
-from vae_helpers.checks import (PASSED, expect_close, expect_draws_of_q, expect_equal, expect_gradient, expect_not_affine,
+from vae_helpers.checks import (KL_GRADIENT, PASSED, REPARAMETERISE, expect_close, expect_draws_of_q, expect_equal,
+                                expect_gradient, expect_kl_gradients, expect_logvar_of_its_own, expect_not_affine,
                                 expect_on_device, expect_returns, expect_shape)
 
 
@@ -58,6 +59,7 @@ def conditional_vae(ConditionalVAE, one_hot):
                                 shape_hint=flat)
     expect_shape("mu from encode(images (5, 1, 28, 28), one-hot labels (5, 10))", mu, (5, 20))
     expect_shape("logvar from encode(...)", logvar, (5, 20))
+    expect_logvar_of_its_own("encode(images (5, 1, 28, 28), one-hot labels (5, 10))", mu, logvar)
     expect_equal("some logvar below 0 from a new model's encode(500 random images, labels)",
                  bool((model.encode(torch.rand(500, 784), one_hot(torch.arange(500) % 10, 10))[1] < 0).any()), True,
                  hint="logvar = log sigma^2 is any real number; a variance kept at 1 or above cannot make q narrower "
@@ -87,10 +89,11 @@ def conditional_vae(ConditionalVAE, one_hot):
                            "image.")
     logits, mu, logvar = model(images, labels)
     expect_shape("logits from model(images, labels)", logits, (5, 784))
-    expect_gradient("logits as a function of the images (through the encoder, z and the decoder)", logits, images)
+    expect_gradient("logits as a function of the images (through the encoder, z and the decoder)", logits, images,
+                    hint=REPARAMETERISE)
     torch.manual_seed(0)
     known_mu = torch.full((5000, 20), 1.5, requires_grad=True)  # a known q(z | x, y) for every image: mu 1.5, sigma 0.5
-    known_logvar = torch.full((5000, 20), math.log(0.25))
+    known_logvar = torch.full((5000, 20), math.log(0.25), requires_grad=True)
     many_labels = one_hot(torch.arange(5000) % 10, 10)
     model.encode = lambda x, y: (known_mu, known_logvar)  # stand-ins for encode and decode, as at grading;
     model.decode = lambda z, y: torch.cat([z, y], dim=1)  # this decode returns the z and y it is given, side by side
@@ -103,7 +106,7 @@ def conditional_vae(ConditionalVAE, one_hot):
     expect_close("the labels forward gives self.decode", decoded[:, 20:], many_labels,
                  hint="decode with the same one-hot y that forward was given.")
     z = decoded[:, :20]
-    expect_draws_of_q(z, known_mu)
+    expect_draws_of_q(z, known_mu, known_logvar)
     model.encode = lambda x, y: (torch.zeros(len(x), 20, device=x.device), torch.zeros(len(x), 20, device=x.device))
     model.decode = lambda z, y: z  # run as on a GPU: forward's noise must be made where mu is
     expect_on_device("model(5 images, labels) when self.encode returns mu and logvar of shape (5, 20)",
@@ -113,24 +116,35 @@ def conditional_vae(ConditionalVAE, one_hot):
 
 
 class _RecordingModel(nn.Module):
-    """Answers with fixed logits (0 unless ``first_logits`` sets the first pixels') and posterior (mu 1, logvar 0,
-    in ``dimensions`` dimensions), and records the labels it is given; of the notebook's model it has only
-    ``n_classes``."""
+    """Answers with fixed logits (0 unless ``first_logits`` sets the first pixels') and posterior (mu 1, logvar
+    0, in ``dimensions`` dimensions), and records the labels it is given; of the notebook's model it has only
+    ``n_classes``. Its mu and logvar are its parameters, for ``batch`` images: a loss's gradient reaches them."""
 
-    def __init__(self, n_classes, dimensions, first_logits=()):
+    def __init__(self, n_classes, dimensions, first_logits=(), batch=3):
         super().__init__()
         self.n_classes, self._dimensions = n_classes, dimensions
         self._first_logits = torch.tensor(first_logits, dtype=torch.float32)
+        self.mu = nn.Parameter(torch.ones(batch, dimensions))
+        self.logvar = nn.Parameter(torch.zeros(batch, dimensions))
 
     def forward(self, x, y):
         self.y = y
         logits = torch.zeros(len(x), 784)
         logits[:, :len(self._first_logits)] = self._first_logits
-        return logits, torch.ones(len(x), self._dimensions), torch.zeros(len(x), self._dimensions)
+        return logits, self.mu[:len(x)], self.logvar[:len(x)]
 
 
 _CALL_THE_MODEL = ("call the model only as model(x, y), with y = the one-hot labels; it returns (logits, mu, logvar), "
                    "and model.n_classes is the number of classes. Nothing else of it is there at grading.")
+def _own_loss_error(error: BaseException) -> str:
+    """The likely cause of an error that cvae_loss raised itself, not one the lent model caused."""
+    if "one_hot" in str(error):
+        return "give one_hot the labels as they come, integers: it rejects floats and labels out of range."
+    if "does not require grad" in str(error):
+        return "the loss carries no gradient: compute it outside torch.no_grad()."
+    return ""
+
+
 _SHAPES = ("x comes as (batch, 1, 28, 28) and the logits as (batch, 784): give the loss x in the logits' shape, "
            "one value per pixel.")
 
@@ -140,8 +154,10 @@ def cvae_loss(cvae_loss, one_hot):
     ``one_hot``'s, for 10 and for 6 classes), and its three terms on a model with known outputs."""
     recorder = _RecordingModel(n_classes=10, dimensions=20)
     terms = expect_returns("cvae_loss(a model with n_classes = 10, images (3, 1, 28, 28), labels [7, 0, 9], beta=4.0)",
-                           lambda *args: cvae_loss(*args, beta=4.0), recorder, torch.full((3, 1, 28, 28), 0.5),
-                           torch.tensor([7, 0, 9]), hint=_CALL_THE_MODEL, shape_hint=_SHAPES)
+                           lambda *args: cvae_loss(*args, beta=4.0), recorder,
+                           torch.full((3, 1, 28, 28), 0.5, requires_grad=True),  # at grading, gradients follow it
+                           torch.tensor([7, 0, 9]), hint=_own_loss_error, lent_hint=_CALL_THE_MODEL,
+                           shape_hint=_SHAPES)
     assert isinstance(terms, dict) and {"loss", "reconstruction", "kl"} <= set(terms), \
         f"cvae_loss: expected a dict with keys 'loss', 'reconstruction', 'kl', got {terms!r:.100}."
     expect_shape("the labels cvae_loss gives the model", recorder.y, (3, 10))
@@ -159,6 +175,18 @@ def cvae_loss(cvae_loss, one_hot):
                  "dimensions", terms["kl"], 10.0,
                  hint="0.5 * (exp(logvar) + mu^2 - 1 - logvar), summed over dimensions, averaged over the batch.")
     expect_close("loss with beta = 4", terms["loss"], 784 * math.log(2) + 40.0, hint="reconstruction + beta * kl.")
+    expect_equal("the loss carries gradients (training follows it)", terms["loss"].requires_grad, True,
+                 hint="compute it outside torch.no_grad(), without .detach() or .item(): training calls "
+                      "loss.backward().")
+    recorder.zero_grad()
+    terms["loss"].backward()
+    expected = {"mu": 4.0 * torch.ones(3, 20) / 3, "logvar": torch.zeros(3, 20)}  # beta mu / B, beta (e^lv - 1) / 2B
+    for name, parameter in (("mu", recorder.mu), ("logvar", recorder.logvar)):
+        where = f"the gradient of the loss (beta = 4, 3 images) in the {name} the model returned"
+        if parameter.grad is None:
+            raise AssertionError(f"{where}: expected {[round(v, 4) for v in expected[name][0, :3].tolist()]}..., got "
+                                 f"none. Hint: {KL_GRADIENT}")
+        expect_close(where, parameter.grad, expected[name], hint=KL_GRADIENT)
 
     grey = _RecordingModel(n_classes=10, dimensions=20, first_logits=(1.0, -2.0))
     images = torch.full((2, 1, 28, 28), 0.3)
@@ -181,7 +209,8 @@ def cvae_loss(cvae_loss, one_hot):
 
     six = _RecordingModel(n_classes=6, dimensions=8)  # a dataset with 6 classes and an 8-dimensional code
     terms = expect_returns("cvae_loss(a model with n_classes = 6, images (3, 1, 28, 28), labels [5, 0, 3])", cvae_loss,
-                           six, torch.full((3, 1, 28, 28), 0.5), torch.tensor([5, 0, 3]), hint=_CALL_THE_MODEL,
+                           six, torch.full((3, 1, 28, 28), 0.5), torch.tensor([5, 0, 3]),
+                           hint=_own_loss_error, lent_hint=_CALL_THE_MODEL,
                            shape_hint=_SHAPES)
     width = "one-hot vectors as wide as the model has classes: model.n_classes."
     expect_equal("width of the labels cvae_loss gives a model with n_classes = 6", six.y.shape[-1], 6, hint=width)

@@ -6,7 +6,8 @@ from torch import nn
 from torch.distributions import Normal
 
 from vae_helpers.checks import (PASSED, expect_close, expect_draw_on_device_of_q, expect_equal, expect_gradient,
-                                expect_not_affine, expect_on_device, expect_returns, expect_shape, expect_uncorrelated)
+                                expect_gradient_close, expect_logvar_of_its_own, expect_not_affine, expect_on_device,
+                                expect_returns, expect_shape, expect_uncorrelated)
 
 
 def _expect_parameters(name: str, module: nn.Module, with_biases: int, without: int, hint: str) -> None:
@@ -32,6 +33,7 @@ def conv_encoder(ConvEncoder):
                                      "output-size formula.")
     expect_shape("mu from mu_logvar(images of shape (5, 1, 28, 28))", mu, (5, 20))
     expect_shape("logvar from mu_logvar(images)", logvar, (5, 20))
+    expect_logvar_of_its_own("mu_logvar(images of shape (5, 1, 28, 28))", mu, logvar)
     encoder.eval()  # BatchNorm then uses its running statistics: the encoder is one fixed function of each image
     expect_equal("some logvar below 0 from a new encoder's mu_logvar(500 random images), in eval mode",
                  bool((encoder.mu_logvar(torch.rand(500, 1, 28, 28))[1] < 0).any()), True,
@@ -90,10 +92,13 @@ def conv_decoder(ConvDecoder):
 
 
 class _KnownEncoder(nn.Module):
-    '''A stand-in for model.encoder: q = N(-0.5, 0.25^2) in each of 20 dimensions, whatever the image.'''
+    '''A stand-in for model.encoder: q = N(-0.5, 0.25^2) in each of 20 dimensions, whatever the image; its loc and
+    scale, kept as ``loc`` and ``scale``, require grad.'''
 
     def forward(self, x):
-        return Normal(torch.full((len(x), 20), -0.5), torch.full((len(x), 20), 0.25))
+        self.loc = torch.full((len(x), 20), -0.5, requires_grad=True)
+        self.scale = torch.full((len(x), 20), 0.25, requires_grad=True)
+        return Normal(self.loc, self.scale)
 
 
 class _RecordingDecoder(nn.Module):
@@ -118,8 +123,8 @@ def conv_vae_forward(ConvVAE):
                                   "Hint: draw z with q.rsample(), not q.sample() or torch.normal.")
 
     torch.manual_seed(0)
-    recorder = _RecordingDecoder()
-    model.encoder, model.decoder = _KnownEncoder(), recorder  # as at grading: they can only be called
+    recorder, known = _RecordingDecoder(), _KnownEncoder()
+    model.encoder, model.decoder = known, recorder  # as at grading: they can only be called
     logits, q = expect_returns("model(5000 images) with stand-ins for model.encoder and model.decoder", model,
                                torch.zeros(5000, 1, 28, 28),
                                hint="forward calls self.encoder(x), which returns q, and self.decoder(z): nothing "
@@ -137,6 +142,11 @@ def conv_vae_forward(ConvVAE):
     expect_close("std of z for q with scale 0.25", z.std(), 0.25, atol=0.005, rtol=0, hint="z = q.rsample().")
     expect_uncorrelated("correlation between two latent dimensions of z", z, atol=0.06,
                         hint="each entry of z needs a noise of its own, as q.rsample() draws it.")
+    expect_gradient_close("dz/dloc, z as a function of q.loc", z, known.loc, torch.ones_like(known.loc),
+                          hint="draw z with q.rsample(): torch.normal passes back zero gradients, q.sample() none.")
+    expect_gradient_close("dz/dscale, z as a function of q.scale", z, known.scale,
+                          ((z - known.loc) / known.scale).detach(),
+                          hint="dz/dscale is the noise eps: q.scale must stay in the graph, no .detach().")
     expect_draw_on_device_of_q("model(4 images) when the encoder's q has its loc and scale of shape (4, 20)", model,
                                torch.zeros(4, 1, 28, 28))
     print(PASSED)

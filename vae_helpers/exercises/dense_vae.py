@@ -5,9 +5,10 @@ import torch
 from torch import nn
 
 from vae_helpers import seed_everything
-from vae_helpers.checks import (PASSED, expect_close, expect_draw_on_device, expect_draws_of_q,
-                                expect_equal, expect_finite, expect_gradient,
-                                expect_not_affine, expect_number, expect_returns, expect_shape)
+from vae_helpers.checks import (PASSED, REPARAMETERISE, expect_close, expect_draw_on_device, expect_draws_of_q,
+                                expect_equal, expect_finite, expect_gradient, expect_kl_gradients,
+                                expect_logvar_of_its_own, expect_not_affine, expect_number, expect_returns,
+                                expect_shape)
 
 
 def dense_vae(DenseVAE):
@@ -24,6 +25,7 @@ def dense_vae(DenseVAE):
     mu, logvar = expect_returns("encode(images of shape (5, 1, 28, 28))", model.encode, images, shape_hint=flat)
     expect_shape("mu from encode(images of shape (5, 1, 28, 28))", mu, (5, 20))
     expect_shape("logvar from encode(images of shape (5, 1, 28, 28))", logvar, (5, 20))
+    expect_logvar_of_its_own("encode(images of shape (5, 1, 28, 28))", mu, logvar)
     expect_shape("mu from encode(flat images of shape (5, 784))",
                  expect_returns("encode(flat images of shape (5, 784))", model.encode, images.view(5, 784),
                                 shape_hint=flat)[0], (5, 20))
@@ -44,11 +46,12 @@ def dense_vae(DenseVAE):
     logits, mu, logvar = model(images)
     expect_shape("logits from model(images)", logits, (5, 784))
     expect_finite("logits", logits)
-    expect_gradient("logits as a function of the images (through the encoder, z and the decoder)", logits, images)
+    expect_gradient("logits as a function of the images (through the encoder, z and the decoder)", logits, images,
+                    hint=REPARAMETERISE)
     torch.manual_seed(0)
     # a known q(z | x) for every image: mu = 1.5, sigma = 0.5
     known_mu = torch.full((5000, 20), 1.5, requires_grad=True)
-    known_logvar = torch.full((5000, 20), math.log(0.25))
+    known_logvar = torch.full((5000, 20), math.log(0.25), requires_grad=True)
     model.encode = lambda x: (known_mu, known_logvar)  # stand-ins for encode and decode, as at grading;
     model.decode = lambda z: z                         # this decode returns the z it is given
     z, mu, logvar = model(torch.rand(5000, 1, 28, 28))
@@ -57,7 +60,7 @@ def dense_vae(DenseVAE):
                  torch.equal(mu, known_mu) and torch.equal(logvar, known_logvar), True, hint=through)
     expect_equal("shape of what forward returns when self.decode returns the z it is given", tuple(z.shape),
                  (5000, 20), hint=through)
-    expect_draws_of_q(z, known_mu)
+    expect_draws_of_q(z, known_mu, known_logvar)
     expect_draw_on_device("model(4 images) when encode returns mu and logvar of shape (4, 20)", model,
                           torch.rand(4, 1, 28, 28))
     print(PASSED)
@@ -99,7 +102,8 @@ def vae_loss(vae_loss):
                  reconstruction, 200 + 783 * math.log(2), atol=1e-2, rtol=0,
                  hint="the pixel that is on has probability sigmoid(-200), about e^-200: it costs 200 nats. A sigmoid "
                       "rounds it to 0 and binary_cross_entropy then caps its cost at 100: work from the logits.")
-    mu, logvar = torch.ones(4, 20), torch.full((4, 20), math.log(4.0))
+    mu = torch.ones(4, 20, requires_grad=True)
+    logvar = torch.full((4, 20), math.log(4.0), requires_grad=True)
     logits = torch.zeros(4, 784, requires_grad=True)
     loss, _, kl = vae_loss(logits, torch.zeros(4, 784), mu, logvar, beta=2.0)
     weighted = "return the KL unweighted: beta weighs it in the loss only."
@@ -112,6 +116,7 @@ def vae_loss(vae_loss):
     expect_close("loss with beta = 2", loss, 784 * math.log(2) + 2 * kl.item(),
                  hint="loss = reconstruction + beta * KL.")
     expect_gradient("the loss as a function of the logits (training follows it)", loss, logits)
+    expect_kl_gradients("the loss with beta = 2, mu = 1 and logvar = log 4 (batch of 4)", loss, mu, logvar, beta=2.0)
     print(PASSED)
 
 
@@ -140,6 +145,17 @@ class _TinyVAE(nn.Module):
         return self.decoder(mu), mu, torch.zeros_like(mu)
 
 
+def _own_training_error(error: BaseException) -> str:
+    """The likely cause of an error that train_epoch raised itself, not one a lent model caused."""
+    message = str(error)
+    if "does not require grad" in message:
+        return ("the loss carries no gradient: compute it outside torch.no_grad(), without .detach() or .item(), "
+                "then call loss.backward().")
+    if "backward through the graph a second time" in message:
+        return "call backward once per batch, on that batch's own loss, after the optimizer zeroed the gradients."
+    return ""
+
+
 def train_epoch(train_epoch, AsLent, device):
     """Checks one epoch on a lent model (``AsLent``, on ``device``) with uneven batches: the parameters after its
     SGD steps and the mean loss it returns; then that it returns a float, changes the parameters and lowers the
@@ -152,7 +168,8 @@ def train_epoch(train_epoch, AsLent, device):
     how = ("at grading the model is lent to train_epoch: call it on each batch as it comes (already on its device), "
            "and zero the gradients with the optimizer; model.parameters() lists nothing.")
     mean = expect_returns("train_epoch(a lent model, batches of 4, 4 and 2 images of shape (1, 28, 28))",
-                          train_epoch, lent, uneven, torch.optim.SGD(pooled.parameters(), lr=0.05), hint=how)
+                          train_epoch, lent, uneven, torch.optim.SGD(pooled.parameters(), lr=0.05),
+                          hint=_own_training_error, lent_hint=how)
     expect_close("the decoder's first four biases after the epoch's three SGD steps", pooled.decoder.bias[:4],
                  torch.tensor([0.609044, -0.584519, 0.473112, 0.380277]), atol=1e-4, rtol=0,
                  hint="three SGD steps, each with its own batch's gradient only: zero the gradients with the optimizer "
@@ -187,8 +204,10 @@ def gaussian_nll(gaussian_nll):
     just above the floor, a floor per pixel, and its gradient in log_scale."""
     torch.manual_seed(0)
     x, mean = torch.rand(3, 1, 28, 28), torch.rand(3, 784)
-    got = expect_returns("gaussian_nll(x (3, 1, 28, 28), mean (3, 784), log_scale = log 0.1)", gaussian_nll, x, mean,
-                         torch.tensor(math.log(0.1)),
+    got = expect_returns("gaussian_nll(x (3, 1, 28, 28), mean (3, 784), log_scale = log 0.1, min_scale = 0 (the "
+                         "default))", gaussian_nll, x, mean, torch.tensor(math.log(0.1)),
+                         hint=lambda error: "min_scale may be 0: math.log(0) fails; floor s itself, or use torch.log, "
+                                            "which gives -inf." if "math domain error" in str(error) else "",
                          shape_hint="x comes as (batch, 1, 28, 28) and mean as (batch, 784): reshape x to mean's "
                                     "shape.")
     expect_shape("gaussian_nll(x (3, 1, 28, 28), mean (3, 784), log_scale = log 0.1)", got, (3,))

@@ -121,8 +121,12 @@ def log_likelihoods(bernoulli_log_likelihood, gaussian_log_likelihood):
     x = torch.zeros(3, 4)
     ll = gaussian_log_likelihood(x, torch.zeros(3, 4), torch.zeros(3, 4))
     expect_shape("gaussian_log_likelihood for x of shape (3, 4)", ll, (3,))
+    flipped = (torch.is_tensor(ll) and ll.shape == (3,)
+               and torch.allclose(ll, torch.full((3,), 2 * math.log(2 * math.pi))))
     expect_close("Gaussian log-likelihood at the mean, unit variance, 4 dimensions", ll,
-                 torch.full((3,), -2 * math.log(2 * math.pi)), hint="include the -0.5 * log(2 pi) constant per entry.")
+                 torch.full((3,), -2 * math.log(2 * math.pi)),
+                 hint="a log-density: -0.5 times the sum of the three terms, not +0.5." if flipped
+                 else "include the -0.5 * log(2 pi) constant per entry.")
     expect_close("Gaussian log-likelihood of x = 0.5 at its mean 0.5, with logvar log 4",
                  gaussian_log_likelihood(torch.full((1, 1), 0.5), torch.full((1, 1), 0.5),
                                          torch.full((1, 1), math.log(4.0))),
@@ -167,12 +171,19 @@ def elbo(elbo, toy, x_toy, post_mu, post_logvar):
     far_var = 1 / (1 + (toy.W ** 2).sum(0) / noise_var)  # the toy's W has orthogonal columns
     far_mu, far_logvar = far_var * ((x_far - toy.b) @ toy.W) / noise_var, far_var.log().expand(1, -1)
     q_mu = far_mu.repeat(copies, 1).requires_grad_(True)
-    grad = expect_gradient("ELBO as a function of q_mu",
-                           elbo(x_far.repeat(copies, 1), q_mu, far_logvar.repeat(copies, 1), toy), q_mu)
+    q_logvar = far_logvar.repeat(copies, 1).requires_grad_(True)
+    estimate = elbo(x_far.repeat(copies, 1), q_mu, q_logvar, toy)
+    grad = expect_gradient("ELBO as a function of q_mu", estimate, q_mu)
     expect_close(f"mean gradient of the ELBO in q_mu at the exact posterior ({copies:,} copies of one observation, "
                  "where the ELBO is at its maximum)", grad.mean(0), torch.zeros(2), atol=0.15,
                  hint="the reconstruction term must pass its gradient to q_mu through z: draw z with your "
                       "reparameterize, not with a sampler that cuts the graph (.sample(), torch.normal, .detach()).")
+    through_logvar = ("the draw must carry gradients to q_logvar too: z = q_mu + exp(0.5 * q_logvar) * eps, nothing "
+                      "detached; without it only the KL's gradient is left.")
+    grad = expect_gradient("ELBO as a function of q_logvar", estimate, q_logvar, hint=through_logvar)
+    expect_close(f"mean gradient of the ELBO in q_logvar at the exact posterior ({copies:,} copies of one "
+                 "observation, where the ELBO is at its maximum)", grad.mean(0), torch.zeros(2), atol=0.15,
+                 hint=through_logvar)
     print(PASSED)
 
 
