@@ -867,6 +867,14 @@ MISTAKES = [
     ("10_colour_images", "bpd-not-divided-by-the-dimensions", "bits_per_dim",
      "return nll / (dimensions * math.log(2)) + math.log2(scale)", "return nll / math.log(2) + math.log2(scale)",
      "test_bits_per_dim"),
+    # the whole figure in nats, offset included (ln 256 instead of 8): ln 2 times the expected values
+    ("10_colour_images", "bpd-all-in-nats", "bits_per_dim",
+     "return nll / (dimensions * math.log(2)) + math.log2(scale)", "return nll / dimensions + math.log(scale)",
+     "test_bits_per_dim"),
+    # bits per image: 3072 times the expected values
+    ("10_colour_images", "bpd-bits-per-image", "bits_per_dim",
+     "return nll / (dimensions * math.log(2)) + math.log2(scale)",
+     "return nll / math.log(2) + dimensions * math.log2(scale)", "test_bits_per_dim"),
     ("10_colour_images", "bpd-offset-left-out", "bits_per_dim",
      "return nll / (dimensions * math.log(2)) + math.log2(scale)", "return nll / (dimensions * math.log(2))",
      "test_bits_per_dim"),

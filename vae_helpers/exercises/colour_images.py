@@ -4,23 +4,18 @@ import math
 import numpy as np
 import torch
 
-from vae_helpers.checks import PASSED, expect_close, expect_finite, expect_on_device, expect_returns, expect_shape
+from vae_helpers.checks import PASSED, _preview, expect_close, expect_finite, expect_on_device, expect_returns, expect_shape
 
 LEVELS = 256
 _HALF_BIN = 0.5 / (LEVELS - 1)
 
 
-def _quadrature_log_prob(x: torch.Tensor, mean: torch.Tensor, log_scale: torch.Tensor) -> torch.Tensor:
-    """log P(level) of a discretised logistic by another route than an answer's: the logistic density integrated
-    over the level's bin (the tail beyond it for levels 0 and 1) by Simpson's rule in float64, in the log domain so
-    that bins hundreds of scales from the mean keep their value; as a float32 tensor of x's shape. Accurate to about
-    1e-6 nats for any inputs (a bin is cut to the 100 scales next to the point of it nearest the mean, beyond which
-    the density is below e^-50 of its value there)."""
-    x, mean, log_scale = (np.asarray(t.detach().cpu(), dtype=np.float64) for t in torch.broadcast_tensors(x, mean,
-                                                                                                          log_scale))
-    scale = np.exp(log_scale)
-    lower = np.where(x < _HALF_BIN, -np.inf, (x - mean - _HALF_BIN) / scale)  # the bin, in scales from the mean
-    upper = np.where(x > 1 - _HALF_BIN, np.inf, (x - mean + _HALF_BIN) / scale)
+def _quadrature_log_mass(lower: np.ndarray, upper: np.ndarray, mean: np.ndarray, scale: np.ndarray) -> np.ndarray:
+    """log of the logistic's mass on [lower, upper] (edges in pixel units, -inf and inf allowed): its density
+    integrated by Simpson's rule in float64, in the log domain so that bins hundreds of scales from the mean keep
+    their value. Accurate to about 1e-6 nats for any inputs (a bin is cut to the 100 scales next to the point of it
+    nearest the mean, beyond which the density is below e^-50 of its value there)."""
+    lower, upper = (lower - mean) / scale, (upper - mean) / scale  # the bin, in scales from the mean
     nearest = np.clip(0.0, lower, upper)
     a, b = np.maximum(lower, nearest - 50), np.minimum(upper, nearest + 50)
     steps = 4000
@@ -29,8 +24,52 @@ def _quadrature_log_prob(x: torch.Tensor, mean: torch.Tensor, log_scale: torch.T
     weights = np.ones(steps + 1)
     weights[1:-1:2], weights[2:-1:2] = 4, 2
     top = log_density.max(-1)
-    log_mass = top + np.log((weights * np.exp(log_density - top[..., None])).sum(-1) * (b - a) / (3 * steps))
-    return torch.from_numpy(log_mass).float()
+    return top + np.log((weights * np.exp(log_density - top[..., None])).sum(-1) * (b - a) / (3 * steps))
+
+
+def _quadrature_log_prob(x: torch.Tensor, mean: torch.Tensor, log_scale: torch.Tensor) -> torch.Tensor:
+    """log P(level) of a discretised logistic by another route than an answer's: the logistic density integrated
+    over the level's bin (the tail beyond it for levels 0 and 1), ``_quadrature_log_mass``; as a float32 tensor of
+    x's shape."""
+    x, mean, log_scale = (np.asarray(t.detach().cpu(), dtype=np.float64) for t in torch.broadcast_tensors(x, mean,
+                                                                                                          log_scale))
+    lower = np.where(x < _HALF_BIN, -np.inf, x - _HALF_BIN)
+    upper = np.where(x > 1 - _HALF_BIN, np.inf, x + _HALF_BIN)
+    return torch.from_numpy(_quadrature_log_mass(lower, upper, mean, np.exp(log_scale))).float()
+
+
+def _levels_hint(probabilities: torch.Tensor, centre: float, scale: float) -> str:
+    """What the 256 levels' probabilities (mean ``centre``, scale ``scale``) that do not sum to 1 say of the answer:
+    bins of another width, edge levels without their tails, edge levels with each other's tail, or the general
+    hint."""
+    got = probabilities.detach().cpu().double().numpy()
+    levels = np.arange(LEVELS) / (LEVELS - 1)
+    def mass(lower, upper):
+        lower, upper = np.asarray(lower, dtype=np.float64), np.asarray(upper, dtype=np.float64)
+        return np.exp(_quadrature_log_mass(lower, upper, np.full_like(lower, centre), np.full_like(lower, scale)))
+    inside = mass(levels[1:-1] - _HALF_BIN, levels[1:-1] + _HALF_BIN)
+    ratio = got[1:-1] / inside
+    if np.all(np.isfinite(ratio)) and np.ptp(ratio) < 0.05 * np.median(ratio) and abs(np.median(ratio) - 1) > 0.05:
+        return (f"the levels 1 to 254 get about {np.median(ratio):.2g} times their probability: a level's bin is "
+                f"[x - 0.5/255, x + 0.5/255], 1/255 wide (the levels are 1/255 apart), not about "
+                f"{np.median(ratio):.2g}/255.")
+    if np.allclose(got[1:-1], inside, rtol=1e-3, atol=1e-7):
+        edges = np.array([0.0, 1.0])
+        without_tails = mass(edges - _HALF_BIN, edges + _HALF_BIN)
+        swapped = mass([-_HALF_BIN, -np.inf], [np.inf, 1 + _HALF_BIN])
+        if np.allclose(got[[0, -1]], without_tails, rtol=1e-3, atol=1e-7):
+            return ("the levels 1 to 254 are right; levels 0 and 255 have only their own bins, and the mass "
+                    "beyond them is missing: level 0 takes everything below 0.5/255 (the logistic goes on below 0), "
+                    "level 255 everything above 1 - 0.5/255.")
+        if np.allclose(got[[0, -1]], swapped, rtol=1e-3, atol=1e-7):
+            return ("the levels 1 to 254 are right; levels 0 and 255 have each other's tail: level 0 takes all the "
+                    "mass below its bin's upper edge, 0.5/255, level 255 all the mass above its bin's lower edge, "
+                    "1 - 0.5/255.")
+        return ("the levels 1 to 254 are right, levels 0 and 255 are not: level 0 takes all the mass below its bin's "
+                "upper edge, 0.5/255, level 255 all the mass above its bin's lower edge, 1 - 0.5/255.")
+    return ("a distribution over the 256 levels: each level's bin is 1/255 wide, centred on the level, and the two "
+            "edge levels take all the mass beyond their bins (the logistic goes on below 0 and above 1), with "
+            "CDF(y) = sigmoid((y - mean) / s) and the scale s = exp(log_scale).")
 
 
 _ROUNDED_AWAY = ("in float32, sigmoid(t) is exactly 0 for t below about -88 and exactly 1 for t above about 17: the "
@@ -57,16 +96,16 @@ def discretised_logistic_log_prob(log_prob):
 
     every_level = torch.arange(LEVELS).float() / (LEVELS - 1)
     for centre, log_s in ((0.5, math.log(0.2)), (0.02, math.log(0.05)), (0.97, math.log(0.01))):
-        total = log_prob(every_level, torch.full((LEVELS,), centre), torch.full((LEVELS,), log_s)).exp().sum()
+        probabilities = log_prob(every_level, torch.full((LEVELS,), centre), torch.full((LEVELS,), log_s)).exp()
+        total = probabilities.sum()
         name = (f"the probabilities of the 256 levels 0, 1/255, ..., 1, summed, for mean {centre} and scale "
                 f"{math.exp(log_s):.3g}")
         expect_finite(name, total, hint="a NaN is often the log of a negative number. The scale is s = exp(log_scale), "
                                         "which is never negative, and a bin's upper edge, x + 0.5/255, is above its "
                                         "lower edge once both are measured from the mean as (y - mean) / s.")
-        expect_close(name, total, 1.0, atol=1e-3, rtol=0,
-                     hint="a distribution over the 256 levels: each level's bin is 1/255 wide, centred on the level, "
-                          "and the two edge levels take all the mass beyond their bins (the logistic goes on below 0 "
-                          "and above 1), with CDF(y) = sigmoid((y - mean) / s).")
+        if not abs(total.item() - 1.0) <= 1e-3:
+            expect_close(name, total, 1.0, atol=1e-3, rtol=0,
+                         hint=_levels_hint(probabilities, centre, math.exp(log_s)))
 
     name = "discretised_logistic_log_prob on random levels from 1 to 254 (k / 255), means and log-scales"
     expect_finite(name, got, hint=_ROUNDED_AWAY)
@@ -109,6 +148,27 @@ def discretised_logistic_log_prob(log_prob):
     print(PASSED)
 
 
+def _name_a_known_mistake(name: str, got: torch.Tensor, expected: torch.Tensor, nll: torch.Tensor, dims: int,
+                          scale: float) -> None:
+    """Raises a message of its own when ``got`` is what nats instead of bits, or a sum over the dimensions instead of
+    a mean, gives."""
+    got = got.detach().cpu().double()
+    expected, nll = expected.double(), nll.double()
+    mistakes = ((expected * math.log(2), "these are nats, not bits: each value is ln 2 = 0.693 times the expected one. "
+                                         "Bits are a log to base 2: divide the nats by ln 2, and the change of "
+                                         "variables is log2(scale) bits."),
+                (nll / dims + math.log2(scale), "the nats per dimension are not turned into bits: divide them by "
+                                                "ln 2 as well."),
+                (expected * dims, f"each value is {dims} times the expected one: bits per image, not per dimension. "
+                                  f"Divide by the number of dimensions, the product of image_shape ({dims} here)."),
+                (nll / math.log(2) + math.log2(scale), f"bits per image plus the per-dimension offset: divide the "
+                                                        f"bits of an image by its {dims} dimensions (the product "
+                                                        f"of image_shape)."))
+    for values, meaning in mistakes:
+        if got.shape == values.shape and torch.allclose(got, values, atol=1e-3, rtol=1e-4):
+            raise AssertionError(f"{name}: expected {_preview(expected)}, got {_preview(got)}: {meaning}")
+
+
 def bits_per_dim(bits_per_dim):
     """Checks the shape, values for images of 8-bit colour (scale 256), for a discrete model (scale 1) and for 16
     levels (scale 16), and the device."""
@@ -120,7 +180,10 @@ def bits_per_dim(bits_per_dim):
     offsets = {-8.0: "the change of variables from [0, 1] to the 256 levels is missing.",
                -16.0: "the change of variables from [0, 1] to the 256 levels goes the wrong way.",
                math.log2(255) - 8.0: "the levels are 256 cubes of side 1/scale, not 255."}
-    expect_close("bits_per_dim(nll = [-2000, 0, 5000] nats, a density on [0, 1]^3072, scale 256)", got, expected,
+    name = "bits_per_dim(nll = [-2000, 0, 5000] nats, a density on [0, 1]^3072, scale 256)"
+    expect_finite(name, got)
+    _name_a_known_mistake(name, got, expected, nll, dims, 256)
+    expect_close(name, got, expected,
                  atol=1e-4, rtol=1e-5, offsets=offsets,
                  hint="bits (a log to base 2), per dimension (the 3 x 32 x 32 sub-pixels), and the probability of a "
                       "level is the density integrated over that level's cube, of side 1 / scale.")
