@@ -26,8 +26,8 @@ A graded cell of a solution notebook holds its visible checks and, in its hidden
    number of elements of the largest tensor one torch operation made while it ran (how a check sees that
    the work was done in chunks); the kernel measures its own work, so such a check catches a mistake, not
    a cheat. A call asked with ``"as_on_a_gpu": true`` runs as on a GPU (``kernel_side.AsOnAGPU``): a tensor
-   of more than one element made without a device lands on the ``meta`` device, where a GPU run leaves it
-   on the CPU, away from the inputs (``vae_helpers.checks.expect_on_device``).
+   made without a device is on the CPU, away from the inputs, and one the result holds comes back on the
+   ``meta`` device (``vae_helpers.checks.expect_on_device``).
 4. While it answers, the kernel may make **requests** (kernel → grading) on its stdin channel
    (``input()``): an attribute or a method's result of an object lent to it, or a gradient through one
    (``{"callback": id, "getattr" | "method": name, ...}``, ``{"callback_gradient": handle, ...}``).

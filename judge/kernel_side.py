@@ -12,6 +12,7 @@ every model is (``vae_helpers.lending.AsLent``), which that code may change.
 import contextlib
 import itertools
 import json
+import weakref
 
 import torch
 from torch import nn
@@ -46,6 +47,7 @@ FACTORIES = frozenset(getattr(torch, name) for name in (
     "randn", "rand", "randint", "randperm", "zeros", "ones", "full", "empty", "empty_strided", "eye", "arange",
     "range", "linspace", "logspace", "tensor", "as_tensor", "asarray", "from_numpy", "normal", "tril_indices",
     "triu_indices", "scalar_tensor"))
+_DEVICE = torch._C.TensorBase.__dict__["device"]  # PyTorch's own reading of a tensor's device
 # tensor methods that copy a tensor to another device
 MOVES = frozenset((torch.Tensor.to, torch.Tensor.cpu, torch.Tensor.type_as))
 
@@ -60,30 +62,56 @@ def _tensors_among(values):
 
 
 class AsOnAGPU(TorchFunctionMode):
-    """While it is active, a call on CPU tensors runs as it would on a GPU, with the CPU in the GPU's place and
-    PyTorch's ``meta`` device (shapes, no values) in the CPU's: a tensor of more than one element that a torch
-    factory makes without a device (``torch.randn(shape)``, ``torch.zeros(n, k)``, ``torch.arange(k)``,
-    ``torch.tensor(a list)``, but not ``torch.randn_like(x)``, which follows x) lands on the meta device, where a
-    GPU run leaves it on the CPU, away from the inputs; one of a single element stays (a CPU scalar mixes with a
-    GPU's tensors). An operation that meets tensors of more than one dimension on both devices raises as a GPU
-    does ("Expected all tensors to be on the same device"), and a copy of a meta tensor to the CPU (``.to(device)``,
-    ``.to(x)``, ``.cpu()``, ``.type_as(x)``) gives zeros of its shape and dtype there: this run checks devices,
-    not values. The inputs' values stay readable (``y.tolist()``, a distribution validating its arguments).
-    ``AsOnAGPU.paused()`` turns it off for the judge's own work (a request to the grading process)."""
+    """While it is active, a call on CPU tensors runs as it would on a GPU, the CPU in the GPU's place: the inputs,
+    what is computed from them and what is made where they are (``torch.randn_like(x)``, ``x.new_zeros(n)``,
+    ``torch.zeros(n, device=x.device)``) are on the GPU; a tensor that a torch factory makes without a device
+    (``torch.randn(shape)``, ``torch.zeros(n, k)``, ``torch.arange(k)``, ``torch.tensor(...)``, also the 0-dim ones a
+    distribution makes of plain numbers), what is computed from such tensors alone and what ``.cpu()`` returns are
+    on the CPU. The run remembers which tensors are on the CPU (``elsewhere``); every value stays exact and
+    readable. As on a GPU, an operation that meets an input on the GPU and a tensor of one dimension or more on the
+    CPU raises ("Expected all tensors to be on the same device"), while a 0-dim CPU tensor mixes (a scalar), and
+    indexing and copying between the two are allowed. ``run.seen(result)`` gives a result with every tensor on
+    the CPU replaced by one on PyTorch's ``meta`` device (its dtype and shape), which is how the checks and the
+    wire see "on the CPU". ``AsOnAGPU.paused()`` turns it off for the judge's own work (a request to the grading
+    process)."""
 
     running = []  # the runs now active, innermost last
 
     def __init__(self):
         super().__init__()
         self.pauses = 0
+        self.elsewhere = _TensorSet()  # the tensors on the CPU
+        self.cpu_devices = []  # the device objects read from them (``t.device``), which name the CPU
 
     def __enter__(self):
         AsOnAGPU.running.append(self)
+        self._shadowed = torch.Tensor.__dict__.get("device")
+        torch.Tensor.device = property(self._device_of)  # a tensor's device is read without a torch function
         return super().__enter__()
 
     def __exit__(self, *exc):
         AsOnAGPU.running.remove(self)
+        if self._shadowed is None:
+            del torch.Tensor.device
+        else:
+            torch.Tensor.device = self._shadowed
         return super().__exit__(*exc)
+
+    def _device_of(self, tensor):
+        """``tensor.device``; the object read from a tensor on the CPU is remembered, so that a tensor made with
+        ``device=that`` (as a distribution of plain numbers draws its samples) is on the CPU too."""
+        device = _DEVICE.__get__(tensor)
+        if not self.pauses and tensor in self.elsewhere:
+            self.cpu_devices.append(device)
+        return device
+
+    def names_the_cpu(self, device) -> bool:
+        """A device written as the string ``"cpu"``, or read from a tensor on the CPU, names the CPU; any other
+        (``x.device`` of an input) is where the inputs are: on the machine that runs this their device is the
+        CPU too, so only where the device came from tells them apart."""
+        if isinstance(device, str):
+            return device.strip().lower().startswith("cpu")
+        return any(device is known for known in self.cpu_devices)
 
     @staticmethod
     @contextlib.contextmanager
@@ -102,41 +130,112 @@ class AsOnAGPU(TorchFunctionMode):
         kwargs = kwargs or {}
         if self.pauses:
             return func(*args, **kwargs)
-        if func in FACTORIES and kwargs.get("device") is None and not any(_tensors_among(args[:1])):
+        inputs = list(_tensors_among([*args, *kwargs.values()]))
+        if func in FACTORIES and not inputs:
             result = func(*args, **kwargs)
-            if isinstance(result, torch.Tensor) and result.numel() > 1:
-                return result.detach().to("meta").requires_grad_(result.requires_grad)
+            self._place(result, on_the_cpu=kwargs.get("device") is None or self.names_the_cpu(kwargs["device"]))
             return result
-        if func in MOVES and args and isinstance(args[0], torch.Tensor) and args[0].device.type == "meta":
-            return _moved_from_meta(func, args[0], args[1:], kwargs)
-        if func is torch.Tensor.copy_ and len(args) > 1 and isinstance(args[1], torch.Tensor) and \
-                args[1].device.type == "meta" and args[0].device.type != "meta":
-            return args[0]  # a GPU's tensor filled from a CPU one: the values do not matter here
-        if func not in (torch.Tensor.__getitem__, torch.Tensor.__setitem__):  # a GPU's tensor indexed by CPU indices
-            inputs = [t for t in _tensors_among([*args, *kwargs.values()]) if t.dim() > 0]
-            devices = {t.device.type for t in inputs}
-            if "meta" in devices and "cpu" in devices:
-                raise RuntimeError("Expected all tensors to be on the same device, but found at least two devices: "
-                                   "a tensor made on the CPU met the inputs, on the GPU")
-        return func(*args, **kwargs)
+        on_the_cpu = [tensor for tensor in inputs if tensor in self.elsewhere]
+        on_the_gpu = [tensor for tensor in inputs if tensor not in self.elsewhere]
+        if func in MOVES:
+            result = func(*args, **kwargs)
+            if result is args[0]:  # nothing to copy here, where both devices are the CPU: a GPU run copies
+                result = result.view_as(result)
+            self._place(result, on_the_cpu=self._moved_to_the_cpu(func, args, kwargs))
+            return result
+        if self._mixes(func, args, on_the_cpu, on_the_gpu):
+            raise RuntimeError("Expected all tensors to be on the same device, but found at least two devices, "
+                               "cuda:0 and cpu: a tensor made on the CPU met the inputs, on the GPU")
+        result = func(*args, **kwargs)
+        if inputs and not _in_place(func, kwargs):
+            self._place(result, on_the_cpu=not on_the_gpu or self.names_the_cpu(kwargs.get("device")))
+        return result
 
+    def _mixes(self, func, args, on_the_cpu, on_the_gpu) -> bool:
+        """Whether ``func`` meets tensors on both devices where a GPU refuses: any operation that meets an input
+        on the GPU and a CPU tensor of one dimension or more, except that a GPU's tensor may be indexed by CPU
+        indices, written through them, and copied to or from the CPU."""
+        if func is torch.Tensor.copy_:
+            return False
+        if func in (torch.Tensor.__getitem__, torch.Tensor.__setitem__):
+            indexed, index = args[0], list(_tensors_among(args[1:2] if isinstance(args[1], torch.Tensor) else
+                                                           args[1] if isinstance(args[1], (list, tuple)) else ()))
+            if indexed in self.elsewhere:  # a CPU tensor indexed by the GPU's indices
+                return indexed.dim() > 0 and any(t not in self.elsewhere and t.dim() > 0 for t in index)
+            written = args[2:3] if func is torch.Tensor.__setitem__ else ()
+            return bool(index) and any(isinstance(value, torch.Tensor) and value in self.elsewhere and value.dim() > 0
+                                       for value in written)  # values through indices come from the same device
+        return bool(on_the_gpu) and any(tensor.dim() > 0 for tensor in on_the_cpu)
 
-def _moved_from_meta(func, tensor, args, kwargs):
-    """``tensor.to(...)``, ``.cpu()`` or ``.type_as(...)`` of a meta tensor: zeros of its shape on the device it
-    goes to, with the dtype it is given."""
-    device, dtype = None, kwargs.get("dtype")
-    if func is torch.Tensor.cpu:
-        device = torch.device("cpu")
-    for value in [*args, kwargs.get("device"), kwargs.get("other")]:
+    def _moved_to_the_cpu(self, func, args, kwargs) -> bool:
+        """Whether ``tensor.to(...)``, ``.cpu()`` or ``.type_as(...)`` puts its result on the CPU: ``.cpu()`` does;
+        ``.to(other)`` and ``.type_as(other)`` follow ``other``; ``.to(a device)`` goes where that device is
+        (``names_the_cpu``); ``.to(a dtype)`` stays."""
+        if func is torch.Tensor.cpu:
+            return True
+        tensor, rest = args[0], [*args[1:], *kwargs.values()]
+        others = [value for value in rest if isinstance(value, torch.Tensor)]
+        if others:
+            return others[0] in self.elsewhere
+        devices = [value for value in rest if isinstance(value, (str, torch.device))]
+        if devices:
+            return self.names_the_cpu(devices[0])
+        return tensor in self.elsewhere
+
+    def _place(self, result, on_the_cpu):
+        for tensor in tensors_in([result]):
+            if on_the_cpu:
+                self.elsewhere.add(tensor)
+            else:
+                self.elsewhere.discard(tensor)
+
+    def seen(self, value, scalars=True):
+        """``value`` with each tensor on the CPU (also in lists, tuples and dicts) replaced by a meta tensor of its
+        dtype and shape; with ``scalars=False`` a 0-dim one stays (it mixes with a GPU's tensors)."""
         if isinstance(value, torch.Tensor):
-            device, dtype = value.device, dtype or value.dtype
-        elif isinstance(value, (str, torch.device)):
-            device = torch.device(value)
-        elif isinstance(value, torch.dtype):
-            dtype = value
-    if device is None or device.type == "meta":
-        return func(tensor, *args, **kwargs)
-    return torch.zeros(tensor.shape, dtype=dtype or tensor.dtype, device=device)
+            away = value in self.elsewhere and (scalars or value.dim() > 0)
+            return torch.empty(value.shape, dtype=value.dtype, device="meta") if away else value
+        if isinstance(value, (list, tuple)):
+            return type(value)(self.seen(item, scalars) for item in value)
+        if isinstance(value, dict):
+            return {key: self.seen(item, scalars) for key, item in value.items()}
+        return value
+
+    @staticmethod
+    def sent(value):
+        """``value`` as the innermost active run sends it to a lent model, which is on the GPU: its CPU tensors of
+        one dimension or more on the meta device, where the lent model's computation meets them and raises."""
+        return AsOnAGPU.running[-1].seen(value, scalars=False) if AsOnAGPU.running else value
+
+
+class _TensorSet:
+    """A set of tensors by identity that keeps none of them alive (a WeakSet compares tensors by value)."""
+
+    def __init__(self):
+        self.references = {}
+
+    def __contains__(self, tensor):
+        reference = self.references.get(id(tensor))
+        return reference is not None and reference() is tensor
+
+    def add(self, tensor):
+        key = id(tensor)
+        self.references[key] = weakref.ref(tensor, lambda _: self.references.pop(key, None))
+
+    def discard(self, tensor):
+        if tensor in self:
+            del self.references[id(tensor)]
+
+
+# operations a GPU allows between its tensors and a CPU tensor of any size: indexing by CPU indices, copying
+MIXING_ALLOWED = frozenset((torch.Tensor.__getitem__, torch.Tensor.__setitem__, torch.Tensor.copy_))
+
+
+def _in_place(func, kwargs) -> bool:
+    """An operation that writes into a tensor it was given, which stays where it is."""
+    name = getattr(func, "__name__", "")
+    return kwargs.get("out") is not None or func is torch.Tensor.__setitem__ or (
+        name.endswith("_") and not name.endswith("__"))
 
 
 class _Lent:
@@ -263,6 +362,7 @@ class KernelSide(Wire):
 
     def request_call(self, lent_id, method, args, kwargs):
         """A lent object's method, computed by the grading process, differentiable in its arguments."""
+        args, kwargs = AsOnAGPU.sent((args, kwargs))  # a lent model is where the inputs are
         with AsOnAGPU.paused():  # the judge's own work: tensors sent and received as they are
             return self._request_call(lent_id, method, args, kwargs)
 
@@ -317,8 +417,11 @@ class KernelSide(Wire):
                 given = [(t, _snapshot(t)) for t in tensors_in([args, kwargs])]
                 torch.manual_seed(question["seed"])  # the judge's samples, the same at every grading
                 sizes = TensorSizes() if question.get("measure") else contextlib.nullcontext()
-                with sizes, AsOnAGPU() if question.get("as_on_a_gpu") else contextlib.nullcontext():
+                as_on_a_gpu = AsOnAGPU() if question.get("as_on_a_gpu") else None
+                with sizes, as_on_a_gpu or contextlib.nullcontext():
                     result = obj(*args, **kwargs)
+                if as_on_a_gpu is not None:
+                    result = as_on_a_gpu.seen(result)  # what it made on the CPU travels as on the meta device
                 changed = [[index, self.encode(t.detach())] for index, (t, before) in enumerate(given)
                            if before is not None and not _same(t, before)]
             elif ask == "getattr":

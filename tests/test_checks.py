@@ -20,16 +20,16 @@ def test_expect_tensor_says_what_came_and_hints_at_a_missing_return():
 
 
 def test_expect_on_device_fails_an_answer_that_makes_its_tensors_on_the_cpu():
-    """The call runs as on a GPU (``called_as_on_a_gpu``): a tensor of more than one element made without a
-    device is where a GPU run leaves it, away from the inputs, whether it reaches the result or meets them."""
+    """The call runs as on a GPU (``called_as_on_a_gpu``): a tensor made without a device is where a GPU run
+    leaves it, away from the inputs, whether it reaches the result or meets them; only a 0-dim one mixes."""
     mu = torch.zeros(3, 2)
     expect_on_device("z", lambda m: m + torch.randn_like(m), mu, shape=(3, 2))
     expect_on_device("pair", lambda m: (m, m.exp()), mu)
     with pytest.raises(AssertionError, match=r"z, run as on a GPU \(its inputs there\): expected shape \(3, 2\), got \(3,\)"):
         expect_on_device("z", lambda m: m.sum(1), mu, shape=(3, 2))
     with pytest.raises(AssertionError, match=r"pair, run as on a GPU .* expected its result on the GPU, where the inputs "
-                                             r"are, got a tensor on the CPU: a tensor of more than one element made "
-                                             r"without a device"):
+                                             r"are, got a tensor on the CPU: a tensor made without a "
+                                             r"device"):
         expect_on_device("pair", lambda m: (m, torch.zeros(2)), mu)
     with pytest.raises(AssertionError, match=r"z, run as on a GPU .* fails where a tensor it made meets the inputs "
                                              r"\(RuntimeError\): .* Hint: where mu is"):
@@ -40,6 +40,23 @@ def test_expect_on_device_fails_an_answer_that_makes_its_tensors_on_the_cpu():
         expect_on_device("z", lambda m: m.T @ torch.ones(3, 2), mu)
     with pytest.raises(AssertionError, match="expected a torch.Tensor, got NoneType"):
         expect_on_device("z", lambda m: None, mu)
+    with pytest.raises(AssertionError, match=r"fails where a tensor it made meets the inputs"):  # one element, 1-dim
+        expect_on_device("z", lambda m: m + torch.tensor([1.0]), mu)
+    with pytest.raises(AssertionError, match=r"expected its result on the GPU"):
+        expect_on_device("z", lambda m: m.cpu(), mu)
+
+
+def test_a_run_as_on_a_gpu_keeps_every_value_and_lets_0_dim_cpu_tensors_mix():
+    """As on a GPU, a 0-dim CPU tensor mixes with the inputs (a product of a shape, a number made a tensor); a
+    tensor moved to the inputs' device carries its values; nothing is replaced by zeros."""
+    nll = torch.tensor([100.0, 2000.0])
+    bits = expect_on_device("bits", lambda n: n / (torch.tensor((3, 32, 32)).prod() * math.log(2)) + torch.tensor(8.0),
+                            nll)
+    assert torch.allclose(bits, nll / (3072 * math.log(2)) + 8)
+    moved = expect_on_device("moved", lambda n: n + torch.arange(2).to(n), nll)
+    assert moved.tolist() == [100.0, 2001.0]
+    shuffled = expect_on_device("indexed", lambda n: n[torch.tensor([1, 0])], nll)
+    assert shuffled.tolist() == [2000.0, 100.0]
 
 
 def test_expect_on_device_catches_a_cpu_tensor_behind_a_distribution():
@@ -54,6 +71,8 @@ def test_expect_on_device_catches_a_cpu_tensor_behind_a_distribution():
         expect_on_device("kl", lambda m: kl(Normal(m, m.exp()), Normal(torch.zeros(m.shape), torch.ones(m.shape))), mu)
     with pytest.raises(AssertionError, match="made without a device"):
         expect_on_device("z", lambda m: m + Normal(m, m.exp()).stddev * torch.randn(m.shape), mu)
+    with pytest.raises(AssertionError, match="made without a device"):  # a standard normal's draws, on the CPU
+        expect_on_device("z", lambda m: m + m.exp() * Normal(0.0, 1.0).sample(m.shape), mu)
     with pytest.raises(AssertionError, match="made without a device"):
         expect_on_device("log q(y)", lambda m: torch.distributions.Categorical(logits=m).log_prob(torch.arange(3)),
                          torch.zeros(3, 4))
@@ -61,16 +80,26 @@ def test_expect_on_device_catches_a_cpu_tensor_behind_a_distribution():
 
 def test_expect_on_device_passes_answers_that_read_values_and_use_scalars():
     """The inputs' values can be read (a GPU's tensors can be copied to the CPU); a copy back to the inputs'
-    device is where they are; a tensor of one element made without a device mixes with them, as a CPU scalar
-    with a GPU's tensors."""
+    device is where they are; a 0-dim tensor made without a device mixes with them, as a CPU scalar with a GPU's
+    tensors."""
     y = torch.tensor([2, 0, 1])
     expect_on_device("one_hot", lambda y: torch.eye(3, device=y.device)[y.tolist()], y, shape=(3, 3))
     expect_on_device("one_hot", lambda y: torch.nn.functional.one_hot(y.cpu(), 3).to(y.device), y, shape=(3, 3))
     expect_on_device("one_hot", lambda y: torch.eye(3)[y.cpu()].to(y.device), y, shape=(3, 3))
     expect_on_device("one_hot", lambda y: torch.zeros(3, 3).type_as(y.float()), y, shape=(3, 3))
-    expect_on_device("log", lambda m: m * torch.tensor(2 * math.pi).log() + torch.tensor([1.0]), torch.zeros(3, 2))
+    expect_on_device("log", lambda m: m * torch.tensor(2 * math.pi).log() + torch.tensor(1.0), torch.zeros(3, 2))
     with pytest.raises(AssertionError, match="expected its result on the GPU"):
         expect_on_device("one_hot", lambda y: torch.eye(3)[y.tolist()], y)
+    with pytest.raises(AssertionError, match="fails where a tensor it made meets the inputs"):  # CPU rows, GPU indices
+        expect_on_device("one_hot", lambda y: torch.eye(3)[y].to(y.device), y)
+    with pytest.raises(AssertionError, match="fails where a tensor it made meets the inputs"):
+        expect_on_device("one_hot", lambda y: torch.zeros(3, 3).index_put_((torch.arange(3), y), torch.tensor(1.0)), y)
+    with pytest.raises(AssertionError, match="expected its result on the GPU"):  # the device named as a string
+        expect_on_device("one_hot", lambda y: torch.nn.functional.one_hot(y, 3).to("cpu"), y)
+    with pytest.raises(AssertionError, match="expected its result on the GPU"):
+        expect_on_device("one_hot", lambda y: torch.zeros(3, 3, device="cpu"), y)
+    expect_on_device("z", lambda m: m + torch.normal(mean=torch.zeros_like(m), std=torch.ones_like(m)), torch.zeros(3, 2))
+    expect_on_device("z", lambda m: m + torch.as_tensor(m) * 2, torch.zeros(3, 2))
 
 
 def test_expect_on_device_reports_the_answers_own_error_as_expect_returns_does():
@@ -85,7 +114,7 @@ def test_expect_on_device_reports_the_answers_own_error_as_expect_returns_does()
 def test_a_run_as_on_a_gpu_ends_with_the_call():
     from vae_helpers.checks import called_as_on_a_gpu
     assert called_as_on_a_gpu(lambda: torch.zeros(2, 2)).device.type == "meta"
-    assert torch.zeros(2, 2).device.type == "cpu" and called_as_on_a_gpu(lambda: torch.zeros(())).device.type == "cpu"
+    assert torch.zeros(2, 2).device.type == "cpu" and called_as_on_a_gpu(lambda: torch.zeros(())).device.type == "meta"
 
 
 def test_expect_uncorrelated_fails_noise_shared_between_entries():
@@ -239,3 +268,30 @@ def test_expect_returns_leaves_an_unwritten_exercise_its_own_message():
 
     with pytest.raises(NotImplementedError, match="^stub is yours to write: replace this line with your code.$"):
         expect_returns("stub(a long description of its arguments, as a graded cell names them)", stub, 1)
+
+
+def test_the_colour_checks_reference_holds_no_step_and_agrees_with_the_hidden_tests_exact_one():
+    """10's visible checks (installed, readable) compare with the logistic density integrated by quadrature, not with
+    Exercise 1's method, and agree with the hidden test's exact log-probability to 1e-4 nats, hundreds of scales from
+    the mean and at the edge levels too."""
+    import importlib.util
+    import inspect
+    from pathlib import Path
+
+    from vae_helpers.exercises import colour_images
+
+    source = inspect.getsource(colour_images)
+    for step in ("logsigmoid", "expm1", "log1p", "softplus", "torch.sigmoid"):
+        assert step not in source, step
+    path = Path(__file__).resolve().parents[1] / "hidden_tests" / "10_colour_images.py"
+    spec = importlib.util.spec_from_file_location("hidden_10_colour_images", path)
+    hidden = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(hidden)
+    generator = torch.Generator().manual_seed(0)
+    x = torch.cat([torch.randint(0, 256, (500,), generator=generator) / 255, torch.tensor([0.0, 1.0, 0.5, 0.1])])
+    mean = torch.cat([torch.rand(500, generator=generator) * 1.4 - 0.2, torch.tensor([1.0, 0.0, 0.1, 0.5])])
+    log_scale = torch.cat([torch.empty(500).uniform_(-7, 1, generator=generator), torch.full((4,), -7.0)])
+    expected = hidden.exact_log_prob(x, mean, log_scale)
+    assert expected.min() < -1000
+    torch.testing.assert_close(colour_images._quadrature_log_prob(x, mean, log_scale).double(), expected,
+                               atol=1e-4, rtol=1e-6)

@@ -593,16 +593,18 @@ def test_made_where_its_input_is(one_hot):
     expect_on_device("one_hot(y, 3)", one_hot, torch.tensor([2, 0, 1]), 3, shape=(3, 3), hint="device=y.device.")
     print(PASSED)
 '''
-MADE_ON_THE_CPU = ("a tensor of more than one element made without a device (torch.randn(shape), torch.zeros(n, k), "
-                   "torch.arange(k), torch.tensor(a list), ...) is made on the CPU, also on a GPU, while the inputs are "
-                   "on the GPU. Hint: device=y.device.")
+MADE_ON_THE_CPU = ("a tensor made without a device (torch.randn(shape), torch.zeros(n, k), torch.arange(k), "
+                   "torch.tensor(a list), ...) is made on the CPU, also on a GPU, while the inputs are on the GPU. "
+                   "Hint: device=y.device.")
 
 
 @pytest.mark.parametrize("body, reason", [
     ("torch.eye(k, device=y.device)[y.tolist()]", "passed"),  # the values of y read in the kernel
     ("torch.nn.functional.one_hot(y.cpu(), k).to(y.device) * torch.tensor(1.0)", "passed"),  # a scalar stays
-    ("torch.eye(k)[y]", "AssertionError: one_hot(y, 3), run as on a GPU (its inputs there): expected its result on the "
-                        "GPU, where the inputs are, got a tensor on the CPU: " + MADE_ON_THE_CPU),
+    ("torch.eye(k)[y.tolist()]", "AssertionError: one_hot(y, 3), run as on a GPU (its inputs there): expected its "
+                                 "result on the GPU, where the inputs are, got a tensor on the CPU: " + MADE_ON_THE_CPU),
+    ("torch.eye(k)[y]", "AssertionError: one_hot(y, 3), run as on a GPU (its inputs there): it fails where a tensor it "
+                        "made meets the inputs (RuntimeError): " + MADE_ON_THE_CPU),
     ("(y[:, None] == torch.arange(k)).float()", "AssertionError: one_hot(y, 3), run as on a GPU (its inputs there): it "
                                                 "fails where a tensor it made meets the inputs (RuntimeError): "
                                                 + MADE_ON_THE_CPU),
@@ -643,7 +645,8 @@ def test_lent(encode, student):
 @pytest.mark.parametrize("one_hot, passes", [
     ("torch.nn.functional.one_hot(y, 3).to(h)", True),
     ("torch.eye(3, device=h.device)[y.tolist()]", True),
-    ("torch.eye(3)[y]", False),  # the lent model meets the CPU's one-hot vectors in the grading process
+    ("torch.eye(3)[y]", False),  # CPU rows indexed by the GPU's labels
+    ("torch.nn.functional.one_hot(y.cpu(), 3).float()", False),  # the lent model, on the GPU, meets CPU one-hots
 ])
 def test_a_lent_model_called_in_a_run_as_on_a_gpu_gets_what_the_call_made(kernel, tmp_path, one_hot, passes):
     """The judge's own work in the kernel (a request to the grading process) is not run as on a GPU: what the

@@ -50,6 +50,7 @@ GIVE_AWAYS = {
     "07_richer_posteriors_and_priors": ["conditional variance", "1/Λ_ii", "s / Λ", "at the posterior mean"],
     "08_semi_supervised": ["their entropy", "entropy of q(y"],
     "09_vq_vae": ["codebook's norms", "entropy of a point mass", "no entropy of q"],
+    "10_colour_images": ["expm1", "log1p", "pile up on", "may be negative"],
 }
 
 

@@ -163,32 +163,31 @@ def expect_gradient(name: str, output: torch.Tensor, wrt: torch.Tensor) -> torch
 # what an error says when tensors on two devices met, in a run as on a GPU (``called_as_on_a_gpu``): PyTorch's own
 # words, the meta device named (the CPU's stand-in), or a lent model's request that failed so at grading
 DEVICE_MISMATCH = re.compile(r"\bmeta\b|same device|expected device|two devices|device mismatch", re.IGNORECASE)
-MADE_WITHOUT_A_DEVICE = ("a tensor of more than one element made without a device (torch.randn(shape), torch.zeros(n, "
-                         "k), torch.arange(k), torch.tensor(a list), ...) is made on the CPU, also on a GPU, while the "
-                         "inputs are on the GPU")
+MADE_WITHOUT_A_DEVICE = ("a tensor made without a device (torch.randn(shape), torch.zeros(n, k), torch.arange(k), "
+                         "torch.tensor(a list), ...) is made on the CPU, also on a GPU, while the inputs are on the GPU")
 
 
 def called_as_on_a_gpu(function, *args, **kwargs):
     """``function(*args, **kwargs)`` on the CPU tensors given, run as it would run on a GPU with its inputs there
-    (``judge.kernel_side.AsOnAGPU``): a tensor of more than one element that the call makes without a device lands
-    on PyTorch's meta device (the CPU's place), and an operation that mixes it with the inputs raises. At grading,
-    where ``function`` runs in the student's kernel, the kernel runs the call so."""
+    (``judge.kernel_side.AsOnAGPU``): a tensor that the call makes without a device is on the CPU, and an operation
+    that mixes one of one dimension or more with the inputs raises; a tensor the result holds on the CPU comes back
+    on PyTorch's meta device. At grading, where ``function`` runs in the student's kernel, the kernel runs the call
+    so."""
     in_the_kernel = getattr(type(function), "_called_as_on_a_gpu", None)  # the judge's stand-in for a student function
     if in_the_kernel is not None:
         return in_the_kernel(function, *args, **kwargs)
     from judge.kernel_side import AsOnAGPU
 
-    with AsOnAGPU():
-        return function(*args, **kwargs)
+    with AsOnAGPU() as run:
+        return run.seen(function(*args, **kwargs))
 
 
 def expect_on_device(name: str, function, *args, shape=None, hint: str = ""):
     """Call ``function(*args)`` on the CPU tensors given, run as on a GPU (``called_as_on_a_gpu``), and return its
-    result: every tensor it returns must be where the inputs are (the first of shape ``shape``). A tensor of more
-    than one element made without a device, which on a GPU stays on the CPU, fails the check, named, with ``hint``,
-    whether it reached the result or an operation met it with the inputs. The inputs' values can be read (the run
-    checks devices; a tensor copied from the CPU's place to the inputs' device holds zeros). Any other error is the
-    answer's own, reported as ``expect_returns`` reports it."""
+    result: every tensor it returns must be where the inputs are (the first of shape ``shape``). A tensor made
+    without a device, which on a GPU stays on the CPU, fails the check, named, with ``hint``, whether it reached the
+    result or an operation met it with the inputs (a 0-dim one mixes, as on a GPU). Every value stays exact. Any
+    other error is the answer's own, reported as ``expect_returns`` reports it."""
     where = f"{name}, run as on a GPU (its inputs there)"
     try:
         result = called_as_on_a_gpu(function, *args)
@@ -230,9 +229,9 @@ def expect_draw_on_device(name: str, model, *inputs, latent_dim: int = 20) -> No
     a mu and a logvar of shape (batch, ``latent_dim``) where the inputs are, and for ``model.decode``, which returns
     the z it is given: forward's draw and everything it returns must be there too, so a noise made on the CPU
     fails here, as it would on a GPU. The stand-ins replace the model's own encode and decode for good."""
-    batch = len(inputs[0])
-    model.encode = lambda *_: (torch.zeros(batch, latent_dim, device="cpu"),  # made where the inputs are
-                               torch.zeros(batch, latent_dim, device="cpu"))
+    batch, device = len(inputs[0]), inputs[0].device
+    model.encode = lambda *_: (torch.zeros(batch, latent_dim, device=device),  # made where the inputs are
+                               torch.zeros(batch, latent_dim, device=device))
     model.decode = lambda z, *_: z
     expect_on_device(name, model, *inputs, shape=(batch, latent_dim),
                      hint="draw the noise on the device of mu and logvar (torch.randn_like(mu)), not on the CPU.")
@@ -247,8 +246,8 @@ class _ZeroEncoder(torch.nn.Module):
         self.latent_dim = latent_dim
 
     def forward(self, x):
-        return torch.distributions.Normal(torch.zeros(len(x), self.latent_dim, device="cpu"),
-                                          torch.ones(len(x), self.latent_dim, device="cpu"))
+        return torch.distributions.Normal(torch.zeros(len(x), self.latent_dim, device=x.device),
+                                          torch.ones(len(x), self.latent_dim, device=x.device))
 
 
 class _Identity(torch.nn.Module):

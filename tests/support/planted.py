@@ -24,6 +24,10 @@ MISTAKES = [
      "return mu + std * torch.randn_like(std)",
      "q = torch.distributions.Normal(mu, std)\n    return q.loc + q.scale * torch.randn(q.loc.shape)",
      "test_reparameterize"),
+    # a standard normal's draws: its loc and scale, made of plain numbers, are 0-dim CPU tensors, and so are its draws
+    ("01_elbo", "standard-normal-draws-on-the-cpu", "reparameterize",
+     "return mu + std * torch.randn_like(std)",
+     "return mu + std * torch.distributions.Normal(0.0, 1.0).sample(std.shape)", "test_reparameterize"),
     ("01_elbo", "one-noise-for-all-entries", "reparameterize",
      "return mu + std * torch.randn_like(std)", "return mu + std * torch.randn(1)", "test_reparameterize"),
     ("01_elbo", "pixels-averaged", "log_likelihoods",
@@ -382,6 +386,9 @@ MISTAKES = [
     ("05_categorical_clustering", "capacity-balance-with-zero-shares", "capacity_penalty",
      "log_shares = torch.logsumexp(F.log_softmax(category_logits, dim=-1), dim=0) - math.log(len(category_logits))",
      "log_shares = F.softmax(category_logits, dim=-1).mean(0).log()", "test_capacity_penalty"),
+    ("05_categorical_clustering", "gumbel-draws-on-the-cpu", "gumbel_softmax_sample",
+     "gumbel = -torch.log(-torch.log(u))", "gumbel = torch.distributions.Gumbel(0.0, 1.0).sample(logits.shape)",
+     "test_gumbel_softmax_sample"),
     ("05_categorical_clustering", "gumbel-exponential-noise", "gumbel_softmax_sample",
      "gumbel = -torch.log(-torch.log(u))", "gumbel = -torch.log(u)", "test_gumbel_softmax_sample"),
     ("05_categorical_clustering", "gumbel-without-temperature", "gumbel_softmax_sample",
@@ -824,11 +831,39 @@ MISTAKES = [
     ("10_colour_images", "bpd-offset-made-on-the-cpu", "bits_per_dim",
      "return nll / (dimensions * math.log(2)) + math.log2(scale)",
      "return nll / (dimensions * math.log(2)) + torch.full(nll.shape, math.log2(scale))", "test_bits_per_dim"),
+    # one element, but one dimension: on a GPU only a 0-dim CPU tensor mixes with the inputs
+    ("10_colour_images", "bpd-offset-a-one-element-cpu-tensor", "bits_per_dim",
+     "return nll / (dimensions * math.log(2)) + math.log2(scale)",
+     "return nll / (dimensions * math.log(2)) + torch.tensor([math.log2(scale)])", "test_bits_per_dim"),
+    # PixelCNN++'s recipe (Salimans et al. 2017) on [0, 1]: the sigmoids' difference where it is above 1e-5, else the
+    # density at the bin's centre times the bin's width, 0.68 nats off a few levels from the mean at log_scale -7
+    ("10_colour_images", "dlogistic-pixelcnnpp-density-at-the-centre", "discretised_logistic_log_prob",
+     "inside = F.logsigmoid(upper) + F.logsigmoid(-lower) + torch.log(-torch.expm1(lower - upper))",
+     "centre = (x - mean) * inverse_scale\n"
+     "    cdf_delta = torch.sigmoid(upper) - torch.sigmoid(lower)\n"
+     "    log_pdf_centre = centre - log_scale - 2 * F.softplus(centre)\n"
+     "    inside = torch.where(cdf_delta > 1e-5, torch.log(cdf_delta.clamp(min=1e-12)), log_pdf_centre - math.log(255))",
+     "test_discretised_logistic_log_prob"),
+    # the log of a difference of two log-sigmoids' exponentials: both log-sigmoids round to 0 once the pixel is
+    # about 90 scales above its mean, and the clamp turns the -inf into a value hundreds of nats off
+    ("10_colour_images", "dlogistic-log-sigmoids-subtracted-clamped", "discretised_logistic_log_prob",
+     "inside = F.logsigmoid(upper) + F.logsigmoid(-lower) + torch.log(-torch.expm1(lower - upper))",
+     "inside = F.logsigmoid(upper) + torch.log((-torch.expm1(F.logsigmoid(lower) - F.logsigmoid(upper))).clamp(min=1e-30))",
+     "test_discretised_logistic_log_prob"),
+    # right for the scales 256 and 1 only
+    ("10_colour_images", "bpd-offset-special-cased", "bits_per_dim",
+     "return nll / (dimensions * math.log(2)) + math.log2(scale)",
+     "return nll / (dimensions * math.log(2)) + (8 if scale == 256 else 0)", "test_bits_per_dim"),
 ]
 
 
 # Correct answers in another style than the instructor's: (assignment, [(solution cell, code, replacement)]).
 ALTERNATIVES = [
+    # standard normal draws made where std is, through torch.normal's keyword arguments
+    ("01_elbo", [
+        ("reparameterize", "return mu + std * torch.randn_like(std)",
+         "return mu + std * torch.normal(mean=torch.zeros_like(std), std=torch.ones_like(std))"),
+    ]),
     ("01_elbo", [
         ("kl_to_standard_normal", "return 0.5 * (logvar.exp() + mu.pow(2) - 1.0 - logvar).sum(dim=1)",
          "q = torch.distributions.Normal(mu, torch.exp(0.5 * logvar))\n"
@@ -1229,17 +1264,18 @@ ALTERNATIVES = [
         ("bits_per_dim", "return nll / (dimensions * math.log(2)) + math.log2(scale)",
          "return (nll / dimensions + math.log(scale)) / math.log(2)"),
     ]),
-    # PixelCNN++'s recipe (Salimans et al. 2017) on [0, 1]: the sigmoids' difference where it is above 1e-5, else the
-    # density at the bin's centre times the bin's width; the dimensions counted by a torch.Size made of the shape
+    # the bin's mass as a difference of the two sigmoids on the side of the mean where both are small, in logs; log
+    # sigma written through softplus at the edges; the dimensions counted by a torch.Size made of the shape
     ("10_colour_images", [
         ("discretised_logistic_log_prob",
          "inside = F.logsigmoid(upper) + F.logsigmoid(-lower) + torch.log(-torch.expm1(lower - upper))",
-         "centre = (x - mean) * inverse_scale\n"
-         "    cdf_delta = torch.sigmoid(upper) - torch.sigmoid(lower)\n"
-         "    log_pdf_centre = centre - log_scale - 2 * F.softplus(centre)\n"
-         "    inside = torch.where(cdf_delta > 1e-5, torch.log(cdf_delta.clamp(min=1e-12)), log_pdf_centre - math.log(255))"),
+         "high = torch.where(x > mean, -lower, upper)\n"
+         "    low = torch.where(x > mean, -upper, lower)\n"
+         "    inside = F.logsigmoid(high) + torch.log(-torch.expm1(F.logsigmoid(low) - F.logsigmoid(high)))"),
         ("discretised_logistic_log_prob", "first, last = F.logsigmoid(upper), F.logsigmoid(-lower)",
          "first, last = upper - F.softplus(upper), -F.softplus(lower)"),
+        ("bits_per_dim", "dimensions = math.prod(image_shape)",  # a 0-dim CPU tensor, which mixes as on a GPU
+         "dimensions = torch.tensor(image_shape).prod()"),
         ("bits_per_dim", "return nll / (dimensions * math.log(2)) + math.log2(scale)",
          "count = torch.Size(image_shape).numel()\n"
          "    return (nll + count * math.log(scale)) / (count * math.log(2))"),
