@@ -114,7 +114,8 @@ def test_anything_that_decides_a_call_trains_it_again(course, change):
     else:
         again = course(VAE_COURSE_DATASET="mnist")
     assert LOADED not in again[1], f"{change} changed and the model was loaded anyway"
-    assert again[2] != first[2]
+    if change != "the setting":  # the same data under another name trains the same model
+        assert again[2] != first[2]
 
 
 def test_retrain_trains_every_call_again_and_keeps_the_new_results(course):
@@ -136,8 +137,7 @@ def test_a_damaged_copy_is_trained_again_with_a_note(course):
 
 
 def test_nothing_is_kept_while_nbgrader_runs_the_notebook(course):
-    course(NBGRADER_EXECUTION="autograde")
-    course(NBGRADER_EXECUTION="validate")
+    course(NBGRADER_EXECUTION="validate")  # any value: nbgrader runs the notebook (run_mode "autograde")
     assert not course.cache.exists() or not list(course.cache.iterdir())
 
 
