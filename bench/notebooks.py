@@ -16,6 +16,7 @@ from nbclient import NotebookClient
 from nbclient.exceptions import CellExecutionError
 
 from vae_helpers.budget import FAST_VARIABLE
+from vae_helpers.remember import CACHE_VARIABLE
 
 MODE_ENVIRONMENT = {"student": {FAST_VARIABLE: "0"}, "fast": {FAST_VARIABLE: "1"}}
 MARKER = "BENCH-REPORT "
@@ -68,8 +69,9 @@ def environment(values: dict):
                 os.environ[name] = value
 
 
-def execute(path: Path, mode: str, timeout: int = 900) -> dict:
-    """Run every cell of the notebook at ``path`` in ``mode`` ("student" or "fast") in a new kernel.
+def execute(path: Path, mode: str, timeout: int = 900, cache: Path | None = None) -> dict:
+    """Run every cell of the notebook at ``path`` in ``mode`` ("student" or "fast") in a new kernel, what its
+    calls train kept in ``cache`` (a re-run with the same folder loads them), or nowhere.
 
     Returns ``{"notebook", "mode", "seconds", "peak bytes", "quality", "error"}``; ``seconds`` runs
     from starting the kernel to the end of the last cell; ``error`` is None or the failure's
@@ -86,7 +88,7 @@ def execute(path: Path, mode: str, timeout: int = 900) -> dict:
                                 resources={"metadata": {"path": workdir}})
         started = time.perf_counter()
         try:
-            with environment({**MODE_ENVIRONMENT[mode], "MPLBACKEND": "Agg"}):
+            with environment({**MODE_ENVIRONMENT[mode], "MPLBACKEND": "Agg", CACHE_VARIABLE: str(cache or "off")}):
                 client.execute()
         except CellExecutionError as error:
             result["error"] = str(error).strip().splitlines()[-1][:300]

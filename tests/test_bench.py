@@ -146,6 +146,37 @@ def test_quality_comes_from_the_student_runs_of_a_full_run():
                      r"≤ 300 s, ≤ 1.5 GB: meets \|", text)
 
 
+def test_a_rerun_row_gives_its_speed_up_over_the_first_run():
+    rerun = {"notebook": "03_conv_vae", "mode": "re-run", "seconds": 10.0, "first seconds": 112.0,
+             "peak bytes": 0.8e9, "quality": None, "error": None}
+    slow = {**rerun, "notebook": "04_conditional_vae", "seconds": 40.0}
+    text = section(argparse.Namespace(quick=False, dataset="mnist"), torch.device("cpu"), [],
+                   [notebook_run("03_conv_vae", 112.0, None), rerun, slow], "python -m bench.run")
+    assert re.search(r"\| 03_conv_vae \| re-run \| \d{4}-\d\d-\d\d \| 10.0 s \| 0.80 GB \| 11.2× faster than its first "
+                     r"run, target ≥ 5×: meets \|", text)
+    assert "| 04_conditional_vae | re-run |" in text and "2.8× faster than its first run, target ≥ 5×: **misses**" in text
+    assert text.index("03_conv_vae | student") < text.index("03_conv_vae | re-run")
+
+
+def test_a_notebook_run_trains_anew_and_its_rerun_loads_what_it_trained(tmp_path):
+    """bench.notebooks.execute keeps what a run trained in the folder it is given (none by default, so a
+    measured first run never loads a student's cache), and a run with the same folder loads it."""
+    path, trained = tmp_path / "tiny.ipynb", tmp_path / "trained"
+    notebook = nbformat.v4.new_notebook()
+    notebook.cells = [nbformat.v4.new_code_cell(
+        f"import torch\nfrom vae_helpers import remembered, seed_everything\n\nseed_everything(0)\n\n@remembered\n"
+        f"def fitted():\n"
+        f"    open({str(trained)!r}, 'a').write('once ')\n    return torch.ones(2)\n\nfitted()")]
+    nbformat.write(notebook, path)
+    cache = tmp_path / "cache"
+    for _ in range(2):
+        assert notebooks.execute(path, "fast", timeout=120)["error"] is None and not cache.exists()
+    assert trained.read_text() == "once once "
+    for _ in range(2):
+        assert notebooks.execute(path, "fast", timeout=120, cache=cache)["error"] is None
+    assert trained.read_text() == "once once once ", "the run with the same cache trained again"
+
+
 def notebook_run(notebook, seconds, quality):
     return {"notebook": notebook, "mode": "student", "seconds": seconds, "peak bytes": 1.0e9, "quality": quality,
             "error": None}

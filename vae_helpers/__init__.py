@@ -4,11 +4,12 @@ from .budget import choose, run_mode
 from .data import Batches, load_images
 from .device import describe, get_device, seed_everything, use_usable_cpus
 from .plots import give_shown_figures_alt_text
+from .remember import remembered
 from .training import evaluate, progress_bar, train
 from .tracebacks import show_errors_without_helper_frames
 
 use_usable_cpus()
 show_errors_without_helper_frames()
 give_shown_figures_alt_text()
-__all__ = ["Batches", "choose", "describe", "evaluate", "get_device", "load_images", "progress_bar", "run_mode",
-           "seed_everything", "train"]
+__all__ = ["Batches", "choose", "describe", "evaluate", "get_device", "load_images", "progress_bar", "remembered",
+           "run_mode", "seed_everything", "train"]

@@ -4,6 +4,7 @@ import time
 import torch
 
 from .budget import run_mode
+from .remember import remembered
 
 
 def progress_bar(iterable, enabled: bool = True, **options):
@@ -48,6 +49,7 @@ def _terms(loss_fn, model, x, y) -> dict:
     return {"loss": terms} if isinstance(terms, torch.Tensor) else terms
 
 
+@remembered(unless_given=("after_epoch",))
 def train(model: torch.nn.Module, loss_fn, batches, optimizer: torch.optim.Optimizer,
           epochs: int, progress: bool = True, report_every: int = 1, after_epoch=None) -> dict:
     """Train ``model`` for ``epochs`` passes over ``batches``; return the history.
@@ -59,6 +61,10 @@ def train(model: torch.nn.Module, loss_fn, batches, optimizer: torch.optim.Optim
     means is printed every ``report_every`` epochs and after the last; meanwhile a progress bar moves
     with every batch (one at a time: each epoch's goes when the epoch ends). ``after_epoch(epoch)``, if
     given, is called after each epoch (to measure the model as it trains).
+
+    A notebook's re-run loads the trained model, the optimizer's state and the history from the cache
+    (``vae_helpers.remember``); with ``after_epoch``, whose effects a re-run could not repeat, the call trains
+    every time, unless the function around it is ``@remembered``.
     """
     history = {}
     for epoch in range(1, epochs + 1):

@@ -15,6 +15,7 @@ TIERS = {
     "test_judge": ("grading",),
     "test_lms_archives": ("grading",),
     "test_nbgrader": ("grading", "slow"),
+    "test_remember": ("slow",),
     "test_sandbox": ("grading",),
     "test_validate": ("grading", "slow"),
 }

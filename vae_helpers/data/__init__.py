@@ -33,6 +33,7 @@ import torch
 import torch.nn.functional as F
 
 from ..budget import run_mode
+from ..remember import note_dataset
 from . import colour
 
 DATA_VARIABLE = "VAE_COURSE_DATA"
@@ -175,12 +176,15 @@ def load_images(name: str = "mnist", split: str = "train") -> ImageData:
     if chosen != _normalised(name):
         print(_replacement_note(name, chosen))
     if chosen == "digits":
-        return _load_digits(split)
-    if chosen == "photographs":
-        return _load_photographs(split)
-    if chosen == "cifar10":
-        return _load_cifar10(split, data_dir())
-    return _load_idx_dataset(chosen, split, data_dir())
+        data = _load_digits(split)
+    elif chosen == "photographs":
+        data = _load_photographs(split)
+    elif chosen == "cifar10":
+        data = _load_cifar10(split, data_dir())
+    else:
+        data = _load_idx_dataset(chosen, split, data_dir())
+    note_dataset(data.images, data.labels)  # what is trained on it is remembered for this content only
+    return data
 
 
 def _folders(source: _Source, root: Path) -> list[Path]:
