@@ -11,14 +11,19 @@ Three modes, decided from the environment:
 import os
 
 FAST_VARIABLE = "VAE_COURSE_FAST"
-_FALSE_WORDS = {"", "0", "false", "no", "off"}
+FALSE_WORDS = {"", "0", "false", "no", "off"}
+
+
+def switched_on(variable: str) -> bool:
+    """Whether the environment variable ``variable`` is set to anything but a word for no (``FALSE_WORDS``)."""
+    return os.environ.get(variable, "").strip().lower() not in FALSE_WORDS
 
 
 def run_mode() -> str:
     """Return ``"autograde"``, ``"fast"`` or ``"full"`` for the current environment."""
     if os.environ.get("NBGRADER_EXECUTION"):
         return "autograde"
-    if os.environ.get(FAST_VARIABLE, "").strip().lower() not in _FALSE_WORDS:
+    if switched_on(FAST_VARIABLE):
         return "fast"
     return "full"
 

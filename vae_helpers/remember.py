@@ -36,19 +36,18 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from .budget import run_mode
+from .budget import FALSE_WORDS, run_mode, switched_on
 
 CACHE_VARIABLE = "VAE_COURSE_CACHE"
 RETRAIN_VARIABLE = "VAE_COURSE_RETRAIN"
 LIMIT_BYTES = 2 * 1024 ** 3
-_OFF_WORDS = {"0", "off", "false", "no"}
 _HELPERS = Path(__file__).resolve().parent
 
 
 def cache_folder() -> Path | None:
     """Where remembered calls are kept, or None where they are not (see the module's docstring)."""
     configured = os.environ.get(CACHE_VARIABLE, "").strip()
-    if run_mode() == "autograde" or configured.lower() in _OFF_WORDS or _code_so_far() is None:
+    if run_mode() == "autograde" or (configured and configured.lower() in FALSE_WORDS) or _code_so_far() is None:
         return None
     if configured:
         return Path(configured).expanduser()
@@ -58,22 +57,30 @@ def cache_folder() -> Path | None:
 
 
 def retraining() -> bool:
-    return os.environ.get(RETRAIN_VARIABLE, "").strip().lower() not in _OFF_WORDS | {""}
+    return switched_on(RETRAIN_VARIABLE)
 
 
 # ---------------------------------------------------------------- the key
 
-_datasets = {}  # id of a loaded dataset's images -> fingerprint of its content
+_datasets = {}  # id of a loaded dataset's images -> [images, labels] until a key needs it, then its fingerprint
 
 
 def note_dataset(images: torch.Tensor, labels: torch.Tensor) -> None:
-    """Count a loaded dataset's content in every later call's key (``load_images`` calls this)."""
-    if id(images) not in _datasets:
-        digest = hashlib.blake2b(digest_size=16)
-        for tensor in (images, labels):
-            digest.update(str((tensor.dtype, tuple(tensor.shape))).encode())
-            digest.update(tensor.detach().cpu().contiguous().numpy().tobytes())
-        _datasets[id(images)] = digest.hexdigest()
+    """Count a loaded dataset's content in every later call's key (``load_images`` calls this). Its content is
+    read only when a key is made, so that loading costs nothing where nothing is remembered."""
+    _datasets.setdefault(id(images), [images, labels])
+
+
+def _dataset_fingerprints() -> list:
+    """The fingerprint of each loaded dataset's content, each computed once."""
+    for key, value in _datasets.items():
+        if isinstance(value, list):
+            digest = hashlib.blake2b(digest_size=16)
+            for tensor in value:
+                digest.update(str((tensor.dtype, tuple(tensor.shape))).encode())
+                digest.update(tensor.detach().cpu().contiguous().numpy().tobytes())
+            _datasets[key] = digest.hexdigest()
+    return sorted(_datasets.values())
 
 
 def _code_so_far():
@@ -117,7 +124,7 @@ def _device_kind() -> str:
 def _key(name: str, place: tuple, code: list, states: dict) -> str:
     settings = sorted((k, v) for k, v in os.environ.items() if k.startswith("VAE_COURSE_") and k != RETRAIN_VARIABLE)
     digest = hashlib.blake2b(digest_size=20)
-    for part in (name, place, "\x00".join(code), _helpers_source(), sorted(_datasets.values()), settings,
+    for part in (name, place, "\x00".join(code), _helpers_source(), _dataset_fingerprints(), settings,
                  run_mode(), platform.python_version(), torch.__version__, np.__version__, _device_kind()):
         digest.update(repr(part).encode() + b"\x1f")
     for name_of, state in sorted(states.items()):
