@@ -15,7 +15,7 @@ SETUP = """import os, random
 import numpy as np
 import torch
 from torch import nn
-from vae_helpers import Batches, load_images, remembered, seed_everything, train
+from vae_helpers import Batches, load_images, plots, remembered, seed_everything, train
 seed_everything(0)
 torch.rand(int(os.environ.get("DRAWS_BEFORE", "0")))  # the random state, changed without changing the code
 batches = Batches(load_images("mnist", "train"), batch_size=50)
@@ -36,6 +36,7 @@ TRAINING = """model = nn.Sequential(nn.Flatten(), nn.Linear(784, 10))
 optimizer = torch.optim.Adam(model.parameters(), lr=LR)
 history = train(model, loss, batches, optimizer, 2)
 fitted_models = [fitted(width) for width in (4, 8)]
+projection = plots.projected(np.random.rand(40, 5), "tsne", 0)  # a long computation, not a training
 after_each_epoch = []
 measured = nn.Linear(784, 10)
 train(measured, lambda m, x, y: loss(m, x.flatten(1), y), batches, torch.optim.SGD(measured.parameters(), lr=0.1), 2,
@@ -44,7 +45,7 @@ train(measured, lambda m, x, y: loss(m, x.flatten(1), y), batches, torch.optim.S
 STATE = """print("history", history)
 print("weights", [float(p.sum()) for p in model.parameters()], [float(p.sum()) for m in fitted_models for p in m.parameters()])
 print("optimizer", optimizer.state_dict()["state"][0]["step"].item(), float(optimizer.state_dict()["state"][0]["exp_avg"].sum()))
-print("callback", after_each_epoch, "modes", model.training)
+print("callback", after_each_epoch, "modes", model.training, "projection", projection.round(4).tolist())
 print("random", torch.rand(2).tolist(), np.random.rand(), random.random())
 """
 LOADED = "from the cache"
@@ -92,9 +93,9 @@ def _executed(client, source) -> str:
 def test_a_rerun_loads_every_remembered_call_and_leaves_the_kernel_as_training_did(course):
     first = course()
     assert LOADED not in "".join(first)
-    assert len(list(course.cache.glob("*.pt"))) == 3  # train, and fitted twice (its own train call inside is not kept)
+    assert len(list(course.cache.glob("*.pt"))) == 4  # train, fitted twice (not its own train call inside), projected
     again = course()
-    assert again[1].count(LOADED) == 3, again[1]
+    assert again[1].count(LOADED) == 4, again[1]
     assert "epoch 2/2" in again[1]  # what the call printed is printed again
     assert again[2] == first[2]  # models, optimizer, history and every random generator as the training left them
     assert "callback [1, 2]" in again[2]  # a call with after_epoch trained again: its callback ran
@@ -131,9 +132,9 @@ def test_a_damaged_copy_is_trained_again_with_a_note(course):
     for path in course.cache.glob("*.pt"):
         path.write_bytes(path.read_bytes()[:100])
     again = course()
-    assert again[1].count("could not be read") == 3 and LOADED not in again[1]
+    assert again[1].count("could not be read") == 4 and LOADED not in again[1]
     assert again[2] == first[2]
-    assert course()[1].count(LOADED) == 3  # the copies were written again
+    assert course()[1].count(LOADED) == 4  # the copies were written again
 
 
 def test_nothing_is_kept_while_nbgrader_runs_the_notebook(course):

@@ -7,6 +7,8 @@ import numpy as np
 import torch
 from matplotlib.figure import Figure
 
+from .remember import remembered
+
 _COLOURS = "tab10"
 _PADDING = 2
 
@@ -90,14 +92,7 @@ def latent_scatter(latents: torch.Tensor, labels: torch.Tensor, method: str = "p
     points = latents.detach().float().cpu().numpy()
     labels = labels.detach().cpu().numpy()
     if points.shape[1] > 2:
-        if method == "pca":
-            from sklearn.decomposition import PCA
-            points = PCA(n_components=2, random_state=seed).fit_transform(points)
-        elif method == "tsne":
-            from sklearn.manifold import TSNE
-            points = TSNE(n_components=2, init="pca", random_state=seed).fit_transform(points)
-        else:
-            raise ValueError(f"Unknown projection {method!r}: choose 'pca' or 'tsne'.")
+        points = projected(points, method, seed)
     fig = Figure(figsize=(6, 5))
     ax = fig.add_subplot()
     scatter = ax.scatter(points[:, 0], points[:, 1], c=labels, cmap=_COLOURS, s=4, alpha=0.7,
@@ -111,6 +106,18 @@ def latent_scatter(latents: torch.Tensor, labels: torch.Tensor, method: str = "p
     ax.set_title(title or f"latent codes ({method.upper() if latents.shape[1] > 2 else '2-D'})")
     fig.tight_layout()
     return fig
+
+
+@remembered  # a t-SNE of thousands of codes takes seconds; a notebook's re-run loads it
+def projected(points: np.ndarray, method: str, seed: int) -> np.ndarray:
+    """``points`` (n, d) projected to (n, 2) by ``"pca"`` or ``"tsne"``."""
+    if method == "pca":
+        from sklearn.decomposition import PCA
+        return PCA(n_components=2, random_state=seed).fit_transform(points)
+    if method == "tsne":
+        from sklearn.manifold import TSNE
+        return TSNE(n_components=2, init="pca", random_state=seed).fit_transform(points)
+    raise ValueError(f"Unknown projection {method!r}: choose 'pca' or 'tsne'.")
 
 
 def level_probabilities(probabilities: dict, title: str = "", ylabel: str = "probability") -> Figure:

@@ -1,4 +1,4 @@
-"""A re-run that does not train again: what a call trained, kept across kernel restarts.
+"""A re-run that does not train again: what a call trained (or computed at length), kept across kernel restarts.
 
 Run All after a restart executes the same code on the same data from the same seeds, so every training call
 reaches the result it reached before. ``@remembered`` keeps that result on disk the first time and loads it the
@@ -239,7 +239,7 @@ def remembered(function=None, *, unless_given=()):
                     _restore(thing, state)
                 _set_random_states(kept["random"])
                 print(kept["printed"], end="")
-                print(f"{function.__qualname__}: loaded what it trained in {kept['seconds']:.1f} s on "
+                print(f"{function.__qualname__}: loaded what it computed in {kept['seconds']:.1f} s on "
                       f"{kept['when']} from the cache; set {RETRAIN_VARIABLE}=1 to train again.")
                 os.utime(path)
                 return kept["returned"]
