@@ -14,6 +14,11 @@ Epochs of the two pipelines alternate, so both see the same machine load.
 
 It also times the dense VAE's epochs with one PyTorch thread and with one per usable CPU, idle and beside a
 process that keeps a core busy: what a shared hub or Binder does to a notebook.
+
+And it times the training loop against what bounds it: the dense VAE's epoch beside its matrix products alone
+(the limit no loop on these threads can beat), and each model with PyTorch's default Adam (one for-each update
+per step) beside the settings the notebooks use (``COURSE_SETTINGS``: the fused Adam, and the convolutional
+model in the channels-last layout that oneDNN's convolutions prefer). Both compute the same updates.
 """
 import ast
 import contextlib
@@ -93,6 +98,11 @@ def pipelines(data: ImageData, device: torch.device) -> dict:
             "DataLoader + ToTensor": OnDevice(loader, device)}
 
 
+def course_optimizer(model: torch.nn.Module, fused: bool = True) -> torch.optim.Optimizer:
+    """The notebooks' optimizer: Adam at 1e-3, fused into one kernel per step (``fused=False``: PyTorch's default)."""
+    return torch.optim.Adam(model.parameters(), lr=1e-3, fused=fused)
+
+
 def _synchronize(device: torch.device) -> None:
     if device.type == "cuda":
         torch.cuda.synchronize(device)
@@ -106,12 +116,8 @@ def seconds_per_epoch(definitions: dict, data: ImageData, device: torch.device, 
     loss_fn = definitions[LOSS]
     sources = pipelines(data, device)
     rows = []
-    for label, class_name in MODELS.items():
-        runs = {}
-        for name in sources:
-            seed_everything(0)
-            model = definitions[class_name]().to(device)
-            runs[name] = (model, torch.optim.Adam(model.parameters(), lr=1e-3), [])
+    for label in MODELS:
+        runs = {name: (*_prepared(definitions, label, COURSE_SETTINGS[label], device), []) for name in sources}
         for _ in range(1 + repeats):
             for name, batches in sources.items():
                 model, optimizer, times = runs[name]
@@ -160,11 +166,8 @@ def seconds_per_epoch_by_threads(definitions: dict, data: ImageData, repeats: in
         for busy in (0, 1):
             with load(busy):
                 times = {count: [] for count in counts}
-                models = {}
-                for count in counts:
-                    seed_everything(0)
-                    model = definitions[MODELS["dense"]]()
-                    models[count] = (model, torch.optim.Adam(model.parameters(), lr=1e-3))
+                models = {count: _prepared(definitions, "dense", COURSE_SETTINGS["dense"], torch.device("cpu"))
+                          for count in counts}
                 batches = Batches(data, batch_size=BATCH_SIZE)
                 for _ in range(1 + repeats):
                     for count in counts:
@@ -178,4 +181,66 @@ def seconds_per_epoch_by_threads(definitions: dict, data: ImageData, repeats: in
                           "seconds": statistics.median(times[count][1:])} for count in counts]
     finally:
         torch.set_num_threads(before)
+    return rows
+
+
+# How each model trains in the notebooks, against PyTorch's defaults: the optimizer and the convolutional layout.
+COURSE_SETTINGS = {"dense": {"fused": True, "channels_last": False}, "conv": {"fused": True, "channels_last": True}}
+DEFAULT_SETTINGS = {"fused": False, "channels_last": False}
+
+
+def matrix_product_seconds(model: torch.nn.Module, images: int, batch_size: int, device: torch.device) -> float:
+    """Seconds for the matrix products of one epoch of ``model``'s linear layers alone: for each batch and layer,
+    the forward product and the backward products for the weight and (but for the layer that reads the images)
+    for the input, on tensors made once. No loop that trains the model on these threads can be faster."""
+    shapes = [(layer.in_features, layer.out_features) for layer in model.modules() if isinstance(layer, torch.nn.Linear)]
+    weights = [torch.randn(outputs, inputs, device=device) for inputs, outputs in shapes]
+    sizes = [min(batch_size, images - start) for start in range(0, images, batch_size)]
+    tensors = {size: [(torch.randn(size, inputs, device=device), torch.randn(size, outputs, device=device))
+                      for inputs, outputs in shapes] for size in set(sizes)}
+    _synchronize(device)
+    started = time.perf_counter()
+    for size in sizes:
+        for layer, (weight, (x, grad)) in enumerate(zip(weights, tensors[size])):
+            torch.mm(x, weight.t())
+            torch.mm(grad.t(), x)
+            if layer:
+                torch.mm(grad, weight)
+    _synchronize(device)
+    return time.perf_counter() - started
+
+
+def _prepared(definitions: dict, label: str, settings: dict, device: torch.device):
+    seed_everything(0)
+    model = definitions[MODELS[label]]().to(device)
+    if settings["channels_last"]:
+        model = model.to(memory_format=torch.channels_last)
+    return model, course_optimizer(model, fused=settings["fused"])
+
+
+def loop_against_its_limit(definitions: dict, data: ImageData, device: torch.device, repeats: int) -> list[dict]:
+    """For each model, the median seconds per epoch with PyTorch's default Adam and with the notebooks' settings,
+    epochs alternating; for the dense VAE also its matrix products alone, timed between the same epochs."""
+    batches, rows = Batches(data, batch_size=BATCH_SIZE, device=device), []
+    for label in MODELS:
+        runs = {name: (*_prepared(definitions, label, settings, device), [])
+                for name, settings in (("default", DEFAULT_SETTINGS), ("course", COURSE_SETTINGS[label]))}
+        limits = []
+        for _ in range(1 + repeats):
+            for model, optimizer, times in runs.values():
+                _synchronize(device)
+                started = time.perf_counter()
+                with contextlib.redirect_stdout(io.StringIO()):
+                    train(model, definitions[LOSS], batches, optimizer, epochs=1, progress=False)
+                _synchronize(device)
+                times.append(time.perf_counter() - started)
+            if label == "dense":
+                limits.append(matrix_product_seconds(runs["course"][0], len(data), BATCH_SIZE, device))
+        default, course = (statistics.median(runs[name][2][1:]) for name in ("default", "course"))
+        row = {"model": label, "images": len(data), "epochs": repeats, "default s": default, "course s": course,
+               "speed-up": default / course, "settings": COURSE_SETTINGS[label]}
+        if limits:
+            row["limit s"] = statistics.median(limits[1:])
+            row["of the limit"] = row["limit s"] / course
+        rows.append(row)
     return rows

@@ -13,8 +13,8 @@ import pytest
 import torch
 
 from bench import notebooks, throughput
-from bench.run import (NOT_MEASURED, REPO, BenchError, dataset_environment, machine, parse_arguments, section,
-                       solution_notebook, update_benchmarks)
+from bench.run import (NOT_MEASURED, REPO, BenchError, dataset_environment, loop_table, machine, parse_arguments,
+                       section, solution_notebook, update_benchmarks)
 from support.idx import write_idx
 from vae_helpers import Batches, load_images
 from vae_helpers.data import DatasetNotFoundError
@@ -418,3 +418,51 @@ def test_a_colour_dataset_measures_the_colour_notebooks_alone_and_a_grey_one_the
     assert "| discretised logistic | 14919.8 | 109.0 | 6.568 | 7.007 |" in text
     assert "| Bernoulli, made a distribution over the levels | 15533.6 | 27.6 | – | 7.295 |" in text
     assert "NVAE 2.91" in text and "IAF-VAE 3.11" in text
+
+
+def test_the_loop_is_timed_against_its_matrix_products_and_pytorchs_defaults():
+    definitions = throughput.notebook_definitions(solution_notebook("03_conv_vae"))
+    rows = throughput.loop_against_its_limit(definitions, load_images("digits", "train").take(512),
+                                             torch.device("cpu"), repeats=1)
+    dense, conv = rows
+    assert (dense["model"], conv["model"]) == ("dense", "conv") and "limit s" not in conv
+    assert 0 < dense["limit s"] < dense["course s"], "the matrix products alone cannot take longer than the epoch"
+    assert all(math.isclose(row["speed-up"], row["default s"] / row["course s"]) for row in rows)
+    text = "\n".join(loop_table(rows))
+    assert "| dense | 512 | 1 |" in text and "fused Adam, channels-last" in text and "share ≥ 0.65" in text
+
+
+def test_the_limit_counts_each_linear_layers_three_products_but_the_first_layers_input_gradient(monkeypatch):
+    counted, real_mm = [], torch.mm
+
+    def counting(a, b):
+        counted.append((tuple(a.shape), tuple(b.shape)))
+        return real_mm(a, b)
+
+    model = torch.nn.Sequential(torch.nn.Linear(6, 4), torch.nn.ReLU(), torch.nn.Linear(4, 3))
+    monkeypatch.setattr(torch, "mm", counting)
+    throughput.matrix_product_seconds(model, images=5, batch_size=2, device=torch.device("cpu"))
+
+    def products(n):  # a batch of n: each layer's forward and weight gradient; the input gradient past the first
+        return [((n, 6), (6, 4)), ((4, n), (n, 6)), ((n, 4), (4, 3)), ((3, n), (n, 4)), ((n, 3), (3, 4))]
+    assert counted == products(2) + products(2) + products(1)
+
+
+def test_every_model_the_notebooks_train_uses_the_settings_the_benchmark_times():
+    """The loop benchmark times ``COURSE_SETTINGS``; a notebook that trains otherwise would not be what it measured.
+    Optimizers of a student's answer (Adam over a list of tensors) are the student's to choose."""
+    from IPython.core.inputtransformer2 import TransformerManager
+    to_python = TransformerManager().transform_cell
+    unfused = []
+    for path in sorted((REPO / "solutions").glob("*/*.ipynb")):
+        for cell in nbformat.read(path, as_version=4).cells:
+            if cell.cell_type != "code":
+                continue
+            for node in ast.walk(ast.parse(to_python(cell.source))):
+                if (isinstance(node, ast.Call) and ast.unparse(node.func) == "torch.optim.Adam"
+                        and not isinstance(node.args[0], ast.List)
+                        and not any(k.arg == "fused" and ast.unparse(k.value) == "True" for k in node.keywords)):
+                    unfused.append(f"{path.stem}: {ast.unparse(node)}")
+    assert not unfused, "not the fused Adam: " + "; ".join(unfused)
+    conv_training = "".join(cell.source for cell in nbformat.read(solution_notebook("03_conv_vae"), as_version=4).cells)
+    assert throughput.COURSE_SETTINGS["conv"]["channels_last"] == ("memory_format=torch.channels_last" in conv_training)
