@@ -275,8 +275,8 @@ def test_expect_returns_leaves_an_unwritten_exercise_its_own_message():
 
 def test_the_colour_checks_reference_holds_no_step_and_agrees_with_the_hidden_tests_exact_one():
     """10's visible checks (installed, readable) compare with the logistic density integrated by quadrature, not with
-    Exercise 1's method, and agree with the hidden test's exact log-probability to 1e-4 nats, hundreds of scales from
-    the mean and at the edge levels too."""
+    Exercise 1's method, and agree with the hidden test's exact log-probability to 1e-4 nats, and with its gradients,
+    hundreds of scales from the mean and at the edge levels too."""
     import importlib.util
     import inspect
     from pathlib import Path
@@ -298,3 +298,7 @@ def test_the_colour_checks_reference_holds_no_step_and_agrees_with_the_hidden_te
     assert expected.min() < -1000
     torch.testing.assert_close(colour_images._quadrature_log_prob(x, mean, log_scale).double(), expected,
                                atol=1e-4, rtol=1e-6)
+    at = [mean.double().requires_grad_(True), log_scale.double().requires_grad_(True)]
+    exact_gradients = torch.autograd.grad(hidden.exact_log_prob(x, *at).sum(), at)
+    for got, exact in zip(colour_images._quadrature_gradients(x, mean, log_scale), exact_gradients):
+        torch.testing.assert_close(got, exact, atol=1e-4, rtol=1e-5)

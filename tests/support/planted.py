@@ -918,6 +918,22 @@ MISTAKES = [
     ("10_colour_images", "bpd-offset-special-cased", "bits_per_dim",
      "return nll / (dimensions * math.log(2)) + math.log2(scale)",
      "return nll / (dimensions * math.log(2)) + (8 if scale == 256 else 0)", "test_bits_per_dim"),
+    # a term cut from the graph: the values stay exact, the gradient in log_scale does not
+    ("10_colour_images", "dlogistic-bin-width-term-detached", "discretised_logistic_log_prob",
+     "inside = F.logsigmoid(upper) + F.logsigmoid(-lower) + torch.log(-torch.expm1(lower - upper))",
+     "inside = F.logsigmoid(upper) + F.logsigmoid(-lower) + torch.log(-torch.expm1(lower - upper)).detach()",
+     "test_discretised_logistic_log_prob"),
+    ("10_colour_images", "dlogistic-result-detached", "discretised_logistic_log_prob",
+     "return torch.where(x < half_bin, first, torch.where(x > 1 - half_bin, last, inside))",
+     "return torch.where(x < half_bin, first, torch.where(x > 1 - half_bin, last, inside)).detach()",
+     "test_discretised_logistic_log_prob"),
+    # inputs changed in place: the caller's decoder outputs and losses
+    ("10_colour_images", "dlogistic-mean-clamped-in-place", "discretised_logistic_log_prob",
+     "inverse_scale = torch.exp(-log_scale)", "inverse_scale = torch.exp(-log_scale)\n    mean.clamp_(0, 1)",
+     "test_discretised_logistic_log_prob"),
+    ("10_colour_images", "bpd-nll-divided-in-place", "bits_per_dim",
+     "return nll / (dimensions * math.log(2)) + math.log2(scale)",
+     "nll /= dimensions * math.log(2)\n    return nll + math.log2(scale)", "test_bits_per_dim"),
     # review 8 (A): a draw whose scale is cut from the graph, a KL turned into a number, the ELBO's variance path cut,
     # and mistakes whose hint named another cause
     ("01_elbo", "elbo-variance-detached", "elbo",
@@ -973,6 +989,16 @@ CAUGHT_VISIBLY = [(assignment, mistake) for assignment, mistake, *_ in MISTAKES 
     "kl-as-a-number-in-the-loss", "logvar-detached-in-the-kl", "elbo-variance-detached", "capacity-balance-detached",
     "gaussian-sign-flipped", "gaussian-floor-on-the-log-scale", "class-information-kl-reversed",
     "kl-softmax-over-the-batch", "capacity-balance-as-the-mean-kl"} and assignment[:2] in {"01", "02", "03", "04", "05"}]
+# 10's visible checks cover every input kind its hidden tests use: each of its mistakes fails Validate
+CAUGHT_VISIBLY += [(assignment, mistake) for assignment, mistake, *_ in MISTAKES if assignment == "10_colour_images"]
+
+# what the visible checks' message must say of a mistake, as (assignment, mistake): [words]
+NAMED_BY_THE_VISIBLE_CHECKS = {
+    ("10_colour_images", "dlogistic-mean-clamped-in-place"): ["changed its argument mean in place"],
+    ("10_colour_images", "bpd-nll-divided-in-place"): ["changed its argument nll in place"],
+    ("10_colour_images", "dlogistic-result-detached"): ["requires_grad=False"],
+    ("10_colour_images", "dlogistic-bin-width-term-detached"): ["the gradient of log P in log_scale", ".detach()"],
+}
 
 # Correct answers in another style than the instructor's: (assignment, [(solution cell, code, replacement)]).
 ALTERNATIVES = [
