@@ -120,6 +120,20 @@ def expect_returns(name: str, function, *args, hint="", shape_hint: str = "", le
         raise AssertionError(f"{name}: expected a result, got {got}" + (f" Hint: {hint}" if hint else "")) from None
 
 
+def expect_written(functions, exercises) -> None:
+    """Stops a cell that uses answers still left as their stubs, naming the exercises to finish first; called deep
+    inside a later cell (a training loop, say), a stub would stop it with a long traceback. ``exercises``: the names
+    of the notebook's exercises' functions, in order. A stub is a function whose only name is NotImplementedError."""
+    stubs = [f"Exercise {exercises.index(f.__name__) + 1} ({f.__name__})" for f in functions
+             if f.__code__.co_names == ("NotImplementedError",)]
+    if len(stubs) == 1:
+        raise NotImplementedError(f"this cell needs {stubs[0]}, still a stub: write it, run its cell and its graded "
+                                  f"cell, then run this cell again.")
+    if stubs:
+        raise NotImplementedError(f"this cell needs {' and '.join(stubs)}, still stubs: write them, run their cells "
+                                  f"and their graded cells, then run this cell again.")
+
+
 IN_PLACE = ("compute new tensors (x * 255, mean.clamp(0, 1), nll / n) instead of changing the ones you are given "
             "(x.mul_(255), x *= 255, mean.clamp_(0, 1), nll /= n, x[...] = ...): they are the caller's.")
 

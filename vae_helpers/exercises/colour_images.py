@@ -5,7 +5,7 @@ import numpy as np
 import torch
 
 from vae_helpers.checks import (IN_PLACE, PASSED, _preview, expect_close, expect_finite, expect_gradient,
-                                expect_on_device, expect_returns, expect_shape, expect_unchanged)
+                                expect_on_device, expect_returns, expect_shape, expect_unchanged, expect_written)
 
 LEVELS = 256
 _HALF_BIN = 0.5 / (LEVELS - 1)
@@ -98,6 +98,14 @@ def _levels_hint(probabilities: torch.Tensor, centre: float, scale: float) -> st
     return ("a distribution over the 256 levels: each level's bin is 1/255 wide, centred on the level, and the two "
             "edge levels take all the mass beyond their bins (the logistic goes on below 0 and above 1), with "
             "CDF(y) = sigmoid((y - mean) / s) and the scale s = exp(log_scale).")
+
+
+EXERCISES = ("discretised_logistic_log_prob", "bits_per_dim")
+
+
+def needs(*answers) -> None:
+    """Stops a cell that uses an exercise's answer still left as its stub, naming the exercise (``expect_written``)."""
+    expect_written(answers, EXERCISES)
 
 
 _ROUNDED_AWAY = ("in float32, sigmoid(t) is exactly 0 for t below about -88 and exactly 1 for t above about 17: the "
