@@ -927,6 +927,18 @@ MISTAKES = [
      "return torch.where(x < half_bin, first, torch.where(x > 1 - half_bin, last, inside))",
      "return torch.where(x < half_bin, first, torch.where(x > 1 - half_bin, last, inside)).detach()",
      "test_discretised_logistic_log_prob"),
+    # the log of the sigmoids' difference where it is finite: right near the mean, digits lost a dozen scales above it
+    ("10_colour_images", "dlogistic-difference-of-sigmoids-where-finite", "discretised_logistic_log_prob",
+     "inside = F.logsigmoid(upper) + F.logsigmoid(-lower) + torch.log(-torch.expm1(lower - upper))",
+     "inside = torch.log(torch.sigmoid(upper) - torch.sigmoid(lower))\n"
+     "    inside = torch.where(torch.isfinite(inside), inside,\n"
+     "                         F.logsigmoid(upper) + F.logsigmoid(-lower) + torch.log(-torch.expm1(lower - upper)))",
+     "test_discretised_logistic_log_prob"),
+    ("10_colour_images", "dlogistic-bins-of-1-256", "discretised_logistic_log_prob",
+     "half_bin = 0.5 / 255", "half_bin = 0.5 / 256", "test_discretised_logistic_log_prob"),
+    ("10_colour_images", "bpd-offset-once-per-image", "bits_per_dim",
+     "return nll / (dimensions * math.log(2)) + math.log2(scale)",
+     "return (nll + math.log(scale)) / (dimensions * math.log(2))", "test_bits_per_dim"),
     # inputs changed in place: the caller's decoder outputs and losses
     ("10_colour_images", "dlogistic-mean-clamped-in-place", "discretised_logistic_log_prob",
      "inverse_scale = torch.exp(-log_scale)", "inverse_scale = torch.exp(-log_scale)\n    mean.clamp_(0, 1)",
@@ -998,6 +1010,9 @@ NAMED_BY_THE_VISIBLE_CHECKS = {
     ("10_colour_images", "bpd-nll-divided-in-place"): ["changed its argument nll in place"],
     ("10_colour_images", "dlogistic-result-detached"): ["requires_grad=False"],
     ("10_colour_images", "dlogistic-bin-width-term-detached"): ["the gradient of log P in log_scale", ".detach()"],
+    ("10_colour_images", "dlogistic-difference-of-sigmoids-where-finite"): ["right within a few scales of the mean"],
+    ("10_colour_images", "dlogistic-bins-of-1-256"): ["0.996 times their probability"],
+    ("10_colour_images", "bpd-offset-once-per-image"): ["once per image, not once per dimension"],
 }
 
 # Correct answers in another style than the instructor's: (assignment, [(solution cell, code, replacement)]).
@@ -1458,5 +1473,26 @@ ALTERNATIVES = [
         ("bits_per_dim", "return nll / (dimensions * math.log(2)) + math.log2(scale)",
          "count = torch.Size(image_shape).numel()\n"
          "    return (nll + count * math.log(scale)) / (count * math.log(2))"),
+    ]),
+    # the whole computation in float64, cast back; the dimensions by NumPy, the offset a 0-dim tensor made of a float
+    ("10_colour_images", [
+        ("discretised_logistic_log_prob", "half_bin = 0.5 / 255",
+         "x, mean, log_scale, dtype = x.double(), mean.double(), log_scale.double(), x.dtype\n    half_bin = 0.5 / 255"),
+        ("discretised_logistic_log_prob",
+         "return torch.where(x < half_bin, first, torch.where(x > 1 - half_bin, last, inside))",
+         "return torch.where(x < half_bin, first, torch.where(x > 1 - half_bin, last, inside)).to(dtype)"),
+        ("bits_per_dim", "dimensions = math.prod(image_shape)",
+         "import numpy as np\n    dimensions = int(np.prod(image_shape))"),
+        ("bits_per_dim", "return nll / (dimensions * math.log(2)) + math.log2(scale)",
+         "return nll / (dimensions * math.log(2)) + torch.log2(torch.tensor(float(scale)))"),
+    ]),
+    # the edge levels found by equality and written into a copy of the inside values; log-sigmoids through softplus
+    ("10_colour_images", [
+        ("discretised_logistic_log_prob",
+         "return torch.where(x < half_bin, first, torch.where(x > 1 - half_bin, last, inside))",
+         "log_probability = inside.clone()\n"
+         "    log_probability[x == 0] = -F.softplus(-upper)[x == 0]\n"
+         "    log_probability[x == 1] = -F.softplus(lower)[x == 1]\n"
+         "    return log_probability"),
     ]),
 ]

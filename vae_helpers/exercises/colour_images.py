@@ -77,10 +77,10 @@ def _levels_hint(probabilities: torch.Tensor, centre: float, scale: float) -> st
         return np.exp(_quadrature_log_mass(lower, upper, np.full_like(lower, centre), np.full_like(lower, scale)))
     inside = mass(levels[1:-1] - _HALF_BIN, levels[1:-1] + _HALF_BIN)
     ratio = got[1:-1] / inside
-    if np.all(np.isfinite(ratio)) and np.ptp(ratio) < 0.05 * np.median(ratio) and abs(np.median(ratio) - 1) > 0.05:
-        return (f"the levels 1 to 254 get about {np.median(ratio):.2g} times their probability: a level's bin is "
+    if np.all(np.isfinite(ratio)) and np.ptp(ratio) < 0.05 * np.median(ratio) and abs(np.median(ratio) - 1) > 2e-3:
+        return (f"the levels 1 to 254 get about {np.median(ratio):.3g} times their probability: a level's bin is "
                 f"[x - 0.5/255, x + 0.5/255], 1/255 wide (the levels are 1/255 apart), not about "
-                f"{np.median(ratio):.2g}/255.")
+                f"{np.median(ratio):.3g}/255.")
     if np.allclose(got[1:-1], inside, rtol=1e-3, atol=1e-7):
         edges = np.array([0.0, 1.0])
         without_tails = mass(edges - _HALF_BIN, edges + _HALF_BIN)
@@ -111,6 +111,20 @@ def needs(*answers) -> None:
 _ROUNDED_AWAY = ("in float32, sigmoid(t) is exactly 0 for t below about -88 and exactly 1 for t above about 17: the "
                  "log of such a sigmoid, or of the difference of two sigmoids that both round to 1, is -inf. Compute "
                  "the logarithm without forming those probabilities first.")
+
+
+def _digits_lost_hint(got: torch.Tensor, expected: torch.Tensor, x: torch.Tensor, mean: torch.Tensor,
+                      log_scale: torch.Tensor, atol: float) -> str:
+    """The hint for values right near the mean and wrong only at pixels many scales from it: float32's digits lost
+    in probabilities near 1 (or ""; where the values are wrong near the mean too, the general hint)."""
+    wrong = ((got.detach().cpu().float() - expected).abs() > atol + 1e-4 * expected.abs())
+    scales_away = ((x - mean).abs() * torch.exp(-log_scale)).detach().cpu()
+    if not wrong.any() or wrong.all() or scales_away[wrong].min() < 5:
+        return ""
+    return (f"right within a few scales of the mean, off at {int(wrong.sum())} pixels {scales_away[wrong].min():.0f} "
+            f"to {scales_away[wrong].max():.0f} scales from it: there a bin's mass is a small difference of two "
+            f"numbers close to 1, and float32 keeps about 7 significant digits of each, so the difference keeps few "
+            f"or none. Compute the logarithm of the bin's mass without forming those numbers first.")
 
 
 def _in_place_hint(error: BaseException) -> str:
@@ -174,10 +188,11 @@ def discretised_logistic_log_prob(log_prob):
     name = ("discretised_logistic_log_prob on random levels from 0 to 255 (k / 255), means from -0.1 to 1.1 and "
             "log-scales from -3.9 to 0.5")
     expect_finite(name, got, hint=_ROUNDED_AWAY)
-    expect_close(name, got, _quadrature_log_prob(x, mean, log_scale), atol=5e-3, rtol=1e-4,
-                 hint="the log of the logistic's mass on the level's bin, [x - 0.5/255, x + 0.5/255] (for levels 0 "
-                      "and 255, everything beyond), with CDF(y) = sigmoid((y - mean) / s) and the scale "
-                      "s = exp(log_scale).")
+    expected = _quadrature_log_prob(x, mean, log_scale)
+    expect_close(name, got, expected, atol=5e-3, rtol=1e-4,
+                 hint=_digits_lost_hint(got, expected, x, mean, log_scale, atol=5e-3) or
+                 "the log of the logistic's mass on the level's bin, [x - 0.5/255, x + 0.5/255] (for levels 0 and 255, "
+                 "everything beyond), with CDF(y) = sigmoid((y - mean) / s) and the scale s = exp(log_scale).")
     edges = torch.tensor([0.0, 1.0, 0.0, 1.0])
     edge_means, edge_log_scales = torch.tensor([0.1, 0.9, -0.05, 1.05]), torch.log(torch.tensor([0.1, 0.1, 0.02, 0.02]))
     expect_close("log P of the edge levels 0 and 1 (k = 0 and 255) for means 0.1, 0.9, -0.05, 1.05",
@@ -223,7 +238,10 @@ def _name_a_known_mistake(name: str, got: torch.Tensor, expected: torch.Tensor, 
                                   f"Divide by the number of dimensions, the product of image_shape ({dims} here)."),
                 (nll / math.log(2) + math.log2(scale), f"bits per image plus the per-dimension offset: divide the "
                                                         f"bits of an image by its {dims} dimensions (the product "
-                                                        f"of image_shape)."))
+                                                        f"of image_shape)."),
+                ((nll + math.log(scale)) / (dims * math.log(2)), f"the change of variables is counted once per image, "
+                                                                  f"not once per dimension: the cube has a side of "
+                                                                  f"1/scale in each of its {dims} dimensions."))
     for values, meaning in mistakes:
         if got.shape == values.shape and torch.allclose(got, values, atol=1e-3, rtol=1e-4):
             raise AssertionError(f"{name}: expected {_preview(expected)}, got {_preview(got)}: {meaning}")
