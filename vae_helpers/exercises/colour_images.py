@@ -159,7 +159,7 @@ def discretised_logistic_log_prob(log_prob):
     gradients' values there and at the random inputs, and the device."""
     generator = torch.Generator().manual_seed(10)
     x = torch.randint(0, LEVELS, (2, 3, 4, 4), generator=generator).float() / (LEVELS - 1)
-    x[0, 0, 0, 0], x[1, 2, 3, 3] = 0.0, 1.0  # the edge levels in every call
+    x[0, 0, 0, 0], x[1, 2, 3, 3] = 0.0, 1.0  # both edge levels among them
     mean = torch.rand(2, 3, 4, 4, generator=generator) * 1.2 - 0.1
     log_scale = torch.empty(2, 3, 4, 4).uniform_(-3.9, 0.5, generator=generator)
     given = {"x": x, "mean": mean, "log_scale": log_scale}
