@@ -66,6 +66,21 @@ def _quadrature_gradients(x: torch.Tensor, mean: torch.Tensor, log_scale: torch.
     return (torch.from_numpy(-(at_upper - at_lower) / scale), torch.from_numpy(-(t_at_upper - t_at_lower)))
 
 
+def _name_another_quantity(name: str, returned: torch.Tensor, centre: float, log_s: float) -> None:
+    """Raises a message of its own when the 256 levels' values (mean ``centre``, log-scale ``log_s``) are log P's
+    relatives rather than log P: the probabilities, -log P, or log P in bits."""
+    levels = torch.arange(LEVELS).double() / (LEVELS - 1)
+    log_p = _quadrature_log_prob(levels, torch.full((LEVELS,), centre), torch.full((LEVELS,), log_s)).double()
+    got = returned.detach().cpu().double()
+    others = ((log_p.exp(), "the probabilities themselves: return their natural logarithm, log P."),
+              (-log_p, "-log P: return log P itself (the loss takes its negative)."),
+              (log_p / math.log(2), "log P in bits (base 2): return it in nats, the natural logarithm."))
+    for values, meaning in others:
+        if got.shape == values.shape and torch.allclose(got, values, atol=1e-3, rtol=1e-3):
+            raise AssertionError(f"{name}: expected 1, got {got.exp().sum().item():.4g}: the values returned are "
+                                 f"{meaning}")
+
+
 def _levels_hint(probabilities: torch.Tensor, centre: float, scale: float) -> str:
     """What the 256 levels' probabilities (mean ``centre``, scale ``scale``) that do not sum to 1 say of the answer:
     bins of another width, edge levels without their tails, edge levels with each other's tail, or the general
@@ -174,10 +189,12 @@ def discretised_logistic_log_prob(log_prob):
     every_level = torch.arange(LEVELS).float() / (LEVELS - 1)
     for centre, log_s in ((0.5, math.log(0.2)), (0.02, math.log(0.05)), (0.97, math.log(0.01)), (0.3, 0.0),
                           (1.0, math.log(0.004))):
-        probabilities = log_prob(every_level, torch.full((LEVELS,), centre), torch.full((LEVELS,), log_s)).exp()
+        returned = log_prob(every_level, torch.full((LEVELS,), centre), torch.full((LEVELS,), log_s))
+        probabilities = returned.exp()
         total = probabilities.sum()
         name = (f"the probabilities of the 256 levels 0, 1/255, ..., 1, summed, for mean {centre} and scale "
                 f"{math.exp(log_s):.3g}")
+        _name_another_quantity(name, returned, centre, log_s)
         expect_finite(name, total, hint="a NaN is often the log of a negative number. The scale is s = exp(log_scale), "
                                         "which is never negative, and a bin's upper edge, x + 0.5/255, is above its "
                                         "lower edge once both are measured from the mean as (y - mean) / s.")
