@@ -952,6 +952,9 @@ MISTAKES = [
      "return torch.where(x < half_bin, first, torch.where(x > 1 - half_bin, last, inside))",
      "return torch.where(x < half_bin, first, torch.where(x > 1 - half_bin, last, inside)) / math.log(2)",
      "test_discretised_logistic_log_prob"),
+    ("10_colour_images", "bpd-nll-read-as-log-density", "bits_per_dim",
+     "return nll / (dimensions * math.log(2)) + math.log2(scale)",
+     "return -nll / (dimensions * math.log(2)) + math.log2(scale)", "test_bits_per_dim"),
     # inputs changed in place: the caller's decoder outputs and losses
     ("10_colour_images", "dlogistic-mean-clamped-in-place", "discretised_logistic_log_prob",
      "inverse_scale = torch.exp(-log_scale)", "inverse_scale = torch.exp(-log_scale)\n    mean.clamp_(0, 1)",
@@ -1026,6 +1029,7 @@ NAMED_BY_THE_VISIBLE_CHECKS = {
     ("10_colour_images", "dlogistic-difference-of-sigmoids-where-finite"): ["right within a few scales of the mean"],
     ("10_colour_images", "dlogistic-bins-of-1-256"): ["0.996 times their probability"],
     ("10_colour_images", "bpd-offset-once-per-image"): ["once per image, not once per dimension"],
+    ("10_colour_images", "bpd-nll-read-as-log-density"): ["nll is -log p(y) already"],
     ("10_colour_images", "dlogistic-probability-not-its-log"): ["the probabilities themselves"],
     ("10_colour_images", "dlogistic-negative-log-probability"): ["-log P: return log P itself"],
     ("10_colour_images", "dlogistic-log-probability-in-bits"): ["log P in bits"],

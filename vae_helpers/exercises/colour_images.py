@@ -242,8 +242,8 @@ def discretised_logistic_log_prob(log_prob):
 
 def _name_a_known_mistake(name: str, got: torch.Tensor, expected: torch.Tensor, nll: torch.Tensor, dims: int,
                           scale: float) -> None:
-    """Raises a message of its own when ``got`` is what nats instead of bits, or a sum over the dimensions instead of
-    a mean, gives."""
+    """Raises a message of its own when ``got`` is what nats instead of bits, a sum over the dimensions instead of a
+    mean, nll's sign turned, or the change of variables counted once per image, gives."""
     got = got.detach().cpu().double()
     expected, nll = expected.double(), nll.double()
     mistakes = ((expected * math.log(2), "these are nats, not bits: each value is ln 2 = 0.693 times the expected one. "
@@ -256,6 +256,8 @@ def _name_a_known_mistake(name: str, got: torch.Tensor, expected: torch.Tensor, 
                 (nll / math.log(2) + math.log2(scale), f"bits per image plus the per-dimension offset: divide the "
                                                         f"bits of an image by its {dims} dimensions (the product "
                                                         f"of image_shape)."),
+                (-nll / (dims * math.log(2)) + math.log2(scale), "nll is -log p(y) already, a cost: take it as it "
+                                                                  "comes (more nats, more bits)."),
                 ((nll + math.log(scale)) / (dims * math.log(2)), f"the change of variables is counted once per image, "
                                                                   f"not once per dimension: the cube has a side of "
                                                                   f"1/scale in each of its {dims} dimensions."))
