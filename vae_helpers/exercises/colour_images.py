@@ -130,16 +130,19 @@ _ROUNDED_AWAY = ("in float32, sigmoid(t) is exactly 0 for t below about -88 and 
 
 def _digits_lost_hint(got: torch.Tensor, expected: torch.Tensor, x: torch.Tensor, mean: torch.Tensor,
                       log_scale: torch.Tensor, atol: float) -> str:
-    """The hint for values right near the mean and wrong only at pixels many scales from it: float32's digits lost
+    """The hint for values right near the mean and wrong only at pixels many scales from it: a float's digits lost
     in probabilities near 1 (or ""; where the values are wrong near the mean too, the general hint)."""
     wrong = ((got.detach().cpu().float() - expected).abs() > atol + 1e-4 * expected.abs())
     scales_away = ((x - mean).abs() * torch.exp(-log_scale)).detach().cpu()
     if not wrong.any() or wrong.all() or scales_away[wrong].min() < 5:
         return ""
-    return (f"right within a few scales of the mean, off at {int(wrong.sum())} pixels {scales_away[wrong].min():.0f} "
-            f"to {scales_away[wrong].max():.0f} scales from it: there a bin's mass is a small difference of two "
-            f"numbers close to 1, and float32 keeps about 7 significant digits of each, so the difference keeps few "
-            f"or none. Compute the logarithm of the bin's mass without forming those numbers first.")
+    nearest, farthest = scales_away[wrong].min(), scales_away[wrong].max()
+    where = (f"1 pixel {nearest:.0f} scales" if wrong.sum() == 1 else
+             f"{int(wrong.sum())} pixels {nearest:.0f} to {farthest:.0f} scales")
+    return (f"right within a few scales of the mean, off at {where} from it: there a bin's mass is a small "
+            f"difference of two numbers close to 1, and a float keeps only so many significant digits of each (about "
+            f"7 in float32, 16 in float64), so the difference keeps few or none. Compute the logarithm of the bin's "
+            f"mass without forming those numbers first.")
 
 
 def _in_place_hint(error: BaseException) -> str:
