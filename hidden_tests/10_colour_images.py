@@ -5,7 +5,8 @@ import math
 import torch
 import torch.nn.functional as F
 
-from vae_helpers.checks import expect_close, expect_equal, expect_finite, expect_on_device, expect_shape
+from vae_helpers.checks import (expect_close, expect_finite, expect_gradient, expect_on_device, expect_shape,
+                                expect_unchanged)
 from vae_helpers.exercises import colour_images as checks  # noqa: F401 (visible checks)
 
 HALF_BIN = 0.5 / 255
@@ -38,8 +39,11 @@ def test_discretised_logistic_log_prob(discretised_logistic_log_prob):
     x[1, 1, 1] = 1.0
     mean = torch.rand(3, 3, 8, 8, generator=g) * 1.2 - 0.1
     log_scale = torch.empty(3, 3, 8, 8).uniform_(-3.9, 0.5, generator=g)
+    given = {"x": x, "mean": mean, "log_scale": log_scale}
+    copies = {argument: tensor.clone() for argument, tensor in given.items()}
     got = discretised_logistic_log_prob(x, mean, log_scale)
     expect_shape("log P for x, mean and log_scale of shape (3, 3, 8, 8)", got, (3, 3, 8, 8))
+    expect_unchanged("log P for x, mean and log_scale of shape (3, 3, 8, 8)", given, copies)
     expect_close("log P of random levels, means and log-scales", got, exact_log_prob(x, mean, log_scale).float(),
                  atol=5e-3, rtol=1e-4)
     levels = torch.arange(256).float() / 255
@@ -57,19 +61,24 @@ def test_discretised_logistic_log_prob(discretised_logistic_log_prob):
     expect_finite("log P of pixels far from their mean", far_got)
     expect_close("log P of pixels far from their mean, to within 0.01 nats", far_got,
                  exact_log_prob(far, far_mean.detach(), far_log_scale.detach()).float(), atol=1e-2, rtol=0)
-    for name, gradient in zip(("mean", "log_scale"), torch.autograd.grad(far_got.sum(), [far_mean, far_log_scale],
-                                                                         allow_unused=True)):
-        expect_equal(f"log P depends on {name}", gradient is not None, True)
+    exact_at = [far_mean.detach().double().requires_grad_(True), far_log_scale.detach().double().requires_grad_(True)]
+    exact_gradients = torch.autograd.grad(exact_log_prob(far, *exact_at).sum(), exact_at)
+    for name, wrt, exact_gradient in zip(("mean", "log_scale"), (far_mean, far_log_scale), exact_gradients):
+        gradient = expect_gradient(f"log P of pixels far from their mean, in {name}", far_got, wrt)
         expect_finite(f"gradient of log P in {name} at pixels far from their mean", gradient)
+        expect_close(f"gradient of log P in {name} at pixels far from their mean", gradient, exact_gradient.float(),
+                     atol=5e-2, rtol=1e-3)
     expect_on_device("log P of x, mean and log_scale", discretised_logistic_log_prob, x, mean, log_scale,
                      shape=(3, 3, 8, 8))
 
 
 def test_bits_per_dim(bits_per_dim):
     nll = torch.tensor([-3000.0, 100.0, 7000.0, 12000.0])
+    copy = nll.clone()
     for shape, scale in (((3, 32, 32), 256), ((3, 16, 16), 256), ((1, 28, 28), 1), ((3, 32, 32), 1), ((3, 8, 8), 32)):
         got = bits_per_dim(nll, shape, scale)
         expect_shape(f"bits_per_dim(nll of shape (4,), {tuple(shape)}, {scale})", got, (4,))
+        expect_unchanged(f"bits_per_dim(nll of shape (4,), {tuple(shape)}, {scale})", {"nll": nll}, {"nll": copy})
         expect_close(f"bits_per_dim(nll, {tuple(shape)}, {scale})", got,
                      nll / (math.prod(shape) * math.log(2)) + math.log2(scale), atol=1e-4, rtol=1e-5)
     expect_on_device("bits_per_dim(nll of shape (2,), (3, 32, 32), 256)", bits_per_dim, torch.zeros(2), (3, 32, 32), 256,

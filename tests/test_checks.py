@@ -9,7 +9,8 @@ import torch
 from nbclient import NotebookClient
 
 from vae_helpers.checks import (expect_close, expect_equal, expect_finite, expect_gradient, expect_number,
-                                expect_on_device, expect_returns, expect_shape, expect_tensor, expect_uncorrelated)
+                                expect_on_device, expect_returns, expect_shape, expect_tensor, expect_uncorrelated,
+                                expect_unchanged, expect_written)
 
 
 def test_expect_tensor_says_what_came_and_hints_at_a_missing_return():
@@ -246,6 +247,37 @@ def test_expect_returns_gives_the_lent_hint_only_for_what_a_lent_model_causes():
             expect_returns("f(lent model)", own_error, hint=lambda error: "own", shape_hint="shapes", lent_hint="lent")
 
 
+def test_expect_written_names_each_exercise_still_a_stub_and_passes_a_written_one():
+    def first(x):
+        raise NotImplementedError("first is yours to write: replace this line with your code.")
+
+    def second(x):
+        raise NotImplementedError("second is yours to write: replace this line with your code.")
+
+    def written(x):
+        return torch.zeros(1) + x
+
+    def begun(x):  # a start left before the stub's line: its own NotImplementedError says so when it is called
+        y = torch.zeros(1) + x
+        raise NotImplementedError("begun is yours to write: replace this line with your code.")
+
+    exercises = ("first", "written", "second", "begun")
+    with pytest.raises(NotImplementedError, match=r"^this cell needs Exercise 1 \(first\), still a stub: write it"):
+        expect_written([first, written], exercises)
+    with pytest.raises(NotImplementedError, match=r"needs Exercise 1 \(first\) and Exercise 3 \(second\), still stubs"):
+        expect_written([first, second], exercises)
+    expect_written([written, begun], exercises)
+
+
+def test_expect_unchanged_names_the_argument_changed_in_place_and_how_much():
+    mean, copy = torch.tensor([-0.5, 0.5, 1.5]), torch.tensor([-0.5, 0.5, 1.5])
+    expect_unchanged("f(x, mean)", {"mean": mean}, {"mean": copy})
+    mean.clamp_(0, 1)
+    with pytest.raises(AssertionError, match=r"f\(x, mean\): changed its argument mean in place \(2 of its 3 values, "
+                                             r"the first from -0.5 to 0\)\. Hint: compute new tensors"):
+        expect_unchanged("f(x, mean)", {"mean": mean}, {"mean": copy})
+
+
 def test_a_notebook_shows_the_course_s_messages_without_the_helpers_frames(tmp_path):
     """What a student sees when a check fails or no dataset is there: their cell, then the message."""
     cells = ["import torch\nimport vae_helpers\nfrom vae_helpers.checks import expect_close",
@@ -275,8 +307,8 @@ def test_expect_returns_leaves_an_unwritten_exercise_its_own_message():
 
 def test_the_colour_checks_reference_holds_no_step_and_agrees_with_the_hidden_tests_exact_one():
     """10's visible checks (installed, readable) compare with the logistic density integrated by quadrature, not with
-    Exercise 1's method, and agree with the hidden test's exact log-probability to 1e-4 nats, hundreds of scales from
-    the mean and at the edge levels too."""
+    Exercise 1's method, and agree with the hidden test's exact log-probability to 1e-4 nats, and with its gradients,
+    hundreds of scales from the mean and at the edge levels too."""
     import importlib.util
     import inspect
     from pathlib import Path
@@ -298,3 +330,7 @@ def test_the_colour_checks_reference_holds_no_step_and_agrees_with_the_hidden_te
     assert expected.min() < -1000
     torch.testing.assert_close(colour_images._quadrature_log_prob(x, mean, log_scale).double(), expected,
                                atol=1e-4, rtol=1e-6)
+    at = [mean.double().requires_grad_(True), log_scale.double().requires_grad_(True)]
+    exact_gradients = torch.autograd.grad(hidden.exact_log_prob(x, *at).sum(), at)
+    for got, exact in zip(colour_images._quadrature_gradients(x, mean, log_scale), exact_gradients):
+        torch.testing.assert_close(got, exact, atol=1e-4, rtol=1e-5)

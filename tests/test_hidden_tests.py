@@ -13,7 +13,7 @@ import pytest
 from support.course import ASSIGNMENTS, REPO
 from judge import hidden_tests
 from support.hidden import cells_of, graded_cells, judged
-from support.planted import ALTERNATIVES, CAUGHT_VISIBLY, MISTAKES
+from support.planted import ALTERNATIVES, CAUGHT_VISIBLY, MISTAKES, NAMED_BY_THE_VISIBLE_CHECKS
 
 
 @pytest.mark.parametrize("assignment", ASSIGNMENTS)
@@ -51,9 +51,9 @@ def test_each_planted_mistake_fails_its_own_exercise_only(assignment, mistake, c
     assert not elsewhere, f"{mistake} also fails {elsewhere}"
 
 
-@pytest.mark.parametrize("assignment, mistake", CAUGHT_VISIBLY, ids=[f"{a}:{m}" for a, m in CAUGHT_VISIBLY])
-def test_each_mistake_the_visible_checks_promise_to_catch_fails_them(monkeypatch, assignment, mistake):
-    """Run with every hidden test emptied, so that only a graded cell's visible checks judge: Validate fails."""
+def visible_verdict(monkeypatch, assignment, mistake):
+    """The error of the graded cell that ``mistake`` must lose, judged with every hidden test emptied, so that only
+    a graded cell's visible checks judge, as Validate does."""
     _, _, cell_id, correct, mistaken, losing_cell = next(m for m in MISTAKES if m[:2] == (assignment, mistake))
     run_on = hidden_tests.run_on
 
@@ -68,7 +68,23 @@ def test_each_mistake_the_visible_checks_promise_to_catch_fails_them(monkeypatch
         return run_on(emptied, test, visible, functions, student, cell)
 
     monkeypatch.setattr(hidden_tests, "run_on", visible_only)
-    assert judged(assignment, [(cell_id, correct, mistaken)])[losing_cell], f"{mistake} passes the visible checks"
+    return judged(assignment, [(cell_id, correct, mistaken)])[losing_cell]
+
+
+@pytest.mark.parametrize("assignment, mistake", CAUGHT_VISIBLY, ids=[f"{a}:{m}" for a, m in CAUGHT_VISIBLY])
+def test_each_mistake_the_visible_checks_promise_to_catch_fails_them(monkeypatch, assignment, mistake):
+    """Validate fails on each such mistake."""
+    assert visible_verdict(monkeypatch, assignment, mistake), f"{mistake} passes the visible checks"
+
+
+@pytest.mark.parametrize("assignment, mistake", sorted(NAMED_BY_THE_VISIBLE_CHECKS),
+                         ids=[f"{a}:{m}" for a, m in sorted(NAMED_BY_THE_VISIBLE_CHECKS)])
+def test_the_visible_checks_name_the_cause_of_each_such_mistake(monkeypatch, assignment, mistake):
+    """Validate's message names what went wrong (the argument changed in place, the gradient cut), not a numeric
+    mismatch elsewhere."""
+    error = visible_verdict(monkeypatch, assignment, mistake) or ""
+    words = NAMED_BY_THE_VISIBLE_CHECKS[(assignment, mistake)]
+    assert all(word in error for word in words), f"{mistake}: {error!r} does not say {words}"
 
 
 ALTERNATIVE_SETS = [(a, n, changes) for a in sorted({a[0] for a in ALTERNATIVES})

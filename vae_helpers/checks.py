@@ -120,6 +120,37 @@ def expect_returns(name: str, function, *args, hint="", shape_hint: str = "", le
         raise AssertionError(f"{name}: expected a result, got {got}" + (f" Hint: {hint}" if hint else "")) from None
 
 
+def expect_written(functions, exercises) -> None:
+    """Stops a cell that uses answers still left as their stubs, naming the exercises to finish first; called deep
+    inside a later cell (a training loop, say), a stub would stop it with a long traceback. ``exercises``: the names
+    of the notebook's exercises' functions, in order. A stub is a function whose only name is NotImplementedError."""
+    stubs = [f"Exercise {exercises.index(f.__name__) + 1} ({f.__name__})" for f in functions
+             if f.__code__.co_names == ("NotImplementedError",)]
+    if len(stubs) == 1:
+        raise NotImplementedError(f"this cell needs {stubs[0]}, still a stub: write it, run its cell and its graded "
+                                  f"cell, then run this cell again.")
+    if stubs:
+        raise NotImplementedError(f"this cell needs {' and '.join(stubs)}, still stubs: write them, run their cells "
+                                  f"and their graded cells, then run this cell again.")
+
+
+IN_PLACE = ("compute new tensors (x * 255, mean.clamp(0, 1), nll / n) instead of changing the ones you are given "
+            "(x.mul_(255), x *= 255, mean.clamp_(0, 1), nll /= n, x[...] = ...): they are the caller's.")
+
+
+def expect_unchanged(name: str, given: dict, copies: dict) -> None:
+    """Each tensor of ``given`` ({argument: the tensor passed}) must still equal its copy in ``copies``, made
+    before the call: an answer that changes an argument in place changes the caller's data (at grading, the judge
+    changes the grading process's tensor as the kernel's was changed)."""
+    for argument, tensor in given.items():
+        before, after = copies[argument], tensor.detach()
+        if before.shape != after.shape or not torch.equal(before, after):
+            changed = "its shape" if before.shape != after.shape else (
+                f"{int((before != after).sum())} of its {before.numel()} values, the first from "
+                f"{before[before != after][0].item():.4g} to {after[before != after][0].item():.4g}")
+            raise AssertionError(f"{name}: changed its argument {argument} in place ({changed}). Hint: {IN_PLACE}")
+
+
 def expect_equal(name: str, value, expected, hint: str = "") -> None:
     """``value`` (a number, shape, dtype, ...) must equal ``expected``."""
     if type(value) is not type(expected) or value != expected:

@@ -918,6 +918,50 @@ MISTAKES = [
     ("10_colour_images", "bpd-offset-special-cased", "bits_per_dim",
      "return nll / (dimensions * math.log(2)) + math.log2(scale)",
      "return nll / (dimensions * math.log(2)) + (8 if scale == 256 else 0)", "test_bits_per_dim"),
+    # a term cut from the graph: the values stay exact, the gradient in log_scale does not
+    ("10_colour_images", "dlogistic-bin-width-term-detached", "discretised_logistic_log_prob",
+     "inside = F.logsigmoid(upper) + F.logsigmoid(-lower) + torch.log(-torch.expm1(lower - upper))",
+     "inside = F.logsigmoid(upper) + F.logsigmoid(-lower) + torch.log(-torch.expm1(lower - upper)).detach()",
+     "test_discretised_logistic_log_prob"),
+    ("10_colour_images", "dlogistic-result-detached", "discretised_logistic_log_prob",
+     "return torch.where(x < half_bin, first, torch.where(x > 1 - half_bin, last, inside))",
+     "return torch.where(x < half_bin, first, torch.where(x > 1 - half_bin, last, inside)).detach()",
+     "test_discretised_logistic_log_prob"),
+    # the log of the sigmoids' difference where it is finite: right near the mean, digits lost a dozen scales above it
+    ("10_colour_images", "dlogistic-difference-of-sigmoids-where-finite", "discretised_logistic_log_prob",
+     "inside = F.logsigmoid(upper) + F.logsigmoid(-lower) + torch.log(-torch.expm1(lower - upper))",
+     "inside = torch.log(torch.sigmoid(upper) - torch.sigmoid(lower))\n"
+     "    inside = torch.where(torch.isfinite(inside), inside,\n"
+     "                         F.logsigmoid(upper) + F.logsigmoid(-lower) + torch.log(-torch.expm1(lower - upper)))",
+     "test_discretised_logistic_log_prob"),
+    ("10_colour_images", "dlogistic-bins-of-1-256", "discretised_logistic_log_prob",
+     "half_bin = 0.5 / 255", "half_bin = 0.5 / 256", "test_discretised_logistic_log_prob"),
+    ("10_colour_images", "bpd-offset-once-per-image", "bits_per_dim",
+     "return nll / (dimensions * math.log(2)) + math.log2(scale)",
+     "return (nll + math.log(scale)) / (dimensions * math.log(2))", "test_bits_per_dim"),
+    # log P's relatives returned instead of it: P itself, -log P, log P in bits
+    ("10_colour_images", "dlogistic-probability-not-its-log", "discretised_logistic_log_prob",
+     "return torch.where(x < half_bin, first, torch.where(x > 1 - half_bin, last, inside))",
+     "return torch.where(x < half_bin, first, torch.where(x > 1 - half_bin, last, inside)).exp()",
+     "test_discretised_logistic_log_prob"),
+    ("10_colour_images", "dlogistic-negative-log-probability", "discretised_logistic_log_prob",
+     "return torch.where(x < half_bin, first, torch.where(x > 1 - half_bin, last, inside))",
+     "return -torch.where(x < half_bin, first, torch.where(x > 1 - half_bin, last, inside))",
+     "test_discretised_logistic_log_prob"),
+    ("10_colour_images", "dlogistic-log-probability-in-bits", "discretised_logistic_log_prob",
+     "return torch.where(x < half_bin, first, torch.where(x > 1 - half_bin, last, inside))",
+     "return torch.where(x < half_bin, first, torch.where(x > 1 - half_bin, last, inside)) / math.log(2)",
+     "test_discretised_logistic_log_prob"),
+    ("10_colour_images", "bpd-nll-read-as-log-density", "bits_per_dim",
+     "return nll / (dimensions * math.log(2)) + math.log2(scale)",
+     "return -nll / (dimensions * math.log(2)) + math.log2(scale)", "test_bits_per_dim"),
+    # inputs changed in place: the caller's decoder outputs and losses
+    ("10_colour_images", "dlogistic-mean-clamped-in-place", "discretised_logistic_log_prob",
+     "inverse_scale = torch.exp(-log_scale)", "inverse_scale = torch.exp(-log_scale)\n    mean.clamp_(0, 1)",
+     "test_discretised_logistic_log_prob"),
+    ("10_colour_images", "bpd-nll-divided-in-place", "bits_per_dim",
+     "return nll / (dimensions * math.log(2)) + math.log2(scale)",
+     "nll /= dimensions * math.log(2)\n    return nll + math.log2(scale)", "test_bits_per_dim"),
     # review 8 (A): a draw whose scale is cut from the graph, a KL turned into a number, the ELBO's variance path cut,
     # and mistakes whose hint named another cause
     ("01_elbo", "elbo-variance-detached", "elbo",
@@ -973,6 +1017,23 @@ CAUGHT_VISIBLY = [(assignment, mistake) for assignment, mistake, *_ in MISTAKES 
     "kl-as-a-number-in-the-loss", "logvar-detached-in-the-kl", "elbo-variance-detached", "capacity-balance-detached",
     "gaussian-sign-flipped", "gaussian-floor-on-the-log-scale", "class-information-kl-reversed",
     "kl-softmax-over-the-batch", "capacity-balance-as-the-mean-kl"} and assignment[:2] in {"01", "02", "03", "04", "05"}]
+# 10's visible checks cover every input kind its hidden tests use: each of its mistakes fails Validate
+CAUGHT_VISIBLY += [(assignment, mistake) for assignment, mistake, *_ in MISTAKES if assignment == "10_colour_images"]
+
+# what the visible checks' message must say of a mistake, as (assignment, mistake): [words]
+NAMED_BY_THE_VISIBLE_CHECKS = {
+    ("10_colour_images", "dlogistic-mean-clamped-in-place"): ["changed its argument mean in place"],
+    ("10_colour_images", "bpd-nll-divided-in-place"): ["changed its argument nll in place"],
+    ("10_colour_images", "dlogistic-result-detached"): ["requires_grad=False"],
+    ("10_colour_images", "dlogistic-bin-width-term-detached"): ["the gradient of log P in log_scale", ".detach()"],
+    ("10_colour_images", "dlogistic-difference-of-sigmoids-where-finite"): ["right within a few scales of the mean"],
+    ("10_colour_images", "dlogistic-bins-of-1-256"): ["0.996 times their probability"],
+    ("10_colour_images", "bpd-offset-once-per-image"): ["once per image, not once per dimension"],
+    ("10_colour_images", "bpd-nll-read-as-log-density"): ["nll is -log p(y) already"],
+    ("10_colour_images", "dlogistic-probability-not-its-log"): ["the probabilities themselves"],
+    ("10_colour_images", "dlogistic-negative-log-probability"): ["-log P: return log P itself"],
+    ("10_colour_images", "dlogistic-log-probability-in-bits"): ["log P in bits"],
+}
 
 # Correct answers in another style than the instructor's: (assignment, [(solution cell, code, replacement)]).
 ALTERNATIVES = [
@@ -1432,5 +1493,26 @@ ALTERNATIVES = [
         ("bits_per_dim", "return nll / (dimensions * math.log(2)) + math.log2(scale)",
          "count = torch.Size(image_shape).numel()\n"
          "    return (nll + count * math.log(scale)) / (count * math.log(2))"),
+    ]),
+    # the whole computation in float64, cast back; the dimensions by NumPy, the offset a 0-dim tensor made of a float
+    ("10_colour_images", [
+        ("discretised_logistic_log_prob", "half_bin = 0.5 / 255",
+         "x, mean, log_scale, dtype = x.double(), mean.double(), log_scale.double(), x.dtype\n    half_bin = 0.5 / 255"),
+        ("discretised_logistic_log_prob",
+         "return torch.where(x < half_bin, first, torch.where(x > 1 - half_bin, last, inside))",
+         "return torch.where(x < half_bin, first, torch.where(x > 1 - half_bin, last, inside)).to(dtype)"),
+        ("bits_per_dim", "dimensions = math.prod(image_shape)",
+         "import numpy as np\n    dimensions = int(np.prod(image_shape))"),
+        ("bits_per_dim", "return nll / (dimensions * math.log(2)) + math.log2(scale)",
+         "return nll / (dimensions * math.log(2)) + torch.log2(torch.tensor(float(scale)))"),
+    ]),
+    # the edge levels found by equality and written into a copy of the inside values; log-sigmoids through softplus
+    ("10_colour_images", [
+        ("discretised_logistic_log_prob",
+         "return torch.where(x < half_bin, first, torch.where(x > 1 - half_bin, last, inside))",
+         "log_probability = inside.clone()\n"
+         "    log_probability[x == 0] = -F.softplus(-upper)[x == 0]\n"
+         "    log_probability[x == 1] = -F.softplus(lower)[x == 1]\n"
+         "    return log_probability"),
     ]),
 ]

@@ -4,7 +4,8 @@ import math
 import numpy as np
 import torch
 
-from vae_helpers.checks import PASSED, _preview, expect_close, expect_finite, expect_on_device, expect_returns, expect_shape
+from vae_helpers.checks import (IN_PLACE, PASSED, _preview, expect_close, expect_finite, expect_gradient,
+                                expect_on_device, expect_returns, expect_shape, expect_unchanged, expect_written)
 
 LEVELS = 256
 _HALF_BIN = 0.5 / (LEVELS - 1)
@@ -27,15 +28,57 @@ def _quadrature_log_mass(lower: np.ndarray, upper: np.ndarray, mean: np.ndarray,
     return top + np.log((weights * np.exp(log_density - top[..., None])).sum(-1) * (b - a) / (3 * steps))
 
 
-def _quadrature_log_prob(x: torch.Tensor, mean: torch.Tensor, log_scale: torch.Tensor) -> torch.Tensor:
-    """log P(level) of a discretised logistic by another route than an answer's: the logistic density integrated
-    over the level's bin (the tail beyond it for levels 0 and 1), ``_quadrature_log_mass``; as a float32 tensor of
-    x's shape."""
+def _bins(x: torch.Tensor, mean: torch.Tensor, log_scale: torch.Tensor):
+    """Each level's bin (the tail beyond it for levels 0 and 1), its mean and its scale, broadcast to one shape, as
+    float64 arrays (lower, upper, mean, scale)."""
     x, mean, log_scale = (np.asarray(t.detach().cpu(), dtype=np.float64) for t in torch.broadcast_tensors(x, mean,
                                                                                                           log_scale))
     lower = np.where(x < _HALF_BIN, -np.inf, x - _HALF_BIN)
     upper = np.where(x > 1 - _HALF_BIN, np.inf, x + _HALF_BIN)
-    return torch.from_numpy(_quadrature_log_mass(lower, upper, mean, np.exp(log_scale))).float()
+    return lower, upper, mean, np.exp(log_scale)
+
+
+def _quadrature_log_prob(x: torch.Tensor, mean: torch.Tensor, log_scale: torch.Tensor) -> torch.Tensor:
+    """log P(level) of a discretised logistic by another route than an answer's: the logistic density integrated
+    over the level's bin (the tail beyond it for levels 0 and 1), ``_quadrature_log_mass``; as a float32 tensor of
+    x's shape."""
+    return torch.from_numpy(_quadrature_log_mass(*_bins(x, mean, log_scale))).float()
+
+
+def _quadrature_gradients(x: torch.Tensor, mean: torch.Tensor, log_scale: torch.Tensor):
+    """The gradients of log P(level) in the mean and in the log-scale, float64 tensors of x's shape. With the bin
+    [a, b] in scales from the mean and f the logistic density, P = F(b) - F(a) moves with the mean by
+    -(f(b) - f(a)) / s and with the log-scale by -(b f(b) - a f(a)); each f / P is taken in logs, P by
+    quadrature, so that both stay exact hundreds of scales from the mean."""
+    lower, upper, mean_, scale = _bins(x, mean, log_scale)
+    log_mass = _quadrature_log_mass(lower, upper, mean_, scale)
+
+    def density_over_mass(edge):  # f(t) / P and t f(t) / P at a bin's edge t (0 at an infinite edge)
+        t = (edge - mean_) / scale
+        finite = np.isfinite(t)
+        t = np.where(finite, t, 0.0)
+        log_density = -np.abs(t) - 2 * np.log(1 + np.exp(-np.abs(t)))
+        ratio = np.exp(np.where(finite, log_density - log_mass, -np.inf))
+        return ratio, t * ratio
+
+    at_upper, t_at_upper = density_over_mass(upper)
+    at_lower, t_at_lower = density_over_mass(lower)
+    return (torch.from_numpy(-(at_upper - at_lower) / scale), torch.from_numpy(-(t_at_upper - t_at_lower)))
+
+
+def _name_another_quantity(name: str, returned: torch.Tensor, centre: float, log_s: float) -> None:
+    """Raises a message of its own when the 256 levels' values (mean ``centre``, log-scale ``log_s``) are log P's
+    relatives rather than log P: the probabilities, -log P, or log P in bits."""
+    levels = torch.arange(LEVELS).double() / (LEVELS - 1)
+    log_p = _quadrature_log_prob(levels, torch.full((LEVELS,), centre), torch.full((LEVELS,), log_s)).double()
+    got = returned.detach().cpu().double()
+    others = ((log_p.exp(), "the probabilities themselves: return their natural logarithm, log P."),
+              (-log_p, "-log P: return log P itself (the loss takes its negative)."),
+              (log_p / math.log(2), "log P in bits (base 2): return it in nats, the natural logarithm."))
+    for values, meaning in others:
+        if got.shape == values.shape and torch.allclose(got, values, atol=1e-3, rtol=1e-3):
+            raise AssertionError(f"{name}: expected 1, got {got.exp().sum().item():.4g}: the values returned are "
+                                 f"{meaning}")
 
 
 def _levels_hint(probabilities: torch.Tensor, centre: float, scale: float) -> str:
@@ -49,10 +92,10 @@ def _levels_hint(probabilities: torch.Tensor, centre: float, scale: float) -> st
         return np.exp(_quadrature_log_mass(lower, upper, np.full_like(lower, centre), np.full_like(lower, scale)))
     inside = mass(levels[1:-1] - _HALF_BIN, levels[1:-1] + _HALF_BIN)
     ratio = got[1:-1] / inside
-    if np.all(np.isfinite(ratio)) and np.ptp(ratio) < 0.05 * np.median(ratio) and abs(np.median(ratio) - 1) > 0.05:
-        return (f"the levels 1 to 254 get about {np.median(ratio):.2g} times their probability: a level's bin is "
+    if np.all(np.isfinite(ratio)) and np.ptp(ratio) < 0.05 * np.median(ratio) and abs(np.median(ratio) - 1) > 2e-3:
+        return (f"the levels 1 to 254 get about {np.median(ratio):.3g} times their probability: a level's bin is "
                 f"[x - 0.5/255, x + 0.5/255], 1/255 wide (the levels are 1/255 apart), not about "
-                f"{np.median(ratio):.2g}/255.")
+                f"{np.median(ratio):.3g}/255.")
     if np.allclose(got[1:-1], inside, rtol=1e-3, atol=1e-7):
         edges = np.array([0.0, 1.0])
         without_tails = mass(edges - _HALF_BIN, edges + _HALF_BIN)
@@ -72,34 +115,89 @@ def _levels_hint(probabilities: torch.Tensor, centre: float, scale: float) -> st
             "CDF(y) = sigmoid((y - mean) / s) and the scale s = exp(log_scale).")
 
 
+EXERCISES = ("discretised_logistic_log_prob", "bits_per_dim")
+
+
+def needs(*answers) -> None:
+    """Stops a cell that uses an exercise's answer still left as its stub, naming the exercise (``expect_written``)."""
+    expect_written(answers, EXERCISES)
+
+
 _ROUNDED_AWAY = ("in float32, sigmoid(t) is exactly 0 for t below about -88 and exactly 1 for t above about 17: the "
                  "log of such a sigmoid, or of the difference of two sigmoids that both round to 1, is -inf. Compute "
                  "the logarithm without forming those probabilities first.")
 
 
-def _levels(*shape, generator=None):
-    """Sub-pixels k / 255 of random levels k, as Batches gives them."""
-    return torch.randint(0, LEVELS, shape, generator=generator).float() / (LEVELS - 1)
+def _digits_lost_hint(got: torch.Tensor, expected: torch.Tensor, x: torch.Tensor, mean: torch.Tensor,
+                      log_scale: torch.Tensor, atol: float) -> str:
+    """The hint for values right near the mean and wrong only at pixels many scales from it: a float's digits lost
+    in probabilities near 1 (or ""; where the values are wrong near the mean too, the general hint)."""
+    wrong = ((got.detach().cpu().float() - expected).abs() > atol + 1e-4 * expected.abs())
+    scales_away = ((x - mean).abs() * torch.exp(-log_scale)).detach().cpu()
+    if not wrong.any() or wrong.all() or scales_away[wrong].min() < 5:
+        return ""
+    nearest, farthest = scales_away[wrong].min(), scales_away[wrong].max()
+    where = (f"1 pixel {nearest:.0f} scales" if wrong.sum() == 1 else
+             f"{int(wrong.sum())} pixels {nearest:.0f} to {farthest:.0f} scales")
+    return (f"right within a few scales of the mean, off at {where} from it: there a bin's mass is a small "
+            f"difference of two numbers close to 1, and a float keeps only so many significant digits of each (about "
+            f"7 in float32, 16 in float64), so the difference keeps few or none. Compute the logarithm of the bin's "
+            f"mass without forming those numbers first.")
+
+
+def _in_place_hint(error: BaseException) -> str:
+    """The hint for an error an answer raised: autograd's refusal to change an input that requires grad in place."""
+    return IN_PLACE if "in-place" in str(error) else ""
+
+
+_GRADIENT = ("every term of log P carries its gradient back to mean and log_scale: no .detach(), .item(), .data, "
+             "torch.no_grad() or NumPy on any part of it.")
+
+
+def _expect_gradients(name: str, log_prob, x: torch.Tensor, mean: torch.Tensor, log_scale: torch.Tensor,
+                      atol: float) -> None:
+    """log_prob's gradients in mean and log_scale at (x, mean, log_scale) must be finite and match the quadrature's,
+    within ``atol`` and a relative 1e-3: a part of the computation cut from the graph changes them."""
+    mean, log_scale = mean.clone().requires_grad_(True), log_scale.clone().requires_grad_(True)
+    got = expect_returns(f"discretised_logistic_log_prob {name}", log_prob, x, mean, log_scale, hint=_in_place_hint)
+    expected = _quadrature_gradients(x, mean, log_scale)
+    for argument, wrt, expected_gradient in zip(("mean", "log_scale"), (mean, log_scale), expected):
+        gradient = expect_gradient(f"the gradient of log P in {argument} {name}", got, wrt, hint=_GRADIENT)
+        expect_finite(f"the gradient of log P in {argument} {name}", gradient,
+                      hint="torch.where passes back the gradient of both branches: a branch that is inf or NaN where "
+                           "it is not chosen still makes a NaN gradient. Make every branch finite everywhere.")
+        expect_close(f"the gradient of log P in {argument} {name}", gradient, expected_gradient.float(), atol=atol,
+                     rtol=1e-3, hint=_GRADIENT)
 
 
 def discretised_logistic_log_prob(log_prob):
-    """Checks the shape, that the 256 levels' probabilities sum to 1, values on random levels inside, the edge bins,
-    finite and exact values (to 0.01 nats) and finite gradients at pixels far from their mean, inside and at the
-    edges, and the device."""
+    """Checks the shape, that the inputs are left unchanged, that the 256 levels' probabilities sum to 1 (narrow and
+    wide scales), values on random levels (edges included), means (some beyond 0 and 1) and log-scales up to 0.5, the
+    edge bins, finite and exact values (to 0.01 nats) at pixels far from their mean, inside and at the edges, the
+    gradients' values there and at the random inputs, and the device."""
     generator = torch.Generator().manual_seed(10)
-    x = (torch.randint(1, LEVELS - 1, (2, 3, 4, 4), generator=generator).float()) / (LEVELS - 1)  # levels 1 to 254
-    mean = torch.rand(2, 3, 4, 4, generator=generator)
-    log_scale = torch.empty(2, 3, 4, 4).uniform_(-3.9, -1, generator=generator)
-    got = expect_returns("discretised_logistic_log_prob(x, mean, log_scale), each of shape (2, 3, 4, 4)", log_prob,
-                         x, mean, log_scale, hint="x, mean and log_scale have the same shape; so has the result.")
-    expect_shape("discretised_logistic_log_prob(x, mean, log_scale), each of shape (2, 3, 4, 4)", got, x.shape)
+    x = torch.randint(0, LEVELS, (2, 3, 4, 4), generator=generator).float() / (LEVELS - 1)
+    x[0, 0, 0, 0], x[1, 2, 3, 3] = 0.0, 1.0  # both edge levels among them
+    mean = torch.rand(2, 3, 4, 4, generator=generator) * 1.2 - 0.1
+    log_scale = torch.empty(2, 3, 4, 4).uniform_(-3.9, 0.5, generator=generator)
+    given = {"x": x, "mean": mean, "log_scale": log_scale}
+    copies = {argument: tensor.clone() for argument, tensor in given.items()}
+    call = "discretised_logistic_log_prob(x, mean, log_scale), each of shape (2, 3, 4, 4)"
+    got = expect_returns(call, log_prob, x, mean, log_scale,
+                         hint=lambda error: _in_place_hint(error) or "x, mean and log_scale have the same shape; so "
+                                                                   "has the result.")
+    expect_shape(call, got, x.shape)
+    expect_unchanged(call, given, copies)
 
     every_level = torch.arange(LEVELS).float() / (LEVELS - 1)
-    for centre, log_s in ((0.5, math.log(0.2)), (0.02, math.log(0.05)), (0.97, math.log(0.01))):
-        probabilities = log_prob(every_level, torch.full((LEVELS,), centre), torch.full((LEVELS,), log_s)).exp()
+    for centre, log_s in ((0.5, math.log(0.2)), (0.02, math.log(0.05)), (0.97, math.log(0.01)), (0.3, 0.0),
+                          (1.0, math.log(0.004))):
+        returned = log_prob(every_level, torch.full((LEVELS,), centre), torch.full((LEVELS,), log_s))
+        probabilities = returned.exp()
         total = probabilities.sum()
         name = (f"the probabilities of the 256 levels 0, 1/255, ..., 1, summed, for mean {centre} and scale "
                 f"{math.exp(log_s):.3g}")
+        _name_another_quantity(name, returned, centre, log_s)
         expect_finite(name, total, hint="a NaN is often the log of a negative number. The scale is s = exp(log_scale), "
                                         "which is never negative, and a bin's upper edge, x + 0.5/255, is above its "
                                         "lower edge once both are measured from the mean as (y - mean) / s.")
@@ -107,11 +205,14 @@ def discretised_logistic_log_prob(log_prob):
             expect_close(name, total, 1.0, atol=1e-3, rtol=0,
                          hint=_levels_hint(probabilities, centre, math.exp(log_s)))
 
-    name = "discretised_logistic_log_prob on random levels from 1 to 254 (k / 255), means and log-scales"
+    name = ("discretised_logistic_log_prob on random levels from 0 to 255 (k / 255), means from -0.1 to 1.1 and "
+            "log-scales from -3.9 to 0.5")
     expect_finite(name, got, hint=_ROUNDED_AWAY)
-    expect_close(name, got, _quadrature_log_prob(x, mean, log_scale), atol=5e-3, rtol=1e-4,
-                 hint="the log of the logistic's mass on the level's bin, [x - 0.5/255, x + 0.5/255], with "
-                      "CDF(y) = sigmoid((y - mean) / s) and the scale s = exp(log_scale).")
+    expected = _quadrature_log_prob(x, mean, log_scale)
+    expect_close(name, got, expected, atol=5e-3, rtol=1e-4,
+                 hint=_digits_lost_hint(got, expected, x, mean, log_scale, atol=5e-3) or
+                 "the log of the logistic's mass on the level's bin, [x - 0.5/255, x + 0.5/255] (for levels 0 and 255, "
+                 "everything beyond), with CDF(y) = sigmoid((y - mean) / s) and the scale s = exp(log_scale).")
     edges = torch.tensor([0.0, 1.0, 0.0, 1.0])
     edge_means, edge_log_scales = torch.tensor([0.1, 0.9, -0.05, 1.05]), torch.log(torch.tensor([0.1, 0.1, 0.02, 0.02]))
     expect_close("log P of the edge levels 0 and 1 (k = 0 and 255) for means 0.1, 0.9, -0.05, 1.05",
@@ -121,11 +222,11 @@ def discretised_logistic_log_prob(log_prob):
 
     # a decoder that has learnt small scales: pixels far from their mean, at the edges and inside, above and below
     far = torch.tensor([0, 255, 230, 25, 0, 128, 133, 128, 26, 230, 51]) / (LEVELS - 1)
-    far_mean = torch.tensor([1.0, 0.0, 0.1, 0.9, 0.3, 128 / 255, 128 / 255, 0.1, 0.5, 0.1, 0.9]).requires_grad_(True)
+    far_mean = torch.tensor([1.0, 0.0, 0.1, 0.9, 0.3, 128 / 255, 128 / 255, 0.1, 0.5, 0.1, 0.9])
     far_log_scale = torch.tensor([-7.0, -7.0, math.log(0.02), math.log(0.02), -7.0, -7.0, -7.0, -7.0, -7.0, -5.0,
-                                  -5.0]).requires_grad_(True)
+                                  -5.0])
     far_got = expect_returns("discretised_logistic_log_prob at pixels far from their mean", log_prob, far, far_mean,
-                             far_log_scale)
+                             far_log_scale, hint=_in_place_hint)
     name = ("log P of pixels far from their mean (level 0 at mean 1 and level 255 at mean 0 with log_scale -7; "
             "128/255 at mean 0.1 and 26/255 at mean 0.5 with log_scale -7, about 440 scales away; ...)")
     expect_finite(name, far_got, hint=_ROUNDED_AWAY)
@@ -135,14 +236,8 @@ def discretised_logistic_log_prob(log_prob):
                       "nor an approximation of the mass (the density at the bin's centre times the bin's width is "
                       "0.68 nats off where the bin is 4.3 scales wide, at log_scale -7, and the pixel a few levels "
                       "from the mean).")
-    gradients = torch.autograd.grad(far_got.sum(), [far_mean, far_log_scale], allow_unused=True)
-    for name, gradient in zip(("mean", "log_scale"), gradients):
-        if gradient is None:
-            raise AssertionError(f"the gradient of log P in {name}: expected one, got None: the result does not "
-                                 f"depend on {name}.")
-        expect_finite(f"the gradient of log P in {name} at pixels far from their mean", gradient,
-                      hint="torch.where passes back the gradient of both branches: a branch that is inf or NaN where "
-                           "it is not chosen still makes a NaN gradient. Make every branch finite everywhere.")
+    _expect_gradients("at the random levels, means and log-scales", log_prob, x, mean, log_scale, atol=1e-2)
+    _expect_gradients("at pixels far from their mean", log_prob, far, far_mean, far_log_scale, atol=5e-2)
     expect_on_device("discretised_logistic_log_prob(x, mean, log_scale)", log_prob, x, mean, log_scale, shape=x.shape,
                      hint="make any tensor you need on the device of x (torch.full_like, or plain Python numbers).")
     print(PASSED)
@@ -150,8 +245,8 @@ def discretised_logistic_log_prob(log_prob):
 
 def _name_a_known_mistake(name: str, got: torch.Tensor, expected: torch.Tensor, nll: torch.Tensor, dims: int,
                           scale: float) -> None:
-    """Raises a message of its own when ``got`` is what nats instead of bits, or a sum over the dimensions instead of
-    a mean, gives."""
+    """Raises a message of its own when ``got`` is what nats instead of bits, a sum over the dimensions instead of a
+    mean, nll's sign turned, or the change of variables counted once per image, gives."""
     got = got.detach().cpu().double()
     expected, nll = expected.double(), nll.double()
     mistakes = ((expected * math.log(2), "these are nats, not bits: each value is ln 2 = 0.693 times the expected one. "
@@ -163,18 +258,25 @@ def _name_a_known_mistake(name: str, got: torch.Tensor, expected: torch.Tensor, 
                                   f"Divide by the number of dimensions, the product of image_shape ({dims} here)."),
                 (nll / math.log(2) + math.log2(scale), f"bits per image plus the per-dimension offset: divide the "
                                                         f"bits of an image by its {dims} dimensions (the product "
-                                                        f"of image_shape)."))
+                                                        f"of image_shape)."),
+                (-nll / (dims * math.log(2)) + math.log2(scale), "nll is -log p(y) already, a cost: take it as it "
+                                                                  "comes (more nats, more bits)."),
+                ((nll + math.log(scale)) / (dims * math.log(2)), f"the change of variables is counted once per image, "
+                                                                  f"not once per dimension: the cube has a side of "
+                                                                  f"1/scale in each of its {dims} dimensions."))
     for values, meaning in mistakes:
         if got.shape == values.shape and torch.allclose(got, values, atol=1e-3, rtol=1e-4):
             raise AssertionError(f"{name}: expected {_preview(expected)}, got {_preview(got)}: {meaning}")
 
 
 def bits_per_dim(bits_per_dim):
-    """Checks the shape, values for images of 8-bit colour (scale 256), for a discrete model (scale 1) and for 16
-    levels (scale 16), and the device."""
+    """Checks the shape, that nll is left unchanged, values for images of 8-bit colour (scale 256), for a discrete
+    model (scale 1) and for 16 levels (scale 16), and the device."""
     nll = torch.tensor([-2000.0, 0.0, 5000.0])
+    copy = nll.clone()
     got = expect_returns("bits_per_dim(nll of shape (3,), (3, 32, 32), 256)", bits_per_dim, nll, (3, 32, 32), 256)
     expect_shape("bits_per_dim(nll of shape (3,), (3, 32, 32), 256)", got, (3,))
+    expect_unchanged("bits_per_dim(nll of shape (3,), (3, 32, 32), 256)", {"nll": nll}, {"nll": copy})
     dims = 3 * 32 * 32
     expected = nll / (dims * math.log(2)) + 8.0
     offsets = {-8.0: "the change of variables from [0, 1] to the 256 levels is missing.",
