@@ -1,7 +1,8 @@
 """The data the judge's two sides send each other (the protocol: ``judge/__init__.py``).
 
 Values travel as JSON: numbers, strings, lists, tuples, dicts, tensors (dtype, shape and raw bytes; on the
-``meta`` device, dtype and shape alone) and Normal distributions; anything else travels as what each side
+``meta`` device, dtype and shape alone) and Normal distributions; a NumPy number travels as itself (its dtype and
+value), so that a check that wants a Python float judges at grading what it judges in the notebook; anything else travels as what each side
 makes of it (``Wire.encode_object``, ``Wire.decode_other``). A tensor that carries gradients travels with an
 id, so that each side can ask the other for the gradient of what it sent with respect to what it received.
 """
@@ -19,6 +20,9 @@ QUESTION_KEY = "vae-question"  # where a request from grading carries its questi
 # tensors travel with these dtypes only; anything else is "an object"
 DTYPES = {name: getattr(torch, name) for name in (
     "float64", "float32", "float16", "bfloat16", "int64", "int32", "int16", "int8", "uint8", "bool")}
+# NumPy's numbers, by dtype name: each travels as itself (``np.float64(0.5)``, not 0.5 nor an object)
+NUMPY_NUMBERS = {name: np.dtype(name).type for name in (
+    "float64", "float32", "float16", "int64", "int32", "int16", "int8", "uint8", "bool")}
 MAX_ANSWER_BYTES = 64 * 2**20  # all that one question's answer may send
 MAX_DEPTH = 8
 MAX_ITEMS = 10_000  # what one question may list
@@ -125,6 +129,8 @@ class Wire:
             return {"dict": [[key, self.encode(item, depth + 1)] for key, item in value.items()]}
         if travels_as_tensor(value):
             return {"tensor": self._encode_tensor(value)}
+        if type(value) in NUMPY_NUMBERS.values():
+            return {"numpy": [value.dtype.name, self.encode(value.item(), depth + 1)]}
         if type(value) is Normal:
             return {"normal": [self.encode(value.loc, depth + 1), self.encode(value.scale, depth + 1)]}
         return self.encode_object(value)
@@ -177,6 +183,14 @@ class Wire:
             if body.get("requires_grad") is True and tensor.is_floating_point():
                 return self.received_tensor(body.get("id"), tensor)
             return tensor
+        if kind == "numpy" and type(body) is list and len(body) == 2 and body[0] in NUMPY_NUMBERS:
+            number = self.decode(body[1], depth + 1)
+            if type(number) not in (bool, int, float):
+                raise ValueError("the answer holds a NumPy number that is not a number")
+            try:
+                return NUMPY_NUMBERS[body[0]](number)
+            except OverflowError:
+                raise ValueError("the answer holds a NumPy number out of its dtype's range") from None
         if kind == "normal" and type(body) is list and len(body) == 2:
             loc, scale = (self.decode(item, depth + 1) for item in body)
             if not (isinstance(loc, torch.Tensor) and isinstance(scale, torch.Tensor)):

@@ -4,12 +4,13 @@ import re
 from unittest import mock
 
 import nbformat
+import numpy as np
 import pytest
 import torch
 from nbclient import NotebookClient
 
 from vae_helpers.checks import (expect_close, expect_equal, expect_finite, expect_gradient, expect_number,
-                                expect_on_device, expect_returns, expect_shape, expect_tensor, expect_uncorrelated)
+                                expect_on_device, expect_python_float, expect_returns, expect_shape, expect_tensor, expect_uncorrelated)
 
 
 def test_expect_tensor_says_what_came_and_hints_at_a_missing_return():
@@ -190,8 +191,19 @@ def test_expect_equal_and_expect_number_show_both_values():
     expect_number("weight", 1.2, 1.2 + 1e-12, atol=1e-9)
     with pytest.raises(AssertionError, match=r"weight: expected 1\.2, got 4\."):
         expect_number("weight", 4.0, 1.2, atol=1e-9)
-    with pytest.raises(AssertionError, match=r"expected a Python float, got Tensor \(use \.item\(\)"):
+    with pytest.raises(AssertionError, match=r"expected a Python float, got torch\.Tensor\. Hint: .*x\.item\(\)"):
         expect_number("mean loss", torch.tensor(1.2), 1.2, atol=1e-9)
+
+
+@pytest.mark.parametrize("value, name", [(np.float64(0.5), "numpy.float64"), (np.mean([0.5, 0.5]), "numpy.float64"),
+                                         (np.float32(0.5), "numpy.float32"), (0, "int"), (np.array(0.5), "numpy.ndarray"),
+                                         (torch.tensor(0.5), "torch.Tensor")])
+def test_a_python_float_is_a_float_and_nothing_that_only_compares_equal_to_one(value, name):
+    """One rule for an exercise that returns a number: a NumPy float passes isinstance(x, float) and equals the
+    float, yet it is not what the exercise promises; the message names its type and how to make a float."""
+    expect_python_float("weight", 0.5)
+    with pytest.raises(AssertionError, match=rf"weight: expected a Python float, got {re.escape(name)}\. Hint: float\(x\)"):
+        expect_python_float("weight", value)
 
 
 def test_expect_returns_turns_an_error_into_a_named_check():

@@ -127,6 +127,19 @@ def test_an_answer_in_any_other_form_is_refused(data):
         decode(data)
 
 
+def test_a_numpy_number_travels_as_itself():
+    """A check that wants a Python float (``expect_python_float``) must judge at grading what it judges in the
+    notebook: a NumPy number comes back a NumPy number of its dtype, not a float nor an object named after it."""
+    import numpy as np
+
+    for value in (np.float64(0.25), np.float32(-1.5), np.int64(3), np.bool_(True), np.float64("inf")):
+        back = decode(encode(value))
+        assert type(back) is type(value) and back == value
+    for data in ({"numpy": ["object", 1]}, {"numpy": ["float64", "0.5"]}, {"numpy": ["int8", 1000]}):
+        with pytest.raises(ValueError):
+            decode(data)
+
+
 @pytest.mark.parametrize("value", [{"loss": torch.tensor(1.5), "n": 3}, torch.distributions.Normal(torch.zeros(2), torch.ones(2))])
 def test_dicts_and_normals_travel_as_data(value):
     back = decode(encode(value))

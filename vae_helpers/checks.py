@@ -134,12 +134,28 @@ def expect_not_affine(name: str, function, a: torch.Tensor, b: torch.Tensor, hin
                              f"pairs tried, as an affine map gives." + (f" Hint: {hint}" if hint else ""))
 
 
+def _type_name(value) -> str:
+    """The type of ``value`` as a message names it: NumPy's and PyTorch's types with their module, as they are
+    written (``numpy.float64``, ``torch.Tensor``)."""
+    module = type(value).__module__
+    return f"{module}.{type(value).__name__}" if module in ("numpy", "torch") else type(value).__name__
+
+
+def expect_python_float(name: str, value) -> None:
+    """``value`` must be a Python float: the one rule for an exercise that returns a plain number, in Validate and at
+    grading alike (the wire carries a NumPy number as itself, ``judge.wire``). A NumPy float compares equal to one
+    but is a type of its own; an int, a tensor or a NumPy array is not a float."""
+    if type(value) is float:
+        return
+    if value is None:
+        raise AssertionError(f"{name}: expected a Python float, got None. Hint: did you forget to `return` it?")
+    raise AssertionError(f"{name}: expected a Python float, got {_type_name(value)}. Hint: float(x) turns a number "
+                         "into one, x.item() a one-element tensor or NumPy array.")
+
+
 def expect_number(name: str, value, expected: float, atol: float, hint: str = "") -> None:
-    """``value`` must be a Python float within ``atol`` of ``expected``."""
-    if type(value) is not float:
-        raise AssertionError(f"{name}: expected a Python float, got {type(value).__name__}"
-                             + (" (use .item() to turn a one-element tensor into a float)." if
-                                isinstance(value, torch.Tensor) else "."))
+    """``value`` must be a Python float (``expect_python_float``) within ``atol`` of ``expected``."""
+    expect_python_float(name, value)
     if not abs(value - expected) <= atol:
         raise AssertionError(f"{name}: expected {expected:.6g}, got {value:.6g}." + (f" Hint: {hint}" if hint else ""))
 

@@ -331,6 +331,17 @@ MISTAKES = [
     ("04_conditional_vae", "images-not-flattened-for-the-loss", "cvae_loss",
      "binary_cross_entropy_with_logits(logits, x.reshape(logits.shape), reduction",
      "binary_cross_entropy_with_logits(logits, x, reduction", "test_cvae_loss"),
+    # a NumPy float: equal to a Python float but of a type of its own (the exercise asks for a Python float)
+    ("05_beta_vae", "warm-up-numpy-float", "kl_weight",
+     "return float(beta) * min(1.0, step / warmup_steps)",
+     "import numpy as np\n    return np.float64(beta) * min(1.0, step / warmup_steps)", "test_kl_weight"),
+    # an int at the first step: 0 compares equal to 0.0 but is no float
+    ("05_beta_vae", "warm-up-int-at-step-0", "kl_weight",
+     "    return float(beta) * min(1.0, step / warmup_steps)",
+     "    if step == 0:\n        return 0\n    return float(beta) * min(1.0, step / warmup_steps)", "test_kl_weight"),
+    # the epoch's mean as NumPy computes it, a NumPy float
+    ("02_dense_vae", "epoch-mean-a-numpy-float", "train_epoch",
+     "    return total / count", "    import numpy as np\n    return np.float64(total) / count", "test_train_epoch"),
     ("05_beta_vae", "warm-up-validated-by-assert", "kl_weight",
      "if step < 0 or warmup_steps < 0:", "assert step >= 0 and warmup_steps >= 0\n    if False:", "test_kl_weight"),
     ("05_categorical_clustering", "categorical-kl-mean-of-the-batch", "categorical_kl_to_uniform",
@@ -972,7 +983,8 @@ CAUGHT_VISIBLY = [(assignment, mistake) for assignment, mistake, *_ in MISTAKES 
     "logvar-head-is-mu-head", "scale-detached-in-the-draw", "torch-normal", "sample-without-gradient",
     "kl-as-a-number-in-the-loss", "logvar-detached-in-the-kl", "elbo-variance-detached", "capacity-balance-detached",
     "gaussian-sign-flipped", "gaussian-floor-on-the-log-scale", "class-information-kl-reversed",
-    "kl-softmax-over-the-batch", "capacity-balance-as-the-mean-kl"} and assignment[:2] in {"01", "02", "03", "04", "05"}]
+    "kl-softmax-over-the-batch", "capacity-balance-as-the-mean-kl", "warm-up-numpy-float", "warm-up-int-at-step-0",
+    "epoch-mean-a-numpy-float"} and assignment[:2] in {"01", "02", "03", "04", "05"}]
 
 # Correct answers in another style than the instructor's: (assignment, [(solution cell, code, replacement)]).
 ALTERNATIVES = [

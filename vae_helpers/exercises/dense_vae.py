@@ -7,8 +7,8 @@ from torch import nn
 from vae_helpers import seed_everything
 from vae_helpers.checks import (PASSED, REPARAMETERISE, expect_close, expect_draw_on_device, expect_draws_of_q,
                                 expect_equal, expect_finite, expect_gradient, expect_kl_gradients,
-                                expect_logvar_of_its_own, expect_not_affine, expect_number, expect_returns,
-                                expect_shape)
+                                expect_logvar_of_its_own, expect_not_affine, expect_number, expect_python_float,
+                                expect_returns, expect_shape)
 
 
 def dense_vae(DenseVAE):
@@ -191,7 +191,7 @@ def train_epoch(train_epoch, AsLent, device):
     before = [p.detach().clone() for p in check_model.parameters()]
     check_optimizer = torch.optim.Adam(check_model.parameters(), lr=1e-2)
     first = train_epoch(check_model, small, check_optimizer)
-    assert isinstance(first, float), f"train_epoch: expected a float (use loss.item()), got {type(first).__name__}."
+    expect_python_float("the mean loss train_epoch returns", first)
     assert any(not torch.equal(a, b) for a, b in zip(before, check_model.parameters())), \
         "train_epoch: expected the parameters to change, but they did not. Hint: call optimizer.step()."
     losses = [first] + [train_epoch(check_model, small, check_optimizer) for _ in range(4)]
