@@ -106,7 +106,7 @@ def test_expect_on_device_passes_answers_that_read_values_and_use_scalars():
 def test_expect_on_device_reports_the_answers_own_error_as_expect_returns_does():
     mu = torch.zeros(3, 2)
     with pytest.raises(AssertionError, match=r"^z: expected a result, got RuntimeError: mat1 and mat2 shapes cannot be "
-                                             r"multiplied \(3x2 and 5x5\)$"):
+                                             r"multiplied \(3x2 and 5x5\)\.$"):
         expect_on_device("z", lambda m: m @ torch.ones(5, 5, device=m.device), mu, hint="where mu is")
     with pytest.raises(NotImplementedError):  # an exercise not yet written says so itself
         expect_on_device("z", lambda m: (_ for _ in ()).throw(NotImplementedError("write it")), mu)
@@ -236,7 +236,7 @@ def test_expect_returns_keeps_its_hint_for_an_error_that_is_not_about_shapes():
     with pytest.raises(AssertionError, match=r"Hint: 0 or 1$"):
         expect_returns("log-likelihood(grey)", bernoulli.log_prob, torch.full((2, 784), 0.4), hint="0 or 1",
                        shape_hint="x comes as (batch, 1, 28, 28).")
-    with pytest.raises(AssertionError, match=r"ambiguous Hint: one s per pixel$"):
+    with pytest.raises(AssertionError, match=r"ambiguous\. Hint: one s per pixel$"):
         expect_returns("nll(s per pixel)", lambda s: max(s, torch.tensor(0.1)), torch.rand(784),
                        hint="one s per pixel", shape_hint="x comes as (batch, 1, 28, 28).")
 
@@ -248,6 +248,9 @@ def test_expect_returns_gives_the_lent_hint_only_for_what_a_lent_model_causes():
                        lambda: lent.device):
         with pytest.raises(AssertionError, match=r"Hint: lent$"):
             expect_returns("f(lent model)", lent_error, hint="own", lent_hint="lent")
+    with pytest.raises(AssertionError, match=r"got AttributeError: the model lent to your code has no attribute 'encode'\. "
+                                             r"Hint: lent$"):  # named as the student sees it, not as the stand-in's class
+        expect_returns("f(lent model)", lambda: lent.encode, hint="own", lent_hint="lent")
     for own_error, match in ((lambda: torch.zeros(2, requires_grad=True).detach().sum().backward(), "own"),
                              (lambda: torch.optim.Adam([torch.zeros(2, requires_grad=True) * 2]), "own"),
                              (lambda: torch.cat([torch.zeros(2, 3), torch.zeros(2)], 1), "shapes"),

@@ -8,6 +8,8 @@ import re
 
 import torch
 
+from vae_helpers.lending import AsLent
+
 PASSED = "public tests passed (more tests run at grading)"
 
 
@@ -89,8 +91,6 @@ def _traceback_frames(error: BaseException):
 
 def _is_lent_lookup(frame) -> bool:
     """True for a frame of a lent model's own attribute lookup (``AsLent.__getattr__``)."""
-    from vae_helpers.lending import AsLent
-
     return frame.f_code is AsLent.__getattr__.__code__
 
 
@@ -115,8 +115,9 @@ def expect_returns(name: str, function, *args, hint="", shape_hint: str = "", le
         elif callable(hint):
             hint = hint(error)
         # next() on an empty iterator (in a check, next(model.parameters()) of a lent model) has no message
-        got = ("StopIteration (next() of an empty iterator)." if isinstance(error, StopIteration)
+        got = ("StopIteration (next() of an empty iterator)" if isinstance(error, StopIteration)
                else f"{type(error).__name__}: {str(error)[:160]}")
+        got += "" if got.endswith((".", "?", "!")) else "."
         raise AssertionError(f"{name}: expected a result, got {got}" + (f" Hint: {hint}" if hint else "")) from None
 
 
@@ -250,12 +251,12 @@ def called_as_on_a_gpu(function, *args, **kwargs):
         return run.seen(function(*args, **kwargs))
 
 
-def expect_on_device(name: str, function, *args, shape=None, hint: str = ""):
+def expect_on_device(name: str, function, *args, shape=None, hint: str = "", lent_hint: str = ""):
     """Call ``function(*args)`` on the CPU tensors given, run as on a GPU (``called_as_on_a_gpu``), and return its
     result: every tensor it returns must be where the inputs are (the first of shape ``shape``). A tensor made
     without a device, which on a GPU stays on the CPU, fails the check, named, with ``hint``, whether it reached the
     result or an operation met it with the inputs (a 0-dim one mixes, as on a GPU). Every value stays exact. Any
-    other error is the answer's own, reported as ``expect_returns`` reports it."""
+    other error is the answer's own, reported as ``expect_returns`` reports it (with ``lent_hint``)."""
     where = f"{name}, run as on a GPU (its inputs there)"
     try:
         result = called_as_on_a_gpu(function, *args)
@@ -263,7 +264,7 @@ def expect_on_device(name: str, function, *args, shape=None, hint: str = ""):
         if not DEVICE_MISMATCH.search(str(error)):
             def again():
                 raise error
-            return expect_returns(name, again)
+            return expect_returns(name, again, lent_hint=lent_hint)
         raise AssertionError(f"{where}: it fails where a tensor it made meets the inputs ({type(error).__name__}): "
                              f"{MADE_WITHOUT_A_DEVICE}." + (f" Hint: {hint}" if hint else "")) from None
     outputs = [result] if isinstance(result, torch.Tensor) else [t for t in result if isinstance(t, torch.Tensor)] \
@@ -341,14 +342,19 @@ class _Identity(torch.nn.Module):
         return z
 
 
+CALL_THE_ENCODER_AND_DECODER = ("forward calls self.encoder(x), which returns q, and self.decoder(z), nothing else "
+                                "of them: the checks replace them by models lent as at grading.")
+
+
 def expect_draw_on_device_of_q(name: str, model, images: torch.Tensor, latent_dim: int = 20) -> None:
     """``model(images)`` run as on a GPU (``expect_on_device``) with stand-ins for ``model.encoder``, whose q has
     its loc and scale where the images are, and for ``model.decoder``, which returns the z it is given: forward's
     draw must be on q's device, so a noise made on the CPU fails here, as it would on a GPU. The stand-ins replace
-    the model's own networks for good."""
-    model.encoder, model.decoder = _ZeroEncoder(latent_dim), _Identity()
+    the model's own networks for good, lent as at grading (``AsLent``)."""
+    model.encoder, model.decoder = AsLent(_ZeroEncoder(latent_dim)), AsLent(_Identity())
     expect_on_device(name, model, images, shape=(len(images), latent_dim),
-                     hint="draw z with q.rsample(), which makes its noise on the device of q's tensors.")
+                     hint="draw z with q.rsample(), which makes its noise on the device of q's tensors.",
+                     lent_hint=CALL_THE_ENCODER_AND_DECODER)
 
 
 def largest_tensor_made(function, *args, **kwargs):

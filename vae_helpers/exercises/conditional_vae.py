@@ -7,6 +7,7 @@ from torch import nn
 from vae_helpers.checks import (KL_GRADIENT, PASSED, REPARAMETERISE, expect_close, expect_draws_of_q, expect_equal,
                                 expect_gradient, expect_kl_gradients, expect_logvar_of_its_own, expect_not_affine,
                                 expect_on_device, expect_returns, expect_shape)
+from vae_helpers.lending import AsLent
 
 
 def one_hot(one_hot):
@@ -154,7 +155,7 @@ def cvae_loss(cvae_loss, one_hot):
     ``one_hot``'s, for 10 and for 6 classes), and its three terms on a model with known outputs."""
     recorder = _RecordingModel(n_classes=10, dimensions=20)
     terms = expect_returns("cvae_loss(a model with n_classes = 10, images (3, 1, 28, 28), labels [7, 0, 9], beta=4.0)",
-                           lambda *args: cvae_loss(*args, beta=4.0), recorder,
+                           lambda *args: cvae_loss(*args, beta=4.0), AsLent(recorder),
                            torch.full((3, 1, 28, 28), 0.5, requires_grad=True),  # at grading, gradients follow it
                            torch.tensor([7, 0, 9]), hint=_own_loss_error, lent_hint=_CALL_THE_MODEL,
                            shape_hint=_SHAPES)
@@ -190,7 +191,7 @@ def cvae_loss(cvae_loss, one_hot):
 
     grey = _RecordingModel(n_classes=10, dimensions=20, first_logits=(1.0, -2.0))
     images = torch.full((2, 1, 28, 28), 0.3)
-    terms = cvae_loss(grey, images, torch.tensor([1, 4]))
+    terms = cvae_loss(AsLent(grey), images, torch.tensor([1, 4]))
     expected = nn.functional.binary_cross_entropy_with_logits(grey(images, None)[0], images.reshape(2, 784),
                                                               reduction="sum") / 2
     expect_close("reconstruction of grey levels x = [0.3, 0.3, ...] with logits [1, -2, 0, ...] (784 pixels)",
@@ -200,7 +201,7 @@ def cvae_loss(cvae_loss, one_hot):
     sure = _RecordingModel(n_classes=10, dimensions=20, first_logits=(-200.0,))
     images = torch.zeros(1, 1, 28, 28)
     images[0, 0, 0, 0] = 1.0
-    terms = cvae_loss(sure, images, torch.tensor([2]))
+    terms = cvae_loss(AsLent(sure), images, torch.tensor([2]))
     expect_close("reconstruction of x = [1, 0, 0, ...] with logits [-200, 0, 0, ...]: a sure decoder that is wrong",
                  terms["reconstruction"], 200 + 783 * math.log(2), atol=1e-2, rtol=0,
                  hint="the pixel that is on has probability sigmoid(-200), about e^-200: it costs 200 nats. A sigmoid "
@@ -209,7 +210,7 @@ def cvae_loss(cvae_loss, one_hot):
 
     six = _RecordingModel(n_classes=6, dimensions=8)  # a dataset with 6 classes and an 8-dimensional code
     terms = expect_returns("cvae_loss(a model with n_classes = 6, images (3, 1, 28, 28), labels [5, 0, 3])", cvae_loss,
-                           six, torch.full((3, 1, 28, 28), 0.5), torch.tensor([5, 0, 3]),
+                           AsLent(six), torch.full((3, 1, 28, 28), 0.5), torch.tensor([5, 0, 3]),
                            hint=_own_loss_error, lent_hint=_CALL_THE_MODEL,
                            shape_hint=_SHAPES)
     width = "one-hot vectors as wide as the model has classes: model.n_classes."

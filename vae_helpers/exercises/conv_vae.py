@@ -5,9 +5,11 @@ import torch
 from torch import nn
 from torch.distributions import Normal
 
-from vae_helpers.checks import (PASSED, expect_close, expect_draw_on_device_of_q, expect_equal, expect_gradient,
-                                expect_gradient_close, expect_logvar_of_its_own, expect_not_affine, expect_on_device,
-                                expect_returns, expect_shape, expect_uncorrelated)
+from vae_helpers.checks import (CALL_THE_ENCODER_AND_DECODER, PASSED, expect_close, expect_draw_on_device_of_q,
+                                expect_equal, expect_gradient, expect_gradient_close, expect_logvar_of_its_own,
+                                expect_not_affine, expect_on_device, expect_returns, expect_shape,
+                                expect_uncorrelated)
+from vae_helpers.lending import AsLent
 
 
 def _expect_parameters(name: str, module: nn.Module, with_biases: int, without: int, hint: str) -> None:
@@ -124,11 +126,9 @@ def conv_vae_forward(ConvVAE):
 
     torch.manual_seed(0)
     recorder, known = _RecordingDecoder(), _KnownEncoder()
-    model.encoder, model.decoder = known, recorder  # as at grading: they can only be called
+    model.encoder, model.decoder = AsLent(known), AsLent(recorder)  # as at grading: they can only be called
     logits, q = expect_returns("model(5000 images) with stand-ins for model.encoder and model.decoder", model,
-                               torch.zeros(5000, 1, 28, 28),
-                               hint="forward calls self.encoder(x), which returns q, and self.decoder(z): nothing "
-                                    "else of them.")
+                               torch.zeros(5000, 1, 28, 28), lent_hint=CALL_THE_ENCODER_AND_DECODER)
     z = recorder.z
     if not torch.is_tensor(z) or tuple(z.shape) != (5000, 20):
         got = tuple(z.shape) if torch.is_tensor(z) else type(z).__name__

@@ -190,11 +190,11 @@ def train_epoch(train_epoch, AsLent, device):
     check_model = _TinyVAE().to(device)
     before = [p.detach().clone() for p in check_model.parameters()]
     check_optimizer = torch.optim.Adam(check_model.parameters(), lr=1e-2)
-    first = train_epoch(check_model, small, check_optimizer)
+    first = train_epoch(AsLent(check_model), small, check_optimizer)
     expect_python_float("the mean loss train_epoch returns", first)
     assert any(not torch.equal(a, b) for a, b in zip(before, check_model.parameters())), \
         "train_epoch: expected the parameters to change, but they did not. Hint: call optimizer.step()."
-    losses = [first] + [train_epoch(check_model, small, check_optimizer) for _ in range(4)]
+    losses = [first] + [train_epoch(AsLent(check_model), small, check_optimizer) for _ in range(4)]
     assert losses[-1] < losses[0], f"train_epoch: expected the loss to fall over 5 epochs, got {losses}."
     print(PASSED)
 
