@@ -161,11 +161,27 @@ def expect_number(name: str, value, expected: float, atol: float, hint: str = ""
         raise AssertionError(f"{name}: expected {expected:.6g}, got {value:.6g}." + (f" Hint: {hint}" if hint else ""))
 
 
-def expect_close(name: str, value, expected, atol: float = 1e-5, rtol: float = 1e-4, hint: str = "",
+def hint_by_value(known, otherwise: str = "", atol: float = 1e-4, rtol: float = 1e-3):
+    """A hint chosen from the wrong value a check received (``expect_close``'s ``hint``): the hint of the first of
+    ``known``, [(the value a mistake gives, a number or tensor, its hint)], that the value matches within
+    ``atol`` and ``rtol``, else ``otherwise``, which states what is expected without guessing a cause."""
+    def choose(value: torch.Tensor) -> str:
+        for given, hint in known:
+            given = torch.as_tensor(given, dtype=value.dtype, device=value.device)
+            if given.dim() == 0 or given.shape == value.shape:
+                if torch.allclose(value, given.expand_as(value), atol=atol, rtol=rtol):
+                    return hint
+        return otherwise
+    return choose
+
+
+def expect_close(name: str, value, expected, atol: float = 1e-5, rtol: float = 1e-4, hint="",
                  offsets: dict | None = None) -> None:
     """``value`` must match ``expected`` (tensor or number) elementwise within tolerance. ``offsets`` maps
     the constant error of a known mistake (value - expected, the same everywhere) to what it means: when
-    the error is one of them, the message names that mistake instead of giving the hint."""
+    the error is one of them, the message names that mistake instead of giving the hint. ``hint`` may be a
+    function of the value received that returns the hint (``hint_by_value``), so that it names the cause that
+    value shows."""
     expect_tensor(name, value)
     expected = torch.as_tensor(expected, dtype=value.dtype, device=value.device)
     if value.shape != expected.shape and expected.dim() > 0:
@@ -179,6 +195,8 @@ def expect_close(name: str, value, expected, atol: float = 1e-5, rtol: float = 1
         for offset, meaning in (offsets or {}).items():
             if torch.allclose(error, torch.full_like(error, offset), atol=atol, rtol=0):
                 raise AssertionError(f"{message} Every value is {offset:+.4g} off: {meaning}")
+        if callable(hint):
+            hint = hint(value.detach())
         raise AssertionError(message + (f" Hint: {hint}" if hint else ""))
 
 
@@ -212,6 +230,24 @@ def expect_gradient_close(name: str, output: torch.Tensor, wrt: torch.Tensor, ex
     gradient = expect_gradient(name, output, wrt, hint=hint)
     expect_close(name, gradient, expected, atol=atol, rtol=rtol, hint=hint)
     return gradient
+
+
+def kl_hint(expected: float, beta: float | None = None, batch: int | None = None, dimensions: int | None = None,
+            otherwise: str = "0.5 * (variance + mu^2 - 1 - logvar) per latent dimension, summed over them; "
+                             "exp(logvar) is the variance."):
+    """The hint for a KL to N(0, I) that came out wrong where ``expected`` was due, chosen from its value
+    (``hint_by_value``): the sign flipped, the KL weighted by ``beta``, summed over a ``batch`` of images, or
+    averaged over its ``dimensions``."""
+    known = [(-expected, "a KL is never negative: the sign of its terms is flipped.")]
+    if beta is not None:
+        known.append((beta * expected, "return the KL unweighted: beta weighs it in the loss only."))
+    if batch is not None:
+        known.append((batch * expected, f"this is the sum over the batch of {batch} images: average over the batch "
+                                        "instead."))
+    if dimensions is not None:
+        known.append((expected / dimensions, f"this is the mean over the {dimensions} latent dimensions: sum over them "
+                                             "instead."))
+    return hint_by_value(known, otherwise=otherwise)
 
 
 KL_GRADIENT = ("the loss must carry the KL's gradient to mu and logvar: keep the KL a tensor in the loss (no .item(), "

@@ -5,7 +5,7 @@ import math
 import torch
 
 from vae_helpers.checks import (PASSED, expect_close, expect_finite, expect_python_float, expect_returns,
-                                expect_shape)
+                                expect_shape, hint_by_value)
 
 _INSIDE = "inside the warm-up the weight grows linearly, from 0 at step 0 to beta (here 2.0) at step warmup_steps."
 _AFTER = "after the warm-up the weight stays at beta (here 2.0)."
@@ -40,9 +40,9 @@ def kl_weight(kl_weight):
         except NotImplementedError:
             raise
         except Exception as error:  # an assert, or a TypeError: the caller is promised a ValueError
-            raise AssertionError(f"kl_weight{bad}: expected a ValueError for a negative {what}, got "
-                                 f"{type(error).__name__}: {str(error)[:160]}. Hint: raise ValueError(...) "
-                                 "(an assert is skipped when Python runs with -O).") from None
+            got = f"{type(error).__name__}: {str(error)[:160]}" if str(error) else type(error).__name__
+            raise AssertionError(f"kl_weight{bad}: expected a ValueError for a negative {what}, got {got}. Hint: "
+                                 "raise ValueError(...) (an assert is skipped when Python runs with -O).") from None
         else:
             raise AssertionError(f"kl_weight{bad}: expected a ValueError for a negative {what}, got no error.")
     print(PASSED)
@@ -73,9 +73,12 @@ def class_information(class_information):
                       "p(b, y) / (p(b) p(y)), with both marginals.")
     expect_close("class_information of a coordinate that names the class: each class has a bin of its own, "
                  "so I(b; y) = H(y) = log 4", information[0], torch.tensor(math.log(4)), atol=1e-5,
-                 hint="I(b; y) = KL(p(b, y) || p(b) p(y)) >= 0: the joint weighs the log-ratio "
-                      "log(p(b, y) / (p(b) p(y)))." if bool(information[0] < -1e-4)
-                 else "nats: the natural log. The largest value goes into the last bin.")
+                 hint=hint_by_value([(2.0, "this is log2 4 = 2 bits: the information is in nats, with the natural "
+                                           "log.")],
+                                    otherwise="I(b; y) = KL(p(b, y) || p(b) p(y)) >= 0: the joint weighs the log-ratio "
+                                              "log(p(b, y) / (p(b) p(y)))." if bool(information[0] < -1e-4)
+                                    else "each class has a bin of its own when the largest value goes into the last "
+                                         "bin."))
     expect_close("class_information of a constant dimension", information[2], torch.tensor(0.0), atol=1e-5)
     moved = class_information(z * torch.tensor([0.01, 100.0, 1.0]) + torch.tensor([3.0, -50.0, 7.0]), labels, 4)
     expect_close("class_information after each dimension is scaled and shifted on its own", moved, information,

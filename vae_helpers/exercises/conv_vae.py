@@ -8,7 +8,7 @@ from torch.distributions import Normal
 from vae_helpers.checks import (CALL_THE_ENCODER_AND_DECODER, PASSED, expect_close, expect_draw_on_device_of_q,
                                 expect_equal, expect_gradient, expect_gradient_close, expect_logvar_of_its_own,
                                 expect_not_affine, expect_on_device, expect_returns, expect_shape,
-                                expect_uncorrelated)
+                                expect_uncorrelated, kl_hint)
 from vae_helpers.lending import AsLent
 
 
@@ -163,7 +163,8 @@ def kl_to_prior(kl_to_prior):
                              "(q.loc), not of a fixed size.")
     expect_close("KL with loc 1 and scale 2 in 4 dimensions", kl,
                  torch.full((2,), 4 * 0.5 * (4 + 1 - 1 - math.log(4))),
-                 hint="kl_divergence(q, prior) per dimension, summed over the last dimension; KL is never negative.")
+                 hint=kl_hint(4 * 0.5 * (4 + 1 - 1 - math.log(4)), dimensions=4,
+                              otherwise="kl_divergence(q, prior) per dimension, summed over the last dimension."))
     expect_on_device("kl_to_prior(q with loc and scale of shape (3, 20))", kl_to_prior,
                      Normal(torch.zeros(3, 20), torch.ones(3, 20)),
                      shape=(3,), hint="make the prior on the device (and in the dtype) of q's own tensors.")
