@@ -13,7 +13,7 @@ import pytest
 from support.course import ASSIGNMENTS, REPO
 from judge import hidden_tests
 from support.hidden import cells_of, graded_cells, judged
-from support.planted import ALTERNATIVES, CAUGHT_VISIBLY, MISTAKES
+from support.planted import ALTERNATIVES, CAUGHT_VISIBLY, MISTAKES, NAMED_BY_THE_VISIBLE_CHECKS
 
 
 @pytest.mark.parametrize("assignment", ASSIGNMENTS)
@@ -53,7 +53,8 @@ def test_each_planted_mistake_fails_its_own_exercise_only(assignment, mistake, c
 
 @pytest.mark.parametrize("assignment, mistake", CAUGHT_VISIBLY, ids=[f"{a}:{m}" for a, m in CAUGHT_VISIBLY])
 def test_each_mistake_the_visible_checks_promise_to_catch_fails_them(monkeypatch, assignment, mistake):
-    """Run with every hidden test emptied, so that only a graded cell's visible checks judge: Validate fails."""
+    """Run with every hidden test emptied, so that only a graded cell's visible checks judge: Validate fails, with
+    a message that names the mistake's cause (``NAMED_BY_THE_VISIBLE_CHECKS``)."""
     _, _, cell_id, correct, mistaken, losing_cell = next(m for m in MISTAKES if m[:2] == (assignment, mistake))
     run_on = hidden_tests.run_on
 
@@ -68,7 +69,15 @@ def test_each_mistake_the_visible_checks_promise_to_catch_fails_them(monkeypatch
         return run_on(emptied, test, visible, functions, student, cell)
 
     monkeypatch.setattr(hidden_tests, "run_on", visible_only)
-    assert judged(assignment, [(cell_id, correct, mistaken)])[losing_cell], f"{mistake} passes the visible checks"
+    message = judged(assignment, [(cell_id, correct, mistaken)])[losing_cell]
+    assert message, f"{mistake} passes the visible checks"
+    words = NAMED_BY_THE_VISIBLE_CHECKS.get((assignment, mistake), "")
+    assert words in message, f"{mistake}: the message does not name its cause ({words!r}): {message}"
+
+
+def test_each_mistake_named_by_the_visible_checks_is_planted():
+    planted = {(assignment, mistake) for assignment, mistake, *_ in MISTAKES}
+    assert not set(NAMED_BY_THE_VISIBLE_CHECKS) - planted
 
 
 ALTERNATIVE_SETS = [(a, n, changes) for a in sorted({a[0] for a in ALTERNATIVES})

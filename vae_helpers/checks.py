@@ -260,9 +260,18 @@ def expect_kl_gradients(name: str, loss: torch.Tensor, mu: torch.Tensor, logvar:
     code distributions it was given (requiring grad): its gradient in them must be the closed-form KL's,
     beta * mu / B and beta * 0.5 * (exp(logvar) - 1) / B, so that training sees the KL."""
     batch = len(mu)
-    expect_gradient_close(f"the gradient of {name} in mu", loss, mu, beta * mu.detach() / batch, hint=hint)
-    expect_gradient_close(f"the gradient of {name} in logvar", loss, logvar,
-                          beta * 0.5 * (logvar.detach().exp() - 1) / batch, hint=hint)
+    for wrt, given, expected in (("mu", mu, beta * mu.detach() / batch),
+                                 ("logvar", logvar, beta * 0.5 * (logvar.detach().exp() - 1) / batch)):
+        gradient = expect_gradient(f"the gradient of {name} in {wrt}", loss, given, hint=hint)
+        expect_close(f"the gradient of {name} in {wrt}", gradient, expected, hint=kl_gradient_hint(wrt, expected, beta))
+
+
+def kl_gradient_hint(wrt: str, expected: torch.Tensor, beta: float):
+    """The hint for a loss whose gradient in ``wrt`` (mu or logvar) reaches it but is not the KL's ``expected``,
+    chosen from its value (``hint_by_value``): the KL left unweighted, or a term of it cut from the graph."""
+    return hint_by_value([(expected / beta, f"this is the KL's gradient unweighted: the loss weighs the KL by beta "
+                                            f"= {beta:g}.")],
+                         otherwise=f"every term of the KL must keep {wrt} in the graph: nothing of it detached.")
 
 
 # what an error says when tensors on two devices met, in a run as on a GPU (``called_as_on_a_gpu``): PyTorch's own

@@ -977,14 +977,75 @@ MISTAKES = [
 ]
 
 
-# the mistakes that the visible checks must catch too (nbgrader's Validate fails on them), as (assignment, mistake):
-# review 8 (A) found each passing Validate and losing its points only at grading
-CAUGHT_VISIBLY = [(assignment, mistake) for assignment, mistake, *_ in MISTAKES if mistake in {
-    "logvar-head-is-mu-head", "scale-detached-in-the-draw", "torch-normal", "sample-without-gradient",
-    "kl-as-a-number-in-the-loss", "logvar-detached-in-the-kl", "elbo-variance-detached", "capacity-balance-detached",
-    "gaussian-sign-flipped", "gaussian-floor-on-the-log-scale", "class-information-kl-reversed",
-    "kl-softmax-over-the-batch", "capacity-balance-as-the-mean-kl", "warm-up-numpy-float", "warm-up-int-at-step-0",
-    "epoch-mean-a-numpy-float", "forward-calls-encoder-mu-logvar", "loss-calls-encode-and-decode"} and assignment[:2] in {"01", "02", "03", "04", "05"}]
+# the mistakes of 01-05c that the visible checks must catch too (nbgrader's Validate fails on them), each with the
+# words its message must hold: the cause that its wrong value or error shows, not a list of guesses
+NAMED_BY_THE_VISIBLE_CHECKS = {
+    ("01_elbo", "sample-without-gradient"): ".sample()",
+    ("01_elbo", "torch-normal"): "torch.normal(mu, std) passes back zero gradients",
+    ("01_elbo", "elbo-variance-detached"): "carry gradients to q_logvar",
+    ("01_elbo", "gaussian-sign-flipped"): "not +0.5",
+    ("01_elbo", "kl-sign-flipped"): "a KL is never negative",
+    ("01_elbo", "kl-averaged-over-latents"): "the mean over the 5 latent dimensions",
+    ("01_elbo", "kl-squares-mu-in-place"): "no in-place operation",
+    ("01_elbo", "pixels-averaged"): "the mean over the 784 pixels",
+    ("01_elbo", "probabilities-passed-as-logits"): "no sigmoid first",
+    ("01_elbo", "elbo-kl-added"): "this is log p(x) + KL",
+    ("01_elbo", "elbo-at-posterior-mean"): "the ELBO with z = q_mu",
+    ("01_elbo", "elbo-samples-summed"): "the sum of log p(x|z) over the 500 draws",
+    ("01_elbo", "iw-mean-of-log-weights"): "not the mean of their logs",
+    ("01_elbo", "iw-one-z-for-all-weights"): "needs a z of its own",
+    ("01_elbo", "iw-largest-weight"): "not their largest",
+    ("02_dense_vae", "sample-without-gradient"): ".sample() none",
+    ("02_dense_vae", "torch-normal"): "torch.normal(mu, sigma) passes back zero gradients",
+    ("02_dense_vae", "logvar-head-is-mu-head"): "logvar needs a head of its own",
+    ("02_dense_vae", "epoch-mean-a-numpy-float"): "got numpy.float64",
+    ("02_dense_vae", "scale-detached-in-the-draw"): "must stay in the graph (no .detach())",
+    ("02_dense_vae", "kl-as-a-number-in-the-loss"): "keep the KL a tensor in the loss",
+    ("02_dense_vae", "gaussian-floor-on-the-log-scale"): "math.log(0) fails",
+    ("02_dense_vae", "kl-sign-flipped"): "a KL is never negative",
+    ("02_dense_vae", "kl-summed-over-batch"): "the sum over the batch of 4 images",
+    ("02_dense_vae", "pixels-averaged"): "the mean over the 784 pixels",
+    ("02_dense_vae", "probabilities-passed-as-logits"): "no sigmoid first",
+    ("02_dense_vae", "gaussian-log-scale-as-log-variance"): "not of its square",
+    ("02_dense_vae", "gaussian-without-log-scale"): "the term log s of each pixel is missing",
+    ("02_dense_vae", "gaussian-pixels-averaged"): "the mean over the 784 pixels",
+    ("02_dense_vae", "no-optimizer-step"): "call optimizer.step()",
+    ("02_dense_vae", "no-zero-grad"): "zero the gradients with the optimizer",
+    ("02_dense_vae", "train-epoch-zeroes-gradients-by-hand"): "zero the gradients with the optimizer",
+    ("02_dense_vae", "train-epoch-flattens-to-784"): "images as they come, (batch, 1, 28, 28)",
+    ("03_conv_vae", "logvar-head-is-mu-head"): "logvar needs a head of its own",
+    ("03_conv_vae", "sample-without-gradient"): "q.sample() cuts it",
+    ("03_conv_vae", "torch-normal"): "not q.sample() or torch.normal",
+    ("03_conv_vae", "forward-calls-encoder-mu-logvar"): "nothing else of them",
+    ("03_conv_vae", "scale-detached-in-the-draw"): "q.scale must stay in the graph",
+    ("03_conv_vae", "kl-sign-flipped"): "a KL is never negative",
+    ("03_conv_vae", "kl-averaged-over-latents"): "the mean over the 4 latent dimensions",
+    ("04_conditional_vae", "logvar-head-is-mu-head"): "logvar needs a head of its own",
+    ("04_conditional_vae", "loss-calls-encode-and-decode"): "call the model only as model(x, y)",
+    ("04_conditional_vae", "scale-detached-in-the-draw"): "must stay in the graph (no .detach())",
+    ("04_conditional_vae", "torch-normal"): "torch.normal(mu, sigma) passes back zero gradients",
+    ("04_conditional_vae", "sample-without-gradient"): ".sample() none",
+    ("04_conditional_vae", "kl-as-a-number-in-the-loss"): "keep the KL a tensor in the loss",
+    ("04_conditional_vae", "logvar-detached-in-the-kl"): "keep logvar in the graph",
+    ("04_conditional_vae", "kl-summed-over-batch"): "the sum over the batch of 3 images",
+    ("04_conditional_vae", "kl-returned-weighted"): "return the KL unweighted",
+    ("04_conditional_vae", "beta-on-reconstruction"): "beta weighs the KL, not the reconstruction",
+    ("05_beta_vae", "warm-up-numpy-float"): "got numpy.float64",
+    ("05_beta_vae", "warm-up-int-at-step-0"): "got int",
+    ("05_beta_vae", "warm-up-validated-by-assert"): "got AssertionError. Hint: raise ValueError",
+    ("05_beta_vae", "class-information-kl-reversed"): "the joint weighs the log-ratio",
+    ("05_beta_vae", "class-information-in-bits"): "bits: the information is in nats",
+    ("05_categorical_clustering", "kl-softmax-over-the-batch"): "a softmax over the batch of 3",
+    ("05_categorical_clustering", "categorical-softmax-over-batch"): "a softmax over the batch of 3",
+    ("05_categorical_clustering", "categorical-kl-missing-log-k"): "lacks its term in log K",
+    ("05_categorical_clustering", "categorical-entropy-for-kl"): "the entropy of a uniform q",
+    ("05_categorical_clustering", "capacity-balance-as-the-mean-kl"): "not the mean of the images' own KLs",
+    ("05_categorical_clustering", "capacity-balance-detached"): "nothing detached",
+    ("05_categorical_clustering", "gumbel-one-noise-per-row"): "a new u for every entry, not one per sample",
+    ("05_categorical_clustering", "gumbel-exponential-noise"): "g = -log(-log u)",
+}
+CAUGHT_VISIBLY = [(assignment, mistake) for assignment, mistake, *_ in MISTAKES
+                  if (assignment, mistake) in NAMED_BY_THE_VISIBLE_CHECKS]
 
 # Correct answers in another style than the instructor's: (assignment, [(solution cell, code, replacement)]).
 ALTERNATIVES = [

@@ -6,7 +6,8 @@ from torch import nn
 
 from vae_helpers.checks import (KL_GRADIENT, PASSED, REPARAMETERISE, expect_close, expect_draws_of_q, expect_equal,
                                 expect_gradient, expect_kl_gradients, expect_logvar_of_its_own, expect_not_affine,
-                                expect_on_device, expect_returns, expect_shape, hint_by_value, kl_hint)
+                                expect_on_device, expect_returns, expect_shape, hint_by_value, kl_gradient_hint,
+                                kl_hint)
 from vae_helpers.lending import AsLent
 
 
@@ -186,7 +187,7 @@ def cvae_loss(cvae_loss, one_hot):
         if parameter.grad is None:
             raise AssertionError(f"{where}: expected {[round(v, 4) for v in expected[name][0, :3].tolist()]}..., got "
                                  f"none. Hint: {KL_GRADIENT}")
-        expect_close(where, parameter.grad, expected[name], hint=KL_GRADIENT)
+        expect_close(where, parameter.grad, expected[name], hint=kl_gradient_hint(name, expected[name], 4.0))
 
     grey = _RecordingModel(n_classes=10, dimensions=20, first_logits=(1.0, -2.0))
     images = torch.full((2, 1, 28, 28), 0.3)

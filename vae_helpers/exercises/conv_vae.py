@@ -120,7 +120,8 @@ def conv_vae_forward(ConvVAE):
     expect_shape("logits from model(images of shape (4, 1, 28, 28))", logits, (4, 1, 28, 28))
     assert isinstance(q, Normal), f"model(x): expected (logits, q) with q a Normal, got {type(q).__name__}."
     grad = expect_gradient("logits as a function of the images (through the encoder, z and the decoder)", logits,
-                           images)
+                           images, hint="the draw of z must keep q's loc and scale in the graph: q.sample() cuts it, "
+                                        "and so does a .detach().")
     assert grad.abs().sum() > 0, ("model(x): the images receive only zero gradients from the logits. "
                                   "Hint: draw z with q.rsample(), not q.sample() or torch.normal.")
 

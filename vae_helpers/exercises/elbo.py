@@ -71,7 +71,10 @@ def reparameterize(reparameterize):
     expect_close("std of z for logvar = log 4", z.std(), 2.0, atol=0.05,
                  hint="the standard deviation is exp(0.5 * logvar); exp(logvar) is the variance.")
     grad_mu = expect_gradient("z as a function of mu", z, mu)
-    expect_close("dz/dmu", grad_mu, torch.ones_like(grad_mu), hint="z = mu + ...: its derivative in mu is 1.")
+    expect_close("dz/dmu", grad_mu, torch.ones_like(grad_mu),
+                 hint=hint_by_value([(0.0, "torch.normal(mu, std) passes back zero gradients to mu and std: draw the "
+                                           "noise alone and move it by mu and std yourself.")],
+                                    otherwise="z = mu + ...: its derivative in mu is 1."))
     grad_logvar = expect_gradient("z as a function of logvar", reparameterize(mu, logvar), logvar)
     expect_close("mean of |dz/dlogvar|", grad_logvar.abs().mean(), 0.5 * 2.0 * math.sqrt(2 / math.pi), atol=0.05,
                  hint="dz/dlogvar = 0.5 * std * eps: use exp(0.5 * logvar) as the std.")
