@@ -622,7 +622,7 @@ MADE_ON_THE_CPU = ("a tensor made without a device (torch.randn(shape), torch.ze
                                                 "fails where a tensor it made meets the inputs (RuntimeError): "
                                                 + MADE_ON_THE_CPU),
     ("y.view(2, 2)", "AssertionError: one_hot(y, 3): expected a result, got RuntimeError: shape '[2, 2]' is invalid "
-                     "for input of size 3"),
+                     "for input of size 3."),
 ])
 def test_a_call_may_run_in_the_kernel_as_on_a_gpu(kernel, tmp_path, body, reason):
     """A tensor the student's function makes without a device is made in the kernel, where the function runs, so
