@@ -154,10 +154,13 @@ def expect_python_float(name: str, value) -> None:
                          "into one, x.item() a one-element tensor or NumPy array.")
 
 
-def expect_number(name: str, value, expected: float, atol: float, hint: str = "") -> None:
-    """``value`` must be a Python float (``expect_python_float``) within ``atol`` of ``expected``."""
+def expect_number(name: str, value, expected: float, atol: float, hint="") -> None:
+    """``value`` must be a Python float (``expect_python_float``) within ``atol`` of ``expected``; ``hint`` may be a
+    function of the value, as ``expect_close``'s."""
     expect_python_float(name, value)
     if not abs(value - expected) <= atol:
+        if callable(hint):
+            hint = hint(torch.tensor(value))
         raise AssertionError(f"{name}: expected {expected:.6g}, got {value:.6g}." + (f" Hint: {hint}" if hint else ""))
 
 

@@ -160,6 +160,12 @@ MISTAKES = [
     ("02_dense_vae", "loss-detached-from-logits", "vae_loss",
      "binary_cross_entropy_with_logits(logits, targets", "binary_cross_entropy_with_logits(logits.detach(), targets",
      "test_vae_loss"),
+    # the last batch's loss for the epoch's mean
+    ("02_dense_vae", "train-epoch-returns-the-last-loss", "train_epoch",
+     "    return total / count", "    return loss.item()", "test_train_epoch"),
+    # beta forgotten in the loss
+    ("04_conditional_vae", "loss-without-beta", "cvae_loss",
+     'return {"loss": reconstruction + beta * kl,', 'return {"loss": reconstruction + kl,', "test_cvae_loss"),
     ("02_dense_vae", "train-epoch-flattens-to-784", "train_epoch",
      "logits, mu, logvar = model(x)", "x = x.view(-1, 784)\n        logits, mu, logvar = model(x)", "test_train_epoch"),
     ("02_dense_vae", "train-epoch-unweighted-mean", "train_epoch",
@@ -1013,6 +1019,9 @@ NAMED_BY_THE_VISIBLE_CHECKS = {
     ("02_dense_vae", "no-zero-grad"): "zero the gradients with the optimizer",
     ("02_dense_vae", "train-epoch-zeroes-gradients-by-hand"): "zero the gradients with the optimizer",
     ("02_dense_vae", "train-epoch-flattens-to-784"): "images as they come, (batch, 1, 28, 28)",
+    ("02_dense_vae", "train-epoch-unweighted-mean"): "the mean of the three batches' losses",
+    ("02_dense_vae", "train-epoch-returns-the-last-loss"): "the mean loss per image over the epoch's 10 images",
+    ("04_conditional_vae", "loss-without-beta"): "beta weighs the KL in the loss",
     ("03_conv_vae", "logvar-head-is-mu-head"): "logvar needs a head of its own",
     ("03_conv_vae", "sample-without-gradient"): "q.sample() cuts it",
     ("03_conv_vae", "torch-normal"): "not q.sample() or torch.normal",

@@ -174,7 +174,9 @@ def cvae_loss(cvae_loss, one_hot):
                  "dimensions", terms["kl"], 10.0, hint=kl_hint(10.0, beta=4.0, batch=3, dimensions=20))
     expect_close("loss with beta = 4", terms["loss"], 784 * math.log(2) + 40.0,
                  hint=hint_by_value([(4 * 784 * math.log(2) + 10.0, "this is 4 times the reconstruction plus the KL: "
-                                                                    "beta weighs the KL, not the reconstruction.")],
+                                                                    "beta weighs the KL, not the reconstruction."),
+                                     (784 * math.log(2) + 10.0, "this is the reconstruction plus the KL unweighted: "
+                                                                "beta weighs the KL in the loss.")],
                                     otherwise="reconstruction + beta * kl."))
     expect_equal("the loss carries gradients (training follows it)", terms["loss"].requires_grad, True,
                  hint="compute it outside torch.no_grad(), without .detach() or .item(): training calls "
