@@ -161,7 +161,7 @@ def expect_number(name: str, value, expected: float, atol: float, hint="") -> No
     if not abs(value - expected) <= atol:
         if callable(hint):
             hint = hint(torch.tensor(value))
-        raise AssertionError(f"{name}: expected {expected:.6g}, got {value:.6g}." + (f" Hint: {hint}" if hint else ""))
+        raise AssertionError(f"{name}: expected {expected!r}, got {value!r}." + (f" Hint: {hint}" if hint else ""))
 
 
 def hint_by_value(known, otherwise: str = "", atol: float = 1e-4, rtol: float = 1e-3):

@@ -1252,6 +1252,11 @@ ALTERNATIVES = [
          "    gumbel = -torch.log(-torch.log(u))\n",
          "gumbel = -torch.empty_like(logits).exponential_().log()\n"),
     ]),
+    # the ramp computed in float32 by torch, then made a Python float: right to float32's precision
+    ("05_beta_vae", [
+        ("kl_weight", "return float(beta) * min(1.0, step / warmup_steps)",
+         "return float(beta) * torch.tensor(step / warmup_steps).clamp(max=1.0).item()"),
+    ]),
     # no special case for a warm-up of 0 steps: from step warmup_steps on (every step, then) the weight is beta
     ("05_beta_vae", [
         ("kl_weight", "    if warmup_steps == 0:\n        return float(beta)\n"
