@@ -261,7 +261,8 @@ def expect_kl_gradients(name: str, loss: torch.Tensor, mu: torch.Tensor, logvar:
                         hint: str = KL_GRADIENT) -> None:
     """A training loss, ``reconstruction + beta * KL`` averaged over the batch, with ``mu`` and ``logvar`` the
     code distributions it was given (requiring grad): its gradient in them must be the closed-form KL's,
-    beta * mu / B and beta * 0.5 * (exp(logvar) - 1) / B, so that training sees the KL."""
+    beta * mu / B and beta * 0.5 * (exp(logvar) - 1) / B, so that training sees the KL. ``hint`` is given where
+    no gradient reaches them; a wrong gradient gets the hint its value shows (``kl_gradient_hint``)."""
     batch = len(mu)
     for wrt, given, expected in (("mu", mu, beta * mu.detach() / batch),
                                  ("logvar", logvar, beta * 0.5 * (logvar.detach().exp() - 1) / batch)):
