@@ -127,6 +127,20 @@ def test_an_answer_in_any_other_form_is_refused(data):
         decode(data)
 
 
+def test_a_subclass_of_a_list_tuple_or_dict_travels_as_that_plain_kind():
+    """What a check reads of it in the notebook (unpacking, an index, a key) it reads at grading: a namedtuple or an
+    OrderedDict that an answer returns is no object of the kernel's, and its tensors are numbered as the others."""
+    import collections
+
+    Pair = collections.namedtuple("Pair", "mu logvar")
+    mu, logvar, loss = torch.zeros(2), torch.ones(2), torch.tensor(3.0)
+    value = [Pair(mu, logvar), collections.OrderedDict(loss=loss), torch.Size([2, 3])]
+    back = decode(encode(value))
+    assert type(back[0]) is tuple and torch.equal(back[0][1], logvar)
+    assert type(back[1]) is dict and torch.equal(back[1]["loss"], loss) and back[2] == (2, 3)
+    assert wire.tensors_in(value) == [mu, logvar, loss] and len(wire.tensors_in(back)) == 3
+
+
 def test_a_numpy_number_travels_as_itself():
     """A check that wants a Python float (``expect_python_float``) must judge at grading what it judges in the
     notebook: a NumPy number comes back a NumPy number of its dtype, not a float nor an object named after it."""
