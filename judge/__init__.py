@@ -34,9 +34,11 @@ A graded cell of a solution notebook holds its visible checks and, in its hidden
    Grading answers only about what it lent, on data only. A lent module offers what code written for the
    notebook's own model uses: calling it, ``train``/``eval``, ``zero_grad``, its plain attributes
    (``model.n_classes``) and its parts (``model.encoder``), each lent in turn.
-5. Values travel as ``wire`` data: numbers, strings, lists, tuples, dicts, tensors (dtype, shape, bytes;
+5. Values travel as ``wire`` data: numbers, strings, lists, tuples, dicts (a subclass of one, such as a
+   namedtuple, as that plain kind), tensors (dtype, shape, bytes;
    a tensor on the ``meta`` device as dtype and shape alone, so a test can ask for work on a device other
-   than the CPU without a GPU) and Normal distributions. Any other object of the kernel travels as a
+   than the CPU without a GPU), Normal distributions and NumPy numbers (as themselves: a check that wants a
+   Python float judges at grading what it judges in the notebook). Any other object of the kernel travels as a
    handle and its type's name; the grading process never runs anything from the kernel.
 6. The cell's outputs become what the checks printed and, if one failed, its error; nbgrader scores the
    cell from them. A kernel that does not answer within ``QUESTION_SECONDS`` (all of one cell's questions

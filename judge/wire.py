@@ -1,7 +1,9 @@
 """The data the judge's two sides send each other (the protocol: ``judge/__init__.py``).
 
-Values travel as JSON: numbers, strings, lists, tuples, dicts, tensors (dtype, shape and raw bytes; on the
-``meta`` device, dtype and shape alone) and Normal distributions; anything else travels as what each side
+Values travel as JSON: numbers, strings, lists, tuples, dicts (a subclass of one, a namedtuple or an
+OrderedDict, as that plain kind), tensors (dtype, shape and raw bytes; on the ``meta`` device, dtype and shape
+alone) and Normal distributions; a NumPy number travels as itself (its dtype and value), so that a check that
+wants a Python float judges at grading what it judges in the notebook; anything else travels as what each side
 makes of it (``Wire.encode_object``, ``Wire.decode_other``). A tensor that carries gradients travels with an
 id, so that each side can ask the other for the gradient of what it sent with respect to what it received.
 """
@@ -19,6 +21,9 @@ QUESTION_KEY = "vae-question"  # where a request from grading carries its questi
 # tensors travel with these dtypes only; anything else is "an object"
 DTYPES = {name: getattr(torch, name) for name in (
     "float64", "float32", "float16", "bfloat16", "int64", "int32", "int16", "int8", "uint8", "bool")}
+# NumPy's numbers, by dtype name: each travels as itself (``np.float64(0.5)``, not 0.5 nor an object)
+NUMPY_NUMBERS = {name: np.dtype(name).type for name in (
+    "float64", "float32", "float16", "int64", "int32", "int16", "int8", "uint8", "bool")}
 MAX_ANSWER_BYTES = 64 * 2**20  # all that one question's answer may send
 MAX_DEPTH = 8
 MAX_ITEMS = 10_000  # what one question may list
@@ -52,9 +57,9 @@ def tensors_in(value, depth=0):
         return [value]
     if type(value) is Normal:
         return [t for item in (value.loc, value.scale) for t in tensors_in(item, depth + 1)]
-    if type(value) in (list, tuple):
+    if isinstance(value, (list, tuple)):
         return [t for item in value for t in tensors_in(item, depth + 1)]
-    if type(value) is dict and all(type(key) is str for key in value):
+    if isinstance(value, dict) and all(type(key) is str for key in value):
         return [t for item in value.values() for t in tensors_in(item, depth + 1)]
     return []
 
@@ -66,9 +71,9 @@ def with_tensors(value, replacements):
     if type(value) is Normal:
         return Normal(replacements.get(id(value.loc), value.loc), replacements.get(id(value.scale), value.scale),
                       validate_args=False)
-    if type(value) in (list, tuple):
-        return type(value)(with_tensors(item, replacements) for item in value)
-    if type(value) is dict:
+    if isinstance(value, (list, tuple)):
+        return (list if isinstance(value, list) else tuple)(with_tensors(item, replacements) for item in value)
+    if isinstance(value, dict):
         return {key: with_tensors(item, replacements) for key, item in value.items()}
     return value
 
@@ -118,13 +123,15 @@ class Wire:
             return value
         if type(value) is float:
             return value if math.isfinite(value) else {"float": repr(value)}
-        if type(value) in (list, tuple):
+        if isinstance(value, (list, tuple)):
             items = [self.encode(item, depth + 1) for item in value]
-            return items if type(value) is list else {"tuple": items}
-        if type(value) is dict and all(type(key) is str for key in value):
+            return items if isinstance(value, list) else {"tuple": items}
+        if isinstance(value, dict) and all(type(key) is str for key in value):
             return {"dict": [[key, self.encode(item, depth + 1)] for key, item in value.items()]}
         if travels_as_tensor(value):
             return {"tensor": self._encode_tensor(value)}
+        if type(value) in NUMPY_NUMBERS.values():
+            return {"numpy": [value.dtype.name, self.encode(value.item(), depth + 1)]}
         if type(value) is Normal:
             return {"normal": [self.encode(value.loc, depth + 1), self.encode(value.scale, depth + 1)]}
         return self.encode_object(value)
@@ -177,6 +184,14 @@ class Wire:
             if body.get("requires_grad") is True and tensor.is_floating_point():
                 return self.received_tensor(body.get("id"), tensor)
             return tensor
+        if kind == "numpy" and type(body) is list and len(body) == 2 and body[0] in NUMPY_NUMBERS:
+            number = self.decode(body[1], depth + 1)
+            if type(number) not in (bool, int, float):
+                raise ValueError("the answer holds a NumPy number that is not a number")
+            try:
+                return NUMPY_NUMBERS[body[0]](number)
+            except OverflowError:
+                raise ValueError("the answer holds a NumPy number out of its dtype's range") from None
         if kind == "normal" and type(body) is list and len(body) == 2:
             loc, scale = (self.decode(item, depth + 1) for item in body)
             if not (isinstance(loc, torch.Tensor) and isinstance(scale, torch.Tensor)):

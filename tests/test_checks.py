@@ -4,13 +4,14 @@ import re
 from unittest import mock
 
 import nbformat
+import numpy as np
 import pytest
 import torch
 from nbclient import NotebookClient
 
 from vae_helpers.checks import (expect_close, expect_equal, expect_finite, expect_gradient, expect_number,
-                                expect_on_device, expect_returns, expect_shape, expect_tensor, expect_uncorrelated,
-                                expect_unchanged, expect_written)
+                                expect_on_device, expect_python_float, expect_returns, expect_shape, expect_tensor,
+                                expect_uncorrelated, expect_unchanged, expect_written)
 
 
 def test_expect_tensor_says_what_came_and_hints_at_a_missing_return():
@@ -106,7 +107,7 @@ def test_expect_on_device_passes_answers_that_read_values_and_use_scalars():
 def test_expect_on_device_reports_the_answers_own_error_as_expect_returns_does():
     mu = torch.zeros(3, 2)
     with pytest.raises(AssertionError, match=r"^z: expected a result, got RuntimeError: mat1 and mat2 shapes cannot be "
-                                             r"multiplied \(3x2 and 5x5\)$"):
+                                             r"multiplied \(3x2 and 5x5\)\.$"):
         expect_on_device("z", lambda m: m @ torch.ones(5, 5, device=m.device), mu, hint="where mu is")
     with pytest.raises(NotImplementedError):  # an exercise not yet written says so itself
         expect_on_device("z", lambda m: (_ for _ in ()).throw(NotImplementedError("write it")), mu)
@@ -191,8 +192,19 @@ def test_expect_equal_and_expect_number_show_both_values():
     expect_number("weight", 1.2, 1.2 + 1e-12, atol=1e-9)
     with pytest.raises(AssertionError, match=r"weight: expected 1\.2, got 4\."):
         expect_number("weight", 4.0, 1.2, atol=1e-9)
-    with pytest.raises(AssertionError, match=r"expected a Python float, got Tensor \(use \.item\(\)"):
+    with pytest.raises(AssertionError, match=r"expected a Python float, got torch\.Tensor\. Hint: .*x\.item\(\)"):
         expect_number("mean loss", torch.tensor(1.2), 1.2, atol=1e-9)
+
+
+@pytest.mark.parametrize("value, name", [(np.float64(0.5), "numpy.float64"), (np.mean([0.5, 0.5]), "numpy.float64"),
+                                         (np.float32(0.5), "numpy.float32"), (0, "int"), (np.array(0.5), "numpy.ndarray"),
+                                         (torch.tensor(0.5), "torch.Tensor")])
+def test_a_python_float_is_a_float_and_nothing_that_only_compares_equal_to_one(value, name):
+    """One rule for an exercise that returns a number: a NumPy float passes isinstance(x, float) and equals the
+    float, yet it is not what the exercise promises; the message names its type and how to make a float."""
+    expect_python_float("weight", 0.5)
+    with pytest.raises(AssertionError, match=rf"weight: expected a Python float, got {re.escape(name)}\. Hint: float\(x\)"):
+        expect_python_float("weight", value)
 
 
 def test_expect_returns_turns_an_error_into_a_named_check():
@@ -225,7 +237,7 @@ def test_expect_returns_keeps_its_hint_for_an_error_that_is_not_about_shapes():
     with pytest.raises(AssertionError, match=r"Hint: 0 or 1$"):
         expect_returns("log-likelihood(grey)", bernoulli.log_prob, torch.full((2, 784), 0.4), hint="0 or 1",
                        shape_hint="x comes as (batch, 1, 28, 28).")
-    with pytest.raises(AssertionError, match=r"ambiguous Hint: one s per pixel$"):
+    with pytest.raises(AssertionError, match=r"ambiguous\. Hint: one s per pixel$"):
         expect_returns("nll(s per pixel)", lambda s: max(s, torch.tensor(0.1)), torch.rand(784),
                        hint="one s per pixel", shape_hint="x comes as (batch, 1, 28, 28).")
 
@@ -237,6 +249,9 @@ def test_expect_returns_gives_the_lent_hint_only_for_what_a_lent_model_causes():
                        lambda: lent.device):
         with pytest.raises(AssertionError, match=r"Hint: lent$"):
             expect_returns("f(lent model)", lent_error, hint="own", lent_hint="lent")
+    with pytest.raises(AssertionError, match=r"got AttributeError: the model lent to your code has no attribute 'encode'\. "
+                                             r"Hint: lent$"):  # named as the student sees it, not as the stand-in's class
+        expect_returns("f(lent model)", lambda: lent.encode, hint="own", lent_hint="lent")
     for own_error, match in ((lambda: torch.zeros(2, requires_grad=True).detach().sum().backward(), "own"),
                              (lambda: torch.optim.Adam([torch.zeros(2, requires_grad=True) * 2]), "own"),
                              (lambda: torch.cat([torch.zeros(2, 3), torch.zeros(2)], 1), "shapes"),

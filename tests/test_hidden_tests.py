@@ -87,6 +87,11 @@ def test_the_visible_checks_name_the_cause_of_each_such_mistake(monkeypatch, ass
     assert all(word in error for word in words), f"{mistake}: {error!r} does not say {words}"
 
 
+def test_each_mistake_named_by_the_visible_checks_is_planted():
+    planted = {(assignment, mistake) for assignment, mistake, *_ in MISTAKES}
+    assert not set(NAMED_BY_THE_VISIBLE_CHECKS) - planted
+
+
 ALTERNATIVE_SETS = [(a, n, changes) for a in sorted({a[0] for a in ALTERNATIVES})
                     for n, changes in enumerate(c for other, c in ALTERNATIVES if other == a)]
 

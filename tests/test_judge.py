@@ -127,6 +127,33 @@ def test_an_answer_in_any_other_form_is_refused(data):
         decode(data)
 
 
+def test_a_subclass_of_a_list_tuple_or_dict_travels_as_that_plain_kind():
+    """What a check reads of it in the notebook (unpacking, an index, a key) it reads at grading: a namedtuple or an
+    OrderedDict that an answer returns is no object of the kernel's, and its tensors are numbered as the others."""
+    import collections
+
+    Pair = collections.namedtuple("Pair", "mu logvar")
+    mu, logvar, loss = torch.zeros(2), torch.ones(2), torch.tensor(3.0)
+    value = [Pair(mu, logvar), collections.OrderedDict(loss=loss), torch.Size([2, 3])]
+    back = decode(encode(value))
+    assert type(back[0]) is tuple and torch.equal(back[0][1], logvar)
+    assert type(back[1]) is dict and torch.equal(back[1]["loss"], loss) and back[2] == (2, 3)
+    assert wire.tensors_in(value) == [mu, logvar, loss] and len(wire.tensors_in(back)) == 3
+
+
+def test_a_numpy_number_travels_as_itself():
+    """A check that wants a Python float (``expect_python_float``) must judge at grading what it judges in the
+    notebook: a NumPy number comes back a NumPy number of its dtype, not a float nor an object named after it."""
+    import numpy as np
+
+    for value in (np.float64(0.25), np.float32(-1.5), np.int64(3), np.bool_(True), np.float64("inf")):
+        back = decode(encode(value))
+        assert type(back) is type(value) and back == value
+    for data in ({"numpy": ["object", 1]}, {"numpy": ["float64", "0.5"]}, {"numpy": ["int8", 1000]}):
+        with pytest.raises(ValueError):
+            decode(data)
+
+
 @pytest.mark.parametrize("value", [{"loss": torch.tensor(1.5), "n": 3}, torch.distributions.Normal(torch.zeros(2), torch.ones(2))])
 def test_dicts_and_normals_travel_as_data(value):
     back = decode(encode(value))
@@ -609,7 +636,7 @@ MADE_ON_THE_CPU = ("a tensor made without a device (torch.randn(shape), torch.ze
                                                 "fails where a tensor it made meets the inputs (RuntimeError): "
                                                 + MADE_ON_THE_CPU),
     ("y.view(2, 2)", "AssertionError: one_hot(y, 3): expected a result, got RuntimeError: shape '[2, 2]' is invalid "
-                     "for input of size 3"),
+                     "for input of size 3."),
 ])
 def test_a_call_may_run_in_the_kernel_as_on_a_gpu(kernel, tmp_path, body, reason):
     """A tensor the student's function makes without a device is made in the kernel, where the function runs, so

@@ -8,6 +8,8 @@ import re
 
 import torch
 
+from vae_helpers.lending import AsLent
+
 PASSED = "public tests passed (more tests run at grading)"
 
 
@@ -89,8 +91,6 @@ def _traceback_frames(error: BaseException):
 
 def _is_lent_lookup(frame) -> bool:
     """True for a frame of a lent model's own attribute lookup (``AsLent.__getattr__``)."""
-    from vae_helpers.lending import AsLent
-
     return frame.f_code is AsLent.__getattr__.__code__
 
 
@@ -115,8 +115,9 @@ def expect_returns(name: str, function, *args, hint="", shape_hint: str = "", le
         elif callable(hint):
             hint = hint(error)
         # next() on an empty iterator (in a check, next(model.parameters()) of a lent model) has no message
-        got = ("StopIteration (next() of an empty iterator)." if isinstance(error, StopIteration)
+        got = ("StopIteration (next() of an empty iterator)" if isinstance(error, StopIteration)
                else f"{type(error).__name__}: {str(error)[:160]}")
+        got += "" if got.endswith((".", "?", "!")) else "."
         raise AssertionError(f"{name}: expected a result, got {got}" + (f" Hint: {hint}" if hint else "")) from None
 
 
@@ -165,21 +166,56 @@ def expect_not_affine(name: str, function, a: torch.Tensor, b: torch.Tensor, hin
                              f"pairs tried, as an affine map gives." + (f" Hint: {hint}" if hint else ""))
 
 
-def expect_number(name: str, value, expected: float, atol: float, hint: str = "") -> None:
-    """``value`` must be a Python float within ``atol`` of ``expected``."""
-    if type(value) is not float:
-        raise AssertionError(f"{name}: expected a Python float, got {type(value).__name__}"
-                             + (" (use .item() to turn a one-element tensor into a float)." if
-                                isinstance(value, torch.Tensor) else "."))
+def _type_name(value) -> str:
+    """The type of ``value`` as a message names it: NumPy's and PyTorch's types with their module, as they are
+    written (``numpy.float64``, ``torch.Tensor``)."""
+    module = type(value).__module__
+    return f"{module}.{type(value).__name__}" if module in ("numpy", "torch") else type(value).__name__
+
+
+def expect_python_float(name: str, value) -> None:
+    """``value`` must be a Python float: the one rule for an exercise that returns a plain number, in Validate and at
+    grading alike (the wire carries a NumPy number as itself, ``judge.wire``). A NumPy float compares equal to one
+    but is a type of its own; an int, a tensor or a NumPy array is not a float."""
+    if type(value) is float:
+        return
+    if value is None:
+        raise AssertionError(f"{name}: expected a Python float, got None. Hint: did you forget to `return` it?")
+    raise AssertionError(f"{name}: expected a Python float, got {_type_name(value)}. Hint: float(x) turns a number "
+                         "into one, x.item() a one-element tensor or NumPy array.")
+
+
+def expect_number(name: str, value, expected: float, atol: float, hint="") -> None:
+    """``value`` must be a Python float (``expect_python_float``) within ``atol`` of ``expected``; ``hint`` may be a
+    function of the value, as ``expect_close``'s."""
+    expect_python_float(name, value)
     if not abs(value - expected) <= atol:
-        raise AssertionError(f"{name}: expected {expected:.6g}, got {value:.6g}." + (f" Hint: {hint}" if hint else ""))
+        if callable(hint):
+            hint = hint(torch.tensor(value))
+        raise AssertionError(f"{name}: expected {expected!r}, got {value!r}." + (f" Hint: {hint}" if hint else ""))
 
 
-def expect_close(name: str, value, expected, atol: float = 1e-5, rtol: float = 1e-4, hint: str = "",
+def hint_by_value(known, otherwise: str = "", atol: float = 1e-4, rtol: float = 1e-3):
+    """A hint chosen from the wrong value a check received (``expect_close``'s ``hint``): the hint of the first of
+    ``known``, [(the value a mistake gives, a number or tensor, its hint)], that the value matches within
+    ``atol`` and ``rtol``, else ``otherwise``, which states what is expected without guessing a cause."""
+    def choose(value: torch.Tensor) -> str:
+        for given, hint in known:
+            given = torch.as_tensor(given, dtype=value.dtype, device=value.device)
+            if given.dim() == 0 or given.shape == value.shape:
+                if torch.allclose(value, given.expand_as(value), atol=atol, rtol=rtol):
+                    return hint
+        return otherwise
+    return choose
+
+
+def expect_close(name: str, value, expected, atol: float = 1e-5, rtol: float = 1e-4, hint="",
                  offsets: dict | None = None) -> None:
     """``value`` must match ``expected`` (tensor or number) elementwise within tolerance. ``offsets`` maps
     the constant error of a known mistake (value - expected, the same everywhere) to what it means: when
-    the error is one of them, the message names that mistake instead of giving the hint."""
+    the error is one of them, the message names that mistake instead of giving the hint. ``hint`` may be a
+    function of the value received that returns the hint (``hint_by_value``), so that it names the cause that
+    value shows."""
     expect_tensor(name, value)
     expected = torch.as_tensor(expected, dtype=value.dtype, device=value.device)
     if value.shape != expected.shape and expected.dim() > 0:
@@ -193,6 +229,8 @@ def expect_close(name: str, value, expected, atol: float = 1e-5, rtol: float = 1
         for offset, meaning in (offsets or {}).items():
             if torch.allclose(error, torch.full_like(error, offset), atol=atol, rtol=0):
                 raise AssertionError(f"{message} Every value is {offset:+.4g} off: {meaning}")
+        if callable(hint):
+            hint = hint(value.detach())
         raise AssertionError(message + (f" Hint: {hint}" if hint else ""))
 
 
@@ -228,6 +266,24 @@ def expect_gradient_close(name: str, output: torch.Tensor, wrt: torch.Tensor, ex
     return gradient
 
 
+def kl_hint(expected: float, beta: float | None = None, batch: int | None = None, dimensions: int | None = None,
+            otherwise: str = "0.5 * (variance + mu^2 - 1 - logvar) per latent dimension, summed over them; "
+                             "exp(logvar) is the variance."):
+    """The hint for a KL to N(0, I) that came out wrong where ``expected`` was due, chosen from its value
+    (``hint_by_value``): the sign flipped, the KL weighted by ``beta``, summed over a ``batch`` of images, or
+    averaged over its ``dimensions``."""
+    known = [(-expected, "a KL is never negative: the sign of its terms is flipped.")]
+    if beta is not None:
+        known.append((beta * expected, "return the KL unweighted: beta weighs it in the loss only."))
+    if batch is not None:
+        known.append((batch * expected, f"this is the sum over the batch of {batch} images: average over the batch "
+                                        "instead."))
+    if dimensions is not None:
+        known.append((expected / dimensions, f"this is the mean over the {dimensions} latent dimensions: sum over them "
+                                             "instead."))
+    return hint_by_value(known, otherwise=otherwise)
+
+
 KL_GRADIENT = ("the loss must carry the KL's gradient to mu and logvar: keep the KL a tensor in the loss (no .item(), "
                ".detach() or torch.no_grad()).")
 
@@ -236,11 +292,21 @@ def expect_kl_gradients(name: str, loss: torch.Tensor, mu: torch.Tensor, logvar:
                         hint: str = KL_GRADIENT) -> None:
     """A training loss, ``reconstruction + beta * KL`` averaged over the batch, with ``mu`` and ``logvar`` the
     code distributions it was given (requiring grad): its gradient in them must be the closed-form KL's,
-    beta * mu / B and beta * 0.5 * (exp(logvar) - 1) / B, so that training sees the KL."""
+    beta * mu / B and beta * 0.5 * (exp(logvar) - 1) / B, so that training sees the KL. ``hint`` is given where
+    no gradient reaches them; a wrong gradient gets the hint its value shows (``kl_gradient_hint``)."""
     batch = len(mu)
-    expect_gradient_close(f"the gradient of {name} in mu", loss, mu, beta * mu.detach() / batch, hint=hint)
-    expect_gradient_close(f"the gradient of {name} in logvar", loss, logvar,
-                          beta * 0.5 * (logvar.detach().exp() - 1) / batch, hint=hint)
+    for wrt, given, expected in (("mu", mu, beta * mu.detach() / batch),
+                                 ("logvar", logvar, beta * 0.5 * (logvar.detach().exp() - 1) / batch)):
+        gradient = expect_gradient(f"the gradient of {name} in {wrt}", loss, given, hint=hint)
+        expect_close(f"the gradient of {name} in {wrt}", gradient, expected, hint=kl_gradient_hint(wrt, expected, beta))
+
+
+def kl_gradient_hint(wrt: str, expected: torch.Tensor, beta: float):
+    """The hint for a loss whose gradient in ``wrt`` (mu or logvar) reaches it but is not the KL's ``expected``,
+    chosen from its value (``hint_by_value``): the KL left unweighted, or a term of it cut from the graph."""
+    return hint_by_value([(expected / beta, f"this is the KL's gradient unweighted: the loss weighs the KL by beta "
+                                            f"= {beta:g}.")],
+                         otherwise=f"every term of the KL must keep {wrt} in the graph: nothing of it detached.")
 
 
 # what an error says when tensors on two devices met, in a run as on a GPU (``called_as_on_a_gpu``): PyTorch's own
@@ -265,12 +331,12 @@ def called_as_on_a_gpu(function, *args, **kwargs):
         return run.seen(function(*args, **kwargs))
 
 
-def expect_on_device(name: str, function, *args, shape=None, hint: str = ""):
+def expect_on_device(name: str, function, *args, shape=None, hint: str = "", lent_hint: str = ""):
     """Call ``function(*args)`` on the CPU tensors given, run as on a GPU (``called_as_on_a_gpu``), and return its
     result: every tensor it returns must be where the inputs are (the first of shape ``shape``). A tensor made
     without a device, which on a GPU stays on the CPU, fails the check, named, with ``hint``, whether it reached the
     result or an operation met it with the inputs (a 0-dim one mixes, as on a GPU). Every value stays exact. Any
-    other error is the answer's own, reported as ``expect_returns`` reports it."""
+    other error is the answer's own, reported as ``expect_returns`` reports it (with ``lent_hint``)."""
     where = f"{name}, run as on a GPU (its inputs there)"
     try:
         result = called_as_on_a_gpu(function, *args)
@@ -278,7 +344,7 @@ def expect_on_device(name: str, function, *args, shape=None, hint: str = ""):
         if not DEVICE_MISMATCH.search(str(error)):
             def again():
                 raise error
-            return expect_returns(name, again)
+            return expect_returns(name, again, lent_hint=lent_hint)
         raise AssertionError(f"{where}: it fails where a tensor it made meets the inputs ({type(error).__name__}): "
                              f"{MADE_WITHOUT_A_DEVICE}." + (f" Hint: {hint}" if hint else "")) from None
     outputs = [result] if isinstance(result, torch.Tensor) else [t for t in result if isinstance(t, torch.Tensor)] \
@@ -356,14 +422,19 @@ class _Identity(torch.nn.Module):
         return z
 
 
+CALL_THE_ENCODER_AND_DECODER = ("forward calls self.encoder(x), which returns q, and self.decoder(z), nothing else "
+                                "of them: the checks replace them by models lent as at grading.")
+
+
 def expect_draw_on_device_of_q(name: str, model, images: torch.Tensor, latent_dim: int = 20) -> None:
     """``model(images)`` run as on a GPU (``expect_on_device``) with stand-ins for ``model.encoder``, whose q has
     its loc and scale where the images are, and for ``model.decoder``, which returns the z it is given: forward's
     draw must be on q's device, so a noise made on the CPU fails here, as it would on a GPU. The stand-ins replace
-    the model's own networks for good."""
-    model.encoder, model.decoder = _ZeroEncoder(latent_dim), _Identity()
+    the model's own networks for good, lent as at grading (``AsLent``)."""
+    model.encoder, model.decoder = AsLent(_ZeroEncoder(latent_dim)), AsLent(_Identity())
     expect_on_device(name, model, images, shape=(len(images), latent_dim),
-                     hint="draw z with q.rsample(), which makes its noise on the device of q's tensors.")
+                     hint="draw z with q.rsample(), which makes its noise on the device of q's tensors.",
+                     lent_hint=CALL_THE_ENCODER_AND_DECODER)
 
 
 def largest_tensor_made(function, *args, **kwargs):

@@ -39,7 +39,10 @@ class AsLent(nn.Module):
         its tensors."""
         if name.startswith("_") or name == "model":
             return super().__getattr__(name)
-        value = getattr(object.__getattribute__(self, "model"), name)
+        try:
+            value = getattr(object.__getattribute__(self, "model"), name)
+        except AttributeError:  # named as the model lent to the code, not as the class that stands in for it
+            raise AttributeError(f"the model lent to your code has no attribute {name!r}") from None
         if isinstance(value, nn.Module):
             return AsLent(value)
         if isinstance(value, torch.Tensor):

@@ -160,6 +160,12 @@ MISTAKES = [
     ("02_dense_vae", "loss-detached-from-logits", "vae_loss",
      "binary_cross_entropy_with_logits(logits, targets", "binary_cross_entropy_with_logits(logits.detach(), targets",
      "test_vae_loss"),
+    # the last batch's loss for the epoch's mean
+    ("02_dense_vae", "train-epoch-returns-the-last-loss", "train_epoch",
+     "    return total / count", "    return loss.item()", "test_train_epoch"),
+    # beta forgotten in the loss
+    ("04_conditional_vae", "loss-without-beta", "cvae_loss",
+     'return {"loss": reconstruction + beta * kl,', 'return {"loss": reconstruction + kl,', "test_cvae_loss"),
     ("02_dense_vae", "train-epoch-flattens-to-784", "train_epoch",
      "logits, mu, logvar = model(x)", "x = x.view(-1, 784)\n        logits, mu, logvar = model(x)", "test_train_epoch"),
     ("02_dense_vae", "train-epoch-unweighted-mean", "train_epoch",
@@ -331,6 +337,17 @@ MISTAKES = [
     ("04_conditional_vae", "images-not-flattened-for-the-loss", "cvae_loss",
      "binary_cross_entropy_with_logits(logits, x.reshape(logits.shape), reduction",
      "binary_cross_entropy_with_logits(logits, x, reduction", "test_cvae_loss"),
+    # a NumPy float: equal to a Python float but of a type of its own (the exercise asks for a Python float)
+    ("05_beta_vae", "warm-up-numpy-float", "kl_weight",
+     "return float(beta) * min(1.0, step / warmup_steps)",
+     "import numpy as np\n    return np.float64(beta) * min(1.0, step / warmup_steps)", "test_kl_weight"),
+    # an int at the first step: 0 compares equal to 0.0 but is no float
+    ("05_beta_vae", "warm-up-int-at-step-0", "kl_weight",
+     "    return float(beta) * min(1.0, step / warmup_steps)",
+     "    if step == 0:\n        return 0\n    return float(beta) * min(1.0, step / warmup_steps)", "test_kl_weight"),
+    # the epoch's mean as NumPy computes it, a NumPy float
+    ("02_dense_vae", "epoch-mean-a-numpy-float", "train_epoch",
+     "    return total / count", "    import numpy as np\n    return np.float64(total) / count", "test_train_epoch"),
     ("05_beta_vae", "warm-up-validated-by-assert", "kl_weight",
      "if step < 0 or warmup_steps < 0:", "assert step >= 0 and warmup_steps >= 0\n    if False:", "test_kl_weight"),
     ("05_categorical_clustering", "categorical-kl-mean-of-the-batch", "categorical_kl_to_uniform",
@@ -1010,18 +1027,75 @@ MISTAKES = [
 ]
 
 
-# the mistakes that the visible checks must catch too (nbgrader's Validate fails on them), as (assignment, mistake):
-# review 8 (A) found each passing Validate and losing its points only at grading
-CAUGHT_VISIBLY = [(assignment, mistake) for assignment, mistake, *_ in MISTAKES if mistake in {
-    "logvar-head-is-mu-head", "scale-detached-in-the-draw", "torch-normal", "sample-without-gradient",
-    "kl-as-a-number-in-the-loss", "logvar-detached-in-the-kl", "elbo-variance-detached", "capacity-balance-detached",
-    "gaussian-sign-flipped", "gaussian-floor-on-the-log-scale", "class-information-kl-reversed",
-    "kl-softmax-over-the-batch", "capacity-balance-as-the-mean-kl"} and assignment[:2] in {"01", "02", "03", "04", "05"}]
-# 10's visible checks cover every input kind its hidden tests use: each of its mistakes fails Validate
-CAUGHT_VISIBLY += [(assignment, mistake) for assignment, mistake, *_ in MISTAKES if assignment == "10_colour_images"]
-
-# what the visible checks' message must say of a mistake, as (assignment, mistake): [words]
+# the mistakes that the visible checks must catch (nbgrader's Validate fails on them), each with the words its
+# message must hold: the cause that its wrong value or error shows, not a list of guesses
 NAMED_BY_THE_VISIBLE_CHECKS = {
+    ("01_elbo", "sample-without-gradient"): [".sample()"],
+    ("01_elbo", "torch-normal"): ["torch.normal(mu, std) passes back zero gradients"],
+    ("01_elbo", "elbo-variance-detached"): ["carry gradients to q_logvar"],
+    ("01_elbo", "gaussian-sign-flipped"): ["not +0.5"],
+    ("01_elbo", "kl-sign-flipped"): ["a KL is never negative"],
+    ("01_elbo", "kl-averaged-over-latents"): ["the mean over the 5 latent dimensions"],
+    ("01_elbo", "kl-squares-mu-in-place"): ["no in-place operation"],
+    ("01_elbo", "pixels-averaged"): ["the mean over the 784 pixels"],
+    ("01_elbo", "probabilities-passed-as-logits"): ["no sigmoid first"],
+    ("01_elbo", "elbo-kl-added"): ["this is log p(x) + KL"],
+    ("01_elbo", "elbo-at-posterior-mean"): ["the ELBO with z = q_mu"],
+    ("01_elbo", "elbo-samples-summed"): ["the sum of log p(x|z) over the 500 draws"],
+    ("01_elbo", "iw-mean-of-log-weights"): ["not the mean of their logs"],
+    ("01_elbo", "iw-one-z-for-all-weights"): ["needs a z of its own"],
+    ("01_elbo", "iw-largest-weight"): ["not their largest"],
+    ("02_dense_vae", "sample-without-gradient"): [".sample() none"],
+    ("02_dense_vae", "torch-normal"): ["torch.normal(mu, sigma) passes back zero gradients"],
+    ("02_dense_vae", "logvar-head-is-mu-head"): ["logvar needs a head of its own"],
+    ("02_dense_vae", "epoch-mean-a-numpy-float"): ["got numpy.float64"],
+    ("02_dense_vae", "scale-detached-in-the-draw"): ["must stay in the graph (no .detach())"],
+    ("02_dense_vae", "kl-as-a-number-in-the-loss"): ["keep the KL a tensor in the loss"],
+    ("02_dense_vae", "gaussian-floor-on-the-log-scale"): ["math.log(0) fails"],
+    ("02_dense_vae", "kl-sign-flipped"): ["a KL is never negative"],
+    ("02_dense_vae", "kl-summed-over-batch"): ["the sum over the batch of 4 images"],
+    ("02_dense_vae", "pixels-averaged"): ["the mean over the 784 pixels"],
+    ("02_dense_vae", "probabilities-passed-as-logits"): ["no sigmoid first"],
+    ("02_dense_vae", "gaussian-log-scale-as-log-variance"): ["not of its square"],
+    ("02_dense_vae", "gaussian-without-log-scale"): ["the term log s of each pixel is missing"],
+    ("02_dense_vae", "gaussian-pixels-averaged"): ["the mean over the 784 pixels"],
+    ("02_dense_vae", "no-optimizer-step"): ["call optimizer.step()"],
+    ("02_dense_vae", "no-zero-grad"): ["zero the gradients with the optimizer"],
+    ("02_dense_vae", "train-epoch-zeroes-gradients-by-hand"): ["zero the gradients with the optimizer"],
+    ("02_dense_vae", "train-epoch-flattens-to-784"): ["images as they come, (batch, 1, 28, 28)"],
+    ("02_dense_vae", "train-epoch-unweighted-mean"): ["the mean of the three batches' losses"],
+    ("02_dense_vae", "train-epoch-returns-the-last-loss"): ["the mean loss per image over the epoch's 10 images"],
+    ("04_conditional_vae", "loss-without-beta"): ["beta weighs the KL in the loss"],
+    ("03_conv_vae", "logvar-head-is-mu-head"): ["logvar needs a head of its own"],
+    ("03_conv_vae", "sample-without-gradient"): ["q.sample() cuts it"],
+    ("03_conv_vae", "torch-normal"): ["not q.sample() or torch.normal"],
+    ("03_conv_vae", "forward-calls-encoder-mu-logvar"): ["nothing else of them"],
+    ("03_conv_vae", "scale-detached-in-the-draw"): ["q.scale must stay in the graph"],
+    ("03_conv_vae", "kl-sign-flipped"): ["a KL is never negative"],
+    ("03_conv_vae", "kl-averaged-over-latents"): ["the mean over the 4 latent dimensions"],
+    ("04_conditional_vae", "logvar-head-is-mu-head"): ["logvar needs a head of its own"],
+    ("04_conditional_vae", "loss-calls-encode-and-decode"): ["call the model only as model(x, y)"],
+    ("04_conditional_vae", "scale-detached-in-the-draw"): ["must stay in the graph (no .detach())"],
+    ("04_conditional_vae", "torch-normal"): ["torch.normal(mu, sigma) passes back zero gradients"],
+    ("04_conditional_vae", "sample-without-gradient"): [".sample() none"],
+    ("04_conditional_vae", "kl-as-a-number-in-the-loss"): ["keep the KL a tensor in the loss"],
+    ("04_conditional_vae", "logvar-detached-in-the-kl"): ["keep logvar in the graph"],
+    ("04_conditional_vae", "kl-summed-over-batch"): ["the sum over the batch of 3 images"],
+    ("04_conditional_vae", "kl-returned-weighted"): ["return the KL unweighted"],
+    ("04_conditional_vae", "beta-on-reconstruction"): ["beta weighs the KL, not the reconstruction"],
+    ("05_beta_vae", "warm-up-numpy-float"): ["got numpy.float64"],
+    ("05_beta_vae", "warm-up-int-at-step-0"): ["got int"],
+    ("05_beta_vae", "warm-up-validated-by-assert"): ["got AssertionError. Hint: raise ValueError"],
+    ("05_beta_vae", "class-information-kl-reversed"): ["the joint weighs the log-ratio"],
+    ("05_beta_vae", "class-information-in-bits"): ["bits: the information is in nats"],
+    ("05_categorical_clustering", "kl-softmax-over-the-batch"): ["a softmax over the batch of 3"],
+    ("05_categorical_clustering", "categorical-softmax-over-batch"): ["a softmax over the batch of 3"],
+    ("05_categorical_clustering", "categorical-kl-missing-log-k"): ["lacks its term in log K"],
+    ("05_categorical_clustering", "categorical-entropy-for-kl"): ["the entropy of a uniform q"],
+    ("05_categorical_clustering", "capacity-balance-as-the-mean-kl"): ["not the mean of the images' own KLs"],
+    ("05_categorical_clustering", "capacity-balance-detached"): ["nothing detached"],
+    ("05_categorical_clustering", "gumbel-one-noise-per-row"): ["a new u for every entry, not one per sample"],
+    ("05_categorical_clustering", "gumbel-exponential-noise"): ["g = -log(-log u)"],
     ("10_colour_images", "dlogistic-mean-clamped-in-place"): ["changed its argument mean in place"],
     ("10_colour_images", "bpd-nll-divided-in-place"): ["changed its argument nll in place"],
     ("10_colour_images", "dlogistic-result-detached"): ["requires_grad=False"],
@@ -1034,6 +1108,9 @@ NAMED_BY_THE_VISIBLE_CHECKS = {
     ("10_colour_images", "dlogistic-negative-log-probability"): ["-log P: return log P itself"],
     ("10_colour_images", "dlogistic-log-probability-in-bits"): ["log P in bits"],
 }
+# 10's visible checks cover every input kind its hidden tests use: each of its mistakes fails Validate
+CAUGHT_VISIBLY = [(assignment, mistake) for assignment, mistake, *_ in MISTAKES
+                  if (assignment, mistake) in NAMED_BY_THE_VISIBLE_CHECKS or assignment == "10_colour_images"]
 
 # Correct answers in another style than the instructor's: (assignment, [(solution cell, code, replacement)]).
 ALTERNATIVES = [
@@ -1230,6 +1307,11 @@ ALTERNATIVES = [
         ("gumbel_softmax_sample", "u = torch.rand_like(logits).clamp(min=torch.finfo(logits.dtype).tiny)\n"
          "    gumbel = -torch.log(-torch.log(u))\n",
          "gumbel = -torch.empty_like(logits).exponential_().log()\n"),
+    ]),
+    # the ramp computed in float32 by torch, then made a Python float: right to float32's precision
+    ("05_beta_vae", [
+        ("kl_weight", "return float(beta) * min(1.0, step / warmup_steps)",
+         "return float(beta) * torch.tensor(step / warmup_steps).clamp(max=1.0).item()"),
     ]),
     # no special case for a warm-up of 0 steps: from step warmup_steps on (every step, then) the weight is beta
     ("05_beta_vae", [

@@ -6,7 +6,7 @@ import torch
 import torch.nn.functional as F
 
 from vae_helpers.checks import (PASSED, expect_close, expect_finite, expect_gradient, expect_on_device, expect_returns,
-                                expect_shape)
+                                expect_shape, hint_by_value)
 
 _CERTAIN, _LOG_4 = -200.0, math.log(4)  # a logit whose probability is 0 in float32 beside a logit 0; log 4
 
@@ -23,7 +23,11 @@ def gumbel_softmax_sample(gumbel_softmax_sample):
     frequencies = F.one_hot(samples.argmax(-1), 4).float().mean(0)
     expect_close("how often each category has the largest entry, over 20,000 samples of probabilities "
                  "[0.5, 0.3, 0.15, 0.05]", frequencies, probabilities, atol=0.02,
-                 hint="argmax(log pi + g) follows Cat(pi) only when g = -log(-log u), with a new u for every entry.")
+                 hint=hint_by_value([(F.one_hot(probabilities.argmax(), 4).float(),
+                                      "the most probable category always wins: each category needs a noise of its "
+                                      "own, a new u for every entry, not one per sample.")],
+                                    otherwise="argmax(log pi + g) follows Cat(pi) only when g = -log(-log u), with a "
+                                              "new u for every entry.", atol=0.02))
     cold = gumbel_softmax_sample(probabilities.log().expand(1000, 4), tau=0.01)
     expect_close("the largest entry of samples at tau = 0.01, on average (almost one-hot)", cold.max(-1).values.mean(),
                  1.0, atol=0.02, hint="divide logits + g by tau inside the softmax: a small tau sharpens it.")
@@ -50,9 +54,16 @@ def categorical_kl_to_uniform(categorical_kl_to_uniform):
     where probabilities are 0 or a logit is large."""
     kl = categorical_kl_to_uniform(torch.zeros(3, 10))
     expect_shape("categorical_kl_to_uniform(logits of shape (3, 10))", kl, (3,))
-    negative = ("a KL is never negative: the softmax runs over the categories, the last dimension, not over the batch."
-                if torch.is_tensor(kl) and bool((kl < -1e-4).any()) else "")
-    expect_close("KL of a uniform q to the uniform prior", kl, torch.zeros(3), atol=1e-6, hint=negative)
+    log_10 = math.log(10)
+    expect_close("KL of a uniform q to the uniform prior", kl, torch.zeros(3), atol=1e-6,
+                 hint=hint_by_value([(-log_10, "this is -log K (K = 10), the sum of pi log pi for a uniform q: the "
+                                               "KL to the uniform prior lacks its term in log K."),
+                                     (log_10, "this is log K (K = 10), the entropy of a uniform q, not its KL to the "
+                                              "uniform prior."),
+                                     (10 / 3 * math.log(1 / 3) + log_10, "this is what a softmax over the batch of 3 "
+                                                                        "gives: the softmax runs over the categories, "
+                                                                        "the last dimension.")],
+                                    otherwise="q is the prior itself here, at KL 0 from it."))
     certain = categorical_kl_to_uniform(torch.tensor([[0.0, -200.0, -200.0, -200.0]]))
     expect_finite("KL of a certain q (logits [0, -200, -200, -200]: three probabilities are exactly 0 in float32, "
                   "and each counts 0 log 0 = 0)", certain,

@@ -5,9 +5,11 @@ import torch
 from torch import nn
 from torch.distributions import Normal
 
-from vae_helpers.checks import (PASSED, expect_close, expect_draw_on_device_of_q, expect_equal, expect_gradient,
-                                expect_gradient_close, expect_logvar_of_its_own, expect_not_affine, expect_on_device,
-                                expect_returns, expect_shape, expect_uncorrelated)
+from vae_helpers.checks import (CALL_THE_ENCODER_AND_DECODER, PASSED, expect_close, expect_draw_on_device_of_q,
+                                expect_equal, expect_gradient, expect_gradient_close, expect_logvar_of_its_own,
+                                expect_not_affine, expect_on_device, expect_returns, expect_shape,
+                                expect_uncorrelated, kl_hint)
+from vae_helpers.lending import AsLent
 
 
 def _expect_parameters(name: str, module: nn.Module, with_biases: int, without: int, hint: str) -> None:
@@ -118,17 +120,16 @@ def conv_vae_forward(ConvVAE):
     expect_shape("logits from model(images of shape (4, 1, 28, 28))", logits, (4, 1, 28, 28))
     assert isinstance(q, Normal), f"model(x): expected (logits, q) with q a Normal, got {type(q).__name__}."
     grad = expect_gradient("logits as a function of the images (through the encoder, z and the decoder)", logits,
-                           images)
+                           images, hint="the draw of z must keep q's loc and scale in the graph: q.sample() cuts it, "
+                                        "and so does a .detach().")
     assert grad.abs().sum() > 0, ("model(x): the images receive only zero gradients from the logits. "
                                   "Hint: draw z with q.rsample(), not q.sample() or torch.normal.")
 
     torch.manual_seed(0)
     recorder, known = _RecordingDecoder(), _KnownEncoder()
-    model.encoder, model.decoder = known, recorder  # as at grading: they can only be called
+    model.encoder, model.decoder = AsLent(known), AsLent(recorder)  # as at grading: they can only be called
     logits, q = expect_returns("model(5000 images) with stand-ins for model.encoder and model.decoder", model,
-                               torch.zeros(5000, 1, 28, 28),
-                               hint="forward calls self.encoder(x), which returns q, and self.decoder(z): nothing "
-                                    "else of them.")
+                               torch.zeros(5000, 1, 28, 28), lent_hint=CALL_THE_ENCODER_AND_DECODER)
     z = recorder.z
     if not torch.is_tensor(z) or tuple(z.shape) != (5000, 20):
         got = tuple(z.shape) if torch.is_tensor(z) else type(z).__name__
@@ -163,7 +164,8 @@ def kl_to_prior(kl_to_prior):
                              "(q.loc), not of a fixed size.")
     expect_close("KL with loc 1 and scale 2 in 4 dimensions", kl,
                  torch.full((2,), 4 * 0.5 * (4 + 1 - 1 - math.log(4))),
-                 hint="kl_divergence(q, prior) per dimension, summed over the last dimension; KL is never negative.")
+                 hint=kl_hint(4 * 0.5 * (4 + 1 - 1 - math.log(4)), dimensions=4,
+                              otherwise="kl_divergence(q, prior) per dimension, summed over the last dimension."))
     expect_on_device("kl_to_prior(q with loc and scale of shape (3, 20))", kl_to_prior,
                      Normal(torch.zeros(3, 20), torch.ones(3, 20)),
                      shape=(3,), hint="make the prior on the device (and in the dtype) of q's own tensors.")

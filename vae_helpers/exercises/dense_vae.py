@@ -2,13 +2,14 @@
 import math
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from vae_helpers import seed_everything
 from vae_helpers.checks import (PASSED, REPARAMETERISE, expect_close, expect_draw_on_device, expect_draws_of_q,
                                 expect_equal, expect_finite, expect_gradient, expect_kl_gradients,
-                                expect_logvar_of_its_own, expect_not_affine, expect_number, expect_returns,
-                                expect_shape)
+                                expect_logvar_of_its_own, expect_not_affine, expect_number, expect_python_float,
+                                expect_returns, expect_shape, hint_by_value, kl_hint)
 
 
 def dense_vae(DenseVAE):
@@ -79,8 +80,14 @@ def vae_loss(vae_loss):
     for name, value in (("loss", loss), ("reconstruction", reconstruction), ("kl", kl)):
         expect_shape(f"{name} from vae_loss", value, ())
     expect_close("reconstruction with all logits 0", reconstruction, 784 * math.log(2),
-                 hint="a logit of 0 is a probability of 0.5, so each pixel costs log 2 nats: sum over the 784 pixels, "
-                      "then average over the batch, and use the logits as they are, no sigmoid first.")
+                 hint=hint_by_value([(math.log(2), "this is the mean over the 784 pixels: sum over them instead."),
+                                     (2 * 784 * math.log(2), "this is the sum over the batch of 2 images: average "
+                                                             "over the batch instead."),
+                                     (784 * (F.softplus(torch.tensor(0.5)).item() - 0.25),
+                                      "this is what logits of sigmoid(0) = 0.5 give: pass the logits as they are, "
+                                      "with no sigmoid first.")],
+                                    otherwise="a logit of 0 is a probability of 0.5, so each of the 784 pixels "
+                                              "costs log 2 nats, whatever its grey level."))
     expect_close("KL when q is N(0, I)", kl, 0.0)
     x, logits = torch.zeros(1, 784), torch.zeros(1, 784)  # one image of 784 pixels, two of them set
     x[0, 0], logits[0, :2] = 1.0, torch.tensor([2.0, -1.0])
@@ -106,13 +113,9 @@ def vae_loss(vae_loss):
     logvar = torch.full((4, 20), math.log(4.0), requires_grad=True)
     logits = torch.zeros(4, 784, requires_grad=True)
     loss, _, kl = vae_loss(logits, torch.zeros(4, 784), mu, logvar, beta=2.0)
-    weighted = "return the KL unweighted: beta weighs it in the loss only."
-    if torch.is_tensor(kl) and torch.allclose(kl, torch.tensor(2 * 10 * (4 + 1 - 1 - math.log(4)), dtype=kl.dtype)):
-        hint = weighted
-    else:
-        hint = "0.5 * (variance + mu^2 - 1 - logvar), summed over dimensions; exp(logvar) is the variance."
     expect_close("the kl term (unweighted) that vae_loss(..., beta=2.0) returns, with mu = 1 and logvar = log 4 in 20 "
-                 "dimensions", kl, 10 * (4 + 1 - 1 - math.log(4)), hint=hint)
+                 "dimensions", kl, 10 * (4 + 1 - 1 - math.log(4)), hint=kl_hint(10 * (4 + 1 - 1 - math.log(4)),
+                                                                               beta=2.0, batch=4, dimensions=20))
     expect_close("loss with beta = 2", loss, 784 * math.log(2) + 2 * kl.item(),
                  hint="loss = reconstruction + beta * KL.")
     expect_gradient("the loss as a function of the logits (training follows it)", loss, logits)
@@ -129,6 +132,9 @@ class _Pooled(nn.Module):
         self.to_mu, self.decoder = nn.Linear(4, 2), nn.Linear(2, 784)
 
     def forward(self, x):
+        if x.dim() != 4:
+            raise ValueError(f"this model takes each batch's images as they come, (batch, 1, 28, 28), and got a "
+                             f"tensor of shape {tuple(x.shape)}")
         mu = self.to_mu(nn.functional.avg_pool2d(x, 14).flatten(1))
         return self.decoder(mu), mu, torch.zeros_like(mu)
 
@@ -164,6 +170,7 @@ def train_epoch(train_epoch, AsLent, device):
     pooled = _Pooled().to(device)
     pixels = torch.rand(10, 1, 28, 28).to(device)
     uneven = [(pixels[:4], torch.zeros(4)), (pixels[4:8], torch.zeros(4)), (pixels[8:], torch.zeros(2))]
+    start = pooled.decoder.bias[:4].detach().clone()
     lent = AsLent(pooled)  # as at grading: lent.parameters() lists nothing; the optimizer holds the parameters
     how = ("at grading the model is lent to train_epoch: call it on each batch as it comes (already on its device), "
            "and zero the gradients with the optimizer; model.parameters() lists nothing.")
@@ -172,10 +179,16 @@ def train_epoch(train_epoch, AsLent, device):
                           hint=_own_training_error, lent_hint=how)
     expect_close("the decoder's first four biases after the epoch's three SGD steps", pooled.decoder.bias[:4],
                  torch.tensor([0.609044, -0.584519, 0.473112, 0.380277]), atol=1e-4, rtol=0,
-                 hint="three SGD steps, each with its own batch's gradient only: zero the gradients with the optimizer "
-                      "(a lent model's parameters() lists nothing), back-propagate, then optimizer.step().")
+                 hint=hint_by_value([(start, "the parameters did not change: call optimizer.step() after each "
+                                             "backward.")],
+                                    otherwise="each of the three SGD steps must follow its own batch's gradient only: "
+                                              "zero the gradients with the optimizer before each backward (a lent "
+                                              "model's parameters() lists nothing)."))
     expect_number("mean loss per image over batches of 4, 4 and 2 images", mean, 604.2486, atol=1e-2,
-                  hint="weight each batch's loss by its number of images: the last batch is smaller.")
+                  hint=hint_by_value([(620.375, "this is the mean of the three batches' losses: weight each batch's "
+                                                "loss by its number of images, the last batch is smaller.")],
+                                     otherwise="the mean loss per image over the epoch's 10 images, each batch's "
+                                               "loss counted once for every image it holds.", atol=1e-2, rtol=0))
     torch.manual_seed(3)
     weighted = _Pooled().to(device)  # the same start, trained with beta = 0.5
     train_epoch(AsLent(weighted), uneven, torch.optim.SGD(weighted.parameters(), lr=0.05), beta=0.5)
@@ -190,11 +203,11 @@ def train_epoch(train_epoch, AsLent, device):
     check_model = _TinyVAE().to(device)
     before = [p.detach().clone() for p in check_model.parameters()]
     check_optimizer = torch.optim.Adam(check_model.parameters(), lr=1e-2)
-    first = train_epoch(check_model, small, check_optimizer)
-    assert isinstance(first, float), f"train_epoch: expected a float (use loss.item()), got {type(first).__name__}."
+    first = train_epoch(AsLent(check_model), small, check_optimizer)
+    expect_python_float("the mean loss train_epoch returns", first)
     assert any(not torch.equal(a, b) for a, b in zip(before, check_model.parameters())), \
         "train_epoch: expected the parameters to change, but they did not. Hint: call optimizer.step()."
-    losses = [first] + [train_epoch(check_model, small, check_optimizer) for _ in range(4)]
+    losses = [first] + [train_epoch(AsLent(check_model), small, check_optimizer) for _ in range(4)]
     assert losses[-1] < losses[0], f"train_epoch: expected the loss to fall over 5 epochs, got {losses}."
     print(PASSED)
 
@@ -213,8 +226,15 @@ def gaussian_nll(gaussian_nll):
     expect_shape("gaussian_nll(x (3, 1, 28, 28), mean (3, 784), log_scale = log 0.1)", got, (3,))
     expected = -torch.distributions.Normal(mean, 0.1).log_prob(x.view(3, 784)).sum(1)
     expect_close("gaussian_nll with s = 0.1", got, expected, atol=1e-2, rtol=1e-5,
-                 hint="the negative logarithm of the density above, pixel by pixel, summed over the 784 pixels: check "
-                      "its three terms, log s, 0.5 log 2 pi and (x - mean)^2 / (2 s^2).")
+                 hint=hint_by_value([(expected / 784, "this is the mean over the 784 pixels: sum over them instead."),
+                                     (-torch.distributions.Normal(mean, math.sqrt(0.1)).log_prob(x.view(3, 784)).sum(1),
+                                      "this is what a standard deviation of sqrt(0.1) gives: log_scale is the log of "
+                                      "s, the standard deviation, not of its square."),
+                                     (expected - 784 * math.log(0.1), "the term log s of each pixel is missing."),
+                                     (expected - 784 * 0.5 * math.log(2 * math.pi),
+                                      "the constant 0.5 log 2 pi of each pixel is missing.")],
+                                    otherwise="the negative logarithm of the density above, pixel by pixel, summed "
+                                              "over the 784 pixels."))
     per_pixel_scale = torch.linspace(0.05, 0.5, 784)
     per_pixel = ("log_scale holds one log s per pixel here: compute s and its floor pixel by pixel, with tensor "
                  "operations; an if, Python's max() or math.exp() takes a single s.")

@@ -5,7 +5,7 @@ import torch
 import torch.nn.functional as F
 
 from vae_helpers.checks import (PASSED, expect_close, expect_equal, expect_finite, expect_gradient, expect_on_device,
-                                expect_returns, expect_shape, expect_uncorrelated)
+                                expect_returns, expect_shape, expect_uncorrelated, hint_by_value)
 
 
 def kl_to_standard_normal(kl_to_standard_normal):
@@ -27,16 +27,23 @@ def kl_to_standard_normal(kl_to_standard_normal):
                  hint="with unit variance the KL is mu**2 / 2: it grows with the square of mu, whatever its sign.")
     expect_close("KL with mu = 1 in each of 5 dimensions",
                  kl_to_standard_normal(torch.ones(2, 5), torch.zeros(2, 5)), torch.full((2,), 2.5),
-                 hint="sum over the latent dimensions; do not average them.")
+                 hint=hint_by_value([(0.5, "this is the mean over the 5 latent dimensions: sum over them instead.")],
+                                    otherwise="each of the 5 dimensions adds mu**2 / 2 = 0.5."))
     expect_close("KL with mu = 0, logvar = log 4 (one dimension)",
                  kl_to_standard_normal(torch.zeros(1, 1), torch.full((1, 1), math.log(4.0))),
                  torch.tensor([0.5 * (4.0 - 1.0 - math.log(4.0))]),
                  hint="check each term at mu = 0: exp(logvar), -1 and -logvar.")
     mu, logvar = torch.tensor([[1.0, 0.0], [0.0, 2.0]]), torch.tensor([[0.0, math.log(4.0)], [math.log(0.25), 0.0]])
+    expected = 0.5 * (logvar.exp() + mu ** 2 - 1 - logvar).sum(1)
+    kl = kl_to_standard_normal(mu, logvar)
+    for given, value in (("mu", mu), ("logvar", logvar)):
+        expect_close(f"{given} after kl_to_standard_normal(mu, logvar) (it must not change its inputs)", value,
+                     {"mu": [[1.0, 0.0], [0.0, 2.0]], "logvar": [[0.0, math.log(4.0)], [math.log(0.25), 0.0]]}[given],
+                     atol=0, rtol=0, hint="leave mu and logvar as they are (no in-place operation such as pow_): the "
+                                          "encoder's training needs them.")
     expect_close("KL for a batch of two different rows, mu = [[1, 0], [0, 2]], logvar = [[0, log 4], [log 0.25, 0]]",
-                 kl_to_standard_normal(mu, logvar), 0.5 * (logvar.exp() + mu ** 2 - 1 - logvar).sum(1),
-                 hint="each row is its own q: its KL comes from that row alone, summed over its dimensions, with no "
-                      "mean or sum over the batch.")
+                 kl, expected, hint="each row is its own q: its KL comes from that row alone, summed over its "
+                                    "dimensions, with no mean or sum over the batch.")
     mu = torch.tensor([[1.0, -2.0, 0.5]], dtype=torch.float32, requires_grad=True)
     kl = expect_returns("kl_to_standard_normal(mu, logvar) in float32, for a mu that requires grad",
                         kl_to_standard_normal, mu, torch.zeros(1, 3, dtype=torch.float32),
@@ -64,7 +71,10 @@ def reparameterize(reparameterize):
     expect_close("std of z for logvar = log 4", z.std(), 2.0, atol=0.05,
                  hint="the standard deviation is exp(0.5 * logvar); exp(logvar) is the variance.")
     grad_mu = expect_gradient("z as a function of mu", z, mu)
-    expect_close("dz/dmu", grad_mu, torch.ones_like(grad_mu), hint="z = mu + ...: its derivative in mu is 1.")
+    expect_close("dz/dmu", grad_mu, torch.ones_like(grad_mu),
+                 hint=hint_by_value([(0.0, "torch.normal(mu, std) passes back zero gradients to mu and std: draw the "
+                                           "noise alone and move it by mu and std yourself.")],
+                                    otherwise="z = mu + ...: its derivative in mu is 1."))
     grad_logvar = expect_gradient("z as a function of logvar", reparameterize(mu, logvar), logvar)
     expect_close("mean of |dz/dlogvar|", grad_logvar.abs().mean(), 0.5 * 2.0 * math.sqrt(2 / math.pi), atol=0.05,
                  hint="dz/dlogvar = 0.5 * std * eps: use exp(0.5 * logvar) as the std.")
@@ -95,8 +105,13 @@ def log_likelihoods(bernoulli_log_likelihood, gaussian_log_likelihood):
                         torch.zeros(2, 1, 28, 28), hint=_GREY_VALIDATION)
     expect_shape("bernoulli_log_likelihood for images of shape (2, 1, 28, 28)", ll, (2,))
     expect_close("Bernoulli log-likelihood with all logits 0", ll, torch.full((2,), 784 * math.log(0.5)),
-                 hint="a logit of 0 is a probability of 0.5, so each pixel contributes log 0.5: sum over the pixels, "
-                      "do not average them, and use the logits as they are, no sigmoid first.")
+                 hint=hint_by_value([(math.log(0.5), "this is the mean over the 784 pixels: sum over them instead."),
+                                     ((images * F.logsigmoid(torch.tensor(0.5)) + (1 - images) * F.logsigmoid(
+                                         torch.tensor(-0.5))).flatten(1).sum(1),
+                                      "this is what logits of sigmoid(0) = 0.5 give: the second argument holds "
+                                      "logits, to be used as they are, with no sigmoid first.")],
+                                    otherwise="a logit of 0 is a probability of 0.5, so each of the 784 pixels "
+                                              "contributes log 0.5, whatever its grey level."))
     x = torch.tensor([[1.0, 0.0]])
     logits = torch.tensor([[2.0, -1.0]])
     expect_close("Bernoulli log-likelihood of x = [1, 0] with logits [2, -1]",
@@ -153,9 +168,18 @@ def elbo(elbo, toy, x_toy, post_mu, post_logvar):
     log_px = toy.log_evidence(x_toy)
     estimate = elbo(x_toy, post_mu, post_logvar, toy, n_samples=500)
     expect_shape("elbo(x_toy, ...) for 4 observations", estimate, (4,))
+    # what three mistakes give at the exact posterior, where E_q[log p(x|z)] = log p(x) + KL
+    kl = 0.5 * (post_logvar.exp() + post_mu ** 2 - 1 - post_logvar).sum(1)
+    at_the_mean = torch.distributions.Normal(toy.decoder_mean(post_mu), math.exp(0.5 * toy.logvar)).log_prob(
+        x_toy).sum(1) - kl
     expect_close("ELBO at the exact posterior (500 samples)", estimate, log_px, atol=0.2, rtol=0,
-                 hint="at q = p(z|x) the ELBO equals log p(x); check both terms, the sign of the KL, and that the "
-                      "reconstruction term is the average of log p(x|z) over the n_samples draws z ~ q (not z = mu).")
+                 hint=hint_by_value([(log_px + 2 * kl, "this is log p(x) + KL: the ELBO subtracts the KL from the "
+                                                       "reconstruction term."),
+                                     (at_the_mean, "this is the ELBO with z = q_mu: the reconstruction term averages "
+                                                   "log p(x|z) over n_samples draws z ~ q."),
+                                     (500 * (log_px + kl) - kl, "this is the sum of log p(x|z) over the 500 draws: "
+                                                                "the reconstruction term is their average.")],
+                                    otherwise="at q = p(z|x) the ELBO equals log p(x).", atol=0.3, rtol=0.05))
     poor_mu, poor_logvar = torch.zeros_like(post_mu), torch.zeros_like(post_logvar)  # q = the prior
     poor = elbo(x_toy, poor_mu, poor_logvar, toy, n_samples=500)
     assert (poor < log_px).all(), (
@@ -199,13 +223,18 @@ def importance_weighted_bound(importance_weighted_bound, toy, x_toy, post_mu, po
     far_x = toy.decoder_mean(torch.tensor([[3.0, -3.0]]))
     # 300 estimates at once: 300 copies of the observation, each with its own samples
     many_x, many_mu, many_logvar = far_x.repeat(300, 1), prior_mu.repeat(300, 1), prior_logvar.repeat(300, 1)
-    l1 = importance_weighted_bound(many_x, many_mu, many_logvar, toy, k=1).mean()
-    l50 = importance_weighted_bound(many_x, many_mu, many_logvar, toy, k=50).mean()
-    exact = toy.log_evidence(far_x)[0]
-    # with the reference answers, L_1 is about -70 to -77 here, L_50 about -19.5, and log p(x) -10.5
-    assert l1 + 10 < l50 < exact, (f"for a poor q (the prior), expected L_1 + 10 < L_50 < log p(x) = {exact:.2f}, "
-                                   f"got L_1 = {l1:.2f}, L_50 = {l50:.2f}. Hint: each of the k weights needs a z of its "
-                                   "own, and the weights are averaged inside the log.")
+    ones = importance_weighted_bound(many_x, many_mu, many_logvar, toy, k=1)
+    fifties = importance_weighted_bound(many_x, many_mu, many_logvar, toy, k=50)
+    l1, l50, exact = ones.mean(), fifties.mean(), toy.log_evidence(far_x)[0]
+    # with the reference answers, L_1 is about -70 to -77 here, L_50 about -19.5, and log p(x) -10.5; averaged
+    # log-weights spread 50 times less than one log-weight (a seventh as wide), one z for all 50 weights as widely
+    if not l1 + 10 < l50 < exact:
+        hint = ("each of the k weights needs a z of its own: the 300 estimates of L_50 spread as widely as those of "
+                "L_1, as one draw shared by the k weights gives." if fifties.std() > 0.5 * ones.std() else
+                "the k weights are averaged inside the log: the log of their mean, not the mean of their logs, which "
+                "is an ELBO estimate whatever k.")
+        raise AssertionError(f"for a poor q (the prior), expected L_1 + 10 < L_50 < log p(x) = {exact:.2f}, got "
+                             f"L_1 = {l1:.2f}, L_50 = {l50:.2f}. Hint: {hint}")
     # q three times as wide as the exact posterior: every weight is at most 9 p(x), and L_50 is a few hundredths of
     # a nat below log p(x); the largest of 50 log-weights is about 2 nats above it
     wide = importance_weighted_bound(x_toy.repeat(100, 1), post_mu.repeat(100, 1),
