@@ -4,6 +4,7 @@ import re
 from unittest import mock
 
 import nbformat
+import numpy
 import pytest
 import torch
 from nbclient import NotebookClient
@@ -100,6 +101,67 @@ def test_expect_on_device_passes_answers_that_read_values_and_use_scalars():
         expect_on_device("one_hot", lambda y: torch.zeros(3, 3, device="cpu"), y)
     expect_on_device("z", lambda m: m + torch.normal(mean=torch.zeros_like(m), std=torch.ones_like(m)), torch.zeros(3, 2))
     expect_on_device("z", lambda m: m + torch.as_tensor(m) * 2, torch.zeros(3, 2))
+
+
+# tensors a call makes where torch's functions do not see them, or with a device made in code that names the CPU
+MADE_ON_THE_CPU = {
+    "torch.Tensor([...])": lambda m: torch.Tensor([1.0, 2.0]),
+    "torch.FloatTensor([...])": lambda m: torch.FloatTensor([1.0, 2.0]),
+    "torch.LongTensor([...])": lambda m: torch.LongTensor([1, 0]),
+    "torch.from_numpy": lambda m: torch.from_numpy(numpy.ones(2, dtype=numpy.float32)),
+    "torch.frombuffer": lambda m: torch.frombuffer(bytearray(8), dtype=torch.float32),
+    "torch.from_dlpack": lambda m: torch.from_dlpack(numpy.ones(2, dtype=numpy.float32)),
+    "device=torch.device('cpu')": lambda m: torch.ones(2, device=torch.device("cpu")),
+    ".to(torch.device('cpu'))": lambda m: m[0].to(torch.device("cpu")),
+    "a module built in the call": lambda m: torch.nn.Linear(2, 2).weight[0],
+}
+
+
+@pytest.mark.parametrize("made", MADE_ON_THE_CPU.values(), ids=MADE_ON_THE_CPU.keys())
+def test_a_run_as_on_a_gpu_puts_what_the_call_makes_out_of_torchs_sight_on_the_cpu(made):
+    """A tensor that did not exist when the run began and that no torch function made where the inputs are is on
+    the CPU, however it was made (a legacy constructor, NumPy, a buffer, DLPack, a module's weights, a device object
+    that names the CPU): it fails where it meets the inputs and where it is returned."""
+    mu = torch.zeros(3, 2)
+    with pytest.raises(AssertionError, match="fails where a tensor it made meets the inputs"):
+        expect_on_device("z", lambda m: m + made(m), mu)
+    with pytest.raises(AssertionError, match="expected its result on the GPU"):
+        expect_on_device("z", made, mu)
+
+
+def test_a_run_as_on_a_gpu_keeps_on_the_gpu_what_is_made_where_the_inputs_are():
+    """The same tensors made or moved where the inputs are pass: a device read from an input (also through
+    ``torch.device(x.device)``), a module moved there, what existed before the call (a model's weights, a device the
+    notebook chose)."""
+    mu = torch.zeros(3, 2)
+    expect_on_device("z", lambda m: m + torch.ones(2, device=m.device), mu)
+    expect_on_device("z", lambda m: m + torch.ones(2, device=torch.device(m.device)), mu)
+    expect_on_device("z", lambda m: m + torch.Tensor([1.0, 2.0]).to(m), mu)
+    expect_on_device("z", lambda m: m + torch.from_numpy(numpy.ones(2, dtype=numpy.float32)).to(m.device), mu)
+    expect_on_device("z", lambda m: torch.nn.Linear(2, 2).to(m.device)(m), mu, shape=(3, 2))
+    weights, chosen = torch.nn.Linear(2, 2), torch.device("cpu")  # the notebook's, made before the call
+    expect_on_device("z", lambda m: weights(m) + torch.ones(2, device=chosen), mu, shape=(3, 2))
+
+
+def test_a_run_as_on_a_gpu_refuses_numpy_the_inputs_values_as_cuda_does():
+    """``.numpy()`` of a GPU's tensor raises, with PyTorch's words and its fix; of a copy on the CPU it works."""
+    mu = torch.zeros(3, 2)
+    with pytest.raises(AssertionError, match=r"expected a result, got TypeError: can't convert cuda:0 device type "
+                                             r"tensor to numpy\. Use Tensor\.cpu\(\)"):
+        expect_on_device("z", lambda m: torch.from_numpy(m.numpy() * 2), mu)
+    with pytest.raises(AssertionError, match="can't convert cuda:0"):
+        expect_on_device("z", lambda m: torch.as_tensor(numpy.asarray(m)).to(m.device), mu)
+    expect_on_device("z", lambda m: torch.from_numpy(m.cpu().numpy() * 2).to(m.device), mu)
+
+
+def test_a_run_as_on_a_gpu_reads_a_device_written_as_text_as_the_cpu():
+    """The known limit: ``str(x.device)`` and ``x.device.type`` are text, which names the CPU on this machine, so a
+    tensor made with them is on the CPU here, though on a GPU it would be where x is."""
+    mu = torch.zeros(3, 2)
+    with pytest.raises(AssertionError, match="expected its result on the GPU"):
+        expect_on_device("z", lambda m: torch.zeros(3, 2, device=str(m.device)), mu)
+    with pytest.raises(AssertionError, match="expected its result on the GPU"):
+        expect_on_device("z", lambda m: torch.zeros(3, 2, device=m.device.type), mu)
 
 
 def test_expect_on_device_reports_the_answers_own_error_as_expect_returns_does():

@@ -216,7 +216,9 @@ def expect_kl_gradients(name: str, loss: torch.Tensor, mu: torch.Tensor, logvar:
 # words, the meta device named (the CPU's stand-in), or a lent model's request that failed so at grading
 DEVICE_MISMATCH = re.compile(r"\bmeta\b|same device|expected device|two devices|device mismatch", re.IGNORECASE)
 MADE_WITHOUT_A_DEVICE = ("a tensor made without a device (torch.randn(shape), torch.zeros(n, k), torch.arange(k), "
-                         "torch.tensor(a list), ...) is made on the CPU, also on a GPU, while the inputs are on the GPU")
+                         "torch.tensor(a list), torch.Tensor(a list), torch.from_numpy(an array), a module built in "
+                         "the call, ...) or with one that names the CPU (\"cpu\", torch.device(\"cpu\")) is made on "
+                         "the CPU, also on a GPU, while the inputs are on the GPU")
 
 
 def called_as_on_a_gpu(function, *args, **kwargs):

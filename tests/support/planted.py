@@ -758,6 +758,23 @@ MISTAKES = [
      "test_unlabelled_bound"),
     ("08_semi_supervised", "unlabelled-classes-on-a-device-named-cpu", "unlabelled_bound",
      "classes = torch.arange(k, device=h.device)", "classes = torch.arange(k, device='cpu')", "test_unlabelled_bound"),
+    # tensors made where torch's functions do not see them, or on a device made in code: on the CPU, also on a GPU
+    ("06_collapse_and_inference", "free-bits-floor-as-a-legacy-tensor", "free_bits_kl",
+     "return kl.mean(dim=0).clamp(min=free_bits).sum()",
+     "return torch.max(kl.mean(dim=0), torch.Tensor([free_bits])).sum()", "test_free_bits_kl"),
+    ("06_collapse_and_inference", "aggregate-log-n-as-a-legacy-tensor", "log_aggregate_posterior",
+     "dim=1) - math.log(len(mu))", "dim=1) - torch.Tensor([len(mu)]).log()", "test_log_aggregate_posterior"),
+    # a NumPy round trip: a GPU's tensor refuses .numpy()
+    ("06_collapse_and_inference", "aggregate-logsumexp-in-numpy", "log_aggregate_posterior",
+     "torch.logsumexp(q.log_prob(part.unsqueeze(1)).sum(-1), dim=1)",
+     "torch.from_numpy(__import__('numpy').logaddexp.reduce(q.log_prob(part.unsqueeze(1)).sum(-1).numpy(), axis=1))",
+     "test_log_aggregate_posterior"),
+    ("08_semi_supervised", "unlabelled-classes-on-a-device-chosen-in-the-call", "unlabelled_bound",
+     "classes = torch.arange(k, device=h.device)",
+     "classes = torch.arange(k, device=torch.device('cuda' if torch.cuda.is_available() else 'cpu'))",
+     "test_unlabelled_bound"),
+    ("08_semi_supervised", "labelled-noise-from-a-legacy-constructor", "labelled_bound",
+     "torch.randn_like(mu)", "torch.Tensor(*mu.shape).normal_()", "test_labelled_bound"),
     ("09_vq_vae", "nearest-ignores-the-codebook-norms", "nearest_codes",
      " - 2 * z_e @ codebook.T + (codebook ** 2).sum(-1)", " - 2 * z_e @ codebook.T", "test_nearest_codes"),
     ("09_vq_vae", "nearest-over-the-vectors", "nearest_codes",
@@ -972,7 +989,9 @@ CAUGHT_VISIBLY = [(assignment, mistake) for assignment, mistake, *_ in MISTAKES 
     "logvar-head-is-mu-head", "scale-detached-in-the-draw", "torch-normal", "sample-without-gradient",
     "kl-as-a-number-in-the-loss", "logvar-detached-in-the-kl", "elbo-variance-detached", "capacity-balance-detached",
     "gaussian-sign-flipped", "gaussian-floor-on-the-log-scale", "class-information-kl-reversed",
-    "kl-softmax-over-the-batch", "capacity-balance-as-the-mean-kl"} and assignment[:2] in {"01", "02", "03", "04", "05"}]
+    "kl-softmax-over-the-batch", "capacity-balance-as-the-mean-kl"} and assignment[:2] in {"01", "02", "03", "04", "05"}
+    or mistake in {"free-bits-floor-as-a-legacy-tensor", "aggregate-log-n-as-a-legacy-tensor", "aggregate-logsumexp-in-numpy",
+                   "unlabelled-classes-on-a-device-chosen-in-the-call", "labelled-noise-from-a-legacy-constructor"}]
 
 # Correct answers in another style than the instructor's: (assignment, [(solution cell, code, replacement)]).
 ALTERNATIVES = [
