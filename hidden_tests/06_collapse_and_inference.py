@@ -7,7 +7,7 @@ from torch import nn
 
 from vae_helpers.checks import (expect_close, expect_equal, expect_finite, expect_on_device, expect_shape,
                                 largest_tensor_made)
-from vae_helpers.exercises import collapse_and_inference as checks  # noqa: F401 (visible checks)
+from vae_helpers.exercises import collapse_and_inference as checks  # the visible checks, and one step's check
 
 
 def elbo_per_image(decoder, x, mu, logvar, n_samples=1):
@@ -59,6 +59,8 @@ def test_refine_posterior(refine_posterior, student):
     unchanged = refine_posterior(in_kernel, x, mu, logvar, 0)
     expect_close("refine_posterior with steps=0 returns mu unchanged", unchanged[0], mu0, atol=0, rtol=0)
     expect_close("refine_posterior with steps=0 returns logvar unchanged", unchanged[1], logvar0, atol=0, rtol=0)
+    one_mu, one_logvar = refine_posterior(in_kernel, x, mu, logvar, 1, lr=2e-2)
+    checks.expect_one_adam_step("refine_posterior with steps=1, lr=2e-2", one_mu, one_logvar, mu0, logvar0, lr=2e-2)
     new_mu, new_logvar = refine_posterior(in_kernel, x, mu, logvar, 150, lr=2e-2)
     expect_equal("the given mu and logvar are not changed in place",
                  bool(torch.equal(mu.detach(), mu0) and torch.equal(logvar.detach(), logvar0)), True)

@@ -585,6 +585,14 @@ MISTAKES = [
     ("06_collapse_and_inference", "refine-steps-before-the-backward", "refine_posterior",
      "        optimizer.zero_grad()\n        loss.backward()\n        optimizer.step()\n",
      "        optimizer.zero_grad()\n        optimizer.step()\n        loss.backward()\n", "test_refine_posterior"),
+    # a loop one step short or one step long: Adam's first step, with steps=1, moves every coordinate by lr
+    ("06_collapse_and_inference", "refine-one-step-too-few", "refine_posterior",
+     "    for _ in range(steps):\n", "    for _ in range(steps - 1):\n", "test_refine_posterior"),
+    ("06_collapse_and_inference", "refine-one-step-too-many", "refine_posterior",
+     "    for _ in range(steps):\n", "    for _ in range(steps + 1):\n", "test_refine_posterior"),
+    ("06_collapse_and_inference", "refine-one-step-too-many-after-the-loop", "refine_posterior",
+     "    return mu.detach(), logvar.detach()",
+     "    optimizer.step()\n    return mu.detach(), logvar.detach()", "test_refine_posterior"),
     # Phi^-1 from erfinv without its sqrt(2): the quantiles of N(0, 1/2)
     ("06_collapse_and_inference", "grid-erfinv-without-its-sqrt-2", "prior_quantile_grid",
      "v = torch.distributions.Normal(0.0, 1.0).icdf(u)", "v = torch.erfinv(2 * u - 1)", "test_prior_quantile_grid"),
@@ -990,7 +998,8 @@ CAUGHT_VISIBLY = [(assignment, mistake) for assignment, mistake, *_ in MISTAKES 
     "kl-as-a-number-in-the-loss", "logvar-detached-in-the-kl", "elbo-variance-detached", "capacity-balance-detached",
     "gaussian-sign-flipped", "gaussian-floor-on-the-log-scale", "class-information-kl-reversed",
     "kl-softmax-over-the-batch", "capacity-balance-as-the-mean-kl"} and assignment[:2] in {"01", "02", "03", "04", "05"}
-    or mistake in {"free-bits-floor-as-a-legacy-tensor", "aggregate-log-n-as-a-legacy-tensor", "aggregate-logsumexp-in-numpy",
+    or mistake in {"refine-one-step-too-few", "refine-one-step-too-many", "refine-one-step-too-many-after-the-loop",
+                   "free-bits-floor-as-a-legacy-tensor", "aggregate-log-n-as-a-legacy-tensor", "aggregate-logsumexp-in-numpy",
                    "unlabelled-classes-on-a-device-chosen-in-the-call", "labelled-noise-from-a-legacy-constructor"}]
 
 # Correct answers in another style than the instructor's: (assignment, [(solution cell, code, replacement)]).
