@@ -19,7 +19,7 @@ import torch
 from torch import nn
 from torch.overrides import TorchFunctionMode
 
-from judge.wire import COPY_LAYERS, MAX_ITEMS, MIME_TYPE, QUESTION_KEY, Wire, bridged, tensors_in
+from judge.wire import COPY_LAYERS, MAX_ITEMS, MIME_TYPE, QUESTION_KEY, Wire, bridged, shortened, tensors_in
 from vae_helpers.lending import AsLent
 
 # what the grading process sends the kernel to run: answer the question in this request's metadata
@@ -480,7 +480,7 @@ class KernelSide(Wire):
 
 def _raised(error):
     """The student's error, reported by name and message."""
-    return {"raised": [type(error).__name__, str(error)[:2000]]}
+    return {"raised": [type(error).__name__, shortened(str(error), 2000)]}
 
 
 def _snapshot(tensor):

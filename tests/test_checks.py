@@ -179,6 +179,20 @@ def test_a_run_as_on_a_gpu_ends_with_the_call():
     assert torch.zeros(2, 2).device.type == "cpu" and called_as_on_a_gpu(lambda: torch.zeros(())).device.type == "meta"
 
 
+def test_a_long_error_is_cut_at_a_word_end_and_says_so():
+    """An error that prints a tensor or a traceback is cut to its words up to the limit, with a note of the cut."""
+    long = "mat1 and mat2 shapes cannot be multiplied: " + " ".join(f"value{i}" for i in range(100))
+
+    def fails():
+        raise RuntimeError(long)
+
+    with pytest.raises(AssertionError) as caught:
+        expect_returns("f", fails)
+    kept, note = re.fullmatch(r"f: expected a result, got RuntimeError: (.*) \.\.\. \[(\d+) more characters cut\]",
+                              str(caught.value)).groups()
+    assert long.startswith(kept) and long[len(kept)] == " " and len(kept) + int(note) == len(long)
+
+
 def test_expect_uncorrelated_fails_noise_shared_between_entries():
     noise = torch.randn(20_000, 2, generator=torch.Generator().manual_seed(0))
     expect_uncorrelated("z", noise, atol=0.05)

@@ -8,6 +8,8 @@ import re
 
 import torch
 
+from judge.wire import shortened
+
 PASSED = "public tests passed (more tests run at grading)"
 
 
@@ -116,7 +118,7 @@ def expect_returns(name: str, function, *args, hint="", shape_hint: str = "", le
             hint = hint(error)
         # next() on an empty iterator (in a check, next(model.parameters()) of a lent model) has no message
         got = ("StopIteration (next() of an empty iterator)." if isinstance(error, StopIteration)
-               else f"{type(error).__name__}: {str(error)[:160]}")
+               else f"{type(error).__name__}: {shortened(str(error), 160)}")
         raise AssertionError(f"{name}: expected a result, got {got}" + (f" Hint: {hint}" if hint else "")) from None
 
 

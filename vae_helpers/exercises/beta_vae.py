@@ -4,6 +4,7 @@ import math
 
 import torch
 
+from judge.wire import shortened
 from vae_helpers.checks import PASSED, expect_close, expect_finite, expect_returns, expect_shape
 
 _INSIDE = "inside the warm-up the weight grows linearly, from 0 at step 0 to beta (here 2.0) at step warmup_steps."
@@ -40,7 +41,7 @@ def kl_weight(kl_weight):
             raise
         except Exception as error:  # an assert, or a TypeError: the caller is promised a ValueError
             raise AssertionError(f"kl_weight{bad}: expected a ValueError for a negative {what}, got "
-                                 f"{type(error).__name__}: {str(error)[:160]}. Hint: raise ValueError(...) "
+                                 f"{type(error).__name__}: {shortened(str(error), 160)}. Hint: raise ValueError(...) "
                                  "(an assert is skipped when Python runs with -O).") from None
         else:
             raise AssertionError(f"kl_weight{bad}: expected a ValueError for a negative {what}, got no error.")

@@ -4,6 +4,7 @@ import math
 import torch
 from torch import nn
 
+from judge.wire import shortened
 from vae_helpers.checks import (KL_GRADIENT, PASSED, REPARAMETERISE, expect_close, expect_draws_of_q, expect_equal,
                                 expect_gradient, expect_kl_gradients, expect_logvar_of_its_own, expect_not_affine,
                                 expect_on_device, expect_returns, expect_shape)
@@ -39,7 +40,7 @@ def one_hot(one_hot):
             raise
         except Exception as error:  # an assert, or PyTorch's own error: the caller is promised a ValueError
             raise AssertionError(f"one_hot({bad.tolist()}, 10): expected a ValueError for {why}, got "
-                                 f"{type(error).__name__}: {str(error)[:160]}. Hint: check the labels first and "
+                                 f"{type(error).__name__}: {shortened(str(error), 160)}. Hint: check the labels first and "
                                  "raise ValueError(...) (an assert is skipped when Python runs with -O).") from None
         else:
             raise AssertionError(f"one_hot({bad.tolist()}, 10): expected a ValueError for {why}, got no error.")
