@@ -10,7 +10,8 @@ import torch
 from nbclient import NotebookClient
 
 from vae_helpers.checks import (expect_close, expect_equal, expect_finite, expect_gradient, expect_number,
-                                expect_on_device, expect_returns, expect_shape, expect_tensor, expect_uncorrelated)
+                                expect_on_device, expect_returns, expect_shape, expect_tensor, expect_uncorrelated,
+                                expect_value_error)
 
 
 def test_expect_tensor_says_what_came_and_hints_at_a_missing_return():
@@ -177,6 +178,26 @@ def test_a_run_as_on_a_gpu_ends_with_the_call():
     from vae_helpers.checks import called_as_on_a_gpu
     assert called_as_on_a_gpu(lambda: torch.zeros(2, 2)).device.type == "meta"
     assert torch.zeros(2, 2).device.type == "cpu" and called_as_on_a_gpu(lambda: torch.zeros(())).device.type == "meta"
+
+
+def test_expect_value_error_names_what_came_instead():
+    """The ValueError an exercise promises is returned; an assert (even with no message), another error or none
+    fails, saying which."""
+    def checked(n):
+        if n < 0:
+            raise ValueError("n must be >= 0")
+
+    def asserted(n):  # a bare assert, as Python raises it outside pytest's rewriting
+        raise AssertionError
+
+    assert str(expect_value_error("f(-1)", checked, -1, why="a negative n")) == "n must be >= 0"
+    with pytest.raises(AssertionError, match=r"^f\(-1\): expected a ValueError for a negative n, got AssertionError "
+                                             r"\(with no message\)\. Hint: raise ValueError"):
+        expect_value_error("f(-1)", asserted, -1, why="a negative n")
+    with pytest.raises(AssertionError, match=r"got TypeError: bad operand"):
+        expect_value_error("f(-1)", lambda n: -"x", -1, why="a negative n")
+    with pytest.raises(AssertionError, match=r"^f\(1\): expected a ValueError for a negative n, got no error\.$"):
+        expect_value_error("f(1)", checked, 1, why="a negative n")
 
 
 def test_a_long_error_is_cut_at_a_word_end_and_says_so():

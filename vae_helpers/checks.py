@@ -122,6 +122,22 @@ def expect_returns(name: str, function, *args, hint="", shape_hint: str = "", le
         raise AssertionError(f"{name}: expected a result, got {got}" + (f" Hint: {hint}" if hint else "")) from None
 
 
+def expect_value_error(name: str, function, *args, why: str,
+                       hint: str = "raise ValueError(...) (an assert is skipped when Python runs with -O).") -> ValueError:
+    """``function(*args)`` must raise the ValueError that the exercise promises its caller for ``why``, and this
+    returns it; an assert or another error fails, named with its message, and so does no error."""
+    try:
+        function(*args)
+    except ValueError as error:
+        return error
+    except NotImplementedError:
+        raise
+    except Exception as error:  # noqa: BLE001 - an assert, or PyTorch's own error: the caller is promised a ValueError
+        got = type(error).__name__ + (f": {shortened(str(error), 160)}" if str(error) else " (with no message)")
+        raise AssertionError(f"{name}: expected a ValueError for {why}, got {got}. Hint: {hint}") from None
+    raise AssertionError(f"{name}: expected a ValueError for {why}, got no error.")
+
+
 def expect_equal(name: str, value, expected, hint: str = "") -> None:
     """``value`` (a number, shape, dtype, ...) must equal ``expected``."""
     if type(value) is not type(expected) or value != expected:

@@ -585,6 +585,13 @@ MISTAKES = [
     ("06_collapse_and_inference", "refine-steps-before-the-backward", "refine_posterior",
      "        optimizer.zero_grad()\n        loss.backward()\n        optimizer.step()\n",
      "        optimizer.zero_grad()\n        optimizer.step()\n        loss.backward()\n", "test_refine_posterior"),
+    # an assert where the caller is promised a ValueError (and an assert is skipped under python -O)
+    ("06_collapse_and_inference", "free-bits-negative-checked-by-assert", "free_bits_kl",
+     "    if free_bits < 0:\n        raise ValueError(",
+     "    assert free_bits >= 0\n    if False:\n        raise ValueError(", "test_free_bits_kl"),
+    ("06_collapse_and_inference", "grid-of-no-points-checked-by-assert", "prior_quantile_grid",
+     "    if n < 1:\n        raise ValueError(", "    assert n >= 1\n    if False:\n        raise ValueError(",
+     "test_prior_quantile_grid"),
     # a loop one step short or one step long: Adam's first step, with steps=1, moves every coordinate by lr
     ("06_collapse_and_inference", "refine-one-step-too-few", "refine_posterior",
      "    for _ in range(steps):\n", "    for _ in range(steps - 1):\n", "test_refine_posterior"),
@@ -998,7 +1005,7 @@ CAUGHT_VISIBLY = [(assignment, mistake) for assignment, mistake, *_ in MISTAKES 
     "kl-as-a-number-in-the-loss", "logvar-detached-in-the-kl", "elbo-variance-detached", "capacity-balance-detached",
     "gaussian-sign-flipped", "gaussian-floor-on-the-log-scale", "class-information-kl-reversed",
     "kl-softmax-over-the-batch", "capacity-balance-as-the-mean-kl"} and assignment[:2] in {"01", "02", "03", "04", "05"}
-    or mistake in {"refine-one-step-too-few", "refine-one-step-too-many", "refine-one-step-too-many-after-the-loop",
+    or mistake in {"free-bits-negative-checked-by-assert", "grid-of-no-points-checked-by-assert", "refine-one-step-too-few", "refine-one-step-too-many", "refine-one-step-too-many-after-the-loop",
                    "free-bits-floor-as-a-legacy-tensor", "aggregate-log-n-as-a-legacy-tensor", "aggregate-logsumexp-in-numpy",
                    "unlabelled-classes-on-a-device-chosen-in-the-call", "labelled-noise-from-a-legacy-constructor"}]
 

@@ -6,7 +6,7 @@ import torch
 from torch import nn
 
 from vae_helpers.checks import (PASSED, expect_close, expect_equal, expect_finite, expect_on_device, expect_returns,
-                                expect_shape, largest_tensor_made)
+                                expect_shape, expect_value_error, largest_tensor_made)
 from vae_helpers.lending import WHAT_TO_USE, AsLent
 
 
@@ -54,12 +54,8 @@ def free_bits_kl(free_bits_kl):
     expect_close("the gradient of free_bits_kl([[0.1, 2], [0.3, 4]], 0.5) with respect to kl", gradient,
                  torch.tensor([[0.0, 0.5], [0.0, 0.5]]),
                  hint="a dimension below the floor gets no gradient; above it, each image's KL counts 1 / batch.")
-    try:
-        free_bits_kl(kl, -0.5)
-    except ValueError as error:
-        print(f"a negative free_bits: ValueError({error})")
-    else:
-        raise AssertionError("free_bits_kl(kl, -0.5): expected a ValueError for a negative free_bits, got no error.")
+    error = expect_value_error("free_bits_kl(kl, -0.5)", free_bits_kl, kl, -0.5, why="a negative free_bits")
+    print(f"a negative free_bits: ValueError({error})")
     print(PASSED)
 
 
@@ -191,12 +187,8 @@ def prior_quantile_grid(prior_quantile_grid):
                  hint="grid[i, j] = (v_j, v_{n-1-i}): the top row has the largest z2.")
     expect_close("prior_quantile_grid(1): the median of the prior", prior_quantile_grid(1), torch.zeros(1, 1, 2),
                  atol=1e-6)
-    try:
-        prior_quantile_grid(0)
-    except ValueError as error:
-        print(f"n = 0: ValueError({error})")
-    else:
-        raise AssertionError("prior_quantile_grid(0): expected a ValueError for a grid of no points, got no error.")
+    error = expect_value_error("prior_quantile_grid(0)", prior_quantile_grid, 0, why="a grid of no points")
+    print(f"n = 0: ValueError({error})")
     print(PASSED)
 
 
