@@ -55,7 +55,7 @@ def test_refine_posterior(refine_posterior, student):
     expect_close("refine_posterior with steps=0 returns mu unchanged", unchanged[0], mu0, atol=0, rtol=0)
     expect_close("refine_posterior with steps=0 returns logvar unchanged", unchanged[1], logvar0, atol=0, rtol=0)
     one_mu, one_logvar = refine_posterior(in_kernel, x, mu, logvar, 1, lr=2e-2)
-    checks.expect_one_adam_step("refine_posterior with steps=1, lr=2e-2", one_mu, one_logvar, mu0, logvar0, lr=2e-2)
+    checks._expect_one_adam_step("refine_posterior with steps=1, lr=2e-2", one_mu, one_logvar, mu0, logvar0, lr=2e-2)
     new_mu, new_logvar = refine_posterior(in_kernel, x, mu, logvar, 150, lr=2e-2)
     expect_equal("the given mu and logvar are not changed in place",
                  bool(torch.equal(mu.detach(), mu0) and torch.equal(logvar.detach(), logvar0)), True)

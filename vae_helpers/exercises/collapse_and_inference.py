@@ -63,7 +63,7 @@ def refine_posterior(refine_posterior, elbo_per_image):
     """Check ``refine_posterior`` on a small decoder and six images, with the notebook's ``elbo_per_image``: a
     decoder as grading lends it (``AsLent``), the shapes, no gradient history, the given tensors and the decoder
     left unchanged, the ELBO risen after 100 steps with logvar optimised too, as far as a reference run of Adam's,
-    no move with ``steps=0`` or ``lr=0``, and Adam's first step with ``steps=1`` (``expect_one_adam_step``)."""
+    no move with ``steps=0`` or ``lr=0``, and Adam's first step with ``steps=1`` (``_expect_one_adam_step``)."""
     torch.manual_seed(0)
     decoder = nn.Sequential(nn.Linear(4, 64), nn.Tanh(), nn.Linear(64, 784))
     with torch.no_grad():  # large weights, so that the images' likelihood depends strongly on z
@@ -119,12 +119,12 @@ def refine_posterior(refine_posterior, elbo_per_image):
     expect_close("mu from refine_posterior with steps=3, lr=0.0 (steps of length 0)", still_mu, torch.zeros(6, 4),
                  atol=0, hint="use the learning rate you are given, lr, for the optimizer.")
     one_mu, one_logvar = refine_posterior(decoder, x, mu, logvar, steps=1)
-    expect_one_adam_step("refine_posterior(decoder, 6 images, mu, logvar, steps=1)", one_mu, one_logvar, mu, logvar,
+    _expect_one_adam_step("refine_posterior(decoder, 6 images, mu, logvar, steps=1)", one_mu, one_logvar, mu, logvar,
                          lr=1e-2)
     print(PASSED)
 
 
-def expect_one_adam_step(name, new_mu, new_logvar, mu, logvar, lr):
+def _expect_one_adam_step(name, new_mu, new_logvar, mu, logvar, lr):
     """``new_mu`` and ``new_logvar``, what one step of Adam with ``lr`` made of ``mu`` and ``logvar``: Adam's first
     step moves every coordinate by lr, whatever its gradient, so the number of steps taken shows."""
     moved = torch.cat([(new_mu - mu).detach().abs().flatten(), (new_logvar - logvar).detach().abs().flatten()])
