@@ -5,7 +5,7 @@ import math
 import torch
 from sklearn.metrics import mutual_info_score
 
-from vae_helpers.checks import expect_close, expect_number, expect_shape
+from vae_helpers.checks import expect_close, expect_number, expect_shape, expect_value_error
 from vae_helpers.exercises import beta_vae as checks
 
 
@@ -17,12 +17,7 @@ def test_kl_weight(kl_weight):
         expect_number(f"kl_weight(step={step}, warmup_steps={warmup_steps}, beta={beta})", got, expected,
                       atol=checks.WEIGHT_TOLERANCE)
     for bad in ((-1, 10, 1.0), (3, -5, 1.0)):
-        try:
-            kl_weight(*bad)
-        except ValueError:
-            pass
-        else:
-            raise AssertionError("a negative step or warmup_steps must raise ValueError")
+        expect_value_error(f"kl_weight{bad}", kl_weight, *bad, why="a negative step or warmup_steps")
 
 
 def grid_codes(n, labels, n_bins, strength, g):

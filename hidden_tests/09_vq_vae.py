@@ -3,8 +3,8 @@ gradient, the codebook loss and the commitment loss, and the PixelCNN's masks.""
 import torch
 
 from vae_helpers.autoregressive import dependence, expect_autoregressive, masked_stack
-from vae_helpers.checks import expect_close, expect_equal, expect_shape
-from vae_helpers.exercises import vq_vae as checks  # the visible checks, and their check that no table is made
+from vae_helpers.checks import expect_close, expect_equal, expect_on_device, expect_shape
+from vae_helpers.exercises import vq_vae as checks  # the visible checks, their check that no table is made, a hint
 
 
 def test_nearest_codes(nearest_codes):
@@ -23,6 +23,9 @@ def test_nearest_codes(nearest_codes):
     checks._expect_no_table_of_differences("nearest_codes(z_e of shape (4, 7, 7, 16), a codebook of 64 codes)",
                                           nearest_codes, torch.randn(4, 7, 7, 16, generator=g),
                                           torch.randn(64, 16, generator=g))
+    expect_on_device("nearest_codes for z_e of shape (4, 7, 7, 16), 64 codes", nearest_codes,
+                     torch.randn(4, 7, 7, 16, generator=g), torch.randn(64, 16, generator=g), shape=(4, 7, 7),
+                     hint=checks.NEAREST_ON_DEVICE)
 
 
 def no_gradient(gradient):

@@ -28,7 +28,8 @@ from nbclient.util import run_sync
 from torch import nn
 
 from judge.kernel_side import ASKING
-from judge.wire import COPY_LAYERS, MAX_ANSWER_BYTES, MIME_TYPE, QUESTION_KEY, AnswerError, Wire, bridged, tensors_in
+from judge.wire import (COPY_LAYERS, MAX_ANSWER_BYTES, MIME_TYPE, QUESTION_KEY, AnswerError, Wire, bridged, shortened,
+                        tensors_in)
 from vae_helpers.lending import AsLent
 
 QUESTION_SECONDS = 120  # the longest the kernel may take to answer one question
@@ -284,7 +285,7 @@ def _raise_what_the_student_raised(answer):
     if "missing" in answer:
         raise NameError(f"name '{answer['missing']}' is not defined")
     if "raised" in answer:
-        name, message = (str(part)[:2000] for part in answer["raised"])
+        name, message = (shortened(str(part), 2000) for part in answer["raised"])
         if name in RAISED:
             raise RAISED[name](message)
         raise RuntimeError(f"{name}: {message}" if message else name)
@@ -511,5 +512,5 @@ class KernelQuestions:
                 raise KernelAnswerError("the kernel asked grading something it may not ask")
             reply = answer_request(json.loads(prompt))
         except Exception as error:  # noqa: BLE001  (the kernel then raises, and the exercise fails)
-            reply = {"raised": [type(error).__name__, str(error)[:500]]}
+            reply = {"raised": [type(error).__name__, shortened(str(error), 500)]}
         self.client.kc.input(json.dumps(reply))

@@ -10,6 +10,7 @@ there; a ``copy`` is a small network built here from its layers and weights, len
 every model is (``vae_helpers.lending.AsLent``), which that code may change.
 """
 import contextlib
+import gc
 import itertools
 import json
 import weakref
@@ -18,7 +19,7 @@ import torch
 from torch import nn
 from torch.overrides import TorchFunctionMode
 
-from judge.wire import COPY_LAYERS, MAX_ITEMS, MIME_TYPE, QUESTION_KEY, Wire, bridged, tensors_in
+from judge.wire import COPY_LAYERS, MAX_ITEMS, MIME_TYPE, QUESTION_KEY, Wire, bridged, shortened, tensors_in
 from vae_helpers.lending import AsLent
 
 # what the grading process sends the kernel to run: answer the question in this request's metadata
@@ -45,11 +46,14 @@ class TensorSizes(TorchFunctionMode):
 # torch's functions that make a tensor from sizes or data alone: without a device, on the CPU (even on a GPU)
 FACTORIES = frozenset(getattr(torch, name) for name in (
     "randn", "rand", "randint", "randperm", "zeros", "ones", "full", "empty", "empty_strided", "eye", "arange",
-    "range", "linspace", "logspace", "tensor", "as_tensor", "asarray", "from_numpy", "normal", "tril_indices",
-    "triu_indices", "scalar_tensor"))
+    "range", "linspace", "logspace", "tensor", "as_tensor", "asarray", "normal", "tril_indices", "triu_indices",
+    "scalar_tensor"))
 _DEVICE = torch._C.TensorBase.__dict__["device"]  # PyTorch's own reading of a tensor's device
 # tensor methods that copy a tensor to another device
 MOVES = frozenset((torch.Tensor.to, torch.Tensor.cpu, torch.Tensor.type_as))
+_DATA = torch._C.TensorBase.__dict__["data"]  # ``tensor.data = other``, by which ``module.to(device)`` moves a weight
+# tensor methods that give a tensor's values to NumPy, which a GPU's tensor refuses
+TO_NUMPY = frozenset((torch.Tensor.numpy, torch.Tensor.__array__))
 
 
 def _tensors_among(values):
@@ -62,28 +66,38 @@ def _tensors_among(values):
 
 
 class AsOnAGPU(TorchFunctionMode):
-    """While it is active, a call on CPU tensors runs as it would on a GPU, the CPU in the GPU's place: the inputs,
-    what is computed from them and what is made where they are (``torch.randn_like(x)``, ``x.new_zeros(n)``,
-    ``torch.zeros(n, device=x.device)``) are on the GPU; a tensor that a torch factory makes without a device
-    (``torch.randn(shape)``, ``torch.zeros(n, k)``, ``torch.arange(k)``, ``torch.tensor(...)``, also the 0-dim ones a
-    distribution makes of plain numbers), what is computed from such tensors alone and what ``.cpu()`` returns are
-    on the CPU. The run remembers which tensors are on the CPU (``elsewhere``); every value stays exact and
-    readable. As on a GPU, an operation that meets an input on the GPU and a tensor of one dimension or more on the
-    CPU raises ("Expected all tensors to be on the same device"), while a 0-dim CPU tensor mixes (a scalar), and
-    indexing and copying between the two are allowed. ``run.seen(result)`` gives a result with every tensor on
-    the CPU replaced by one on PyTorch's ``meta`` device (its dtype and shape), which is how the checks and the
-    wire see "on the CPU". ``AsOnAGPU.paused()`` turns it off for the judge's own work (a request to the grading
-    process)."""
+    """While it is active, a call on CPU tensors runs as it would on a GPU, the CPU in the GPU's place. Every tensor
+    that existed when the run began (the inputs, a model's weights, what was lent) is on the GPU, and so is what the
+    run computes from them or makes where they are (``torch.randn_like(x)``, ``x.new_zeros(n)``,
+    ``torch.zeros(n, device=x.device)``) and what a lent model returns. Every other tensor the run makes is on the
+    CPU: one a torch factory makes without a device (``torch.randn(shape)``, ``torch.zeros(n, k)``,
+    ``torch.arange(k)``, ``torch.tensor(...)``, also the 0-dim ones a distribution makes of plain numbers) or with
+    one that names the CPU (``"cpu"``, ``torch.device("cpu")``, a CPU tensor's device), what ``.cpu()`` returns,
+    what is computed from such tensors alone, and any tensor made where torch's functions do not see it (the legacy
+    ``torch.Tensor([...])`` and ``torch.FloatTensor(...)``, ``torch.from_numpy``, ``torch.frombuffer``,
+    ``torch.from_dlpack``, the parameters of a module built in the call). Every value stays exact and readable. As
+    on a GPU, an operation that meets a tensor on the GPU and one of one dimension or more on the CPU raises
+    ("Expected all tensors to be on the same device"), while a 0-dim CPU tensor mixes (a scalar), indexing and
+    copying between the two are allowed, and a GPU's tensor refuses to give NumPy its values. ``run.seen(result)``
+    gives a result with every tensor on the CPU replaced by one on PyTorch's ``meta`` device (its dtype and shape),
+    which is how the checks and the wire see "on the CPU". ``AsOnAGPU.paused()`` turns it off for the judge's own
+    work (a request to the grading process). A device written as text from a tensor's (``str(x.device)``,
+    ``x.device.type``) is read as the CPU, the machine this runs on."""
 
     running = []  # the runs now active, innermost last
 
     def __init__(self):
         super().__init__()
         self.pauses = 0
-        self.elsewhere = _TensorSet()  # the tensors on the CPU
-        self.cpu_devices = []  # the device objects read from them (``t.device``), which name the CPU
+        self.before = _TensorSet()  # the tensors that existed when the run began: on the GPU
+        self.here = _TensorSet()  # the tensors the run made on the GPU
+        self.elsewhere = _TensorSet()  # the tensors the run made on the CPU, as torch's functions saw them
+        self.cpu_devices = []  # the device objects that name the CPU: read from its tensors, or made naming it
 
     def __enter__(self):
+        for value in gc.get_objects():  # a tensor made later where torch's functions do not see it is on the CPU
+            if issubclass(type(value), torch._C.TensorBase):
+                self.before.add(value)
         AsOnAGPU.running.append(self)
         self._shadowed = torch.Tensor.__dict__.get("device")
         torch.Tensor.device = property(self._device_of)  # a tensor's device is read without a torch function
@@ -97,18 +111,23 @@ class AsOnAGPU(TorchFunctionMode):
             torch.Tensor.device = self._shadowed
         return super().__exit__(*exc)
 
+    def on_the_cpu(self, tensor) -> bool:
+        """Whether ``tensor`` is on the CPU in this run: made there, or made where torch's functions do not see it."""
+        return tensor in self.elsewhere or (tensor not in self.here and tensor not in self.before)
+
     def _device_of(self, tensor):
         """``tensor.device``; the object read from a tensor on the CPU is remembered, so that a tensor made with
         ``device=that`` (as a distribution of plain numbers draws its samples) is on the CPU too."""
         device = _DEVICE.__get__(tensor)
-        if not self.pauses and tensor in self.elsewhere:
+        if not self.pauses and self.on_the_cpu(tensor):
             self.cpu_devices.append(device)
         return device
 
     def names_the_cpu(self, device) -> bool:
-        """A device written as the string ``"cpu"``, or read from a tensor on the CPU, names the CPU; any other
-        (``x.device`` of an input) is where the inputs are: on the machine that runs this their device is the
-        CPU too, so only where the device came from tells them apart."""
+        """A device written as a string ``"cpu"``, made in the run naming the CPU (``torch.device("cpu")``) or read
+        from a tensor on the CPU names the CPU; any other (``x.device`` of an input, a device the notebook chose
+        before the call) is where the inputs are: on the machine that runs this their device is the CPU too, so
+        only where the device came from tells them apart."""
         if isinstance(device, str):
             return device.strip().lower().startswith("cpu")
         return any(device is known for known in self.cpu_devices)
@@ -126,17 +145,36 @@ class AsOnAGPU(TorchFunctionMode):
             for run in runs:
                 run.pauses -= 1
 
+    @staticmethod
+    def made_where_the_inputs_are(value):
+        """``value``, what a lent model returned to every active run: its tensors are on the GPU, where it is."""
+        for run in AsOnAGPU.running:
+            run._place(value, on_the_cpu=False)
+        return value
+
     def __torch_function__(self, func, types, args=(), kwargs=None):
         kwargs = kwargs or {}
         if self.pauses:
             return func(*args, **kwargs)
+        if func is torch.device:
+            device = func(*args, **kwargs)
+            if self.names_the_cpu(args[0] if args else kwargs.get("type")):
+                self.cpu_devices.append(device)
+            return device
         inputs = list(_tensors_among([*args, *kwargs.values()]))
         if func in FACTORIES and not inputs:
             result = func(*args, **kwargs)
             self._place(result, on_the_cpu=kwargs.get("device") is None or self.names_the_cpu(kwargs["device"]))
             return result
-        on_the_cpu = [tensor for tensor in inputs if tensor in self.elsewhere]
-        on_the_gpu = [tensor for tensor in inputs if tensor not in self.elsewhere]
+        on_the_cpu = [tensor for tensor in inputs if self.on_the_cpu(tensor)]
+        on_the_gpu = [tensor for tensor in inputs if not self.on_the_cpu(tensor)]
+        if func in TO_NUMPY and on_the_gpu:
+            raise TypeError("can't convert cuda:0 device type tensor to numpy. Use Tensor.cpu() to copy the tensor to "
+                            "host memory first.")
+        if getattr(func, "__self__", None) is _DATA and func.__name__ == "__set__":  # a tensor given another's data
+            func(*args, **kwargs)
+            self._place(args[0], on_the_cpu=self.on_the_cpu(args[1]))
+            return None
         if func in MOVES:
             result = func(*args, **kwargs)
             if result is args[0]:  # nothing to copy here, where both devices are the CPU: a GPU run copies
@@ -152,18 +190,18 @@ class AsOnAGPU(TorchFunctionMode):
         return result
 
     def _mixes(self, func, args, on_the_cpu, on_the_gpu) -> bool:
-        """Whether ``func`` meets tensors on both devices where a GPU refuses: any operation that meets an input
-        on the GPU and a CPU tensor of one dimension or more, except that a GPU's tensor may be indexed by CPU
+        """Whether ``func`` meets tensors on both devices where a GPU refuses: any operation that meets a tensor on
+        the GPU and a CPU tensor of one dimension or more, except that a GPU's tensor may be indexed by CPU
         indices, written through them, and copied to or from the CPU."""
-        if func is torch.Tensor.copy_:
+        if func in (torch.Tensor.copy_, torch._has_compatible_shallow_copy_type):  # a copy; a comparison of types
             return False
         if func in (torch.Tensor.__getitem__, torch.Tensor.__setitem__):
             indexed, index = args[0], list(_tensors_among(args[1:2] if isinstance(args[1], torch.Tensor) else
                                                            args[1] if isinstance(args[1], (list, tuple)) else ()))
-            if indexed in self.elsewhere:  # a CPU tensor indexed by the GPU's indices
-                return indexed.dim() > 0 and any(t not in self.elsewhere and t.dim() > 0 for t in index)
+            if self.on_the_cpu(indexed):  # a CPU tensor indexed by the GPU's indices
+                return indexed.dim() > 0 and any(not self.on_the_cpu(t) and t.dim() > 0 for t in index)
             written = args[2:3] if func is torch.Tensor.__setitem__ else ()
-            return bool(index) and any(isinstance(value, torch.Tensor) and value in self.elsewhere and value.dim() > 0
+            return bool(index) and any(isinstance(value, torch.Tensor) and self.on_the_cpu(value) and value.dim() > 0
                                        for value in written)  # values through indices come from the same device
         return bool(on_the_gpu) and any(tensor.dim() > 0 for tensor in on_the_cpu)
 
@@ -176,24 +214,22 @@ class AsOnAGPU(TorchFunctionMode):
         tensor, rest = args[0], [*args[1:], *kwargs.values()]
         others = [value for value in rest if isinstance(value, torch.Tensor)]
         if others:
-            return others[0] in self.elsewhere
+            return self.on_the_cpu(others[0])
         devices = [value for value in rest if isinstance(value, (str, torch.device))]
         if devices:
             return self.names_the_cpu(devices[0])
-        return tensor in self.elsewhere
+        return self.on_the_cpu(tensor)
 
     def _place(self, result, on_the_cpu):
         for tensor in tensors_in([result]):
-            if on_the_cpu:
-                self.elsewhere.add(tensor)
-            else:
-                self.elsewhere.discard(tensor)
+            (self.elsewhere if on_the_cpu else self.here).add(tensor)
+            (self.here if on_the_cpu else self.elsewhere).discard(tensor)
 
     def seen(self, value, scalars=True):
         """``value`` with each tensor on the CPU (also in lists, tuples and dicts) replaced by a meta tensor of its
         dtype and shape; with ``scalars=False`` a 0-dim one stays (it mixes with a GPU's tensors)."""
         if isinstance(value, torch.Tensor):
-            away = value in self.elsewhere and (scalars or value.dim() > 0)
+            away = self.on_the_cpu(value) and (scalars or value.dim() > 0)
             return torch.empty(value.shape, dtype=value.dtype, device="meta") if away else value
         if isinstance(value, (list, tuple)):
             return type(value)(self.seen(item, scalars) for item in value)
@@ -225,10 +261,6 @@ class _TensorSet:
     def discard(self, tensor):
         if tensor in self:
             del self.references[id(tensor)]
-
-
-# operations a GPU allows between its tensors and a CPU tensor of any size: indexing by CPU indices, copying
-MIXING_ALLOWED = frozenset((torch.Tensor.__getitem__, torch.Tensor.__setitem__, torch.Tensor.copy_))
 
 
 def _in_place(func, kwargs) -> bool:
@@ -358,13 +390,13 @@ class KernelSide(Wire):
             answer = self._request({"callback": lent_id, "getattr": name})
             if answer.get("callable"):
                 return lambda *args, **kwargs: self.request_call(lent_id, name, args, kwargs)
-            return self.decode(answer["result"])
+            return AsOnAGPU.made_where_the_inputs_are(self.decode(answer["result"]))
 
     def request_call(self, lent_id, method, args, kwargs):
         """A lent object's method, computed by the grading process, differentiable in its arguments."""
         args, kwargs = AsOnAGPU.sent((args, kwargs))  # a lent model is where the inputs are
         with AsOnAGPU.paused():  # the judge's own work: tensors sent and received as they are
-            return self._request_call(lent_id, method, args, kwargs)
+            return AsOnAGPU.made_where_the_inputs_are(self._request_call(lent_id, method, args, kwargs))
 
     def _request_call(self, lent_id, method, args, kwargs):
         self.keeping = False
@@ -448,7 +480,7 @@ class KernelSide(Wire):
 
 def _raised(error):
     """The student's error, reported by name and message."""
-    return {"raised": [type(error).__name__, str(error)[:2000]]}
+    return {"raised": [type(error).__name__, shortened(str(error), 2000)]}
 
 
 def _snapshot(tensor):

@@ -28,6 +28,19 @@ MAX_ANSWER_BYTES = 64 * 2**20  # all that one question's answer may send
 MAX_DEPTH = 8
 MAX_ITEMS = 10_000  # what one question may list
 MAX_DIMENSION, MAX_ELEMENTS = 2**22, 2**26  # the largest tensor an answer may hold
+
+
+def shortened(text: str, limit: int) -> str:
+    """``text``, or where it is longer than ``limit`` characters (an error that prints a tensor or a traceback), its
+    words up to there and a note of how much was cut."""
+    if len(text) <= limit:
+        return text
+    kept = text[:limit]
+    end = max(kept.rfind(" "), kept.rfind("\n"))
+    kept = (kept[:end] if end > 0 else kept).rstrip(" ,;:")
+    return f"{kept} ... [{len(text) - len(kept)} more characters cut]"
+
+
 # the layers a lent copy of a module may have (``lend_copy``), each built from its integer arguments
 COPY_LAYERS = {"Linear": nn.Linear, "Tanh": nn.Tanh, "ReLU": nn.ReLU, "Sigmoid": nn.Sigmoid, "Flatten": nn.Flatten}
 

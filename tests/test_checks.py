@@ -11,7 +11,7 @@ from nbclient import NotebookClient
 
 from vae_helpers.checks import (expect_close, expect_equal, expect_finite, expect_gradient, expect_number,
                                 expect_on_device, expect_python_float, expect_returns, expect_shape, expect_tensor,
-                                expect_uncorrelated, expect_unchanged, expect_written)
+                                expect_uncorrelated, expect_unchanged, expect_value_error, expect_written)
 
 
 def test_expect_tensor_says_what_came_and_hints_at_a_missing_return():
@@ -104,6 +104,67 @@ def test_expect_on_device_passes_answers_that_read_values_and_use_scalars():
     expect_on_device("z", lambda m: m + torch.as_tensor(m) * 2, torch.zeros(3, 2))
 
 
+# tensors a call makes where torch's functions do not see them, or with a device made in code that names the CPU
+MADE_ON_THE_CPU = {
+    "torch.Tensor([...])": lambda m: torch.Tensor([1.0, 2.0]),
+    "torch.FloatTensor([...])": lambda m: torch.FloatTensor([1.0, 2.0]),
+    "torch.LongTensor([...])": lambda m: torch.LongTensor([1, 0]),
+    "torch.from_numpy": lambda m: torch.from_numpy(np.ones(2, dtype=np.float32)),
+    "torch.frombuffer": lambda m: torch.frombuffer(bytearray(8), dtype=torch.float32),
+    "torch.from_dlpack": lambda m: torch.from_dlpack(np.ones(2, dtype=np.float32)),
+    "device=torch.device('cpu')": lambda m: torch.ones(2, device=torch.device("cpu")),
+    ".to(torch.device('cpu'))": lambda m: m[0].to(torch.device("cpu")),
+    "a module built in the call": lambda m: torch.nn.Linear(2, 2).weight[0],
+}
+
+
+@pytest.mark.parametrize("made", MADE_ON_THE_CPU.values(), ids=MADE_ON_THE_CPU.keys())
+def test_a_run_as_on_a_gpu_puts_what_the_call_makes_out_of_torchs_sight_on_the_cpu(made):
+    """A tensor that did not exist when the run began and that no torch function made where the inputs are is on
+    the CPU, however it was made (a legacy constructor, NumPy, a buffer, DLPack, a module's weights, a device object
+    that names the CPU): it fails where it meets the inputs and where it is returned."""
+    mu = torch.zeros(3, 2)
+    with pytest.raises(AssertionError, match="fails where a tensor it made meets the inputs"):
+        expect_on_device("z", lambda m: m + made(m), mu)
+    with pytest.raises(AssertionError, match="expected its result on the GPU"):
+        expect_on_device("z", made, mu)
+
+
+def test_a_run_as_on_a_gpu_keeps_on_the_gpu_what_is_made_where_the_inputs_are():
+    """The same tensors made or moved where the inputs are pass: a device read from an input (also through
+    ``torch.device(x.device)``), a module moved there, what existed before the call (a model's weights, a device the
+    notebook chose)."""
+    mu = torch.zeros(3, 2)
+    expect_on_device("z", lambda m: m + torch.ones(2, device=m.device), mu)
+    expect_on_device("z", lambda m: m + torch.ones(2, device=torch.device(m.device)), mu)
+    expect_on_device("z", lambda m: m + torch.Tensor([1.0, 2.0]).to(m), mu)
+    expect_on_device("z", lambda m: m + torch.from_numpy(np.ones(2, dtype=np.float32)).to(m.device), mu)
+    expect_on_device("z", lambda m: torch.nn.Linear(2, 2).to(m.device)(m), mu, shape=(3, 2))
+    weights, chosen = torch.nn.Linear(2, 2), torch.device("cpu")  # the notebook's, made before the call
+    expect_on_device("z", lambda m: weights(m) + torch.ones(2, device=chosen), mu, shape=(3, 2))
+
+
+def test_a_run_as_on_a_gpu_refuses_numpy_the_inputs_values_as_cuda_does():
+    """``.numpy()`` of a GPU's tensor raises, with PyTorch's words and its fix; of a copy on the CPU it works."""
+    mu = torch.zeros(3, 2)
+    with pytest.raises(AssertionError, match=r"expected a result, got TypeError: can't convert cuda:0 device type "
+                                             r"tensor to numpy\. Use Tensor\.cpu\(\)"):
+        expect_on_device("z", lambda m: torch.from_numpy(m.numpy() * 2), mu)
+    with pytest.raises(AssertionError, match="can't convert cuda:0"):
+        expect_on_device("z", lambda m: torch.as_tensor(np.asarray(m)).to(m.device), mu)
+    expect_on_device("z", lambda m: torch.from_numpy(m.cpu().numpy() * 2).to(m.device), mu)
+
+
+def test_a_run_as_on_a_gpu_reads_a_device_written_as_text_as_the_cpu():
+    """The known limit: ``str(x.device)`` and ``x.device.type`` are text, which names the CPU on this machine, so a
+    tensor made with them is on the CPU here, though on a GPU it would be where x is."""
+    mu = torch.zeros(3, 2)
+    with pytest.raises(AssertionError, match="expected its result on the GPU"):
+        expect_on_device("z", lambda m: torch.zeros(3, 2, device=str(m.device)), mu)
+    with pytest.raises(AssertionError, match="expected its result on the GPU"):
+        expect_on_device("z", lambda m: torch.zeros(3, 2, device=m.device.type), mu)
+
+
 def test_expect_on_device_reports_the_answers_own_error_as_expect_returns_does():
     mu = torch.zeros(3, 2)
     with pytest.raises(AssertionError, match=r"^z: expected a result, got RuntimeError: mat1 and mat2 shapes cannot be "
@@ -117,6 +178,40 @@ def test_a_run_as_on_a_gpu_ends_with_the_call():
     from vae_helpers.checks import called_as_on_a_gpu
     assert called_as_on_a_gpu(lambda: torch.zeros(2, 2)).device.type == "meta"
     assert torch.zeros(2, 2).device.type == "cpu" and called_as_on_a_gpu(lambda: torch.zeros(())).device.type == "meta"
+
+
+def test_expect_value_error_names_what_came_instead():
+    """The ValueError an exercise promises is returned; an assert (even with no message), another error or none
+    fails, saying which."""
+    def checked(n):
+        if n < 0:
+            raise ValueError("n must be >= 0")
+
+    def asserted(n):  # a bare assert, as Python raises it outside pytest's rewriting
+        raise AssertionError
+
+    assert str(expect_value_error("f(-1)", checked, -1, why="a negative n")) == "n must be >= 0"
+    with pytest.raises(AssertionError, match=r"^f\(-1\): expected a ValueError for a negative n, got AssertionError "
+                                             r"\(with no message\)\. Hint: raise ValueError"):
+        expect_value_error("f(-1)", asserted, -1, why="a negative n")
+    with pytest.raises(AssertionError, match=r"got TypeError: bad operand"):
+        expect_value_error("f(-1)", lambda n: -"x", -1, why="a negative n")
+    with pytest.raises(AssertionError, match=r"^f\(1\): expected a ValueError for a negative n, got no error\.$"):
+        expect_value_error("f(1)", checked, 1, why="a negative n")
+
+
+def test_a_long_error_is_cut_at_a_word_end_and_says_so():
+    """An error that prints a tensor or a traceback is cut to its words up to the limit, with a note of the cut."""
+    long = "mat1 and mat2 shapes cannot be multiplied: " + " ".join(f"value{i}" for i in range(100))
+
+    def fails():
+        raise RuntimeError(long)
+
+    with pytest.raises(AssertionError) as caught:
+        expect_returns("f", fails)
+    kept, note = re.fullmatch(r"f: expected a result, got RuntimeError: (.*) \.\.\. \[(\d+) more characters cut\]",
+                              str(caught.value)).groups()
+    assert long.startswith(kept) and long[len(kept)] == " " and len(kept) + int(note) == len(long)
 
 
 def test_expect_uncorrelated_fails_noise_shared_between_entries():
@@ -196,8 +291,8 @@ def test_expect_equal_and_expect_number_show_both_values():
         expect_number("mean loss", torch.tensor(1.2), 1.2, atol=1e-9)
 
 
-@pytest.mark.parametrize("value, name", [(np.float64(0.5), "numpy.float64"), (np.mean([0.5, 0.5]), "numpy.float64"),
-                                         (np.float32(0.5), "numpy.float32"), (0, "int"), (np.array(0.5), "numpy.ndarray"),
+@pytest.mark.parametrize("value, name", [(np.float64(0.5), "np.float64"), (np.mean([0.5, 0.5]), "np.float64"),
+                                         (np.float32(0.5), "np.float32"), (0, "int"), (np.array(0.5), "np.ndarray"),
                                          (torch.tensor(0.5), "torch.Tensor")])
 def test_a_python_float_is_a_float_and_nothing_that_only_compares_equal_to_one(value, name):
     """One rule for an exercise that returns a number: a NumPy float passes isinstance(x, float) and equals the

@@ -18,6 +18,7 @@ from judge.grading_side import KernelQuestions, Verdicts
 from judge.hidden_tests import as_released, hidden_test_name, is_judged
 from judge.kernel_side import ASKING, KernelSide
 from judge.wire import decode, encode
+from vae_helpers.checks import MADE_WITHOUT_A_DEVICE
 
 KL = ("def kl_to_standard_normal(mu, logvar):\n"
       "    return 0.5 * (logvar.exp() + mu.pow(2) - 1.0 - logvar).sum(dim=1)\n")
@@ -620,9 +621,7 @@ def test_made_where_its_input_is(one_hot):
     expect_on_device("one_hot(y, 3)", one_hot, torch.tensor([2, 0, 1]), 3, shape=(3, 3), hint="device=y.device.")
     print(PASSED)
 '''
-MADE_ON_THE_CPU = ("a tensor made without a device (torch.randn(shape), torch.zeros(n, k), torch.arange(k), "
-                   "torch.tensor(a list), ...) is made on the CPU, also on a GPU, while the inputs are on the GPU. "
-                   "Hint: device=y.device.")
+MADE_ON_THE_CPU = MADE_WITHOUT_A_DEVICE + ". Hint: device=y.device."
 
 
 @pytest.mark.parametrize("body, reason", [

@@ -301,3 +301,13 @@ def test_level_probabilities_draws_one_bar_per_level_and_their_sum():
     assert len(fig.axes) == 2 and len(fig.axes[0].patches) == 256
     assert [t.get_text() for t in fig.axes[0].texts] == ["sum 1.0000"]
     assert [t.get_text() for t in fig.axes[1].texts] == ["sum 0.5000"]
+
+
+def test_decoded_as_each_class_puts_each_image_before_its_code_decoded_as_each_class():
+    originals, decoded = torch.zeros(2, 1, 28, 28), torch.ones(2 * 3, 784)
+    fig = plots.decoded_as_each_class(originals, decoded, ["a", "b", "c"], ["b", "c"], ylabel="its class")
+    ax = fig.axes[0]
+    assert [tick.get_text() for tick in ax.get_xticklabels()] == ["test image", "a", "b", "c"]
+    assert [tick.get_text() for tick in ax.get_yticklabels()] == ["b", "c"] and ax.get_xlabel() == "decoded as"
+    grid = pixel_rows(fig)
+    assert grid.shape[1] == 4 * (28 + 2) + 2 and grid[2:30, 2:30].max() == 0 and grid[2:30, 32:60].min() == 1

@@ -8,6 +8,7 @@ import re
 
 import torch
 
+from judge.wire import shortened
 from vae_helpers.lending import AsLent
 
 PASSED = "public tests passed (more tests run at grading)"
@@ -116,8 +117,8 @@ def expect_returns(name: str, function, *args, hint="", shape_hint: str = "", le
             hint = hint(error)
         # next() on an empty iterator (in a check, next(model.parameters()) of a lent model) has no message
         got = ("StopIteration (next() of an empty iterator)" if isinstance(error, StopIteration)
-               else f"{type(error).__name__}: {str(error)[:160]}")
-        got += "" if got.endswith((".", "?", "!")) else "."
+               else f"{type(error).__name__}: {shortened(str(error), 160)}")
+        got += "" if got.endswith((".", "?", "!", "]")) else "."
         raise AssertionError(f"{name}: expected a result, got {got}" + (f" Hint: {hint}" if hint else "")) from None
 
 
@@ -150,6 +151,22 @@ def expect_unchanged(name: str, given: dict, copies: dict) -> None:
                 f"{int((before != after).sum())} of its {before.numel()} values, the first from "
                 f"{before[before != after][0].item():.4g} to {after[before != after][0].item():.4g}")
             raise AssertionError(f"{name}: changed its argument {argument} in place ({changed}). Hint: {IN_PLACE}")
+
+
+def expect_value_error(name: str, function, *args, why: str,
+                       hint: str = "raise ValueError(...) (an assert is skipped when Python runs with -O).") -> ValueError:
+    """``function(*args)`` must raise the ValueError that the exercise promises its caller for ``why``, and this
+    returns it; an assert or another error fails, named with its message, and so does no error."""
+    try:
+        function(*args)
+    except ValueError as error:
+        return error
+    except NotImplementedError:
+        raise
+    except Exception as error:  # noqa: BLE001 - an assert, or PyTorch's own error: the caller is promised a ValueError
+        got = type(error).__name__ + (f": {shortened(str(error), 160)}" if str(error) else " (with no message)")
+        raise AssertionError(f"{name}: expected a ValueError for {why}, got {got}. Hint: {hint}") from None
+    raise AssertionError(f"{name}: expected a ValueError for {why}, got no error.")
 
 
 def expect_equal(name: str, value, expected, hint: str = "") -> None:
@@ -313,7 +330,9 @@ def kl_gradient_hint(wrt: str, expected: torch.Tensor, beta: float):
 # words, the meta device named (the CPU's stand-in), or a lent model's request that failed so at grading
 DEVICE_MISMATCH = re.compile(r"\bmeta\b|same device|expected device|two devices|device mismatch", re.IGNORECASE)
 MADE_WITHOUT_A_DEVICE = ("a tensor made without a device (torch.randn(shape), torch.zeros(n, k), torch.arange(k), "
-                         "torch.tensor(a list), ...) is made on the CPU, also on a GPU, while the inputs are on the GPU")
+                         "torch.tensor(a list), torch.Tensor(a list), torch.from_numpy(an array), a module built in "
+                         "the call, ...) or with one that names the CPU (\"cpu\", torch.device(\"cpu\")) is made on "
+                         "the CPU, also on a GPU, while the inputs are on the GPU")
 
 
 def called_as_on_a_gpu(function, *args, **kwargs):

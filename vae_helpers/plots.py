@@ -65,6 +65,17 @@ def image_grid(images: torch.Tensor, nrow: int = 8, title: str = "", scale: floa
     return fig
 
 
+def decoded_as_each_class(originals: torch.Tensor, decoded: torch.Tensor, classes, row_labels, ylabel: str,
+                          title: str = "") -> Figure:
+    """A row for each of N grey 28 x 28 images (``originals``, in any of ``image_grid``'s shapes): the image, then
+    what its code decoded as each of the K ``classes`` gave (``decoded``, N x K images), under the classes' names;
+    ``row_labels`` name the class of each row as ``ylabel`` says."""
+    n, k = len(originals), len(classes)
+    rows = torch.cat([originals.reshape(n, 1, 784), decoded.reshape(n, k, 784)], dim=1)
+    return image_grid(rows.reshape(-1, 784).cpu(), nrow=k + 1, column_labels=["test image", *classes],
+                      xlabel="decoded as", row_labels=row_labels, ylabel=ylabel, title=title)
+
+
 def reconstructions(originals: torch.Tensor, reconstructed: torch.Tensor, title: str = "") -> Figure:
     """Originals on the top row, their reconstructions right below them (grey 28 x 28 images in any of
     ``image_grid``'s shapes, or colour images (N, 3, H, W))."""

@@ -602,6 +602,21 @@ MISTAKES = [
     ("06_collapse_and_inference", "refine-steps-before-the-backward", "refine_posterior",
      "        optimizer.zero_grad()\n        loss.backward()\n        optimizer.step()\n",
      "        optimizer.zero_grad()\n        optimizer.step()\n        loss.backward()\n", "test_refine_posterior"),
+    # an assert where the caller is promised a ValueError (and an assert is skipped under python -O)
+    ("06_collapse_and_inference", "free-bits-negative-checked-by-assert", "free_bits_kl",
+     "    if free_bits < 0:\n        raise ValueError(",
+     "    assert free_bits >= 0\n    if False:\n        raise ValueError(", "test_free_bits_kl"),
+    ("06_collapse_and_inference", "grid-of-no-points-checked-by-assert", "prior_quantile_grid",
+     "    if n < 1:\n        raise ValueError(", "    assert n >= 1\n    if False:\n        raise ValueError(",
+     "test_prior_quantile_grid"),
+    # a loop one step short or one step long: Adam's first step, with steps=1, moves every coordinate by lr
+    ("06_collapse_and_inference", "refine-one-step-too-few", "refine_posterior",
+     "    for _ in range(steps):\n", "    for _ in range(steps - 1):\n", "test_refine_posterior"),
+    ("06_collapse_and_inference", "refine-one-step-too-many", "refine_posterior",
+     "    for _ in range(steps):\n", "    for _ in range(steps + 1):\n", "test_refine_posterior"),
+    ("06_collapse_and_inference", "refine-one-step-too-many-after-the-loop", "refine_posterior",
+     "    return mu.detach(), logvar.detach()",
+     "    optimizer.step()\n    return mu.detach(), logvar.detach()", "test_refine_posterior"),
     # Phi^-1 from erfinv without its sqrt(2): the quantiles of N(0, 1/2)
     ("06_collapse_and_inference", "grid-erfinv-without-its-sqrt-2", "prior_quantile_grid",
      "v = torch.distributions.Normal(0.0, 1.0).icdf(u)", "v = torch.erfinv(2 * u - 1)", "test_prior_quantile_grid"),
@@ -775,6 +790,26 @@ MISTAKES = [
      "test_unlabelled_bound"),
     ("08_semi_supervised", "unlabelled-classes-on-a-device-named-cpu", "unlabelled_bound",
      "classes = torch.arange(k, device=h.device)", "classes = torch.arange(k, device='cpu')", "test_unlabelled_bound"),
+    # tensors made where torch's functions do not see them, or on a device made in code: on the CPU, also on a GPU
+    ("06_collapse_and_inference", "free-bits-floor-as-a-legacy-tensor", "free_bits_kl",
+     "return kl.mean(dim=0).clamp(min=free_bits).sum()",
+     "return torch.max(kl.mean(dim=0), torch.Tensor([free_bits])).sum()", "test_free_bits_kl"),
+    ("06_collapse_and_inference", "aggregate-log-n-as-a-legacy-tensor", "log_aggregate_posterior",
+     "dim=1) - math.log(len(mu))", "dim=1) - torch.Tensor([len(mu)]).log()", "test_log_aggregate_posterior"),
+    # a NumPy round trip: a GPU's tensor refuses .numpy()
+    ("06_collapse_and_inference", "aggregate-logsumexp-in-numpy", "log_aggregate_posterior",
+     "torch.logsumexp(q.log_prob(part.unsqueeze(1)).sum(-1), dim=1)",
+     "torch.from_numpy(__import__('numpy').logaddexp.reduce(q.log_prob(part.unsqueeze(1)).sum(-1).numpy(), axis=1))",
+     "test_log_aggregate_posterior"),
+    ("08_semi_supervised", "unlabelled-classes-on-a-device-chosen-in-the-call", "unlabelled_bound",
+     "classes = torch.arange(k, device=h.device)",
+     "classes = torch.arange(k, device=torch.device('cuda' if torch.cuda.is_available() else 'cpu'))",
+     "test_unlabelled_bound"),
+    ("08_semi_supervised", "labelled-noise-from-a-legacy-constructor", "labelled_bound",
+     "torch.randn_like(mu)", "torch.Tensor(*mu.shape).normal_()", "test_labelled_bound"),
+    # a NumPy round trip: right on the CPU, but a GPU's tensors refuse .numpy()
+    ("09_vq_vae", "nearest-in-numpy", "nearest_codes",
+     "return distances.argmin(-1)", "return torch.from_numpy(distances.detach().numpy().argmin(-1))", "test_nearest_codes"),
     ("09_vq_vae", "nearest-ignores-the-codebook-norms", "nearest_codes",
      " - 2 * z_e @ codebook.T + (codebook ** 2).sum(-1)", " - 2 * z_e @ codebook.T", "test_nearest_codes"),
     ("09_vq_vae", "nearest-over-the-vectors", "nearest_codes",
@@ -1085,7 +1120,7 @@ NAMED_BY_THE_VISIBLE_CHECKS = {
     ("04_conditional_vae", "beta-on-reconstruction"): ["beta weighs the KL, not the reconstruction"],
     ("05_beta_vae", "warm-up-numpy-float"): ["got numpy.float64"],
     ("05_beta_vae", "warm-up-int-at-step-0"): ["got int"],
-    ("05_beta_vae", "warm-up-validated-by-assert"): ["got AssertionError. Hint: raise ValueError"],
+    ("05_beta_vae", "warm-up-validated-by-assert"): ["got AssertionError", "Hint: raise ValueError"],
     ("05_beta_vae", "class-information-kl-reversed"): ["the joint weighs the log-ratio"],
     ("05_beta_vae", "class-information-in-bits"): ["bits: the information is in nats"],
     ("05_categorical_clustering", "kl-softmax-over-the-batch"): ["a softmax over the batch of 3"],
@@ -1109,8 +1144,15 @@ NAMED_BY_THE_VISIBLE_CHECKS = {
     ("10_colour_images", "dlogistic-log-probability-in-bits"): ["log P in bits"],
 }
 # 10's visible checks cover every input kind its hidden tests use: each of its mistakes fails Validate
+# 06-09's device escapes, off-by-one steps and asserts for ValueErrors, caught visibly
+CAUGHT_VISIBLY_IN_06_TO_09 = {"nearest-in-numpy", "free-bits-negative-checked-by-assert", "grid-of-no-points-checked-by-assert",
+                    "refine-one-step-too-few", "refine-one-step-too-many", "refine-one-step-too-many-after-the-loop",
+                    "free-bits-floor-as-a-legacy-tensor", "aggregate-log-n-as-a-legacy-tensor",
+                    "aggregate-logsumexp-in-numpy", "unlabelled-classes-on-a-device-chosen-in-the-call",
+                    "labelled-noise-from-a-legacy-constructor"}
 CAUGHT_VISIBLY = [(assignment, mistake) for assignment, mistake, *_ in MISTAKES
-                  if (assignment, mistake) in NAMED_BY_THE_VISIBLE_CHECKS or assignment == "10_colour_images"]
+                  if (assignment, mistake) in NAMED_BY_THE_VISIBLE_CHECKS or assignment == "10_colour_images"
+                  or mistake in CAUGHT_VISIBLY_IN_06_TO_09]
 
 # Correct answers in another style than the instructor's: (assignment, [(solution cell, code, replacement)]).
 ALTERNATIVES = [

@@ -6,7 +6,7 @@ import torch
 from torch import nn
 
 from vae_helpers.checks import (PASSED, expect_close, expect_equal, expect_finite, expect_on_device, expect_returns,
-                                expect_shape, largest_tensor_made)
+                                expect_shape, expect_value_error, largest_tensor_made)
 from vae_helpers.lending import WHAT_TO_USE, AsLent
 
 
@@ -54,12 +54,8 @@ def free_bits_kl(free_bits_kl):
     expect_close("the gradient of free_bits_kl([[0.1, 2], [0.3, 4]], 0.5) with respect to kl", gradient,
                  torch.tensor([[0.0, 0.5], [0.0, 0.5]]),
                  hint="a dimension below the floor gets no gradient; above it, each image's KL counts 1 / batch.")
-    try:
-        free_bits_kl(kl, -0.5)
-    except ValueError as error:
-        print(f"a negative free_bits: ValueError({error})")
-    else:
-        raise AssertionError("free_bits_kl(kl, -0.5): expected a ValueError for a negative free_bits, got no error.")
+    error = expect_value_error("free_bits_kl(kl, -0.5)", free_bits_kl, kl, -0.5, why="a negative free_bits")
+    print(f"a negative free_bits: ValueError({error})")
     print(PASSED)
 
 
@@ -67,7 +63,7 @@ def refine_posterior(refine_posterior, elbo_per_image):
     """Check ``refine_posterior`` on a small decoder and six images, with the notebook's ``elbo_per_image``: a
     decoder as grading lends it (``AsLent``), the shapes, no gradient history, the given tensors and the decoder
     left unchanged, the ELBO risen after 100 steps with logvar optimised too, as far as a reference run of Adam's,
-    and no move with ``steps=0`` or ``lr=0``."""
+    no move with ``steps=0`` or ``lr=0``, and Adam's first step with ``steps=1`` (``_expect_one_adam_step``)."""
     torch.manual_seed(0)
     decoder = nn.Sequential(nn.Linear(4, 64), nn.Tanh(), nn.Linear(64, 784))
     with torch.no_grad():  # large weights, so that the images' likelihood depends strongly on z
@@ -116,12 +112,31 @@ def refine_posterior(refine_posterior, elbo_per_image):
         f"step moves every coordinate by about lr whatever the gradient), and zero the gradients before each "
         f"backward, so that each step follows its own gradient alone.")
     same_mu, same_logvar = refine_posterior(decoder, x, mu, logvar, steps=0)
-    expect_close("mu from refine_posterior with steps=0 (no step: the given mu)", same_mu, torch.zeros(6, 4), atol=0)
+    expect_close("mu from refine_posterior with steps=0 (no step: the given mu)", same_mu, torch.zeros(6, 4), atol=0,
+                 hint="steps is the number of optimizer steps to take: with steps=0 the loop takes none.")
     expect_close("logvar from refine_posterior with steps=0", same_logvar, torch.zeros(6, 4), atol=0)
     still_mu, still_logvar = refine_posterior(decoder, x, mu, logvar, steps=3, lr=0.0)
     expect_close("mu from refine_posterior with steps=3, lr=0.0 (steps of length 0)", still_mu, torch.zeros(6, 4),
                  atol=0, hint="use the learning rate you are given, lr, for the optimizer.")
+    one_mu, one_logvar = refine_posterior(decoder, x, mu, logvar, steps=1)
+    _expect_one_adam_step("refine_posterior(decoder, 6 images, mu, logvar, steps=1)", one_mu, one_logvar, mu, logvar,
+                         lr=1e-2)
     print(PASSED)
+
+
+def _expect_one_adam_step(name, new_mu, new_logvar, mu, logvar, lr):
+    """``new_mu`` and ``new_logvar``, what one step of Adam with ``lr`` made of ``mu`` and ``logvar``: Adam's first
+    step moves every coordinate by lr, whatever its gradient, so the number of steps taken shows."""
+    moved = torch.cat([(new_mu - mu).detach().abs().flatten(), (new_logvar - logvar).detach().abs().flatten()])
+    if torch.allclose(moved, torch.full_like(moved, lr), rtol=1e-3, atol=0):
+        return
+    still = int((moved < 1e-3 * lr).sum())
+    cause = (f"{still} of the {moved.numel()} coordinates did not move: no step was taken there" if still else
+             "more than one step was taken, or steps that are not Adam's")
+    raise AssertionError(f"{name}: expected one Adam step to move every coordinate of mu and logvar by lr = {lr:g} "
+                         f"(Adam's first step is lr times the sign of the gradient), got moves from "
+                         f"{moved.min().item():.3g} to {moved.max().item():.3g}: {cause}. Hint: take exactly `steps` "
+                         f"optimizer steps, each after its own backward, with one torch.optim.Adam made with lr.")
 
 
 def _refinement_error(error):
@@ -172,12 +187,8 @@ def prior_quantile_grid(prior_quantile_grid):
                  hint="grid[i, j] = (v_j, v_{n-1-i}): the top row has the largest z2.")
     expect_close("prior_quantile_grid(1): the median of the prior", prior_quantile_grid(1), torch.zeros(1, 1, 2),
                  atol=1e-6)
-    try:
-        prior_quantile_grid(0)
-    except ValueError as error:
-        print(f"n = 0: ValueError({error})")
-    else:
-        raise AssertionError("prior_quantile_grid(0): expected a ValueError for a grid of no points, got no error.")
+    error = expect_value_error("prior_quantile_grid(0)", prior_quantile_grid, 0, why="a grid of no points")
+    print(f"n = 0: ValueError({error})")
     print(PASSED)
 
 

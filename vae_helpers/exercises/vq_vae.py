@@ -2,7 +2,8 @@
 import torch
 
 from vae_helpers.autoregressive import dependence, expect_autoregressive, masked_stack
-from vae_helpers.checks import PASSED, expect_close, expect_equal, expect_returns, expect_shape, largest_tensor_made
+from vae_helpers.checks import (PASSED, expect_close, expect_equal, expect_on_device, expect_returns, expect_shape,
+                                largest_tensor_made)
 
 _TOY_CODEBOOK = torch.tensor([[0.0, 0.0], [1.0, 0.0], [0.0, 2.0]])  # K = 3 codes of D = 2
 # the last vector is nearest to code 2 in Euclidean distance, to code 1 in the sum of absolute differences
@@ -30,10 +31,16 @@ def _expect_no_table_of_differences(name, nearest_codes, z_e, codebook):
             f"- 2 z.e_k + ||e_k||^2, and z_e @ codebook.T gives every z.e_k at once.")
 
 
+# what a nearest_codes that fails as on a GPU is told, visibly and at grading
+NEAREST_ON_DEVICE = ("compute the distances from z_e and the codebook with torch operations, where they are: a round "
+                     "trip through NumPy or a tensor made without a device stays on the CPU, so training on a GPU fails.")
+
+
 def nearest_codes(nearest_codes):
     """Check ``nearest_codes`` on 5 vectors and a codebook of 3 codes: the result's type, shape, dtype and indices,
     then the same on a batch of grids of those vectors, in float64, and on grids of 7 x 7 vectors of 16 numbers
-    with 32 codes, with no tensor of half the table of differences or more."""
+    with 32 codes, with no tensor of half the table of differences or more, and run as on a GPU
+    (``expect_on_device``)."""
     codes = expect_returns("nearest_codes(z_e of shape (5, 2), codebook of shape (3, 2))", nearest_codes, _TOY_VECTORS,
                            _TOY_CODEBOOK, hint="the distances of 5 vectors to 3 codes are a (5, 3) table; work on the "
                                                "last dimension, D, with the codebook transposed.")
@@ -70,7 +77,10 @@ def nearest_codes(nearest_codes):
     g = torch.Generator().manual_seed(0)
     _expect_no_table_of_differences("nearest_codes(z_e of shape (2, 7, 7, 16), a codebook of 32 codes)", nearest_codes,
                                    torch.randn(2, 7, 7, 16, generator=g), torch.randn(32, 16, generator=g))
+    expect_on_device("nearest_codes(z_e of shape (2, 2, 5, 2), codebook of shape (3, 2))", nearest_codes, grids,
+                     _TOY_CODEBOOK, shape=(2, 2, 5), hint=NEAREST_ON_DEVICE)
     print(PASSED)
+
 
 
 def _halved_by(quantise, z_e, codebook, codes, index, loss):
