@@ -291,8 +291,8 @@ def test_expect_equal_and_expect_number_show_both_values():
         expect_number("mean loss", torch.tensor(1.2), 1.2, atol=1e-9)
 
 
-@pytest.mark.parametrize("value, name", [(np.float64(0.5), "np.float64"), (np.mean([0.5, 0.5]), "np.float64"),
-                                         (np.float32(0.5), "np.float32"), (0, "int"), (np.array(0.5), "np.ndarray"),
+@pytest.mark.parametrize("value, name", [(np.float64(0.5), "numpy.float64"), (np.mean([0.5, 0.5]), "numpy.float64"),
+                                         (np.float32(0.5), "numpy.float32"), (0, "int"), (np.array(0.5), "numpy.ndarray"),
                                          (torch.tensor(0.5), "torch.Tensor")])
 def test_a_python_float_is_a_float_and_nothing_that_only_compares_equal_to_one(value, name):
     """One rule for an exercise that returns a number: a NumPy float passes isinstance(x, float) and equals the
