@@ -1589,7 +1589,7 @@ ALTERNATIVES = [
     ]),
     ("07_richer_posteriors_and_priors", [
         ("best_diagonal_q", "return mean, 1 / precision.diagonal()",
-         "return mean, precision.diagonal().reciprocal()"),
+         "return mean.float(), precision.diagonal().reciprocal().float()  # float32, close enough for float64 inputs"),
         ("planar_flow", "log_det = torch.log((1 + (1 - h ** 2) * (w * u).sum(-1)).abs())",
          "log_det = torch.log((1 + (1 - h ** 2) * (w * u).sum(-1)).abs() + 1e-8)  # an epsilon, correct to float "
          "precision"),

@@ -76,7 +76,7 @@ def best_diagonal_q(best_diagonal_q, gap_of_diagonal_q):
         expect_close(f"v of the best diagonal q for {name}, against a numerical minimisation of the gap", v, found_v,
                      atol=1e-6, hint=("these are the posterior's marginal variances, the best q under the other KL, "
                                       "KL(p || q); the ELBO's gap is KL(q || p): "
-                                      if torch.allclose(v, marginal) and d > 1 else "") + hint)
+                                      if torch.allclose(v.to(marginal.dtype), marginal) and d > 1 else "") + hint)
     print(PASSED)
 
 
