@@ -9,6 +9,7 @@ import pytest
 import torch
 from nbclient import NotebookClient
 
+from vae_helpers import get_device
 from vae_helpers.checks import (expect_close, expect_equal, expect_finite, expect_gradient, expect_number,
                                 expect_on_device, expect_python_float, expect_returns, expect_shape, expect_tensor,
                                 expect_uncorrelated, expect_unchanged, expect_value_error, expect_written)
@@ -142,6 +143,7 @@ def test_a_run_as_on_a_gpu_keeps_on_the_gpu_what_is_made_where_the_inputs_are():
     expect_on_device("z", lambda m: torch.nn.Linear(2, 2).to(m.device)(m), mu, shape=(3, 2))
     weights, chosen = torch.nn.Linear(2, 2), torch.device("cpu")  # the notebook's, made before the call
     expect_on_device("z", lambda m: weights(m) + torch.ones(2, device=chosen), mu, shape=(3, 2))
+    expect_on_device("z", lambda m: m + torch.ones(2, device=get_device()), mu)  # the course's choice, made once
 
 
 def test_a_run_as_on_a_gpu_refuses_numpy_the_inputs_values_as_cuda_does():

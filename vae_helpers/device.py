@@ -1,5 +1,6 @@
 """Pick the compute device, the number of CPU threads and seed every random number generator, in one
 place each."""
+import functools
 import os
 import random
 from pathlib import Path
@@ -11,17 +12,21 @@ import torch
 def get_device() -> torch.device:
     """Return the best available device: CUDA, then Apple MPS, then CPU.
 
-    Set ``VAE_COURSE_DEVICE`` (e.g. ``cpu``) to force one.
+    Set ``VAE_COURSE_DEVICE`` (e.g. ``cpu``) to force one. Each device is made once (the machine's own when this
+    module is imported) and returned by every call: an answer that calls this is judged "as on a GPU" with the
+    notebook's chosen device, not with a device it made itself naming the CPU.
     """
-    forced = os.environ.get("VAE_COURSE_DEVICE")
-    if forced:
-        return torch.device(forced)
-    if torch.cuda.is_available():
-        return torch.device("cuda")
     mps = getattr(torch.backends, "mps", None)
-    if mps is not None and mps.is_available():
-        return torch.device("mps")
-    return torch.device("cpu")
+    return _device_named(os.environ.get("VAE_COURSE_DEVICE") or (
+        "cuda" if torch.cuda.is_available() else "mps" if mps is not None and mps.is_available() else "cpu"))
+
+
+@functools.lru_cache(maxsize=None)
+def _device_named(name: str) -> torch.device:
+    return torch.device(name)
+
+
+get_device()
 
 
 def seed_everything(seed: int) -> None:
