@@ -54,6 +54,8 @@ MOVES = frozenset((torch.Tensor.to, torch.Tensor.cpu, torch.Tensor.type_as))
 _DATA = torch._C.TensorBase.__dict__["data"]  # ``tensor.data = other``, by which ``module.to(device)`` moves a weight
 # tensor methods that give a tensor's values to NumPy, which a GPU's tensor refuses
 TO_NUMPY = frozenset((torch.Tensor.numpy, torch.Tensor.__array__))
+# tensor methods that read only the other tensor's shape: x.expand_as(other) stays where x is, wherever other is
+SHAPED_AFTER = frozenset((torch.Tensor.expand_as, torch.Tensor.view_as, torch.Tensor.reshape_as))
 
 
 def _tensors_among(values):
@@ -181,12 +183,17 @@ class AsOnAGPU(TorchFunctionMode):
                 result = result.view_as(result)
             self._place(result, on_the_cpu=self._moved_to_the_cpu(func, args, kwargs))
             return result
+        if func in SHAPED_AFTER:  # the other tensor gives only its shape: the result stays where the tensor is
+            result = func(*args, **kwargs)
+            self._place(result, on_the_cpu=self.on_the_cpu(args[0]))
+            return result
         if self._mixes(func, args, on_the_cpu, on_the_gpu):
             raise RuntimeError("Expected all tensors to be on the same device, but found at least two devices, "
                                "cuda:0 and cpu: a tensor made on the CPU met the inputs, on the GPU")
         result = func(*args, **kwargs)
-        if inputs and not _in_place(func, kwargs):
-            self._place(result, on_the_cpu=not on_the_gpu or self.names_the_cpu(kwargs.get("device")))
+        if inputs and not _in_place(func, kwargs):  # a device named in the call decides; else the inputs do
+            device = kwargs.get("device")
+            self._place(result, on_the_cpu=self.names_the_cpu(device) if device is not None else not on_the_gpu)
         return result
 
     def _mixes(self, func, args, on_the_cpu, on_the_gpu) -> bool:

@@ -144,6 +144,20 @@ def test_a_run_as_on_a_gpu_keeps_on_the_gpu_what_is_made_where_the_inputs_are():
     weights, chosen = torch.nn.Linear(2, 2), torch.device("cpu")  # the notebook's, made before the call
     expect_on_device("z", lambda m: weights(m) + torch.ones(2, device=chosen), mu, shape=(3, 2))
     expect_on_device("z", lambda m: m + torch.ones(2, device=get_device()), mu)  # the course's choice, made once
+    expect_on_device("z", lambda m: m + torch.zeros_like(torch.ones(2), device=m.device), mu)  # device= decides
+    expect_on_device("z", lambda m: m + torch.as_tensor(torch.ones(2), device=m.device), mu)
+    expect_on_device("z", lambda m: m + torch.ones(1).new_zeros(2, device=m.device), mu)
+
+
+def test_a_run_as_on_a_gpu_keeps_a_tensor_shaped_after_another_where_it_was():
+    """``expand_as``, ``view_as`` and ``reshape_as`` read only the other tensor's shape: a CPU floor expanded to an
+    input's shape is still on the CPU, and meets the input as a GPU refuses."""
+    mu = torch.zeros(3, 2)
+    with pytest.raises(AssertionError, match="fails where a tensor it made meets the inputs"):
+        expect_on_device("z", lambda m: torch.maximum(m, torch.tensor(0.5).expand_as(m)), mu)
+    with pytest.raises(AssertionError, match="fails where a tensor it made meets the inputs"):
+        expect_on_device("z", lambda m: m + torch.zeros(6).view_as(m), mu)
+    expect_on_device("z", lambda m: m.reshape_as(torch.zeros(3, 2)) + 1, mu)
 
 
 def test_a_run_as_on_a_gpu_refuses_numpy_the_inputs_values_as_cuda_does():

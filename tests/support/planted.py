@@ -794,6 +794,10 @@ MISTAKES = [
     ("06_collapse_and_inference", "free-bits-floor-as-a-legacy-tensor", "free_bits_kl",
      "return kl.mean(dim=0).clamp(min=free_bits).sum()",
      "return torch.max(kl.mean(dim=0), torch.Tensor([free_bits])).sum()", "test_free_bits_kl"),
+    # the floor expanded to the means' shape: expand_as takes only their shape, and the floor stays on the CPU
+    ("06_collapse_and_inference", "free-bits-floor-expanded-on-the-cpu", "free_bits_kl",
+     "return kl.mean(dim=0).clamp(min=free_bits).sum()",
+     "m = kl.mean(dim=0)\n    return torch.maximum(m, torch.tensor(free_bits).expand_as(m)).sum()", "test_free_bits_kl"),
     ("06_collapse_and_inference", "aggregate-log-n-as-a-legacy-tensor", "log_aggregate_posterior",
      "dim=1) - math.log(len(mu))", "dim=1) - torch.Tensor([len(mu)]).log()", "test_log_aggregate_posterior"),
     # a NumPy round trip: a GPU's tensor refuses .numpy()
@@ -1148,6 +1152,7 @@ NAMED_BY_THE_VISIBLE_CHECKS = {
 CAUGHT_VISIBLY_IN_06_TO_09 = {"nearest-in-numpy", "free-bits-negative-checked-by-assert", "grid-of-no-points-checked-by-assert",
                     "refine-one-step-too-few", "refine-one-step-too-many", "refine-one-step-too-many-after-the-loop",
                     "free-bits-floor-as-a-legacy-tensor", "aggregate-log-n-as-a-legacy-tensor",
+                    "free-bits-floor-expanded-on-the-cpu",
                     "aggregate-logsumexp-in-numpy", "unlabelled-classes-on-a-device-chosen-in-the-call",
                     "labelled-noise-from-a-legacy-constructor"}
 CAUGHT_VISIBLY = [(assignment, mistake) for assignment, mistake, *_ in MISTAKES
