@@ -269,6 +269,16 @@ MISTAKES = [
      "nn.Linear(hidden, c2 * 7 * 7))\n        self.upsample = nn.Sequential(\n"
      "            nn.ConvTranspose2d(c2, c1, kernel_size=4, stride=2, padding=1), nn.BatchNorm2d(c1),",
      "test_conv_decoder"),
+    # one ReLU left out, or a ReLU before its BatchNorm: the same parameters, and no longer an affine map; an encoder
+    # and a decoder given fixed parameters then compute another function than the architecture described
+    ("03_conv_vae", "encoder-without-its-second-relu", "conv_encoder",
+     "nn.BatchNorm2d(c2), nn.ReLU(),  # 14 -> 7", "nn.BatchNorm2d(c2),  # 14 -> 7", "test_conv_encoder"),
+    ("03_conv_vae", "encoder-relu-before-batchnorm", "conv_encoder",
+     "nn.BatchNorm2d(c1), nn.ReLU(),   # 28 -> 14", "nn.ReLU(), nn.BatchNorm2d(c1),   # 28 -> 14", "test_conv_encoder"),
+    ("03_conv_vae", "decoder-without-its-second-dense-relu", "conv_decoder",
+     "nn.Linear(hidden, c2 * 7 * 7), nn.ReLU())", "nn.Linear(hidden, c2 * 7 * 7))", "test_conv_decoder"),
+    ("03_conv_vae", "decoder-without-the-relu-after-its-batchnorm", "conv_decoder",
+     "nn.BatchNorm2d(c1), nn.ReLU(),  # 7 -> 14", "nn.BatchNorm2d(c1),  # 7 -> 14", "test_conv_decoder"),
     ("04_conditional_vae", "logvar-head-rectified", "conditional_vae",
      "return self.to_mu(h), self.to_logvar(h)", "return self.to_mu(h), torch.nn.functional.softplus(self.to_logvar(h))",
      "test_conditional_vae"),
@@ -1118,6 +1128,10 @@ NAMED_BY_THE_VISIBLE_CHECKS = {
     ("03_conv_vae", "scale-detached-in-the-draw"): ["q.scale must stay in the graph"],
     ("03_conv_vae", "kl-sign-flipped"): ["a KL is never negative"],
     ("03_conv_vae", "kl-averaged-over-latents"): ["the mean over the 4 latent dimensions"],
+    ("03_conv_vae", "encoder-without-its-second-relu"): ["a ReLU must follow the second convolution's batch normalisation"],
+    ("03_conv_vae", "encoder-relu-before-batchnorm"): ["where each ReLU and batch normalisation stands"],
+    ("03_conv_vae", "decoder-without-its-second-dense-relu"): ["a ReLU must follow the second dense layer"],
+    ("03_conv_vae", "decoder-without-the-relu-after-its-batchnorm"): ["a ReLU must follow the first transposed convolution's"],
     ("04_conditional_vae", "logvar-head-is-mu-head"): ["logvar needs a head of its own"],
     ("04_conditional_vae", "loss-calls-encode-and-decode"): ["call the model only as model(x, y)"],
     ("04_conditional_vae", "scale-detached-in-the-draw"): ["must stay in the graph (no .detach())"],
@@ -1235,6 +1249,11 @@ ALTERNATIVES = [
         ("conv_vae_forward", "z = q.rsample()", "z = q.mean + q.stddev * torch.randn_like(q.stddev)"),
         ("kl_to_prior", "return kl_divergence(q, prior).sum(dim=-1)",
          "return kl_divergence(torch.distributions.Independent(q, 1), torch.distributions.Independent(prior, 1))"),
+    ]),
+    # the heads defined in the other order: the fixed parameters of the architecture check depend on no layer's order
+    ("03_conv_vae", [
+        ("conv_encoder", "self.to_mu = nn.Linear(c2 * 7 * 7, latent_dim)\n        self.to_logvar = nn.Linear(c2 * 7 * 7, latent_dim)",
+         "self.to_logvar = nn.Linear(c2 * 7 * 7, latent_dim)\n        self.to_mu = nn.Linear(c2 * 7 * 7, latent_dim)"),
     ]),
     # no bias in the convolutions followed by BatchNorm (bias=False): BatchNorm's shift stands in for it
     ("03_conv_vae", [
