@@ -25,9 +25,16 @@ def gumbel_softmax_sample(gumbel_softmax_sample):
                  "[0.5, 0.3, 0.15, 0.05]", frequencies, probabilities, atol=0.02,
                  hint=hint_by_value([(F.one_hot(probabilities.argmax(), 4).float(),
                                       "the most probable category always wins: each category needs a noise of its "
-                                      "own, a new u for every entry, not one per sample.")],
-                                    otherwise="argmax(log pi + g) follows Cat(pi) only when g = -log(-log u), with a "
-                                              "new u for every entry.", atol=0.02))
+                                      "own, a new u for every entry, not one per sample."),
+                                     (probabilities ** 2 / (probabilities ** 2).sum(),
+                                      "these are the frequencies of Cat(pi^(1/tau)), which a noise added after the "
+                                      "division by tau gives: tau divides logits + g together."),
+                                     (probabilities.softmax(-1),
+                                      "these are the frequencies of softmax(pi), which a noise added to "
+                                      "probabilities gives: the logits stand for log pi, add the noise to them.")],
+                                    otherwise="argmax(log pi + g) follows Cat(pi) only when g is a standard Gumbel "
+                                              "noise, a new one for every entry: check the law of your noise.",
+                                    atol=0.02))
     cold = gumbel_softmax_sample(probabilities.log().expand(1000, 4), tau=0.01)
     expect_close("the largest entry of samples at tau = 0.01, on average (almost one-hot)", cold.max(-1).values.mean(),
                  1.0, atol=0.02, hint="divide logits + g by tau inside the softmax: a small tau sharpens it.")

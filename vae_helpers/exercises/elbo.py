@@ -68,7 +68,12 @@ def reparameterize(reparameterize):
         raise AssertionError(f"std of z for logvar = log 4 across its 100000 entries: expected 2, got "
                              f"{z.detach().std().item():.3g}: the entries barely differ. Hint: every entry needs its "
                              "own eps, of the shape of mu: one eps for all of them moves them all together.")
-    expect_close("mean of z for mu = 3", z.mean(), 3.0, atol=0.05, hint="z = mu + std * eps with eps ~ N(0, 1).")
+    expect_close("mean of z for mu = 3", z.mean(), 3.0, atol=0.05,
+                 hint=hint_by_value([(3.0 + 2.0 * 0.5, "this is mu + std / 2, which a noise of mean 1/2 (uniform on "
+                                                       "[0, 1]) gives: eps must be a standard normal, of mean 0 and "
+                                                       "variance 1.")],
+                                    otherwise="the mean of z must be mu: eps must be a standard normal, of mean 0.",
+                                    atol=0.05))
     expect_close("std of z for logvar = log 4", z.std(), 2.0, atol=0.05,
                  hint="the standard deviation is exp(0.5 * logvar); exp(logvar) is the variance.")
     grad_mu = expect_gradient("z as a function of mu", z, mu)
