@@ -450,6 +450,9 @@ MISTAKES = [
      "width = ((high - low) / n_bins)", "width = ((high - low) / (n_bins - 1))", "test_class_information"),
     ("05_beta_vae", "class-information-values-rounded-to-a-bin", "class_information",
      "bins = ((z - low) / width).floor()", "bins = ((z - low) / width).round()", "test_class_information"),
+    # the floor applied in the squared error only: log s is still the unfloored log_scale
+    ("02_dense_vae", "gaussian-floor-in-the-squared-error-only", "gaussian_nll",
+     "per_pixel = scale.log() + 0.5", "per_pixel = log_scale + 0.5", "test_gaussian_nll"),
     ("05_categorical_clustering", "gumbel-without-temperature", "gumbel_softmax_sample",
      "F.softmax((logits + gumbel) / tau, dim=-1)", "F.softmax(logits + gumbel, dim=-1)", "test_gumbel_softmax_sample"),
     ("05_categorical_clustering", "gumbel-one-noise-per-row", "gumbel_softmax_sample",
@@ -1140,6 +1143,7 @@ NAMED_BY_THE_VISIBLE_CHECKS = {
     ("02_dense_vae", "probabilities-passed-as-logits"): ["no sigmoid first"],
     ("02_dense_vae", "gaussian-log-scale-as-log-variance"): ["not of its square"],
     ("02_dense_vae", "gaussian-without-log-scale"): ["the term log s of each pixel is missing"],
+    ("02_dense_vae", "gaussian-floor-in-the-squared-error-only"): ["the floored s enters both terms"],
     ("02_dense_vae", "gaussian-pixels-averaged"): ["the mean over the 784 pixels"],
     ("02_dense_vae", "no-optimizer-step"): ["call optimizer.step()"],
     ("02_dense_vae", "no-zero-grad"): ["zero the gradients with the optimizer"],
