@@ -231,7 +231,8 @@ def kl_to_prior(kl_to_prior):
     expect_close("KL with loc 1 and scale 2 in 4 dimensions", kl,
                  torch.full((2,), 4 * 0.5 * (4 + 1 - 1 - math.log(4))),
                  hint=kl_hint(4 * 0.5 * (4 + 1 - 1 - math.log(4)), dimensions=4,
-                              otherwise="kl_divergence(q, prior) per dimension, summed over the last dimension."))
+                              otherwise="kl_divergence(q, prior) per dimension, summed over the last dimension.",
+                              reversed_kl=4 * (math.log(2.0) + (1 + 1) / (2 * 4) - 0.5)))
     expect_on_device("kl_to_prior(q with loc and scale of shape (3, 20))", kl_to_prior,
                      Normal(torch.zeros(3, 20), torch.ones(3, 20)),
                      shape=(3,), hint="make the prior on the device (and in the dtype) of q's own tensors.")

@@ -204,13 +204,20 @@ def elbo(elbo, toy, x_toy, post_mu, post_logvar):
     kl = 0.5 * (post_logvar.exp() + post_mu ** 2 - 1 - post_logvar).sum(1)
     at_the_mean = torch.distributions.Normal(toy.decoder_mean(post_mu), math.exp(0.5 * toy.logvar)).log_prob(
         x_toy).sum(1) - kl
+    # E_q |x - W z - b|^2, and the ELBO where the decoder's log-variance is taken as exp(logvar)
+    squared_error = ((x_toy - toy.decoder_mean(post_mu)) ** 2).sum(1) + (post_logvar.exp() * (toy.W ** 2).sum(0)).sum(1)
+    logvar_exponentiated = -0.5 * (3 * (math.log(2 * math.pi) + math.exp(toy.logvar))
+                                   + squared_error / math.exp(math.exp(toy.logvar))) - kl
     expect_close("ELBO at the exact posterior (500 samples)", estimate, log_px, atol=0.2, rtol=0,
                  hint=hint_by_value([(log_px + 2 * kl, "this is log p(x) + KL: the ELBO subtracts the KL from the "
                                                        "reconstruction term."),
                                      (at_the_mean, "this is the ELBO with z = q_mu: the reconstruction term averages "
                                                    "log p(x|z) over n_samples draws z ~ q."),
                                      (500 * (log_px + kl) - kl, "this is the sum of log p(x|z) over the 500 draws: "
-                                                                "the reconstruction term is their average.")],
+                                                                "the reconstruction term is their average."),
+                                     (logvar_exponentiated, "this is the ELBO of a decoder whose log-variance is "
+                                                            "exp(model.logvar): model.logvar is a log-variance "
+                                                            "already, to be used as it is.")],
                                     otherwise="at q = p(z|x) the ELBO equals log p(x).", atol=0.3, rtol=0.05))
     poor_mu, poor_logvar = torch.zeros_like(post_mu), torch.zeros_like(post_logvar)  # q = the prior
     poor = elbo(x_toy, poor_mu, poor_logvar, lent, n_samples=500)
