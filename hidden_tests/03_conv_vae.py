@@ -59,14 +59,14 @@ def test_conv_encoder(ConvEncoder):
         expect_equal("mu_logvar gives logvar equal to mu (logvar needs a layer of its own)", torch.equal(mu, logvar), False)
     fixed, reference = ConvEncoder(), ReferenceConvEncoder()
     for module in (fixed, reference):
-        checks.load_fixed_parameters(module)
+        checks._load_fixed_parameters(module)
         module.eval()
     images = torch.rand(6, 1, 28, 28)
     mu, logvar = fixed.mu_logvar(images)
     q = reference(images)
-    expect_close("mu in eval mode after load_fixed_parameters, on 6 random images (the architecture as a whole: each "
+    expect_close("mu in eval mode with fixed parameters, on 6 random images (the architecture as a whole: each "
                  "ReLU and batch normalisation in its place)", mu, q.loc, atol=1e-5, rtol=1e-4)
-    expect_close("logvar in eval mode after load_fixed_parameters, on 6 random images", logvar, 2 * q.scale.log(),
+    expect_close("logvar in eval mode with fixed parameters, on 6 random images", logvar, 2 * q.scale.log(),
                  atol=1e-5, rtol=1e-4)
     encoder.eval()  # BatchNorm with its running statistics: one fixed function of each image
     expect_equal("some logvar below 0 from a new encoder's mu_logvar(2,000 random images) in eval mode (logvar = "
@@ -98,10 +98,10 @@ def test_conv_decoder(ConvDecoder):
     expect_equal("the decoder's output depends on z", bool(g.abs().sum() > 0), True)
     fixed, reference = ConvDecoder(), ReferenceConvDecoder()
     for module in (fixed, reference):
-        checks.load_fixed_parameters(module)
+        checks._load_fixed_parameters(module)
         module.eval()
     codes = 2 * torch.randn(6, 20)
-    expect_close("logits in eval mode after load_fixed_parameters, on 6 random codes (the architecture as a whole: "
+    expect_close("logits in eval mode with fixed parameters, on 6 random codes (the architecture as a whole: "
                  "each ReLU and batch normalisation in its place)", fixed(codes), reference(codes), atol=1e-4,
                  rtol=1e-4)
     decoder.eval()  # BatchNorm with its running statistics: one fixed function of each code

@@ -447,7 +447,7 @@ def test_the_colour_checks_reference_holds_no_step_and_agrees_with_the_hidden_te
 
 
 def test_the_conv_checks_stored_values_are_the_hidden_tests_reference_architectures():
-    """03's visible checks compare an encoder and a decoder given load_fixed_parameters with stored values, not with
+    """03's visible checks compare an encoder and a decoder given fixed parameters with stored values, not with
     a reference module (installed, readable): these are the hidden tests' reference modules' values, and those of
     each of their ReLUs left out, which the hints name."""
     import importlib.util
@@ -469,7 +469,7 @@ def test_the_conv_checks_stored_values_are_the_hidden_tests_reference_architectu
             layers = list(getattr(module, part))
             assert isinstance(layers[index], nn.ReLU)
             setattr(module, part, nn.Sequential(*layers[:index], *layers[index + 1:]))
-        conv_vae.load_fixed_parameters(module)
+        conv_vae._load_fixed_parameters(module)
         return module.eval()
 
     encoders = {None: without(hidden.ReferenceConvEncoder(), None, 0),

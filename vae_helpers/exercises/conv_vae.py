@@ -22,7 +22,7 @@ def _expect_parameters(name: str, module: nn.Module, with_biases: int, without: 
                              f"BatchNorm2d), got {count}. Hint: {hint}")
 
 
-def load_fixed_parameters(module) -> None:
+def _load_fixed_parameters(module) -> None:
     """Gives ``module`` fixed parameters and BatchNorm statistics, each a function of its kind (the last part of its
     name) and its shape alone, so that two modules of the same architecture compute the same function whatever the
     order and names of their layers. Biases are 0, so that a layer without one (bias=False) computes the same; the
@@ -45,7 +45,7 @@ def load_fixed_parameters(module) -> None:
     module.load_state_dict(state)
 
 
-# The function an architecture computes, with load_fixed_parameters, on FIXED_IMAGES (or FIXED_CODES), as
+# The function an architecture computes, with _load_fixed_parameters, on FIXED_IMAGES (or FIXED_CODES), as
 # (mu * ENCODER_PROJECTION).sum(1) for each image (the decoder's logits, with DECODER_PROJECTION): the described
 # architecture's, then each of its ReLUs left out (tests/test_checks.py computes them from the hidden tests'
 # reference modules).
@@ -62,7 +62,7 @@ DECODER_WITHOUT_A_RELU = {"the first dense layer": [21.32287, 20.74448, 20.38834
                           "the first transposed convolution's batch normalisation": [21.93142, 23.35961, 23.87411]}
 
 
-def architecture_hint(without_a_relu, layers):
+def _architecture_hint(without_a_relu, layers):
     """The hint for a module that computes another function than the architecture described: the ReLU it lacks
     where its value shows which, else the order of ``layers``."""
     return hint_by_value([(value, f"a ReLU must follow {where}; yours has none there.")
@@ -87,13 +87,13 @@ def conv_encoder(ConvEncoder):
     expect_shape("logvar from mu_logvar(images)", logvar, (5, 20))
     expect_logvar_of_its_own("mu_logvar(images of shape (5, 1, 28, 28))", mu, logvar)
     fixed = ConvEncoder()
-    load_fixed_parameters(fixed)
+    _load_fixed_parameters(fixed)
     fixed.eval()
-    expect_close("(mu * ENCODER_PROJECTION).sum(1) for 3 fixed images, in eval mode, after "
-                 "load_fixed_parameters(encoder) (each parameter a function of its kind and shape, biases 0)",
+    expect_close("(mu * ENCODER_PROJECTION).sum(1) for 3 fixed images, in eval mode, with "
+                 "fixed parameters (each a function of its kind and shape, biases 0) in the encoder",
                  (fixed.mu_logvar(FIXED_IMAGES)[0] * ENCODER_PROJECTION).sum(1), ENCODER_ON_FIXED, atol=1e-4,
-                 rtol=1e-4, hint=architecture_hint(ENCODER_WITHOUT_A_RELU, "conv, BatchNorm, ReLU, conv, BatchNorm, "
-                                                                           "ReLU, then the two heads"))
+                 rtol=1e-4, hint=_architecture_hint(ENCODER_WITHOUT_A_RELU, "conv, BatchNorm, ReLU, conv, BatchNorm, "
+                                                                            "ReLU, then the two heads"))
     encoder.eval()  # BatchNorm then uses its running statistics: the encoder is one fixed function of each image
     expect_equal("some logvar below 0 from a new encoder's mu_logvar(500 random images), in eval mode",
                  bool((encoder.mu_logvar(torch.rand(500, 1, 28, 28))[1] < 0).any()), True,
@@ -141,13 +141,13 @@ def conv_decoder(ConvDecoder):
     z = torch.randn(3, 20, requires_grad=True)
     expect_gradient("decoder output as a function of z", decoder(z), z)
     fixed = ConvDecoder()
-    load_fixed_parameters(fixed)
+    _load_fixed_parameters(fixed)
     fixed.eval()
-    expect_close("(logits * DECODER_PROJECTION).flatten(1).sum(1) for 3 fixed codes, in eval mode, after "
-                 "load_fixed_parameters(decoder) (each parameter a function of its kind and shape, biases 0)",
+    expect_close("(logits * DECODER_PROJECTION).flatten(1).sum(1) for 3 fixed codes, in eval mode, with "
+                 "fixed parameters (each a function of its kind and shape, biases 0) in the decoder",
                  (fixed(FIXED_CODES) * DECODER_PROJECTION).flatten(1).sum(1), DECODER_ON_FIXED, atol=1e-4, rtol=1e-4,
-                 hint=architecture_hint(DECODER_WITHOUT_A_RELU, "Linear, ReLU, Linear, ReLU, transposed conv, "
-                                                                "BatchNorm, ReLU, transposed conv"))
+                 hint=_architecture_hint(DECODER_WITHOUT_A_RELU, "Linear, ReLU, Linear, ReLU, transposed conv, "
+                                                                 "BatchNorm, ReLU, transposed conv"))
     decoder.eval()  # BatchNorm then uses its running statistics: the decoder is one fixed function of each code
     expect_not_affine("decoder in eval mode, on 100 pairs of codes", decoder, *torch.randn(2, 100, 20),
                       hint="the dense layers and the first transposed convolution are each followed by a ReLU (after "

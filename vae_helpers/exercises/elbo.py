@@ -169,12 +169,12 @@ def log_likelihoods(bernoulli_log_likelihood, gaussian_log_likelihood):
     expected = -0.5 * (3 * (math.log(2 * math.pi) + math.log(0.3)) + (far_x ** 2).sum(1) / 0.3)
     expect_close("Gaussian log-likelihood in float64 of x = [30.5, -1, -45] with mean 0.0 and logvar math.log(0.3), "
                  "where it is about -4,930", gaussian_log_likelihood(far_x, 0.0, math.log(0.3)), expected,
-                 atol=1e-6, rtol=0, hint=float32_rounding_hint(expected, "a step", "far from the mean every term "
+                 atol=1e-6, rtol=0, hint=_float32_rounding_hint(expected, "a step", "far from the mean every term "
                                                                                 "counts: check each one there."))
     print(PASSED)
 
 
-def float32_rounding_hint(expected, suspect, otherwise):
+def _float32_rounding_hint(expected, suspect, otherwise):
     """The hint for a float64 result that misses a large ``expected`` by float32's rounding, naming ``suspect`` as
     what computed in float32; for any other value, ``otherwise``."""
     def choose(value):
@@ -311,7 +311,7 @@ def importance_weighted_bound(importance_weighted_bound, toy, x_toy, post_mu, po
     expect_close("L_10 at the exact posterior of x = [30.5, -1, -45], where log p(x) is about -4878",
                  importance_weighted_bound(off_x, torch.zeros(1, 2), post_logvar[:1], lent, k=10),
                  toy.log_evidence(off_x), atol=1e-6, rtol=0,
-                 hint=float32_rounding_hint(toy.log_evidence(off_x), "a step (your gaussian_log_likelihood included)",
+                 hint=_float32_rounding_hint(toy.log_evidence(off_x), "a step (your gaussian_log_likelihood included)",
                                             "every weight is p(x) = exp(-4878), 0 in floating point: combine the "
                                             "log-weights with torch.logsumexp."))
     print(PASSED)
