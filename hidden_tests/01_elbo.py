@@ -156,6 +156,10 @@ def test_log_likelihoods(bernoulli_log_likelihood, gaussian_log_likelihood):
     expected = (-0.5 * (math.log(2 * math.pi) - 0.5 + (images - mean) ** 2 / math.exp(-0.5))).flatten(1).sum(1)
     expect_close("Gaussian log-likelihood of images of shape (3, 1, 4, 4) (sum over every dimension but the batch)",
                  gaussian_log_likelihood(images, mean, -0.5), expected, atol=1e-6, rtol=1e-6)
+    far = torch.tensor([[-40.0, 12.0, 35.5]], dtype=torch.float64)  # as the importance-weighted bound meets
+    expected = -0.5 * (3 * (math.log(2 * math.pi) + math.log(0.5)) + ((far - 1.0) ** 2).sum(1) / 0.5)
+    expect_close("Gaussian log-likelihood in float64 far from the mean (about -2,900): computed in float64 throughout",
+                 gaussian_log_likelihood(far, 1.0, math.log(0.5)), expected, atol=1e-7, rtol=0)
 
 
 def test_elbo(elbo, student):

@@ -7,7 +7,7 @@ from torch.distributions import Normal
 from vae_helpers.checks import (expect_close, expect_draw_on_device_of_q, expect_equal, expect_gradient,
                                 expect_gradient_close,
                                 expect_not_affine, expect_on_device, expect_shape, expect_uncorrelated)
-from vae_helpers.exercises import conv_vae as checks  # noqa: F401 (visible checks)
+from vae_helpers.exercises import conv_vae as checks
 
 
 class ReferenceConvEncoder(nn.Module):
@@ -57,6 +57,17 @@ def test_conv_encoder(ConvEncoder):
         expect_shape(f"mu from mu_logvar({n} images)", mu, (n, 20))
         expect_shape(f"logvar from mu_logvar({n} images)", logvar, (n, 20))
         expect_equal("mu_logvar gives logvar equal to mu (logvar needs a layer of its own)", torch.equal(mu, logvar), False)
+    fixed, reference = ConvEncoder(), ReferenceConvEncoder()
+    for module in (fixed, reference):
+        checks._load_fixed_parameters(module)
+        module.eval()
+    images = torch.rand(6, 1, 28, 28)
+    mu, logvar = fixed.mu_logvar(images)
+    q = reference(images)
+    expect_close("mu in eval mode with fixed parameters, on 6 random images (the architecture as a whole: each "
+                 "ReLU and batch normalisation in its place)", mu, q.loc, atol=1e-5, rtol=1e-4)
+    expect_close("logvar in eval mode with fixed parameters, on 6 random images", logvar, 2 * q.scale.log(),
+                 atol=1e-5, rtol=1e-4)
     encoder.eval()  # BatchNorm with its running statistics: one fixed function of each image
     expect_equal("some logvar below 0 from a new encoder's mu_logvar(2,000 random images) in eval mode (logvar = "
                  "log sigma^2 is any real number)", bool((encoder.mu_logvar(torch.rand(2000, 1, 28, 28))[1] < 0).any()),
@@ -85,6 +96,14 @@ def test_conv_decoder(ConvDecoder):
     z = torch.randn(2, 20, requires_grad=True)
     g, = torch.autograd.grad(decoder(z).sum(), z)
     expect_equal("the decoder's output depends on z", bool(g.abs().sum() > 0), True)
+    fixed, reference = ConvDecoder(), ReferenceConvDecoder()
+    for module in (fixed, reference):
+        checks._load_fixed_parameters(module)
+        module.eval()
+    codes = 2 * torch.randn(6, 20)
+    expect_close("logits in eval mode with fixed parameters, on 6 random codes (the architecture as a whole: "
+                 "each ReLU and batch normalisation in its place)", fixed(codes), reference(codes), atol=1e-4,
+                 rtol=1e-4)
     decoder.eval()  # BatchNorm with its running statistics: one fixed function of each code
     expect_not_affine("the decoder in eval mode, on 200 pairs of codes (a ReLU after each dense layer and after the "
                       "first transposed convolution's batch normalisation)", decoder, *(2 * torch.randn(2, 200, 20)))

@@ -460,3 +460,51 @@ def test_the_colour_checks_reference_holds_no_step_and_agrees_with_the_hidden_te
     exact_gradients = torch.autograd.grad(hidden.exact_log_prob(x, *at).sum(), at)
     for got, exact in zip(colour_images._quadrature_gradients(x, mean, log_scale), exact_gradients):
         torch.testing.assert_close(got, exact, atol=1e-4, rtol=1e-5)
+
+
+def test_the_conv_checks_stored_values_are_the_hidden_tests_reference_architectures():
+    """03's visible checks compare an encoder and a decoder given fixed parameters with stored values, not with
+    a reference module (installed, readable): these are the hidden tests' reference modules' values, and those of
+    each of their ReLUs left out, which the hints name."""
+    import importlib.util
+    import inspect
+    from pathlib import Path
+
+    from torch import nn
+
+    from vae_helpers.exercises import conv_vae
+
+    assert "nn.ReLU" not in inspect.getsource(conv_vae)
+    path = Path(__file__).resolve().parents[1] / "hidden_tests" / "03_conv_vae.py"
+    spec = importlib.util.spec_from_file_location("hidden_03_conv_vae", path)
+    hidden = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(hidden)
+
+    def without(module, part, index):
+        if part is not None:
+            layers = list(getattr(module, part))
+            assert isinstance(layers[index], nn.ReLU)
+            setattr(module, part, nn.Sequential(*layers[:index], *layers[index + 1:]))
+        conv_vae._load_fixed_parameters(module)
+        return module.eval()
+
+    encoders = {None: without(hidden.ReferenceConvEncoder(), None, 0),
+                "the first convolution's batch normalisation": without(hidden.ReferenceConvEncoder(), "features", 2),
+                "the second convolution's batch normalisation": without(hidden.ReferenceConvEncoder(), "features", 5)}
+    stored = {None: conv_vae.ENCODER_ON_FIXED, **conv_vae.ENCODER_WITHOUT_A_RELU}
+    assert stored.keys() == encoders.keys()
+    for where, encoder in encoders.items():
+        with torch.no_grad():
+            got = (encoder(conv_vae.FIXED_IMAGES).loc * conv_vae.ENCODER_PROJECTION).sum(1)
+        torch.testing.assert_close(got, torch.tensor(stored[where]), atol=1e-5, rtol=0, msg=str(where))
+    decoders = {None: without(hidden.ReferenceConvDecoder(), None, 0),
+                "the first dense layer": without(hidden.ReferenceConvDecoder(), "expand", 1),
+                "the second dense layer": without(hidden.ReferenceConvDecoder(), "expand", 3),
+                "the first transposed convolution's batch normalisation":
+                    without(hidden.ReferenceConvDecoder(), "upsample", 2)}
+    stored = {None: conv_vae.DECODER_ON_FIXED, **conv_vae.DECODER_WITHOUT_A_RELU}
+    assert stored.keys() == decoders.keys()
+    for where, decoder in decoders.items():
+        with torch.no_grad():
+            got = (decoder(conv_vae.FIXED_CODES) * conv_vae.DECODER_PROJECTION).flatten(1).sum(1)
+        torch.testing.assert_close(got, torch.tensor(stored[where]), atol=1e-4, rtol=0, msg=str(where))

@@ -285,11 +285,13 @@ def expect_gradient_close(name: str, output: torch.Tensor, wrt: torch.Tensor, ex
 
 def kl_hint(expected: float, beta: float | None = None, batch: int | None = None, dimensions: int | None = None,
             otherwise: str = "0.5 * (variance + mu^2 - 1 - logvar) per latent dimension, summed over them; "
-                             "exp(logvar) is the variance."):
+                             "exp(logvar) is the variance.", reversed_kl: float | None = None):
     """The hint for a KL to N(0, I) that came out wrong where ``expected`` was due, chosen from its value
-    (``hint_by_value``): the sign flipped, the KL weighted by ``beta``, summed over a ``batch`` of images, or
-    averaged over its ``dimensions``."""
+    (``hint_by_value``): the sign flipped, the KL weighted by ``beta``, summed over a ``batch`` of images, averaged
+    over its ``dimensions``, or taken the other way round (``reversed_kl``, KL(N(0, I) || q))."""
     known = [(-expected, "a KL is never negative: the sign of its terms is flipped.")]
+    if reversed_kl is not None:
+        known.append((reversed_kl, "this is KL(prior || q), the KL the other way round: the KL term is KL(q || prior)."))
     if beta is not None:
         known.append((beta * expected, "return the KL unweighted: beta weighs it in the loss only."))
     if batch is not None:

@@ -18,11 +18,14 @@ WHAT_TO_USE = ("a lent model's parameters() lists nothing: call the model and it
 
 class AsLent(nn.Module):
     """``model`` as grading lends it to your code: it can be called, its methods and parts used, switched with
-    .train() and .eval(), and have its gradients zeroed with .zero_grad(), but .parameters() lists nothing."""
+    .train() and .eval(), and have its gradients zeroed with .zero_grad(), but .parameters() lists nothing. A model
+    lent with only some of its attributes (01's toy model: its W, b, logvar and decoder_mean) names them in
+    ``offers``: those alone are reachable, its tensors among them."""
 
-    def __init__(self, model):
+    def __init__(self, model, offers=None):
         super().__init__()
         object.__setattr__(self, "model", model)  # a plain attribute, not a registered part: no parameters listed
+        object.__setattr__(self, "offers", offers)
 
     def forward(self, *inputs, **kwargs):
         return self.model(*inputs, **kwargs)
@@ -39,6 +42,12 @@ class AsLent(nn.Module):
         its tensors."""
         if name.startswith("_") or name == "model":
             return super().__getattr__(name)
+        offers = object.__getattribute__(self, "offers")
+        if offers is not None:
+            if name not in offers:
+                raise AttributeError(f"the model lent to your code has no attribute {name!r}: it offers "
+                                     f"{', '.join(offers)}")
+            return getattr(object.__getattribute__(self, "model"), name)
         try:
             value = getattr(object.__getattribute__(self, "model"), name)
         except AttributeError:  # named as the model lent to the code, not as the class that stands in for it

@@ -42,7 +42,9 @@ def class_information(class_information):
     independent of it, a constant one), its shape and finiteness, its invariance to each dimension's scale and
     shift and to the dtype, one bin, and labels that skip classes."""
     labels = torch.arange(4).repeat(6)                               # 24 images: classes 0, 1, 2, 3, 0, 1, ...
-    named = labels.float() * 5 / 3                                   # a coordinate that names the class
+    # a coordinate that names the class, each value well inside its bin (0, 1.52, 2.48 and 4 bin widths above the
+    # smallest value), none on a bin's edge, where float rounding would decide
+    named = torch.tensor([0.0, 1.9, 3.1, 5.0])[labels]
     blind = torch.arange(24).div(4, rounding_mode="floor").float()   # 0, 0, 0, 0, 1, ...: every value meets every class
     constant = torch.zeros(24)
     z = torch.stack([named, blind, constant], dim=1)
@@ -63,7 +65,12 @@ def class_information(class_information):
     expect_close("class_information of a coordinate that names the class: each class has a bin of its own, "
                  "so I(b; y) = H(y) = log 4", information[0], torch.tensor(math.log(4)), atol=1e-5,
                  hint=hint_by_value([(2.0, "this is log2 4 = 2 bits: the information is in nats, with the natural "
-                                           "log.")],
+                                           "log."),
+                                     (1.5 * math.log(2), "this is what two classes sharing a bin give, though their "
+                                                         "values lie 1.52 and 2.48 bin widths above the smallest, in "
+                                                         "the second and third of n_bins equal bins from the smallest "
+                                                         "value to the largest: check your bins' width and which bin "
+                                                         "each value goes into.")],
                                     otherwise="I(b; y) = KL(p(b, y) || p(b) p(y)) >= 0: the joint weighs the log-ratio "
                                               "log(p(b, y) / (p(b) p(y)))." if bool(information[0] < -1e-4)
                                     else "each class has a bin of its own when the largest value goes into the last "

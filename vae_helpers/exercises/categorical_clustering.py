@@ -25,9 +25,16 @@ def gumbel_softmax_sample(gumbel_softmax_sample):
                  "[0.5, 0.3, 0.15, 0.05]", frequencies, probabilities, atol=0.02,
                  hint=hint_by_value([(F.one_hot(probabilities.argmax(), 4).float(),
                                       "the most probable category always wins: each category needs a noise of its "
-                                      "own, a new u for every entry, not one per sample.")],
-                                    otherwise="argmax(log pi + g) follows Cat(pi) only when g = -log(-log u), with a "
-                                              "new u for every entry.", atol=0.02))
+                                      "own, a new u for every entry, not one per sample."),
+                                     (probabilities ** 2 / (probabilities ** 2).sum(),
+                                      "these are the frequencies of Cat(pi^(1/tau)), which a noise added after the "
+                                      "division by tau gives: tau divides logits + g together."),
+                                     (probabilities.softmax(-1),
+                                      "these are the frequencies of softmax(pi), which a noise added to "
+                                      "probabilities gives: the logits stand for log pi, add the noise to them.")],
+                                    otherwise="argmax(log pi + g) follows Cat(pi) only when g is a standard Gumbel "
+                                              "noise, a new one for every entry: check the law of your noise.",
+                                    atol=0.02))
     cold = gumbel_softmax_sample(probabilities.log().expand(1000, 4), tau=0.01)
     expect_close("the largest entry of samples at tau = 0.01, on average (almost one-hot)", cold.max(-1).values.mean(),
                  1.0, atol=0.02, hint="divide logits + g by tau inside the softmax: a small tau sharpens it.")
@@ -69,8 +76,13 @@ def categorical_kl_to_uniform(categorical_kl_to_uniform):
                   "and each counts 0 log 0 = 0)", certain,
                   hint="log(softmax(...)) is -inf where a probability is 0, and 0 * (-inf) is NaN. Compute log pi with "
                        "F.log_softmax: it stays finite (-200 here), so pi * log pi is 0 * (-200) = 0.")
+    certain_logits = torch.tensor([[0.0, -200.0, -200.0, -200.0]])
+    reversed_kl = (0.25 * (math.log(0.25) - F.log_softmax(certain_logits, -1))).sum(-1)
     expect_close("KL of a certain q over 4 categories", certain, torch.tensor([math.log(4)]),
-                 hint="a one-hot q has KL log K.")
+                 hint=hint_by_value([(2.0, "this is log2 4 = 2 bits: the KL is in nats, with the natural log."),
+                                     (reversed_kl, "this is KL(uniform || q), the other way round: the KL of q to the "
+                                                   "uniform weighs each log-ratio by q's own probability.")],
+                                    otherwise="a one-hot q has KL log K."))
     pi = torch.tensor([0.5, 0.25, 0.25])
     expect_close("KL for probabilities [0.5, 0.25, 0.25]", categorical_kl_to_uniform(pi.log().unsqueeze(0)),
                  torch.tensor([(pi * pi.log()).sum().item() + math.log(3)]),
@@ -118,9 +130,16 @@ def capacity_penalty(capacity_penalty):
     expect_close("capacity_penalty for one uniform and one certain image, K = 2, capacity log(2) / 2, gamma 10",
                  capacity_penalty(torch.tensor([[0.0, 0.0], [0.0, _CERTAIN]]), math.log(2) / 2, 10.0),
                  10 * (0.75 * math.log(1.5) + 0.25 * math.log(0.5)), atol=1e-4,
-                 hint="the mean KL meets the capacity here, so the first term is 0, and all of 1.308 is gamma times "
-                      "KL(shares || uniform), with the shares of the batch the mean of its probabilities, (0.75, 0.25), "
-                      "not the softmax of the mean of its logits.")
+                 hint=hint_by_value([(10 * 0.5 * (math.log(0.5 / 0.75) + math.log(0.5 / 0.25)),
+                                      "this is gamma KL(uniform || shares), the other way round: the balance is "
+                                      "KL(shares || uniform), which weighs each log-ratio by the share itself."),
+                                     (10 * math.log(2), "this is what the shares (1, 0), the softmax of the mean of "
+                                                        "the batch's logits, give: the shares of the batch are the "
+                                                        "mean of its probabilities, (0.75, 0.25).")],
+                                    otherwise="the mean KL meets the capacity here, so the first term is 0, and all of "
+                                              "1.308 is gamma times KL(shares || uniform), with the shares of the "
+                                              "batch the mean of its probabilities, (0.75, 0.25).",
+                                    atol=1e-3))
     collapsed = capacity_penalty(all_first, _LOG_4, 10.0)
     expect_finite("capacity_penalty when every image is certain of the same category (three of its four shares of "
                   "the batch are exactly 0 in float32)", collapsed,

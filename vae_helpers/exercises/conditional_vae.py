@@ -12,8 +12,9 @@ from vae_helpers.lending import AsLent
 
 
 def one_hot(one_hot):
-    """Exercise 1: shape, dtype and values of ``one_hot``, for int64 and int32 labels left unchanged, its result on
-    the device of the labels, and a ValueError for labels out of range or not integers."""
+    """Exercise 1: shape, dtype and values of ``one_hot``, for int64, int32, int16 and uint8 labels left unchanged,
+    its result on the device of the labels, and a ValueError for labels out of range or not integers (bool ones
+    too)."""
     encoded = one_hot(torch.tensor([3, 0, 1]), 4)
     expect_shape("one_hot(tensor([3, 0, 1]), 4)", encoded, (3, 4))
     assert encoded.dtype == torch.float32, \
@@ -28,11 +29,21 @@ def one_hot(one_hot):
                  torch.tensor([[0., 0, 1], [1, 0, 0]]), hint="F.one_hot needs int64: convert with labels.long().")
     expect_close("the labels after one_hot (it must not change its input)", int32_labels,
                  torch.tensor([2, 0], dtype=torch.int32), atol=0, rtol=0)
+    for dtype in (torch.int16, torch.uint8):
+        expect_close(f"one_hot({dtype} labels [1, 0], 2): any integer dtype is a label",
+                     expect_returns(f"one_hot({dtype} labels [1, 0], 2)", one_hot,
+                                    torch.tensor([1, 0], dtype=dtype), 2,
+                                    hint=lambda error, dtype=dtype: (
+                                        f"{dtype} is an integer dtype too: refuse what is not an integer, rather "
+                                        "than accept a list of dtypes." if isinstance(error, ValueError) else
+                                        f"{dtype} labels must work as int64 ones do: where an operation takes only "
+                                        "int64, convert them (labels.long()).")),
+                     torch.tensor([[0., 1], [1, 0]]))
     expect_on_device("one_hot(int32 labels [2, 0], 3)", one_hot, int32_labels, 3, shape=(2, 3),
                      hint="make every tensor you fill on labels.device (device=labels.device), never on the default "
                           "device, or training on a GPU fails.")
     for bad, why in ((torch.tensor([0, 10]), "a label equal to n_classes"), (torch.tensor([-1, 2]), "a negative label"),
-                     (torch.tensor([0.5, 2.0]), "float labels")):
+                     (torch.tensor([0.5, 2.0]), "float labels"), (torch.tensor([True, False]), "bool labels")):
         error = expect_value_error(f"one_hot({bad.tolist()}, 10)", one_hot, bad, 10, why=why,
                                    hint="check the labels first and raise ValueError(...) (an assert is skipped when "
                                         "Python runs with -O).")

@@ -1,5 +1,6 @@
 """The visible checks of 03_conv_vae's exercises, one function per graded cell."""
 import math
+import zlib
 
 import torch
 from torch import nn
@@ -8,7 +9,7 @@ from torch.distributions import Normal
 from vae_helpers.checks import (CALL_THE_ENCODER_AND_DECODER, PASSED, expect_close, expect_draw_on_device_of_q,
                                 expect_equal, expect_gradient, expect_gradient_close, expect_logvar_of_its_own,
                                 expect_not_affine, expect_on_device, expect_returns, expect_shape,
-                                expect_uncorrelated, kl_hint)
+                                expect_uncorrelated, hint_by_value, kl_hint)
 from vae_helpers.lending import AsLent
 
 
@@ -19,6 +20,55 @@ def _expect_parameters(name: str, module: nn.Module, with_biases: int, without: 
     if count not in (with_biases, without):
         raise AssertionError(f"{name}: expected {with_biases} ({without} with bias=False in the layers followed by "
                              f"BatchNorm2d), got {count}. Hint: {hint}")
+
+
+def _load_fixed_parameters(module) -> None:
+    """Gives ``module`` fixed parameters and BatchNorm statistics, each a function of its kind (the last part of its
+    name) and its shape alone, so that two modules of the same architecture compute the same function whatever the
+    order and names of their layers. Biases are 0, so that a layer without one (bias=False) computes the same; the
+    statistics are far from BatchNorm's initial ones, so that where a ReLU stands around a BatchNorm matters."""
+    state = {}
+    for key, value in module.state_dict().items():
+        kind, shape = key.rsplit(".", 1)[-1], tuple(value.shape)
+        generator = torch.Generator().manual_seed(zlib.crc32(f"{kind} {shape}".encode()))
+        if kind == "num_batches_tracked" or not value.is_floating_point():
+            state[key] = value
+        elif kind == "bias":
+            state[key] = torch.zeros(shape, dtype=value.dtype)
+        elif kind == "running_mean":
+            state[key] = torch.randn(shape, generator=generator, dtype=value.dtype)
+        elif kind == "running_var" or value.dim() == 1:  # a BatchNorm's variances and scales: positive
+            state[key] = 0.5 + torch.rand(shape, generator=generator, dtype=value.dtype)
+        else:  # a layer's weights, of about the size PyTorch's initialisation gives
+            state[key] = (2 * torch.rand(shape, generator=generator, dtype=value.dtype) - 1) / math.sqrt(
+                value[0].numel())
+    module.load_state_dict(state)
+
+
+# The function an architecture computes, with _load_fixed_parameters, on FIXED_IMAGES (or FIXED_CODES), as
+# (mu * ENCODER_PROJECTION).sum(1) for each image (the decoder's logits, with DECODER_PROJECTION): the described
+# architecture's, then each of its ReLUs left out (tests/test_checks.py computes them from the hidden tests'
+# reference modules).
+FIXED_IMAGES = torch.rand(3, 1, 28, 28, generator=torch.Generator().manual_seed(3))
+FIXED_CODES = torch.randn(3, 20, generator=torch.Generator().manual_seed(3))
+ENCODER_PROJECTION = torch.randn(20, generator=torch.Generator().manual_seed(4))
+DECODER_PROJECTION = torch.randn(1, 28, 28, generator=torch.Generator().manual_seed(4))
+ENCODER_ON_FIXED = [-0.49624, -0.48957, -0.84234]
+ENCODER_WITHOUT_A_RELU = {"the first convolution's batch normalisation": [-0.97943, -1.32761, -1.43821],
+                          "the second convolution's batch normalisation": [-0.03853, -0.4203, -0.66892]}
+DECODER_ON_FIXED = [22.01757, 22.55956, 21.61674]
+DECODER_WITHOUT_A_RELU = {"the first dense layer": [21.32287, 20.74448, 20.38834],
+                          "the second dense layer": [21.85691, 21.80135, 21.00295],
+                          "the first transposed convolution's batch normalisation": [21.93142, 23.35961, 23.87411]}
+
+
+def _architecture_hint(without_a_relu, layers):
+    """The hint for a module that computes another function than the architecture described: the ReLU it lacks
+    where its value shows which, else the order of ``layers``."""
+    return hint_by_value([(value, f"a ReLU must follow {where}; yours has none there.")
+                          for where, value in without_a_relu.items()],
+                         otherwise=f"the layers must compute {layers}, in that order: check each one and where each "
+                                   "ReLU and batch normalisation stands.")
 
 
 def conv_encoder(ConvEncoder):
@@ -36,6 +86,14 @@ def conv_encoder(ConvEncoder):
     expect_shape("mu from mu_logvar(images of shape (5, 1, 28, 28))", mu, (5, 20))
     expect_shape("logvar from mu_logvar(images)", logvar, (5, 20))
     expect_logvar_of_its_own("mu_logvar(images of shape (5, 1, 28, 28))", mu, logvar)
+    fixed = ConvEncoder()
+    _load_fixed_parameters(fixed)
+    fixed.eval()
+    expect_close("(mu * ENCODER_PROJECTION).sum(1) for 3 fixed images, in eval mode, with "
+                 "fixed parameters (each a function of its kind and shape, biases 0) in the encoder",
+                 (fixed.mu_logvar(FIXED_IMAGES)[0] * ENCODER_PROJECTION).sum(1), ENCODER_ON_FIXED, atol=1e-4,
+                 rtol=1e-4, hint=_architecture_hint(ENCODER_WITHOUT_A_RELU, "conv, BatchNorm, ReLU, conv, BatchNorm, "
+                                                                            "ReLU, then the two heads"))
     encoder.eval()  # BatchNorm then uses its running statistics: the encoder is one fixed function of each image
     expect_equal("some logvar below 0 from a new encoder's mu_logvar(500 random images), in eval mode",
                  bool((encoder.mu_logvar(torch.rand(500, 1, 28, 28))[1] < 0).any()), True,
@@ -82,6 +140,14 @@ def conv_decoder(ConvDecoder):
         expect_shape(f"decoder(z of shape ({batch}, 20))", logits, (batch, 1, 28, 28))
     z = torch.randn(3, 20, requires_grad=True)
     expect_gradient("decoder output as a function of z", decoder(z), z)
+    fixed = ConvDecoder()
+    _load_fixed_parameters(fixed)
+    fixed.eval()
+    expect_close("(logits * DECODER_PROJECTION).flatten(1).sum(1) for 3 fixed codes, in eval mode, with "
+                 "fixed parameters (each a function of its kind and shape, biases 0) in the decoder",
+                 (fixed(FIXED_CODES) * DECODER_PROJECTION).flatten(1).sum(1), DECODER_ON_FIXED, atol=1e-4, rtol=1e-4,
+                 hint=_architecture_hint(DECODER_WITHOUT_A_RELU, "Linear, ReLU, Linear, ReLU, transposed conv, "
+                                                                 "BatchNorm, ReLU, transposed conv"))
     decoder.eval()  # BatchNorm then uses its running statistics: the decoder is one fixed function of each code
     expect_not_affine("decoder in eval mode, on 100 pairs of codes", decoder, *torch.randn(2, 100, 20),
                       hint="the dense layers and the first transposed convolution are each followed by a ReLU (after "
@@ -165,7 +231,8 @@ def kl_to_prior(kl_to_prior):
     expect_close("KL with loc 1 and scale 2 in 4 dimensions", kl,
                  torch.full((2,), 4 * 0.5 * (4 + 1 - 1 - math.log(4))),
                  hint=kl_hint(4 * 0.5 * (4 + 1 - 1 - math.log(4)), dimensions=4,
-                              otherwise="kl_divergence(q, prior) per dimension, summed over the last dimension."))
+                              otherwise="kl_divergence(q, prior) per dimension, summed over the last dimension.",
+                              reversed_kl=4 * (math.log(2.0) + (1 + 1) / (2 * 4) - 0.5)))
     expect_on_device("kl_to_prior(q with loc and scale of shape (3, 20))", kl_to_prior,
                      Normal(torch.zeros(3, 20), torch.ones(3, 20)),
                      shape=(3,), hint="make the prior on the device (and in the dtype) of q's own tensors.")

@@ -244,10 +244,13 @@ def gaussian_nll(gaussian_nll):
                                 shape_hint="log_scale (784,) broadcasts against mean (batch, 784) as it is."),
                  -torch.distributions.Normal(mean, per_pixel_scale).log_prob(x.view(3, 784)).sum(1), atol=1e-2,
                  rtol=1e-5, hint="log_scale broadcasts against mean: use it pixel by pixel.")
+    floored = -torch.distributions.Normal(mean, 0.05).log_prob(x.view(3, 784)).sum(1)
     expect_close("gaussian_nll with log_scale = -20 and min_scale = 0.05 (the floor applies)",
-                 gaussian_nll(x, mean, torch.tensor(-20.0), min_scale=0.05),
-                 -torch.distributions.Normal(mean, 0.05).log_prob(x.view(3, 784)).sum(1), atol=1e-2, rtol=1e-5,
-                 hint="s = max(exp(log_scale), min_scale): the floor is a lower bound on s.")
+                 gaussian_nll(x, mean, torch.tensor(-20.0), min_scale=0.05), floored, atol=1e-2, rtol=1e-5,
+                 hint=hint_by_value([(floored + 784 * (-20.0 - math.log(0.05)),
+                                      "this is 784 (log_scale - log min_scale) off: the floored s enters both terms, "
+                                      "log s as well as the squared error over s^2.")],
+                                    otherwise="s = max(exp(log_scale), min_scale): the floor is a lower bound on s."))
     expect_close("gaussian_nll with log_scale = log 0.06 and min_scale = 0.05 (just above the floor)",
                  gaussian_nll(x, mean, torch.tensor(math.log(0.06)), min_scale=0.05),
                  -torch.distributions.Normal(mean, 0.06).log_prob(x.view(3, 784)).sum(1), atol=1e-2, rtol=1e-5,

@@ -6,6 +6,7 @@ import torch.nn.functional as F
 
 from vae_helpers.checks import (PASSED, expect_close, expect_equal, expect_finite, expect_gradient, expect_on_device,
                                 expect_returns, expect_shape, expect_uncorrelated, hint_by_value)
+from vae_helpers.lending import AsLent
 
 
 def kl_to_standard_normal(kl_to_standard_normal):
@@ -67,7 +68,12 @@ def reparameterize(reparameterize):
         raise AssertionError(f"std of z for logvar = log 4 across its 100000 entries: expected 2, got "
                              f"{z.detach().std().item():.3g}: the entries barely differ. Hint: every entry needs its "
                              "own eps, of the shape of mu: one eps for all of them moves them all together.")
-    expect_close("mean of z for mu = 3", z.mean(), 3.0, atol=0.05, hint="z = mu + std * eps with eps ~ N(0, 1).")
+    expect_close("mean of z for mu = 3", z.mean(), 3.0, atol=0.05,
+                 hint=hint_by_value([(3.0 + 2.0 * 0.5, "this is mu + std / 2, which a noise of mean 1/2 (uniform on "
+                                                       "[0, 1]) gives: eps must be a standard normal, of mean 0 and "
+                                                       "variance 1.")],
+                                    otherwise="the mean of z must be mu: eps must be a standard normal, of mean 0.",
+                                    atol=0.05))
     expect_close("std of z for logvar = log 4", z.std(), 2.0, atol=0.05,
                  hint="the standard deviation is exp(0.5 * logvar); exp(logvar) is the variance.")
     grad_mu = expect_gradient("z as a function of mu", z, mu)
@@ -159,34 +165,81 @@ def log_likelihoods(bernoulli_log_likelihood, gaussian_log_likelihood):
     expect_close("Gaussian log-likelihood of x of shape (2, 1, 3, 3) with mean 0 and logvar 0",
                  gaussian_log_likelihood(x, 0.0, 0.0), -0.5 * (9 * math.log(2 * math.pi) + (x ** 2).flatten(1).sum(1)),
                  hint="sum over every dimension but the first (batch) one, not only the last.")
+    far_x = torch.tensor([[30.5, -1.0, -45.0]], dtype=torch.float64)  # the importance-weighted bound meets such x
+    expected = -0.5 * (3 * (math.log(2 * math.pi) + math.log(0.3)) + (far_x ** 2).sum(1) / 0.3)
+    expect_close("Gaussian log-likelihood in float64 of x = [30.5, -1, -45] with mean 0.0 and logvar math.log(0.3), "
+                 "where it is about -4,930", gaussian_log_likelihood(far_x, 0.0, math.log(0.3)), expected,
+                 atol=1e-6, rtol=0, hint=_float32_rounding_hint(expected, "a step", "far from the mean every term "
+                                                                                "counts: check each one there."))
     print(PASSED)
+
+
+def _float32_rounding_hint(expected, suspect, otherwise):
+    """The hint for a float64 result that misses a large ``expected`` by float32's rounding, naming ``suspect`` as
+    what computed in float32; for any other value, ``otherwise``."""
+    def choose(value):
+        if (value - expected).abs().max() < 1e-5 * expected.abs().max():
+            return (f"x is float64, but the result is off by float32's rounding (a few parts in 10^7 of its size): "
+                    f"{suspect} computes in float32 (a tensor made with dtype=torch.float or torch.float32): keep "
+                    "every tensor in the dtype of x.")
+        return otherwise
+    return choose
+
+
+TOY_AS_LENT = ("W", "b", "logvar", "decoder_mean")  # what grading lends of a toy model to a bound's code
+TOY_HINT = ("the model is given to your function as at grading, with W, b, logvar and decoder_mean alone: compute "
+            "from those.")
 
 
 def elbo(elbo, toy, x_toy, post_mu, post_logvar):
     """Checks the ELBO estimate's shape, its value at the exact posterior of the toy model's observations, that it
-    stays below log p(x) for a poor q, and that it passes gradients to q_mu."""
+    stays below log p(x) for a poor q, and that it passes gradients to q_mu. The function gets the toy model as
+    grading lends it."""
     log_px = toy.log_evidence(x_toy)
-    estimate = elbo(x_toy, post_mu, post_logvar, toy, n_samples=500)
+    lent = AsLent(toy, offers=TOY_AS_LENT)
+    estimate = expect_returns("elbo(x_toy, post_mu, post_logvar, toy, n_samples=500)", elbo, x_toy, post_mu,
+                              post_logvar, lent, 500, lent_hint=TOY_HINT)
     expect_shape("elbo(x_toy, ...) for 4 observations", estimate, (4,))
     # what three mistakes give at the exact posterior, where E_q[log p(x|z)] = log p(x) + KL
     kl = 0.5 * (post_logvar.exp() + post_mu ** 2 - 1 - post_logvar).sum(1)
     at_the_mean = torch.distributions.Normal(toy.decoder_mean(post_mu), math.exp(0.5 * toy.logvar)).log_prob(
         x_toy).sum(1) - kl
-    expect_close("ELBO at the exact posterior (500 samples)", estimate, log_px, atol=0.2, rtol=0,
-                 hint=hint_by_value([(log_px + 2 * kl, "this is log p(x) + KL: the ELBO subtracts the KL from the "
-                                                       "reconstruction term."),
-                                     (at_the_mean, "this is the ELBO with z = q_mu: the reconstruction term averages "
-                                                   "log p(x|z) over n_samples draws z ~ q."),
-                                     (500 * (log_px + kl) - kl, "this is the sum of log p(x|z) over the 500 draws: "
-                                                                "the reconstruction term is their average.")],
-                                    otherwise="at q = p(z|x) the ELBO equals log p(x).", atol=0.3, rtol=0.05))
+    # E_q |x - W z - b|^2, and the ELBO where the decoder's log-variance is taken as exp(logvar)
+    squared_error = ((x_toy - toy.decoder_mean(post_mu)) ** 2).sum(1) + (post_logvar.exp() * (toy.W ** 2).sum(0)).sum(1)
+    logvar_exponentiated = -0.5 * (3 * (math.log(2 * math.pi) + math.exp(toy.logvar))
+                                   + squared_error / math.exp(math.exp(toy.logvar))) - kl
+    by_value = hint_by_value([(log_px + 2 * kl, "this is log p(x) + KL: the ELBO subtracts the KL from the "
+                                                "reconstruction term."),
+                              (at_the_mean, "this is the ELBO with z = q_mu: the reconstruction term averages "
+                                            "log p(x|z) over n_samples draws z ~ q."),
+                              (500 * (log_px + kl) - kl, "this is the sum of log p(x|z) over the 500 draws: "
+                                                         "the reconstruction term is their average."),
+                              (logvar_exponentiated, "this is the ELBO of a decoder whose log-variance is "
+                                                     "exp(model.logvar): model.logvar is a log-variance "
+                                                     "already, to be used as it is.")],
+                             atol=0.3, rtol=0.05)
+
+    def hint(value):
+        """The mistake the value shows; else, where 200 estimates with n_samples=100 spread as single draws do (a
+        standard deviation of about 1.2 nats for the first observation, 0.09 with 100 draws), the draws left
+        unaveraged."""
+        if by_value(value):
+            return by_value(value)
+        repeated = elbo(x_toy[:1].repeat(200, 1), post_mu[:1].repeat(200, 1), post_logvar[:1].repeat(200, 1), lent,
+                        n_samples=100)
+        if repeated.detach().std() > 0.5:
+            return ("200 estimates with n_samples=100 spread as widely as single draws do: the reconstruction term "
+                    "averages log p(x|z) over n_samples draws of z.")
+        return "at q = p(z|x) the ELBO equals log p(x)."
+
+    expect_close("ELBO at the exact posterior (500 samples)", estimate, log_px, atol=0.2, rtol=0, hint=hint)
     poor_mu, poor_logvar = torch.zeros_like(post_mu), torch.zeros_like(post_logvar)  # q = the prior
-    poor = elbo(x_toy, poor_mu, poor_logvar, toy, n_samples=500)
+    poor = elbo(x_toy, poor_mu, poor_logvar, lent, n_samples=500)
     assert (poor < log_px).all(), (
         f"ELBO for q = prior: expected below log p(x) = {log_px.tolist()}, got {poor.tolist()}. "
         "Hint: ELBO = E[log p(x|z)] - KL; a + sign on the KL lifts it above the evidence.")
     q_mu = post_mu.clone().requires_grad_(True)
-    expect_gradient("ELBO as a function of q_mu", elbo(x_toy, q_mu, post_logvar, toy), q_mu)
+    expect_gradient("ELBO as a function of q_mu", elbo(x_toy, q_mu, post_logvar, lent), q_mu)
     # At the exact posterior the ELBO is at its maximum in q_mu, so its gradient there is 0 on average; an estimate
     # whose draws of z cut the graph keeps only the KL's gradient, -q_mu.
     copies = 20_000
@@ -196,7 +249,7 @@ def elbo(elbo, toy, x_toy, post_mu, post_logvar):
     far_mu, far_logvar = far_var * ((x_far - toy.b) @ toy.W) / noise_var, far_var.log().expand(1, -1)
     q_mu = far_mu.repeat(copies, 1).requires_grad_(True)
     q_logvar = far_logvar.repeat(copies, 1).requires_grad_(True)
-    estimate = elbo(x_far.repeat(copies, 1), q_mu, q_logvar, toy)
+    estimate = elbo(x_far.repeat(copies, 1), q_mu, q_logvar, lent)
     grad = expect_gradient("ELBO as a function of q_mu", estimate, q_mu)
     expect_close(f"mean gradient of the ELBO in q_mu at the exact posterior ({copies:,} copies of one observation, "
                  "where the ELBO is at its maximum)", grad.mean(0), torch.zeros(2), atol=0.15,
@@ -213,8 +266,11 @@ def elbo(elbo, toy, x_toy, post_mu, post_logvar):
 
 def importance_weighted_bound(importance_weighted_bound, toy, x_toy, post_mu, post_logvar):
     """Checks the bound's shape, its value at the exact posterior, that it climbs with k below log p(x) for a
-    poor q, and that it stays finite and exact where every weight underflows."""
-    bound = importance_weighted_bound(x_toy, post_mu, post_logvar, toy, k=5)
+    poor q, and that it stays finite and exact where every weight underflows. The function gets the toy model as
+    grading lends it."""
+    lent = AsLent(toy, offers=TOY_AS_LENT)
+    bound = expect_returns("importance_weighted_bound(x_toy, post_mu, post_logvar, toy, k=5)",
+                           importance_weighted_bound, x_toy, post_mu, post_logvar, lent, 5, lent_hint=TOY_HINT)
     expect_shape("importance_weighted_bound(x_toy, ..., k=5) for 4 observations", bound, (4,))
     expect_close("L_5 at the exact posterior", bound, toy.log_evidence(x_toy), atol=1e-6, rtol=0,
                  hint="at q = p(z|x) every weight equals p(x), so the bound is exact for any k: "
@@ -223,8 +279,8 @@ def importance_weighted_bound(importance_weighted_bound, toy, x_toy, post_mu, po
     far_x = toy.decoder_mean(torch.tensor([[3.0, -3.0]]))
     # 300 estimates at once: 300 copies of the observation, each with its own samples
     many_x, many_mu, many_logvar = far_x.repeat(300, 1), prior_mu.repeat(300, 1), prior_logvar.repeat(300, 1)
-    ones = importance_weighted_bound(many_x, many_mu, many_logvar, toy, k=1)
-    fifties = importance_weighted_bound(many_x, many_mu, many_logvar, toy, k=50)
+    ones = importance_weighted_bound(many_x, many_mu, many_logvar, lent, k=1)
+    fifties = importance_weighted_bound(many_x, many_mu, many_logvar, lent, k=50)
     l1, l50, exact = ones.mean(), fifties.mean(), toy.log_evidence(far_x)[0]
     # with the reference answers, L_1 is about -70 to -77 here, L_50 about -19.5, and log p(x) -10.5; averaged
     # log-weights spread 50 times less than one log-weight (a seventh as wide), one z for all 50 weights as widely
@@ -238,7 +294,7 @@ def importance_weighted_bound(importance_weighted_bound, toy, x_toy, post_mu, po
     # q three times as wide as the exact posterior: every weight is at most 9 p(x), and L_50 is a few hundredths of
     # a nat below log p(x); the largest of 50 log-weights is about 2 nats above it
     wide = importance_weighted_bound(x_toy.repeat(100, 1), post_mu.repeat(100, 1),
-                                     (post_logvar + 2 * math.log(3.0)).repeat(100, 1), toy, k=50)
+                                     (post_logvar + 2 * math.log(3.0)).repeat(100, 1), lent, k=50)
     wide = wide.view(100, len(x_toy)).mean(0)
     log_px = toy.log_evidence(x_toy)
     expect_close("L_50 for q three times as wide as the exact posterior (mean of 100 estimates)", wide, log_px,
@@ -247,14 +303,15 @@ def importance_weighted_bound(importance_weighted_bound, toy, x_toy, post_mu, po
                  if (wide > log_px).any() else "each of the k weights needs a z of its own.")
     far_x = torch.tensor([[30.0, -20.0, 25.0]])  # thousands of nats from what the prior's codes explain
     expect_finite("L_10 for x = [30, -20, 25], far from the model, with q = the prior",
-                  importance_weighted_bound(far_x, prior_mu, prior_logvar, toy, k=10),
+                  importance_weighted_bound(far_x, prior_mu, prior_logvar, lent, k=10),
                   hint="each weight is about exp(-3100), which is 0 in floating point: average the weights in log "
                        "space (torch.logsumexp) rather than exponentiating them.")
     # b + 30 * (1, 0, -1.5), off the plane of W's columns: its exact posterior has mean 0 (and post_logvar)
     off_x = torch.tensor([[30.5, -1.0, -45.0]])
     expect_close("L_10 at the exact posterior of x = [30.5, -1, -45], where log p(x) is about -4878",
-                 importance_weighted_bound(off_x, torch.zeros(1, 2), post_logvar[:1], toy, k=10),
+                 importance_weighted_bound(off_x, torch.zeros(1, 2), post_logvar[:1], lent, k=10),
                  toy.log_evidence(off_x), atol=1e-6, rtol=0,
-                 hint="every weight is p(x) = exp(-4878), 0 in floating point: combine the log-weights with "
-                      "torch.logsumexp.")
+                 hint=_float32_rounding_hint(toy.log_evidence(off_x), "a step (your gaussian_log_likelihood included)",
+                                            "every weight is p(x) = exp(-4878), 0 in floating point: combine the "
+                                            "log-weights with torch.logsumexp."))
     print(PASSED)
