@@ -37,6 +37,7 @@ optimizer = torch.optim.Adam(model.parameters(), lr=LR)
 history = train(model, loss, batches, optimizer, 2)
 fitted_models = [fitted(width) for width in (4, 8)]
 projection = plots.projected(np.random.rand(40, 5), "tsne", 0)  # a long computation, not a training
+principal = plots.projected(np.random.rand(40, 5), "pca", 0)  # a moment's: not kept
 after_each_epoch = []
 measured = nn.Linear(784, 10)
 train(measured, lambda m, x, y: loss(m, x.flatten(1), y), batches, torch.optim.SGD(measured.parameters(), lr=0.1), 2,
@@ -93,7 +94,7 @@ def _executed(client, source) -> str:
 def test_a_rerun_loads_every_remembered_call_and_leaves_the_kernel_as_training_did(course):
     first = course()
     assert LOADED not in "".join(first)
-    assert len(list(course.cache.glob("*.pt"))) == 4  # train, fitted twice (not its own train call inside), projected
+    assert len(list(course.cache.glob("*.pt"))) == 4  # train, fitted twice (not its own train call inside), the t-SNE
     again = course()
     assert again[1].count(LOADED) == 4, again[1]
     assert "epoch 2/2" in again[1]  # what the call printed is printed again

@@ -119,16 +119,21 @@ def latent_scatter(latents: torch.Tensor, labels: torch.Tensor, method: str = "p
     return fig
 
 
-@remembered  # a t-SNE of thousands of codes takes seconds; a notebook's re-run loads it
 def projected(points: np.ndarray, method: str, seed: int) -> np.ndarray:
     """``points`` (n, d) projected to (n, 2) by ``"pca"`` or ``"tsne"``."""
     if method == "pca":
         from sklearn.decomposition import PCA
         return PCA(n_components=2, random_state=seed).fit_transform(points)
     if method == "tsne":
-        from sklearn.manifold import TSNE
-        return TSNE(n_components=2, init="pca", random_state=seed).fit_transform(points)
+        return tsne_embedding(points, seed)
     raise ValueError(f"Unknown projection {method!r}: choose 'pca' or 'tsne'.")
+
+
+@remembered  # a t-SNE of thousands of codes takes seconds (a PCA a moment): a notebook's re-run loads it
+def tsne_embedding(points: np.ndarray, seed: int) -> np.ndarray:
+    """``points`` (n, d) embedded in 2-D by t-SNE."""
+    from sklearn.manifold import TSNE
+    return TSNE(n_components=2, init="pca", random_state=seed).fit_transform(points)
 
 
 def level_probabilities(probabilities: dict, title: str = "", ylabel: str = "probability") -> Figure:
