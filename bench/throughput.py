@@ -108,6 +108,16 @@ def _synchronize(device: torch.device) -> None:
         torch.cuda.synchronize(device)
 
 
+def seconds_of_an_epoch(model, loss_fn, batches, optimizer, device: torch.device) -> float:
+    """Seconds of one quiet epoch of ``vae_helpers.train``, the device's queued work included."""
+    _synchronize(device)
+    started = time.perf_counter()
+    with contextlib.redirect_stdout(io.StringIO()):
+        train(model, loss_fn, batches, optimizer, epochs=1, progress=False)
+    _synchronize(device)
+    return time.perf_counter() - started
+
+
 def seconds_per_epoch(definitions: dict, data: ImageData, device: torch.device, repeats: int) -> list[dict]:
     """For each model: the median seconds per epoch of each pipeline over ``repeats`` epochs, and the ratio.
 
@@ -121,12 +131,7 @@ def seconds_per_epoch(definitions: dict, data: ImageData, device: torch.device, 
         for _ in range(1 + repeats):
             for name, batches in sources.items():
                 model, optimizer, times = runs[name]
-                _synchronize(device)
-                started = time.perf_counter()
-                with contextlib.redirect_stdout(io.StringIO()):
-                    train(model, loss_fn, batches, optimizer, epochs=1, progress=False)
-                _synchronize(device)
-                times.append(time.perf_counter() - started)
+                times.append(seconds_of_an_epoch(model, loss_fn, batches, optimizer, device))
         memory, reference = (statistics.median(runs[name][2][1:]) for name in sources)
         rows.append({"model": label, "images": len(data), "epochs": repeats,
                      "in memory s": memory, "reference s": reference, "speed-up": reference / memory})
@@ -173,10 +178,8 @@ def seconds_per_epoch_by_threads(definitions: dict, data: ImageData, repeats: in
                     for count in counts:
                         model, optimizer = models[count]
                         torch.set_num_threads(count)
-                        started = time.perf_counter()
-                        with contextlib.redirect_stdout(io.StringIO()):
-                            train(model, definitions[LOSS], batches, optimizer, epochs=1, progress=False)
-                        times[count].append(time.perf_counter() - started)
+                        times[count].append(seconds_of_an_epoch(model, definitions[LOSS], batches, optimizer,
+                                                                torch.device("cpu")))
                 rows += [{"busy cores": busy, "threads": count, "images": len(data), "epochs": repeats,
                           "seconds": statistics.median(times[count][1:])} for count in counts]
     finally:
@@ -228,12 +231,7 @@ def loop_against_its_limit(definitions: dict, data: ImageData, device: torch.dev
         limits = []
         for _ in range(1 + repeats):
             for model, optimizer, times in runs.values():
-                _synchronize(device)
-                started = time.perf_counter()
-                with contextlib.redirect_stdout(io.StringIO()):
-                    train(model, definitions[LOSS], batches, optimizer, epochs=1, progress=False)
-                _synchronize(device)
-                times.append(time.perf_counter() - started)
+                times.append(seconds_of_an_epoch(model, definitions[LOSS], batches, optimizer, device))
             if label == "dense":
                 limits.append(matrix_product_seconds(runs["course"][0], len(data), BATCH_SIZE, device))
         default, course = (statistics.median(runs[name][2][1:]) for name in ("default", "course"))
