@@ -56,6 +56,8 @@ def test_refine_posterior(refine_posterior, student):
     expect_close("refine_posterior with steps=0 returns logvar unchanged", unchanged[1], logvar0, atol=0, rtol=0)
     one_mu, one_logvar = refine_posterior(in_kernel, x, mu, logvar, 1, lr=2e-2)
     checks._expect_one_adam_step("refine_posterior with steps=1, lr=2e-2", one_mu, one_logvar, mu0, logvar0, lr=2e-2)
+    expect_on_device("refine_posterior(the decoder, 5 images, mu, logvar, 2 steps)", refine_posterior, in_kernel, x,
+                     mu, logvar, 2, shape=(5, 3), hint=checks.REFINED_WHERE_MU_IS)
     new_mu, new_logvar = refine_posterior(in_kernel, x, mu, logvar, 150, lr=2e-2)
     expect_equal("the given mu and logvar are not changed in place",
                  bool(torch.equal(mu.detach(), mu0) and torch.equal(logvar.detach(), logvar0)), True)

@@ -133,20 +133,75 @@ def test_a_run_as_on_a_gpu_puts_what_the_call_makes_out_of_torchs_sight_on_the_c
 
 def test_a_run_as_on_a_gpu_keeps_on_the_gpu_what_is_made_where_the_inputs_are():
     """The same tensors made or moved where the inputs are pass: a device read from an input (also through
-    ``torch.device(x.device)``), a module moved there, what existed before the call (a model's weights, a device the
-    notebook chose)."""
+    ``torch.device(x.device)`` or written as text), a module built or moved there, the notebook's chosen device,
+    a device named "cuda"."""
     mu = torch.zeros(3, 2)
     expect_on_device("z", lambda m: m + torch.ones(2, device=m.device), mu)
     expect_on_device("z", lambda m: m + torch.ones(2, device=torch.device(m.device)), mu)
+    expect_on_device("z", lambda m: torch.zeros(3, 2, device=str(m.device)), mu)
+    expect_on_device("z", lambda m: torch.zeros(3, 2, device=m.device.type), mu)
     expect_on_device("z", lambda m: m + torch.Tensor([1.0, 2.0]).to(m), mu)
     expect_on_device("z", lambda m: m + torch.from_numpy(np.ones(2, dtype=np.float32)).to(m.device), mu)
     expect_on_device("z", lambda m: torch.nn.Linear(2, 2).to(m.device)(m), mu, shape=(3, 2))
-    weights, chosen = torch.nn.Linear(2, 2), torch.device("cpu")  # the notebook's, made before the call
-    expect_on_device("z", lambda m: weights(m) + torch.ones(2, device=chosen), mu, shape=(3, 2))
+    expect_on_device("z", lambda m: torch.nn.Linear(2, 2, device=m.device)(m), mu, shape=(3, 2))
+    expect_on_device("z", lambda m: torch.nn.Linear(2, 2).to(get_device())(m), mu, shape=(3, 2))
     expect_on_device("z", lambda m: m + torch.ones(2, device=get_device()), mu)  # the course's choice, made once
+    expect_on_device("z", lambda m: m + torch.ones(2, device="cuda") + torch.ones(2).cuda(), mu)
     expect_on_device("z", lambda m: m + torch.zeros_like(torch.ones(2), device=m.device), mu)  # device= decides
     expect_on_device("z", lambda m: m + torch.as_tensor(torch.ones(2), device=m.device), mu)
     expect_on_device("z", lambda m: m + torch.ones(1).new_zeros(2, device=m.device), mu)
+    expect_on_device("z", lambda m: torch.func.grad(lambda a: (a ** 2).sum())(m), mu)
+    expect_on_device("z", lambda m: torch.vmap(lambda row: row * 2)(m), mu)
+
+
+def test_a_run_as_on_a_gpu_leaves_where_it_was_what_is_not_an_input():
+    """Only the inputs are on the GPU: a tensor or a model of the notebook that the call was not given is where it
+    was made, as on a GPU when the notebook did not move it, and so is a device made naming the CPU."""
+    mu = torch.zeros(3, 2)
+    weights, prior_mean, chosen = torch.nn.Linear(2, 2), torch.zeros(2), torch.device("cpu")
+    for made in (lambda m: weights(m), lambda m: m + prior_mean, lambda m: m + torch.ones(2, device=chosen)):
+        with pytest.raises(AssertionError, match="fails where a tensor it made meets the inputs"):
+            expect_on_device("z", made, mu)
+
+
+def test_a_run_as_on_a_gpu_follows_pytorchs_rules_for_a_gpu():
+    """Where PyTorch on a GPU refuses or moves, the run does too: a 0-dim CPU tensor is a number only to a
+    pointwise operation (``torch.stack`` and ``torch.cat`` refuse it), ``torch.tensor`` of GPU numbers is made on
+    the CPU, ``.type(torch.FloatTensor)`` copies to the CPU, a CPU generator cannot draw on the GPU."""
+    mu = torch.zeros(3, 2)
+    expect_on_device("z", lambda m: m * torch.tensor(2.0) + torch.where(m > 0, m, torch.tensor(0.0)), mu)
+    for made in (lambda m: torch.stack([m[0, 0], torch.tensor(1.0)]), lambda m: torch.cat([m[0], torch.tensor([1.0])]),
+                 lambda m: m + torch.tensor([m[0, 0], m[0, 1]])):
+        with pytest.raises(AssertionError, match="fails where a tensor it made meets the inputs"):
+            expect_on_device("z", made, mu)
+    with pytest.raises(AssertionError, match="expected its result on the GPU"):
+        expect_on_device("z", lambda m: m.type(torch.FloatTensor), mu)
+    with pytest.raises(AssertionError, match="generator"):
+        expect_on_device("z", lambda m: m + torch.randn(2, generator=torch.Generator(), device=m.device), mu)
+
+
+def test_a_run_as_on_a_gpu_puts_the_model_it_calls_there_and_gives_its_weights_back():
+    """A module called as on a GPU has its weights there for the call; after it, they are the same objects as
+    before, with what the call changed (values and gradients)."""
+    model = torch.nn.Linear(2, 1)
+    weight = model.weight
+
+    def step(x):
+        model(x).sum().backward()
+        with torch.no_grad():
+            model.weight.add_(1.0)
+        return model(x)
+
+    class Stepped(torch.nn.Module):
+        def forward(self, x):
+            return step(x)
+
+    before = weight.detach().clone()
+    outer = Stepped()
+    outer.model = model  # a part of the module called: placed with it
+    expect_on_device("step", outer, torch.ones(4, 2), shape=(4, 1))
+    assert model.weight is weight and torch.equal(weight.detach(), before + 1)
+    assert weight.grad is not None and weight.grad.device.type == "cpu" and torch.equal(weight.grad, torch.full((1, 2), 4.0))
 
 
 def test_a_run_as_on_a_gpu_keeps_a_tensor_shaped_after_another_where_it_was():
@@ -163,22 +218,12 @@ def test_a_run_as_on_a_gpu_keeps_a_tensor_shaped_after_another_where_it_was():
 def test_a_run_as_on_a_gpu_refuses_numpy_the_inputs_values_as_cuda_does():
     """``.numpy()`` of a GPU's tensor raises, with PyTorch's words and its fix; of a copy on the CPU it works."""
     mu = torch.zeros(3, 2)
-    with pytest.raises(AssertionError, match=r"expected a result, got TypeError: can't convert cuda:0 device type "
+    with pytest.raises(AssertionError, match=r"expected a result, got TypeError: can't convert gpu:0 device type "
                                              r"tensor to numpy\. Use Tensor\.cpu\(\)"):
         expect_on_device("z", lambda m: torch.from_numpy(m.numpy() * 2), mu)
-    with pytest.raises(AssertionError, match="can't convert cuda:0"):
+    with pytest.raises(AssertionError, match="can't convert gpu:0"):
         expect_on_device("z", lambda m: torch.as_tensor(np.asarray(m)).to(m.device), mu)
     expect_on_device("z", lambda m: torch.from_numpy(m.cpu().numpy() * 2).to(m.device), mu)
-
-
-def test_a_run_as_on_a_gpu_reads_a_device_written_as_text_as_the_cpu():
-    """The known limit: ``str(x.device)`` and ``x.device.type`` are text, which names the CPU on this machine, so a
-    tensor made with them is on the CPU here, though on a GPU it would be where x is."""
-    mu = torch.zeros(3, 2)
-    with pytest.raises(AssertionError, match="expected its result on the GPU"):
-        expect_on_device("z", lambda m: torch.zeros(3, 2, device=str(m.device)), mu)
-    with pytest.raises(AssertionError, match="expected its result on the GPU"):
-        expect_on_device("z", lambda m: torch.zeros(3, 2, device=m.device.type), mu)
 
 
 def test_expect_on_device_reports_the_answers_own_error_as_expect_returns_does():
@@ -508,3 +553,10 @@ def test_the_conv_checks_stored_values_are_the_hidden_tests_reference_architectu
         with torch.no_grad():
             got = (decoder(conv_vae.FIXED_CODES) * conv_vae.DECODER_PROJECTION).flatten(1).sum(1)
         torch.testing.assert_close(got, torch.tensor(stored[where]), atol=1e-4, rtol=0, msg=str(where))
+
+
+def test_expect_on_device_reads_every_tensor_of_a_result_in_a_dict():
+    mu = torch.zeros(3, 2)
+    expect_on_device("parts", lambda m: {"z": m + 1, "kl": m.sum()}, mu)
+    with pytest.raises(AssertionError, match="expected its result on the GPU"):
+        expect_on_device("parts", lambda m: {"z": m + 1, "kl": torch.zeros(())}, mu)

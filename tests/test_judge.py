@@ -639,7 +639,7 @@ MADE_ON_THE_CPU = MADE_WITHOUT_A_DEVICE + ". Hint: device=y.device."
 ])
 def test_a_call_may_run_in_the_kernel_as_on_a_gpu(kernel, tmp_path, body, reason):
     """A tensor the student's function makes without a device is made in the kernel, where the function runs, so
-    the kernel runs the call as on a GPU (``judge.kernel_side.AsOnAGPU``), its inputs' values readable there; the
+    the kernel runs the call as on a GPU (``judge.on_a_gpu``), its inputs' values readable there; the
     same check, run on the plain function, runs it so here. The student's own error is reported as such."""
     judged_both_ways(kernel, tmp_path, f"import torch\ndef one_hot(y, k):\n    return {body}\n", GPU_RUN,
                      "test_made_where_its_input_is", "one_hot", reason)

@@ -7,6 +7,7 @@ import linecache
 import re
 
 import torch
+from torch.utils._pytree import tree_leaves
 
 from judge.wire import shortened
 from vae_helpers.lending import AsLent
@@ -332,24 +333,24 @@ def kl_gradient_hint(wrt: str, expected: torch.Tensor, beta: float):
 # words, the meta device named (the CPU's stand-in), or a lent model's request that failed so at grading
 DEVICE_MISMATCH = re.compile(r"\bmeta\b|same device|expected device|two devices|device mismatch", re.IGNORECASE)
 MADE_WITHOUT_A_DEVICE = ("a tensor made without a device (torch.randn(shape), torch.zeros(n, k), torch.arange(k), "
-                         "torch.tensor(a list), torch.Tensor(a list), torch.from_numpy(an array), a module built in "
-                         "the call, ...) or with one that names the CPU (\"cpu\", torch.device(\"cpu\")) is made on "
+                         "torch.tensor(a list), torch.Tensor(a list), torch.from_numpy(an array), a module built "
+                         "without device=, ...) or with one that names the CPU (\"cpu\", torch.device(\"cpu\")) is made on "
                          "the CPU, also on a GPU, while the inputs are on the GPU")
 
 
 def called_as_on_a_gpu(function, *args, **kwargs):
     """``function(*args, **kwargs)`` on the CPU tensors given, run as it would run on a GPU with its inputs there
-    (``judge.kernel_side.AsOnAGPU``): a tensor that the call makes without a device is on the CPU, and an operation
+    (``judge.on_a_gpu``): a tensor that the call makes without a device is on the CPU, and an operation
     that mixes one of one dimension or more with the inputs raises; a tensor the result holds on the CPU comes back
     on PyTorch's meta device. At grading, where ``function`` runs in the student's kernel, the kernel runs the call
     so."""
     in_the_kernel = getattr(type(function), "_called_as_on_a_gpu", None)  # the judge's stand-in for a student function
     if in_the_kernel is not None:
         return in_the_kernel(function, *args, **kwargs)
-    from judge.kernel_side import AsOnAGPU
+    from judge.on_a_gpu import AsOnAGPU
 
     with AsOnAGPU() as run:
-        return run.seen(function(*args, **kwargs))
+        return run.seen(run.placed(function)(*run.placed(args), **run.placed(kwargs)))
 
 
 def expect_on_device(name: str, function, *args, shape=None, hint: str = "", lent_hint: str = ""):
@@ -368,8 +369,7 @@ def expect_on_device(name: str, function, *args, shape=None, hint: str = "", len
             return expect_returns(name, again, lent_hint=lent_hint)
         raise AssertionError(f"{where}: it fails where a tensor it made meets the inputs ({type(error).__name__}): "
                              f"{MADE_WITHOUT_A_DEVICE}." + (f" Hint: {hint}" if hint else "")) from None
-    outputs = [result] if isinstance(result, torch.Tensor) else [t for t in result if isinstance(t, torch.Tensor)] \
-        if isinstance(result, (tuple, list)) else []
+    outputs = [t for t in tree_leaves(result) if isinstance(t, torch.Tensor)]  # also in dicts
     if shape is not None:
         expect_shape(where, outputs[0] if outputs else result, shape)
     expect_tensor(name, outputs[0] if outputs else result)
@@ -415,9 +415,9 @@ def expect_draw_on_device(name: str, model, *inputs, latent_dim: int = 20) -> No
     a mu and a logvar of shape (batch, ``latent_dim``) where the inputs are, and for ``model.decode``, which returns
     the z it is given: forward's draw and everything it returns must be there too, so a noise made on the CPU
     fails here, as it would on a GPU. The stand-ins replace the model's own encode and decode for good."""
-    batch, device = len(inputs[0]), inputs[0].device
-    model.encode = lambda *_: (torch.zeros(batch, latent_dim, device=device),  # made where the inputs are
-                               torch.zeros(batch, latent_dim, device=device))
+    batch = len(inputs[0])
+    model.encode = lambda x, *_: (torch.zeros(batch, latent_dim, device=x.device),  # made where the inputs are
+                                  torch.zeros(batch, latent_dim, device=x.device))
     model.decode = lambda z, *_: z
     expect_on_device(name, model, *inputs, shape=(batch, latent_dim),
                      hint="draw the noise on the device of mu and logvar (torch.randn_like(mu)), not on the CPU.")

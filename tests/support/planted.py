@@ -562,6 +562,10 @@ MISTAKES = [
     # .detach() shares the caller's tensor: the optimizer's steps then move the caller's mu
     ("06_collapse_and_inference", "refine-changes-the-given-mu-in-place", "refine_posterior",
      "mu = mu.detach().clone().requires_grad_()", "mu = mu.detach().requires_grad_()", "test_refine_posterior"),
+    # the copies made from the values read out: on the CPU, away from the decoder and the images on a GPU
+    ("06_collapse_and_inference", "refine-copies-made-on-the-cpu", "refine_posterior",
+     "mu = mu.detach().clone().requires_grad_()", "mu = torch.tensor(mu.tolist(), requires_grad=True)",
+     "test_refine_posterior"),
     ("06_collapse_and_inference", "refine-trains-the-decoder", "refine_posterior",
      "optimizer = torch.optim.Adam([mu, logvar], lr=lr)",
      "optimizer = torch.optim.Adam([mu, logvar, *decoder.parameters()], lr=lr)", "test_refine_posterior"),
@@ -1250,7 +1254,7 @@ CAUGHT_VISIBLY_IN_06_TO_09 = {"nearest-in-numpy", "free-bits-negative-checked-by
                     "free-bits-floor-as-a-legacy-tensor", "aggregate-log-n-as-a-legacy-tensor",
                     "free-bits-floor-expanded-on-the-cpu",
                     "aggregate-logsumexp-in-numpy", "unlabelled-classes-on-a-device-chosen-in-the-call",
-                    "labelled-noise-from-a-legacy-constructor"}
+                    "labelled-noise-from-a-legacy-constructor", "refine-copies-made-on-the-cpu"}
 CAUGHT_VISIBLY = [(assignment, mistake) for assignment, mistake, *_ in MISTAKES
                   if (assignment, mistake) in NAMED_BY_THE_VISIBLE_CHECKS or assignment == "10_colour_images"
                   or mistake in CAUGHT_VISIBLY_IN_06_TO_09]

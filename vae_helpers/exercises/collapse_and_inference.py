@@ -59,10 +59,15 @@ def free_bits_kl(free_bits_kl):
     print(PASSED)
 
 
+REFINED_WHERE_MU_IS = ("optimise copies made where mu and logvar are (mu.detach().clone()), never on the CPU: the "
+                       "decoder and the images are on the GPU with them.")
+
+
 def refine_posterior(refine_posterior, elbo_per_image):
     """Check ``refine_posterior`` on a small decoder and six images, with the notebook's ``elbo_per_image``: a
     decoder as grading lends it (``AsLent``), the shapes, no gradient history, the given tensors and the decoder
-    left unchanged, the ELBO risen after 100 steps with logvar optimised too, as far as a reference run of Adam's,
+    left unchanged, run as on a GPU (``expect_on_device``), the ELBO risen after 100 steps with logvar optimised
+    too, as far as a reference run of Adam's,
     no move with ``steps=0`` or ``lr=0``, and Adam's first step with ``steps=1`` (``_expect_one_adam_step``)."""
     torch.manual_seed(0)
     decoder = nn.Sequential(nn.Linear(4, 64), nn.Tanh(), nn.Linear(64, 784))
@@ -75,6 +80,9 @@ def refine_posterior(refine_posterior, elbo_per_image):
     expect_returns("refine_posterior(AsLent(decoder), 6 images, mu, logvar, 3 steps): the decoder as grading lends it",
                    refine_posterior, AsLent(decoder), x, mu, logvar, 3, hint=_refinement_error,
                    lent_hint=WHAT_TO_USE + " (mu.device, mu.dtype).")
+    expect_on_device("refine_posterior(AsLent(decoder), 6 images, mu, logvar, 2 steps)", refine_posterior,
+                     AsLent(decoder), x, mu, logvar, 2, shape=(6, 4), hint=REFINED_WHERE_MU_IS,
+                     lent_hint=WHAT_TO_USE + " (mu.device, mu.dtype).")
     new_mu, new_logvar = refine_posterior(decoder, x, mu, logvar, steps=100)
     expect_shape("mu from refine_posterior (6 images, 4 latent dimensions)", new_mu, (6, 4))
     expect_shape("logvar from refine_posterior", new_logvar, (6, 4))
