@@ -28,10 +28,22 @@ from vae_helpers.lending import AsLent
 
 
 def _the_gpu() -> torch.device:
-    """The second device, PyTorch's ``PrivateUse1`` backend named ``gpu``, set up once in a process."""
+    """The second device, PyTorch's ``PrivateUse1`` backend named ``gpu``, set up once in a process. It says it is
+    available only while a run is active, so that outside one nothing that asks for an accelerator
+    (``torch.accelerator``) picks it."""
     if torch._C._get_privateuse1_backend_name() == "privateuseone":
-        from torch.utils.backend_registration import _setup_privateuseone_for_python_backend
-        _setup_privateuseone_for_python_backend("gpu")
+        from torch.utils import backend_registration
+
+        class WhileARunIsActive(backend_registration._DummyPrivateUse1Hook):
+            def is_available(self) -> bool:
+                return bool(AsOnAGPU.running)
+
+        class Backend(backend_registration._DummyBackendModule):
+            def is_available(self) -> bool:
+                return bool(AsOnAGPU.running)
+
+        backend_registration._setup_privateuseone_for_python_backend("gpu", backend_module=Backend(),
+                                                                     hook=WhileARunIsActive())
     return torch.device(torch._C._get_privateuse1_backend_name(), 0)
 
 
@@ -77,18 +89,18 @@ def _computed(func, args, kwargs):
     0-dim one, outside pointwise operations), computes on the values the GPU's tensors hold, and puts its result
     where the device it names is, else where its inputs are."""
     tensors = [value for value in tree_leaves((args, kwargs)) if isinstance(value, torch.Tensor)]
-    on_the_gpu = any(isinstance(tensor, OnTheGPU) for tensor in tensors)
-    if on_the_gpu and func not in MOVES:
+    any_on_the_gpu = any(isinstance(tensor, OnTheGPU) for tensor in tensors)
+    if any_on_the_gpu and func not in MOVES:
         _refuse_a_mix(func, args, tensors)
     device = kwargs.get("device")
-    to_the_gpu = device.type == GPU.type if device is not None else on_the_gpu
+    to_the_gpu = device.type == GPU.type if device is not None else any_on_the_gpu
     computed_kwargs = {**kwargs, "device": torch.device("cpu")} if to_the_gpu and device is not None else kwargs
     result = func(*tree_map(_held, args), **tree_map(_held, computed_kwargs))
     if func is aten._local_scalar_dense.default:
         return result
     if to_the_gpu:
         result = tree_map(lambda value: OnTheGPU(value) if isinstance(value, torch.Tensor) else value, result)
-    return return_and_correct_aliasing(func, args, kwargs, result) if on_the_gpu else result
+    return return_and_correct_aliasing(func, args, kwargs, result) if any_on_the_gpu else result
 
 
 def _refuse_a_mix(func, args, tensors):
@@ -128,10 +140,18 @@ class _ToTheCPU(torch.autograd.Function):
 
 
 def on_the_gpu(tensor: torch.Tensor) -> torch.Tensor:
-    """``tensor`` on the GPU: the same values (shared, so a change in place is seen in both), in the same graph."""
+    """``tensor`` on the GPU: the same values, in the same graph (a gradient reaches ``tensor``)."""
     if isinstance(tensor, OnTheGPU) or tensor.device.type == "meta":
         return tensor
     return _ToTheGPU.apply(tensor) if tensor.requires_grad else OnTheGPU(tensor)
+
+
+def _an_input_on_the_gpu(tensor: torch.Tensor) -> torch.Tensor:
+    """``tensor`` as an input made on the GPU: a leaf (requiring a gradient if it does) sharing its values, so that a
+    change in place is seen in both, as the call's caller sees it."""
+    if isinstance(tensor, OnTheGPU) or tensor.device.type == "meta":
+        return tensor
+    return OnTheGPU(tensor.detach(), requires_grad=tensor.requires_grad)
 
 
 def on_the_cpu(tensor: torch.Tensor) -> torch.Tensor:
@@ -210,7 +230,7 @@ class AsOnAGPU(TorchFunctionMode):
             return type(value)(self.placed(item) for item in value)
         if type(value) is dict:
             return {key: self.placed(item) for key, item in value.items()}
-        return _each_tensor(value, on_the_gpu)
+        return _each_tensor(value, _an_input_on_the_gpu)
 
     def seen(self, value, scalars=True):
         """``value`` as a check reads it: each GPU tensor the CPU tensor that holds it, each CPU tensor a meta
