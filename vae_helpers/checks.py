@@ -242,8 +242,17 @@ def expect_close(name: str, value, expected, atol: float = 1e-5, rtol: float = 1
     if not torch.allclose(value, expected.expand_as(value), atol=atol, rtol=rtol):
         error = value - expected
         worst = error.abs().max().item()
-        message = (f"{name}: expected {_preview(expected)}, got {_preview(value)} "
-                   f"(largest difference {worst:.3g}).")
+        wrong = ~torch.isclose(value, expected.expand_as(value), atol=atol, rtol=rtol).flatten()
+        if wrong.all():
+            message = (f"{name}: expected {_preview(expected)}, got {_preview(value)} "
+                       f"(largest difference {worst:.3g}).")
+        else:  # the preview shows where they differ
+            at = wrong.nonzero().flatten()
+            shown = at[:4]
+            message = (f"{name}: {len(at)} of {value.numel()} values are wrong; at flat indices "
+                       f"{shown.tolist()}{', ...' if len(at) > 4 else ''}: expected "
+                       f"{_preview(expected.expand_as(value).flatten()[shown])}, got "
+                       f"{_preview(value.flatten()[shown])} (largest difference {worst:.3g}).")
         for offset, meaning in (offsets or {}).items():
             if torch.allclose(error, torch.full_like(error, offset), atol=atol, rtol=0):
                 raise AssertionError(f"{message} Every value is {offset:+.4g} off: {meaning}")

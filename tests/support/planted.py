@@ -1092,6 +1092,16 @@ MISTAKES = [
     ("10_colour_images", "dlogistic-mean-clamped-in-place", "discretised_logistic_log_prob",
      "inverse_scale = torch.exp(-log_scale)", "inverse_scale = torch.exp(-log_scale)\n    mean.clamp_(0, 1)",
      "test_discretised_logistic_log_prob"),
+    # every interior level given the density at its centre times the bin's width (no edge-of-bin CDFs at all)
+    ("10_colour_images", "dlogistic-density-times-width-everywhere", "discretised_logistic_log_prob",
+     "inside = F.logsigmoid(upper) + F.logsigmoid(-lower) + torch.log(-torch.expm1(lower - upper))",
+     "centre = (x - mean) * inverse_scale\n"
+     "    inside = -centre - 2 * F.softplus(-centre) - log_scale - math.log(255)",
+     "test_discretised_logistic_log_prob"),
+    # a copy of the mean clamped to [0, 1]: wrong exactly where a decoder's mean lies beyond the levels
+    ("10_colour_images", "dlogistic-mean-clamped", "discretised_logistic_log_prob",
+     "inverse_scale = torch.exp(-log_scale)", "inverse_scale = torch.exp(-log_scale)\n    mean = mean.clamp(0, 1)",
+     "test_discretised_logistic_log_prob"),
     ("10_colour_images", "bpd-nll-divided-in-place", "bits_per_dim",
      "return nll / (dimensions * math.log(2)) + math.log2(scale)",
      "nll /= dimensions * math.log(2)\n    return nll + math.log2(scale)", "test_bits_per_dim"),
@@ -1241,6 +1251,8 @@ NAMED_BY_THE_VISIBLE_CHECKS = {
     ("10_colour_images", "dlogistic-bin-width-term-detached"): ["the gradient of log P in log_scale", ".detach()"],
     ("10_colour_images", "dlogistic-difference-of-sigmoids-where-finite"): ["right within a few scales of the mean"],
     ("10_colour_images", "dlogistic-bins-of-1-256"): ["0.996 times their probability"],
+    ("10_colour_images", "dlogistic-density-times-width-everywhere"): ["density at the level times the bin's width"],
+    ("10_colour_images", "dlogistic-mean-clamped"): ["outside [0, 1]", "values are wrong; at flat indices"],
     ("10_colour_images", "bpd-offset-once-per-image"): ["once per image, not once per dimension"],
     ("10_colour_images", "bpd-nll-read-as-log-density"): ["nll is -log p(y) already"],
     ("10_colour_images", "dlogistic-probability-not-its-log"): ["the probabilities themselves"],

@@ -91,6 +91,12 @@ def _levels_hint(probabilities: torch.Tensor, centre: float, scale: float) -> st
         lower, upper = np.asarray(lower, dtype=np.float64), np.asarray(upper, dtype=np.float64)
         return np.exp(_quadrature_log_mass(lower, upper, np.full_like(lower, centre), np.full_like(lower, scale)))
     inside = mass(levels[1:-1] - _HALF_BIN, levels[1:-1] + _HALF_BIN)
+    standardised = (levels[1:-1] - centre) / scale
+    density_times_width = np.exp(-standardised - 2 * np.logaddexp(0, -standardised)) / scale / (LEVELS - 1)
+    if np.allclose(got[1:-1], density_times_width, rtol=1e-3, atol=1e-9):
+        return ("the levels 1 to 254 get the logistic's density at the level times the bin's width, an approximation "
+                "of the bin's mass that is far off where the scale is not much wider than a bin: take the mass "
+                "itself, the difference of the CDF at the bin's two edges.")
     ratio = got[1:-1] / inside
     if np.all(np.isfinite(ratio)) and np.ptp(ratio) < 0.05 * np.median(ratio) and abs(np.median(ratio) - 1) > 2e-3:
         return (f"the levels 1 to 254 get about {np.median(ratio):.3g} times their probability: a level's bin is "
@@ -143,6 +149,16 @@ def _digits_lost_hint(got: torch.Tensor, expected: torch.Tensor, x: torch.Tensor
             f"difference of two numbers close to 1, and a float keeps only so many significant digits of each (about "
             f"7 in float32, 16 in float64), so the difference keeps few or none. Compute the logarithm of the bin's "
             f"mass without forming those numbers first.")
+
+
+def _beyond_0_and_1_hint(got: torch.Tensor, expected: torch.Tensor, mean: torch.Tensor, atol: float) -> str:
+    """The hint for values wrong only where the mean lies outside [0, 1] (a mean clamped, or rejected), or ""."""
+    wrong = (got.detach().cpu().float() - expected).abs() > atol + 1e-4 * expected.abs()
+    beyond = (mean < 0) | (mean > 1)
+    if not wrong.any() or (wrong & ~beyond).any():
+        return ""
+    return ("the values are wrong only where the mean lies outside [0, 1]: a decoder's mean may lie there (the "
+            "logistic then puts most of its mass on an edge level); use the mean as given, without clamping it.")
 
 
 def _in_place_hint(error: BaseException) -> str:
@@ -211,6 +227,7 @@ def discretised_logistic_log_prob(log_prob):
     expected = _quadrature_log_prob(x, mean, log_scale)
     expect_close(name, got, expected, atol=5e-3, rtol=1e-4,
                  hint=_digits_lost_hint(got, expected, x, mean, log_scale, atol=5e-3) or
+                 _beyond_0_and_1_hint(got, expected, mean, atol=5e-3) or
                  "the log of the logistic's mass on the level's bin, [x - 0.5/255, x + 0.5/255] (for levels 0 and 255, "
                  "everything beyond), with CDF(y) = sigmoid((y - mean) / s) and the scale s = exp(log_scale).")
     edges = torch.tensor([0.0, 1.0, 0.0, 1.0])
