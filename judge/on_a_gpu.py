@@ -75,6 +75,10 @@ class OnTheGPU(torch.Tensor):
     def __repr__(self, *, tensor_contents=None):
         return f"{torch._tensor_str._str(self.held)[:-1]}, device='{GPU}')"
 
+    @property
+    def is_cuda(self) -> bool:  # the GPU it stands for
+        return True
+
     @classmethod
     def __torch_dispatch__(cls, func, types, args=(), kwargs=None):
         return _computed(func, args, kwargs or {})
@@ -161,6 +165,21 @@ def on_the_cpu(tensor: torch.Tensor) -> torch.Tensor:
     return _ToTheCPU.apply(tensor) if tensor.requires_grad else tensor.held
 
 
+class _GeneratorOnTheGPU(torch.Generator):
+    """``torch.Generator(device=...)`` while a run is active: a GPU's generator for a device that is the GPU (its
+    numbers drawn on the CPU that holds the GPU's values), else the plain one."""
+
+    def __new__(cls, device="cpu"):
+        run = AsOnAGPU.running[-1] if AsOnAGPU.running else None
+        if run is None or not run.names_the_gpu(device):
+            return torch._C.Generator(device)
+        return super().__new__(cls, "cpu")
+
+    @property
+    def device(self) -> torch.device:
+        return GPU
+
+
 def _each_tensor(value, change):
     """``value`` with ``change`` applied to each tensor in it: in lists, tuples, dicts and distributions."""
     if isinstance(value, torch.Tensor):
@@ -193,6 +212,7 @@ class AsOnAGPU(TorchFunctionMode):
 
     def __enter__(self):
         AsOnAGPU.running.append(self)
+        torch.Generator = _GeneratorOnTheGPU  # made where it is asked for, the GPU included
         super().__enter__()
         self.computing.__enter__()
         return self
@@ -201,6 +221,8 @@ class AsOnAGPU(TorchFunctionMode):
         self.computing.__exit__(*exc)
         super().__exit__(*exc)
         AsOnAGPU.running.remove(self)
+        if not AsOnAGPU.running:
+            torch.Generator = torch._C.Generator
         for module, kind, name, own in reversed(self.moved):  # each weight back, with what the run changed
             placed = getattr(module, kind)[name]
             if isinstance(own, nn.Parameter) and placed is not None and placed.grad is not None:
@@ -302,6 +324,14 @@ class AsOnAGPU(TorchFunctionMode):
             kwargs["device"] = self._device(kwargs["device"])
         if func in MADE_FROM_DATA:
             return self._made_from_data(func, args, kwargs)
+        if func is torch.Tensor.new_tensor or (func is torch.Tensor.new and len(args) == 2 and isinstance(
+                args[1], (list, tuple)) and not isinstance(args[1], torch.Size)):  # data, where the tensor is
+            kwargs.setdefault("dtype", args[0].dtype)
+            if kwargs.get("device") is None:
+                kwargs["device"] = GPU if isinstance(args[0], OnTheGPU) else args[0].device
+            return self._made_from_data(torch.tensor, args[1:], kwargs)
+        if func is torch.Tensor.pin_memory:  # a copy kept on the CPU, ready to move: here the CPU tensor itself
+            return args[0]
         generator = kwargs.get("generator")
         if generator is not None and kwargs.get("device") is GPU and generator.device.type == "cpu":
             raise RuntimeError(f"Expected a '{GPU.type}' device type for generator but found 'cpu'")

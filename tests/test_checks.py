@@ -560,3 +560,27 @@ def test_expect_on_device_reads_every_tensor_of_a_result_in_a_dict():
     expect_on_device("parts", lambda m: {"z": m + 1, "kl": m.sum()}, mu)
     with pytest.raises(AssertionError, match="expected its result on the GPU"):
         expect_on_device("parts", lambda m: {"z": m + 1, "kl": torch.zeros(())}, mu)
+
+
+def test_a_run_as_on_a_gpu_takes_the_idioms_that_make_a_tensor_where_another_is():
+    """``x.new_tensor(data)``, ``x.new(a list)``, a generator made on the inputs' device, ``x.is_cuda``, a pinned
+    copy moved there: each works as on a GPU."""
+    mu = torch.zeros(3, 2)
+    expect_on_device("z", lambda m: m + m.new_tensor(0.5) + m.new_tensor([1.0, 2.0]) + m.new([3.0, 4.0]), mu)
+    expect_on_device("z", lambda m: m + torch.rand(2, device=m.device, generator=torch.Generator(device=m.device)), mu)
+    expect_on_device("z", lambda m: m + torch.ones(2, device="cuda" if m.is_cuda else "cpu"), mu)
+    expect_on_device("z", lambda m: m + torch.ones(2).pin_memory().to(m.device), mu)
+    with pytest.raises(AssertionError, match="fails where a tensor it made meets the inputs"):
+        expect_on_device("z", lambda m: m + torch.ones(1).new_tensor([1.0, 2.0]), mu)
+    assert torch.Generator is torch._C.Generator  # as before the runs
+
+
+def test_expect_on_device_does_not_judge_what_the_stand_in_cannot_run(capsys):
+    """An operation the stand-in for a GPU cannot run is the course's limit: the device is not judged, said so."""
+    def beyond(m):
+        if m.device.type != "cpu":
+            raise NotImplementedError("Could not run 'aten::empty_strided' with arguments from the 'gpu' backend. ... "
+                                      "[CPU, CUDA, Meta, QuantizedCPU]")
+        return m * 2
+    assert expect_on_device("z", beyond, torch.ones(3, 2)).tolist() == [[2.0, 2.0]] * 3
+    assert "not checked: the stand-in for a GPU cannot run" in capsys.readouterr().out

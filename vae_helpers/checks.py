@@ -340,7 +340,9 @@ def kl_gradient_hint(wrt: str, expected: torch.Tensor, beta: float):
 
 # what an error says when tensors on two devices met, in a run as on a GPU (``called_as_on_a_gpu``): PyTorch's own
 # words, the meta device named (the CPU's stand-in), or a lent model's request that failed so at grading
-DEVICE_MISMATCH = re.compile(r"\bmeta\b|same device|expected device|two devices|device mismatch", re.IGNORECASE)
+DEVICE_MISMATCH = re.compile(r"(?i:same device|expected device|two devices|device mismatch)|\bmeta\b")
+# what PyTorch says of an operation the stand-in GPU cannot run (a gap of the course's, not the answer's mistake)
+NOT_RUN_ON_THE_STAND_IN = re.compile(r"'gpu' backend|PrivateUse1")
 MADE_WITHOUT_A_DEVICE = ("a tensor made without a device (torch.randn(shape), torch.zeros(n, k), torch.arange(k), "
                          "torch.tensor(a list), torch.Tensor(a list), torch.from_numpy(an array), a module built "
                          "without device=, ...) or with one that names the CPU (\"cpu\", torch.device(\"cpu\")) is made on "
@@ -371,7 +373,11 @@ def expect_on_device(name: str, function, *args, shape=None, hint: str = "", len
     where = f"{name}, run as on a GPU (its inputs there)"
     try:
         result = called_as_on_a_gpu(function, *args)
-    except Exception as error:  # noqa: BLE001 - sorted below: a device's error, or the answer's own
+    except Exception as error:  # noqa: BLE001 - sorted below: the stand-in's gap, a device's error, the answer's own
+        if NOT_RUN_ON_THE_STAND_IN.search(str(error)):  # the course's limit: the device is not judged
+            print(f"{where}: not checked: the stand-in for a GPU cannot run an operation this code uses "
+                  f"({shortened(str(error).splitlines()[0], 160)}); the device is not judged here.")
+            return expect_returns(name, function, *args, lent_hint=lent_hint)
         if not DEVICE_MISMATCH.search(str(error)):
             def again():
                 raise error

@@ -1252,6 +1252,8 @@ NAMED_BY_THE_VISIBLE_CHECKS = {
     ("10_colour_images", "dlogistic-difference-of-sigmoids-where-finite"): ["right within a few scales of the mean"],
     ("10_colour_images", "dlogistic-bins-of-1-256"): ["0.996 times their probability"],
     ("10_colour_images", "dlogistic-density-times-width-everywhere"): ["density at the level times the bin's width"],
+    ("10_colour_images", "dlogistic-no-edge-bins"): ["the mass beyond them is missing"],
+    ("10_colour_images", "dlogistic-edges-swapped"): ["have each other's tail"],
     ("10_colour_images", "dlogistic-mean-clamped"): ["outside [0, 1]", "values are wrong; at flat indices"],
     ("10_colour_images", "bpd-offset-once-per-image"): ["once per image, not once per dimension"],
     ("10_colour_images", "bpd-nll-read-as-log-density"): ["nll is -log p(y) already"],

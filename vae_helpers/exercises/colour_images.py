@@ -93,7 +93,8 @@ def _levels_hint(probabilities: torch.Tensor, centre: float, scale: float) -> st
     inside = mass(levels[1:-1] - _HALF_BIN, levels[1:-1] + _HALF_BIN)
     standardised = (levels[1:-1] - centre) / scale
     density_times_width = np.exp(-standardised - 2 * np.logaddexp(0, -standardised)) / scale / (LEVELS - 1)
-    if np.allclose(got[1:-1], density_times_width, rtol=1e-3, atol=1e-9):
+    if not np.allclose(density_times_width, inside, rtol=1e-3, atol=1e-9) and np.allclose(
+            got[1:-1], density_times_width, rtol=1e-3, atol=1e-9):  # where the two differ, the approximation
         return ("the levels 1 to 254 get the logistic's density at the level times the bin's width, an approximation "
                 "of the bin's mass that is far off where the scale is not much wider than a bin: take the mass "
                 "itself, the difference of the CDF at the bin's two edges.")
