@@ -30,6 +30,8 @@ HOW_TO_INSTALL = "install bubblewrap (Debian/Ubuntu: `sudo apt-get install bubbl
 # judge's kernel side
 SYSTEM_PATHS = ("/usr", "/etc", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32")
 HELPER_PACKAGES = ("vae_helpers", "judge")
+# what the kernel has in place of the visible checks (vae_helpers/exercises), which the grading process runs
+CHECKS_IN_THE_KERNEL = Path(__file__).resolve().parent / "checks_in_the_kernel"
 # What a kernel is told of the grader's environment, by name: the locale; the settings the course's
 # helpers read (vae_helpers/: data folder, dataset, budget, device; NBGRADER_EXECUTION, which nbgrader
 # sets); how many threads PyTorch may use; matplotlib's backend; Python's hash seed.
@@ -169,6 +171,9 @@ def bwrap_arguments(workdir, writable=(), readable=(), memory_limit_gb=None, env
         args += ["--perms", "0755", "--dir", folder]
     for path in bound:
         args += ["--ro-bind", str(path), str(path)]
+    for helpers in package_folders(("vae_helpers",)):  # the checks run in the grading process, not here
+        if (Path(helpers) / "exercises").is_dir():
+            args += ["--ro-bind", str(CHECKS_IN_THE_KERNEL), str(Path(helpers) / "exercises")]
     for path in [*writable, workdir]:
         args += ["--bind", str(path), str(path)]
     # The limits are set inside the sandbox's user namespace, where Linux counts only the sandbox's processes.

@@ -5,7 +5,8 @@ real, by `python -m grading autograde` (the README's command) and, for one attac
 `nbgrader autograde` too. None may earn a point, an honest submission that installs hooks of its own keeps
 every point, and the two commands' gradebooks agree.
 
-Notebook 01 gets every attack, and each other assignment one of them (each submission costs a notebook run).
+Notebook 01 gets every attack, and each other assignment one of them (each submission costs a notebook run);
+10 also gets the one that calls its visible checks' exact reference, which the grading kernel does not have.
 Each attacked submission carries the first planted mistake of every exercise, so it is also where each
 assignment's submission of one mistake per exercise is autograded for real: it must lose every automatic point,
 as the kernel's judging of the same mistakes fails every exercise (test_grading_catches_mistakes.py).
@@ -135,14 +136,34 @@ ATTACKS = {
         "        return {'result': question['args'][0], 'changed': []}\n"
         "    return _original(self, question, namespace)\n"
         "_kernel_side.KernelSide.answer_question = _echo\n"),
+    "answers-with-the-checks-reference": (  # 10's visible checks compute the exact answer for any input
+        "def _from_the_checks(result):\n"
+        "    try:\n"
+        "        from vae_helpers.exercises.colour_images import _quadrature_log_prob, _quadrature_gradients\n"
+        "    except ImportError:\n"
+        "        return\n"
+        "    import torch\n"
+        "    class _Exact(torch.autograd.Function):\n"
+        "        @staticmethod\n"
+        "        def forward(ctx, x, mean, log_scale):\n"
+        "            ctx.save_for_backward(x, mean, log_scale)\n"
+        "            return _quadrature_log_prob(x, mean, log_scale).float().to(x.device)\n"
+        "        @staticmethod\n"
+        "        def backward(ctx, g):\n"
+        "            x, mean, log_scale = ctx.saved_tensors\n"
+        "            d_mean, d_log_scale = _quadrature_gradients(x, mean, log_scale)\n"
+        "            return None, g * d_mean.float().to(g.device), g * d_log_scale.float().to(g.device)\n"
+        "    get_ipython().user_ns['discretised_logistic_log_prob'] = lambda x, m, s: _Exact.apply(x, m, s)\n"
+        "get_ipython().events.register('post_run_cell', _from_the_checks)\n"),
 }
-NAMES = list(ATTACKS)
+NAMES = [name for name in ATTACKS if name != "answers-with-the-checks-reference"]
 OTHERS = [a for a in ASSIGNMENTS if a != "01_elbo"]
 # (assignment, attack): 01 gets every attack; each other assignment one, in turn (its kind of cell matters more
 # than which attack it gets: the others lend models, optimizers and copies, 01 plain functions and a toy)
 KEPT_FOR_OTHERS = ("reads-its-folder-for-the-hidden-tests", "replaces-the-checks", "filters-the-kernels-messages",
                    "answers-grading-with-its-own-inputs", "patches-torch")
-TRIALS = [("01_elbo", name) for name in NAMES] + list(zip(OTHERS, itertools.cycle(KEPT_FOR_OTHERS)))
+TRIALS = [("01_elbo", name) for name in NAMES] + list(zip(OTHERS, itertools.cycle(KEPT_FOR_OTHERS))) + [
+    ("10_colour_images", "answers-with-the-checks-reference")]
 # what each command grades: the course's grader every trial, plain nbgrader the attack on what the sandbox shows
 BY_COMMAND = {"grading": TRIALS, "nbgrader": [("01_elbo", "reads-its-folder-for-the-hidden-tests")]}
 # an honest student with hooks of their own: the right answers, a transformer that changes nothing

@@ -231,3 +231,16 @@ def test_what_comes_back_from_the_kernels_folder_is_bounded(tmp_path, caplog):
     # answer.txt and 99 of the many come back; big.bin and the 6 other files do not
     assert "many/098.txt" not in warnings[0] and "many/099.txt" in warnings[0] and "and 2 more" in warnings[0]
     assert f"{COPY_BACK_FILES} files" in warnings[0]
+
+
+def test_the_kernel_has_no_visible_check_to_call(tmp_path):
+    """The grading process runs the visible checks; in the kernel each does nothing, and their reference code (an
+    exercise's expected values, an exact quadrature) cannot be imported by an answer."""
+    notebook = run([
+        "from vae_helpers.exercises import colour_images as checks\nprint(checks.discretised_logistic_log_prob(1))",
+        "from vae_helpers.exercises.colour_images import _quadrature_log_prob",
+        "import vae_helpers.checks, judge.kernel_side\nprint('helpers and the judge are there')",
+    ], tmp_path)
+    assert printed(notebook, 0) == "None\n"
+    assert errors(notebook, 1) == ["ModuleNotFoundError"]
+    assert printed(notebook, 2) == "helpers and the judge are there\n"
