@@ -25,7 +25,7 @@ A graded cell of a solution notebook holds its visible checks and, in its hidden
    student's code did to its inputs. A call asked with ``"measure": true`` also answers ``"largest"``: the
    number of elements of the largest tensor one torch operation made while it ran (how a check sees that
    the work was done in chunks); the kernel measures its own work, so such a check catches a mistake, not
-   a cheat. A call asked with ``"as_on_a_gpu": true`` runs as on a GPU (``on_a_gpu``: a second device whose values the CPU holds): a tensor
+   a cheat. A call asked with ``"as_on_a_gpu": true`` runs as on a GPU (``on_a_gpu``: a stand-in GPU whose values the CPU holds): a tensor
    made without a device is on the CPU, away from the inputs, and one the result holds comes back on the
    ``meta`` device (``vae_helpers.checks.expect_on_device``).
 4. While it answers, the kernel may make **requests** (kernel → grading) on its stdin channel

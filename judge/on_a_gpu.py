@@ -1,18 +1,19 @@
-"""A call run as it would run on a GPU, on a machine without one: a second device whose tensors hold their values
-on the CPU.
+"""A call run as it would run on a GPU, on a machine without one: tensors on CUDA whose values the CPU holds.
 
-PyTorch's ``PrivateUse1`` backend, named ``gpu``, is that device. A tensor on it (``OnTheGPU``) is a PyTorch tensor
-whose ``device`` is ``gpu:0`` and whose values a CPU tensor holds; every operation on it goes through PyTorch's
-dispatcher to ``_computed``, which refuses what a GPU refuses and computes the rest on the held values. So where a
-tensor is follows from how it was made, by PyTorch's own rules, and not from a list of the ways to make one: a tensor
-made without a device, from NumPy, by a legacy constructor or by a module built without a device is a plain CPU
-tensor, and meets the inputs as a CPU tensor meets a GPU's. Every value stays exact.
+A tensor on the stand-in GPU (``OnTheGPU``) reads as a CUDA tensor to Python (``x.device`` is ``cuda:0``,
+``x.is_cuda`` is True) and is a CPU tensor to PyTorch's engine (autograd, the optimizers' kernels); every operation on
+it goes through PyTorch's dispatcher to ``_computed``, which refuses what a GPU refuses (a GPU tensor meeting a CPU
+tensor of one dimension or more, or a 0-dim one outside a pointwise operation) and computes the rest on the values it
+holds. So where a tensor is follows from how PyTorch made it, not from a list of the ways to make one: a tensor made
+from an input, or with its device, is on the GPU; one made without a device, from NumPy, by a legacy constructor or
+by a module built without a device is a plain CPU tensor, and meets the inputs as a CPU tensor meets a GPU's. Every
+value stays exact, and nothing is registered with PyTorch: outside a run, PyTorch is as it was.
 
-While ``AsOnAGPU`` is active: the inputs it ``placed`` are on the GPU; a device named ``"cuda"`` or ``"gpu"``, read
-from a tensor there (``x.device``, ``str(x.device)``) or chosen by the notebook (``vae_helpers.get_device()``) is the
-GPU; ``.numpy()`` of a GPU's tensor raises with PyTorch's words; ``seen`` gives a result back with its GPU tensors as
-the CPU tensors they hold and its CPU tensors on PyTorch's ``meta`` device, which is how a check sees "made on the
-CPU".
+While ``AsOnAGPU`` is active: the inputs it ``placed`` are on the GPU; a device named ``"cuda"``, read from a tensor
+there (``x.device``, ``str(x.device)``) or chosen by the notebook (``vae_helpers.get_device()``) is the GPU;
+``.numpy()`` of a GPU's tensor raises with PyTorch's words; ``seen`` gives a
+result back with its GPU tensors as the CPU tensors they hold and its CPU tensors on PyTorch's ``meta`` device, which
+is how a check sees "made on the CPU".
 """
 import contextlib
 import copy
@@ -26,29 +27,8 @@ from torch.utils._pytree import tree_leaves, tree_map
 
 from vae_helpers.lending import AsLent
 
-
-def _the_gpu() -> torch.device:
-    """The second device, PyTorch's ``PrivateUse1`` backend named ``gpu``, set up once in a process. It says it is
-    available only while a run is active, so that outside one nothing that asks for an accelerator
-    (``torch.accelerator``) picks it."""
-    if torch._C._get_privateuse1_backend_name() == "privateuseone":
-        from torch.utils import backend_registration
-
-        class WhileARunIsActive(backend_registration._DummyPrivateUse1Hook):
-            def is_available(self) -> bool:
-                return bool(AsOnAGPU.running)
-
-        class Backend(backend_registration._DummyBackendModule):
-            def is_available(self) -> bool:
-                return bool(AsOnAGPU.running)
-
-        backend_registration._setup_privateuseone_for_python_backend("gpu", backend_module=Backend(),
-                                                                     hook=WhileARunIsActive())
-    return torch.device(torch._C._get_privateuse1_backend_name(), 0)
-
-
-GPU = _the_gpu()
-GPU_NAMES = ("cuda", GPU.type)
+GPU = torch.device("cuda", 0)  # what a tensor on the stand-in reads as
+CPU = torch.device("cpu")
 aten = torch.ops.aten
 # operations that move values between devices: allowed across them, as on a GPU
 MOVES = frozenset((aten.copy_.default, aten._to_copy.default, aten._local_scalar_dense.default))
@@ -62,22 +42,30 @@ MADE_FROM_DATA = frozenset((torch.tensor, torch.as_tensor, torch.asarray))
 
 
 class OnTheGPU(torch.Tensor):
-    """A tensor on the GPU whose values ``held``, a CPU tensor, holds."""
+    """A tensor on the GPU: CUDA's to Python, a CPU tensor to PyTorch's engine, its values held by ``held``."""
 
     @staticmethod
     def __new__(cls, held: torch.Tensor, requires_grad: bool = False):
         tensor = torch.Tensor._make_wrapper_subclass(
             cls, held.size(), strides=held.stride(), storage_offset=held.storage_offset(), dtype=held.dtype,
-            layout=held.layout, device=GPU, requires_grad=requires_grad)
+            layout=held.layout, device=held.device, requires_grad=requires_grad)
         tensor.held = held
         return tensor
 
-    def __repr__(self, *, tensor_contents=None):
-        return f"{torch._tensor_str._str(self.held)[:-1]}, device='{GPU}')"
+    device = property(lambda self: GPU, doc="The GPU it stands for.")
+    is_cuda = property(lambda self: True)
+    is_cpu = property(lambda self: False)
 
-    @property
-    def is_cuda(self) -> bool:  # the GPU it stands for
-        return True
+    def get_device(self) -> int:
+        return GPU.index
+
+    def __repr__(self, *, tensor_contents=None):
+        extra = f", grad_fn=<{type(self.grad_fn).__name__}>" if self.grad_fn is not None else (
+            ", requires_grad=True" if self.requires_grad else "")
+        return f"{torch._tensor_str._str(self.held.detach())[:-1]}, device='{GPU}'{extra})"
+
+    def __format__(self, spec):
+        return self.held.item().__format__(spec) if self.dim() == 0 else object.__format__(self, spec)
 
     @classmethod
     def __torch_dispatch__(cls, func, types, args=(), kwargs=None):
@@ -90,21 +78,17 @@ def _held(value):
 
 def _computed(func, args, kwargs):
     """``func`` as a GPU runs it: it refuses to mix a GPU's tensor with a CPU tensor of one dimension or more (or a
-    0-dim one, outside pointwise operations), computes on the values the GPU's tensors hold, and puts its result
-    where the device it names is, else where its inputs are."""
+    0-dim one, outside pointwise operations), computes on the values the GPU's tensors hold, and leaves its result on
+    the GPU (a device named here is PyTorch's own, the CPU the GPU's tensors are to it: a call that names the CPU
+    is moved there by ``AsOnAGPU`` first)."""
     tensors = [value for value in tree_leaves((args, kwargs)) if isinstance(value, torch.Tensor)]
-    any_on_the_gpu = any(isinstance(tensor, OnTheGPU) for tensor in tensors)
-    if any_on_the_gpu and func not in MOVES:
+    if func not in MOVES:
         _refuse_a_mix(func, args, tensors)
-    device = kwargs.get("device")
-    to_the_gpu = device.type == GPU.type if device is not None else any_on_the_gpu
-    computed_kwargs = {**kwargs, "device": torch.device("cpu")} if to_the_gpu and device is not None else kwargs
-    result = func(*tree_map(_held, args), **tree_map(_held, computed_kwargs))
+    result = func(*tree_map(_held, args), **tree_map(_held, kwargs))
     if func is aten._local_scalar_dense.default:
         return result
-    if to_the_gpu:
-        result = tree_map(lambda value: OnTheGPU(value) if isinstance(value, torch.Tensor) else value, result)
-    return return_and_correct_aliasing(func, args, kwargs, result) if any_on_the_gpu else result
+    result = tree_map(lambda value: OnTheGPU(value) if isinstance(value, torch.Tensor) else value, result)
+    return return_and_correct_aliasing(func, args, kwargs, result)
 
 
 def _refuse_a_mix(func, args, tensors):
@@ -144,17 +128,11 @@ class _ToTheCPU(torch.autograd.Function):
 
 
 def on_the_gpu(tensor: torch.Tensor) -> torch.Tensor:
-    """``tensor`` on the GPU: the same values, in the same graph (a gradient reaches ``tensor``)."""
+    """``tensor`` on the GPU: the same values, in the same graph (a gradient reaches ``tensor``); a leaf stays one."""
     if isinstance(tensor, OnTheGPU) or tensor.device.type == "meta":
         return tensor
-    return _ToTheGPU.apply(tensor) if tensor.requires_grad else OnTheGPU(tensor)
-
-
-def _an_input_on_the_gpu(tensor: torch.Tensor) -> torch.Tensor:
-    """``tensor`` as an input made on the GPU: a leaf (requiring a gradient if it does) sharing its values, so that a
-    change in place is seen in both, as the call's caller sees it."""
-    if isinstance(tensor, OnTheGPU) or tensor.device.type == "meta":
-        return tensor
+    if tensor.requires_grad and tensor.grad_fn is not None:
+        return _ToTheGPU.apply(tensor)
     return OnTheGPU(tensor.detach(), requires_grad=tensor.requires_grad)
 
 
@@ -163,21 +141,6 @@ def on_the_cpu(tensor: torch.Tensor) -> torch.Tensor:
     if not isinstance(tensor, OnTheGPU):
         return tensor
     return _ToTheCPU.apply(tensor) if tensor.requires_grad else tensor.held
-
-
-class _GeneratorOnTheGPU(torch.Generator):
-    """``torch.Generator(device=...)`` while a run is active: a GPU's generator for a device that is the GPU (its
-    numbers drawn on the CPU that holds the GPU's values), else the plain one."""
-
-    def __new__(cls, device="cpu"):
-        run = AsOnAGPU.running[-1] if AsOnAGPU.running else None
-        if run is None or not run.names_the_gpu(device):
-            return torch._C.Generator(device)
-        return super().__new__(cls, "cpu")
-
-    @property
-    def device(self) -> torch.device:
-        return GPU
 
 
 def _each_tensor(value, change):
@@ -196,6 +159,21 @@ def _each_tensor(value, change):
     return value
 
 
+class _GeneratorOnTheGPU(torch.Generator):
+    """``torch.Generator(device=...)`` while a run is active: a GPU's generator for a device that is the GPU (its
+    numbers drawn on the CPU that holds the GPU's values), else the plain one."""
+
+    def __new__(cls, device="cpu"):
+        run = AsOnAGPU.running[-1] if AsOnAGPU.running else None
+        if run is None or not run.names_the_gpu(device):
+            return torch._C.Generator(device)
+        return super().__new__(cls, "cpu")
+
+    @property
+    def device(self) -> torch.device:
+        return GPU
+
+
 class AsOnAGPU(TorchFunctionMode):
     """While it is active (``with AsOnAGPU() as run``), PyTorch runs as on a machine with a GPU where ``run.placed``
     put the inputs (this module's docstring). ``AsOnAGPU.paused()`` turns it off for the judge's own work."""
@@ -205,24 +183,29 @@ class AsOnAGPU(TorchFunctionMode):
     def __init__(self):
         super().__init__()
         self.pauses = 0
-        self.moved = []  # (module, name, its own tensor) for each weight placed on the GPU for the run
+        self.moved = []  # (module, kind, name, its own tensor) for each weight placed on the GPU for the run
         from vae_helpers.device import get_device
         self.chosen = get_device()  # the notebook's device, which stands for the GPU in the run
-        self.computing = _Computing(self)
+        self.computing = 0  # operations on GPU tensors now running, whose helper tensors are on the GPU
+        self.helpers = _HelpersOnTheGPU(self)
 
     def __enter__(self):
+        if not AsOnAGPU.running:  # a machine with a GPU: its generators; a module moved there gets new weights
+            self.replaced = (torch.Generator, torch.__future__.get_overwrite_module_params_on_conversion())
+            torch.Generator = _GeneratorOnTheGPU
+            torch.__future__.set_overwrite_module_params_on_conversion(True)
         AsOnAGPU.running.append(self)
-        torch.Generator = _GeneratorOnTheGPU  # made where it is asked for, the GPU included
         super().__enter__()
-        self.computing.__enter__()
+        self.helpers.__enter__()
         return self
 
     def __exit__(self, *exc):
-        self.computing.__exit__(*exc)
+        self.helpers.__exit__(*exc)
         super().__exit__(*exc)
         AsOnAGPU.running.remove(self)
         if not AsOnAGPU.running:
-            torch.Generator = torch._C.Generator
+            torch.Generator = self.replaced[0]
+            torch.__future__.set_overwrite_module_params_on_conversion(self.replaced[1])
         for module, kind, name, own in reversed(self.moved):  # each weight back, with what the run changed
             placed = getattr(module, kind)[name]
             if isinstance(own, nn.Parameter) and placed is not None and placed.grad is not None:
@@ -252,7 +235,7 @@ class AsOnAGPU(TorchFunctionMode):
             return type(value)(self.placed(item) for item in value)
         if type(value) is dict:
             return {key: self.placed(item) for key, item in value.items()}
-        return _each_tensor(value, _an_input_on_the_gpu)
+        return _each_tensor(value, lambda tensor: on_the_gpu(tensor.detach().requires_grad_(tensor.requires_grad)))
 
     def seen(self, value, scalars=True):
         """``value`` as a check reads it: each GPU tensor the CPU tensor that holds it, each CPU tensor a meta
@@ -289,54 +272,108 @@ class AsOnAGPU(TorchFunctionMode):
         return _each_tensor(value, on_the_gpu) if AsOnAGPU.running else value
 
     def names_the_gpu(self, device) -> bool:
-        """Whether ``device`` (a ``torch.device``, text or a CUDA ordinal) is the GPU in the run."""
+        """Whether ``device`` (a ``torch.device``, text or a CUDA ordinal) is the GPU in the run: CUDA, or the
+        notebook's chosen device."""
         if isinstance(device, int) and not isinstance(device, bool):
             return True
         if device is self.chosen:
             return True
         if isinstance(device, str):
-            return device.strip().split(":")[0].lower() in GPU_NAMES
-        return isinstance(device, torch.device) and device.type in GPU_NAMES
+            return device.strip().split(":")[0].lower() == "cuda"
+        return isinstance(device, torch.device) and device.type == "cuda"
 
-    def _device(self, device):
-        return GPU if self.names_the_gpu(device) else device
+    def where(self, device):
+        """``device`` as the run reads it: the GPU, the CPU, or None (not named)."""
+        if device is None:
+            return None
+        return GPU if self.names_the_gpu(device) else torch.device(device)
 
     def __torch_function__(self, func, types, args=(), kwargs=None):
         kwargs = dict(kwargs or {})
         if self.pauses:
             return func(*args, **kwargs)
-        if func in TO_NUMPY and isinstance(args[0], OnTheGPU):
+        first = args[0] if args else None
+        on_the_gpu_first = isinstance(first, OnTheGPU)
+        if func in TO_NUMPY and on_the_gpu_first:
             raise TypeError(f"can't convert {GPU} device type tensor to numpy. Use Tensor.cpu() to copy the tensor to "
                             "host memory first.")
-        if func is torch.Tensor.tolist and isinstance(args[0], OnTheGPU):
-            return args[0].held.tolist()
-        if func in (torch.Tensor.__getitem__, torch.Tensor.__setitem__) and isinstance(args[0], OnTheGPU):
-            args = (args[0], _listed_indices_as_tensors(args[1]), *args[2:])
+        if func is torch.Tensor.tolist and on_the_gpu_first:
+            return first.held.tolist()
+        if func is torch.Tensor.pin_memory:  # a copy kept on the CPU, ready to move: here the CPU tensor itself
+            return first
+        if getattr(func, "__self__", None) is _DATA and func.__name__ == "__set__":  # ``tensor.data = other``
+            func(*args, **kwargs)
+            if on_the_gpu_first:
+                first.held = _held(args[1])
+            return None
+        if func in (torch.Tensor.__getitem__, torch.Tensor.__setitem__) and on_the_gpu_first:
+            args = (first, _listed_indices_as_tensors(args[1]), *args[2:])
+        if func is torch.Tensor.cpu:
+            return on_the_cpu(first)
         if func is torch.Tensor.cuda:
-            func, args, kwargs = torch.Tensor.to, (args[0], GPU), {"non_blocking": kwargs.get("non_blocking", False)}
-        if func in (torch.Tensor.to, torch._C._nn._parse_to):
-            args = tuple(self._device(value) if isinstance(value, (str, torch.device, int)) and not isinstance(
-                value, bool) and index > (0 if func is torch.Tensor.to else -1) else value
-                for index, value in enumerate(args))
-        else:
-            args = tuple(self._device(value) if isinstance(value, torch.device) else value for value in args)
-        if "device" in kwargs and kwargs["device"] is not None:
-            kwargs["device"] = self._device(kwargs["device"])
+            return self._moved(first, GPU, {})
+        if func is torch.Tensor.to:
+            return self._to(first, args[1:], kwargs)
+        if func is torch.Tensor.type_as:
+            return self._to(first, args[1:2], {})
+        if func is torch.Tensor.type and (len(args) > 1 or kwargs):
+            return self._typed(first, args[1] if len(args) > 1 else kwargs.get("dtype"))
+        if func is torch._C._nn._parse_to:  # a module's .to(...): the notebook's device is the GPU
+            args = tuple(GPU if value is self.chosen else value for value in args)
         if func in MADE_FROM_DATA:
             return self._made_from_data(func, args, kwargs)
         if func is torch.Tensor.new_tensor or (func is torch.Tensor.new and len(args) == 2 and isinstance(
                 args[1], (list, tuple)) and not isinstance(args[1], torch.Size)):  # data, where the tensor is
-            kwargs.setdefault("dtype", args[0].dtype)
-            if kwargs.get("device") is None:
-                kwargs["device"] = GPU if isinstance(args[0], OnTheGPU) else args[0].device
+            kwargs.setdefault("dtype", first.dtype)
+            kwargs["device"] = kwargs.get("device") or first.device
             return self._made_from_data(torch.tensor, args[1:], kwargs)
-        if func is torch.Tensor.pin_memory:  # a copy kept on the CPU, ready to move: here the CPU tensor itself
-            return args[0]
-        generator = kwargs.get("generator")
-        if generator is not None and kwargs.get("device") is GPU and generator.device.type == "cpu":
-            raise RuntimeError(f"Expected a '{GPU.type}' device type for generator but found 'cpu'")
-        return func(*args, **kwargs)
+        if kwargs.get("device") is not None and self.where(kwargs["device"]) == CPU:  # made on the CPU, from values
+            args, kwargs = _each_tensor((args, kwargs), on_the_cpu)
+            return func(*args, **kwargs)
+        if kwargs.get("device") is not None and self.where(kwargs["device"]) == GPU:  # made on the GPU
+            generator = kwargs.get("generator")
+            if generator is not None and generator.device.type == "cpu":
+                raise RuntimeError("Expected a 'cuda' device type for generator but found 'cpu'")
+            kwargs["device"] = CPU
+            return _each_tensor(func(*args, **kwargs), on_the_gpu)
+        if not any(isinstance(value, OnTheGPU) for value in tree_leaves((args, kwargs))):
+            return func(*args, **kwargs)
+        self.computing += 1  # what PyTorch makes for the operation's own use, it makes on the GPU
+        try:
+            return func(*args, **kwargs)
+        finally:
+            self.computing -= 1
 
+    def _to(self, tensor, args, kwargs):
+        """``tensor.to(...)``: to the device named, or that of the tensor given, with the dtype and layout asked."""
+        other = next((value for value in (*args, *kwargs.values()) if isinstance(value, torch.Tensor)), None)
+        if other is not None:
+            return self._moved(tensor, other.device, {"dtype": other.dtype})
+        named = next((value for value in args if isinstance(value, (str, torch.device, int))
+                      and not isinstance(value, bool)), kwargs.pop("device", None))
+        rest = [value for value in args if not isinstance(value, (str, torch.device, int)) or isinstance(value, bool)]
+        options = dict(zip(("dtype", "non_blocking", "copy"), rest))
+        options.update(kwargs)
+        return self._moved(tensor, self.where(named), options)
+
+    @staticmethod
+    def _moved(tensor, device, options):
+        """``tensor`` with ``options`` (dtype, copy, memory format) applied, on ``device`` (None: where it is)."""
+        if device is not None and device.type == "cpu":
+            tensor = on_the_cpu(tensor)
+        options = {key: value for key, value in options.items() if value is not None}
+        moved = tensor.to(**options) if options else tensor
+        return on_the_gpu(moved) if device is not None and device.type == "cuda" else moved
+
+    def _typed(self, tensor, kind):
+        """``tensor.type(kind)``: a CUDA type name is the GPU, any other the CPU, with the type's dtype."""
+        name = kind if isinstance(kind, str) else f"{getattr(kind, '__module__', 'torch')}.{kind.__name__}" \
+            if isinstance(kind, type) else None
+        if name is None:  # a dtype
+            return self._moved(tensor, None, {"dtype": kind})
+        on_cuda = ".cuda." in name
+        dtype = torch.empty(0).type(name.replace(".cuda.", ".")).dtype
+        return self._moved(tensor, GPU if on_cuda else CPU, {"dtype": dtype})
 
     @staticmethod
     def _made_from_data(func, args, kwargs):
@@ -344,15 +381,16 @@ class AsOnAGPU(TorchFunctionMode):
         copy (``torch.tensor``) or the tensor itself, moved where ``device`` says. From other data: made on the CPU
         from the values it holds (a list's GPU numbers are read), then put where ``device`` says."""
         data, rest = (args[0], args[1:]) if args else (kwargs.pop("data"), ())
+        run = AsOnAGPU.running[-1]
+        device = run.where(kwargs.pop("device", None))
         if isinstance(data, torch.Tensor):
             made = data.detach().clone() if func is torch.tensor else data
-            moves = {key: kwargs[key] for key in ("device", "dtype") if kwargs.get(key) is not None}
-            return made.to(**moves) if moves else made
-        to_the_gpu = kwargs.get("device") is GPU
-        if to_the_gpu:
-            kwargs["device"] = torch.device("cpu")
+            return run._moved(made, device, {"dtype": kwargs.get("dtype")})
         made = func(tree_map(_held, data), *rest, **kwargs)
-        return OnTheGPU(made) if to_the_gpu else made
+        return on_the_gpu(made) if device is not None and device.type == "cuda" else made
+
+
+_DATA = torch._C.TensorBase.__dict__["data"]  # ``tensor.data = other`` sets through it
 
 
 def _listed_indices_as_tensors(index):
@@ -365,9 +403,9 @@ def _listed_indices_as_tensors(index):
     return index
 
 
-class _Computing(TorchDispatchMode):
-    """The dispatcher's side of a run: an operation that makes a tensor on the GPU from sizes alone (a factory
-    given ``device``, a move from the CPU) is computed on the CPU and its result put on the GPU."""
+class _HelpersOnTheGPU(TorchDispatchMode):
+    """The dispatcher's side of a run: a tensor PyTorch makes from sizes alone inside an operation on GPU tensors
+    (``F.one_hot``'s classes, made with the input's options) is made on the GPU, as PyTorch makes it there."""
 
     def __init__(self, run):
         super().__init__()
@@ -375,7 +413,8 @@ class _Computing(TorchDispatchMode):
 
     def __torch_dispatch__(self, func, types, args=(), kwargs=None):
         kwargs = kwargs or {}
-        device = kwargs.get("device")
-        if device is not None and device.type == GPU.type and not self.run.pauses:
-            return _computed(func, args, kwargs)
-        return func(*args, **kwargs)  # a GPU's tensor among the arguments takes it to OnTheGPU.__torch_dispatch__
+        made = func(*args, **kwargs)
+        if self.run.computing and not self.run.pauses and not any(
+                isinstance(value, torch.Tensor) for value in tree_leaves((args, kwargs))):
+            return tree_map(lambda value: OnTheGPU(value) if isinstance(value, torch.Tensor) else value, made)
+        return made

@@ -1,6 +1,7 @@
 import math
 import os
 import re
+from pathlib import Path
 from unittest import mock
 
 import nbformat
@@ -218,10 +219,10 @@ def test_a_run_as_on_a_gpu_keeps_a_tensor_shaped_after_another_where_it_was():
 def test_a_run_as_on_a_gpu_refuses_numpy_the_inputs_values_as_cuda_does():
     """``.numpy()`` of a GPU's tensor raises, with PyTorch's words and its fix; of a copy on the CPU it works."""
     mu = torch.zeros(3, 2)
-    with pytest.raises(AssertionError, match=r"expected a result, got TypeError: can't convert gpu:0 device type "
+    with pytest.raises(AssertionError, match=r"expected a result, got TypeError: can't convert cuda:0 device type "
                                              r"tensor to numpy\. Use Tensor\.cpu\(\)"):
         expect_on_device("z", lambda m: torch.from_numpy(m.numpy() * 2), mu)
-    with pytest.raises(AssertionError, match="can't convert gpu:0"):
+    with pytest.raises(AssertionError, match="can't convert cuda:0"):
         expect_on_device("z", lambda m: torch.as_tensor(np.asarray(m)).to(m.device), mu)
     expect_on_device("z", lambda m: torch.from_numpy(m.cpu().numpy() * 2).to(m.device), mu)
 
@@ -584,3 +585,56 @@ def test_expect_on_device_does_not_judge_what_the_stand_in_cannot_run(capsys):
         return m * 2
     assert expect_on_device("z", beyond, torch.ones(3, 2)).tolist() == [[2.0, 2.0]] * 3
     assert "not checked: the stand-in for a GPU cannot run" in capsys.readouterr().out
+
+
+def test_a_run_as_on_a_gpu_reads_as_cuda_and_formats_its_numbers():
+    """Code that asks where it runs hears CUDA (``x.is_cuda``, ``x.device.type``, ``.type('torch.cuda...')``), a 0-dim
+    GPU tensor formats as its number (a progress print), and a printed tensor shows its gradient's origin."""
+    mu = torch.zeros(3, 2)
+    expect_on_device("z", lambda m: m + torch.ones(2, device="cuda" if m.device.type == "cuda" else "cpu"), mu)
+    expect_on_device("z", lambda m: (print(f"sum {m.sum():.2f}"), m * 2)[1], mu)
+    expect_on_device("z", lambda m: torch.ones(3, 2).type("torch.cuda.DoubleTensor") + m, mu)
+    printed = []
+    expect_on_device("z", lambda m: (printed.append(repr(m.requires_grad_() * 2)), m.detach())[1], mu.clone())
+    assert "device='cuda:0', grad_fn=<MulBackward0>" in printed[0]
+
+
+def test_a_run_as_on_a_gpu_changes_a_placed_models_weights_as_pytorch_does():
+    """``p.data = ...`` and a module's dtype conversion reach the values a GPU tensor holds."""
+    def doubled(x):
+        model = torch.nn.Linear(2, 1).to(x.device)
+        model.weight.data = torch.ones(1, 2, device=x.device)
+        torch.nn.init.zeros_(model.bias)
+        return model.double()(x.double())
+    assert expect_on_device("z", doubled, torch.ones(3, 2)).tolist() == [[2.0]] * 3
+
+
+def test_a_run_as_on_a_gpu_leaves_pytorch_as_it_was(tmp_path):
+    """Nothing of a run stays: in a fresh process, a backward before the first run and training after it work, and
+    PyTorch's accelerator, generator and module conversion are as before."""
+    script = tmp_path / "fresh.py"
+    script.write_text(
+        "import torch\n"
+        "from vae_helpers.checks import expect_on_device\n"
+        "before = (torch.accelerator.current_accelerator(), torch.Generator,\n"
+        "          torch.__future__.get_overwrite_module_params_on_conversion())\n"
+        "w = torch.ones(2, requires_grad=True)\n"
+        "(w * 2).sum().backward()\n"
+        "def refine(m):\n"
+        "    m = m.detach().clone().requires_grad_()\n"
+        "    optimizer = torch.optim.Adam([m], lr=0.1)\n"
+        "    for _ in range(3):\n"
+        "        optimizer.zero_grad()\n"
+        "        (m ** 2).sum().backward()\n"
+        "        optimizer.step()\n"
+        "    return m.detach()\n"
+        "expect_on_device('refine', refine, torch.ones(3, 2))\n"
+        "after = (torch.accelerator.current_accelerator(), torch.Generator,\n"
+        "         torch.__future__.get_overwrite_module_params_on_conversion())\n"
+        "assert before == after, (before, after)\n"
+        "print('as before')\n")
+    import subprocess
+    import sys
+    run = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=120,
+                         env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])})
+    assert run.stdout.strip() == "as before", run.stderr[-2000:]
