@@ -24,10 +24,11 @@ A graded cell of a solution notebook holds its visible checks and, in its hidden
    which the grading process writes into its own tensor, so a check after the call sees what the
    student's code did to its inputs. A call asked with ``"measure": true`` also answers ``"largest"``: the
    number of elements of the largest tensor one torch operation made while it ran (how a check sees that
-   the work was done in chunks); the kernel measures its own work, so such a check catches a mistake, not
-   a cheat. A call asked with ``"as_on_a_gpu": true`` runs as on a GPU (``on_a_gpu``: a stand-in GPU whose values the CPU holds): a tensor
-   made without a device is on the CPU, away from the inputs, and one the result holds comes back on the
-   ``meta`` device (``vae_helpers.checks.expect_on_device``).
+   the work was done in chunks). A call asked with ``"as_on_a_gpu": true`` runs as on a GPU (``on_a_gpu``:
+   a stand-in GPU whose values the CPU holds): a tensor made without a device is on the CPU, away from the
+   inputs, and one the result holds comes back on the ``meta`` device (``vae_helpers.checks.expect_on_device``).
+   The changes, the measure and the device run are the kernel's reports of its own work, made by code there:
+   checks on them catch a mistake, not a cheat. Values are judged here, on expected values computed here.
 4. While it answers, the kernel may make **requests** (kernel → grading) on its stdin channel
    (``input()``): an attribute or a method's result of an object lent to it, or a gradient through one
    (``{"callback": id, "getattr" | "method": name, ...}``, ``{"callback_gradient": handle, ...}``).
