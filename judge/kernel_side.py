@@ -17,7 +17,7 @@ import torch
 from torch import nn
 from torch.overrides import TorchFunctionMode
 
-from judge.on_a_gpu import AsOnAGPU, OnTheGPU
+from judge.on_a_gpu import AsOnAGPU, OnTheGPU, on_the_cpu
 from judge.wire import COPY_LAYERS, MAX_ITEMS, MIME_TYPE, QUESTION_KEY, Wire, bridged, shortened, tensors_in
 from vae_helpers.lending import AsLent
 
@@ -185,9 +185,10 @@ class KernelSide(Wire):
         inputs = inputs or [torch.zeros((), requires_grad=True)]
 
         def ask_gradients(grad_outputs):
-            reply = self._request({"callback_gradient": answer["handle"],
-                                       "grad_outputs": [self.encode(g) for g in grad_outputs]})
-            gradients = self.decode(reply["result"])
+            with AsOnAGPU.paused():  # the judge's own work, in a backward the student's code started
+                reply = self._request({"callback_gradient": answer["handle"],
+                                       "grad_outputs": [self.encode(on_the_cpu(g)) for g in grad_outputs]})
+                gradients = self.decode(reply["result"])
             return [None] if anchored and gradients == [] else gradients
 
         result, old, new = bridged(result, inputs, ask_gradients)

@@ -684,6 +684,14 @@ def test_a_lent_model_called_in_a_run_as_on_a_gpu_gets_what_the_call_made(kernel
         "meets the inputs"), got
 
 
+def test_a_backward_through_a_lent_model_in_a_run_as_on_a_gpu_reaches_the_call(kernel, tmp_path):
+    """A gradient through a lent model (06's decoder, as refine_posterior steps through it) goes from the GPU the
+    call runs on to the grading process that computes the model, and back."""
+    run(kernel, "import torch\ndef encode(model, h, y):\n    h = h.detach().clone().requires_grad_()\n"
+                "    model(h, torch.nn.functional.one_hot(y, 3).to(h)).sum().backward()\n    return h.grad * 1\n")
+    assert verdict(judged(kernel, tmp_path, GPU_RUN_LENT, "test_lent")) == "passed"
+
+
 # what a call held at once
 
 SIZES = '''
