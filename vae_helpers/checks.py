@@ -214,16 +214,18 @@ def expect_number(name: str, value, expected: float, atol: float, hint="") -> No
 
 
 def hint_by_value(known, otherwise: str = "", atol: float = 1e-4, rtol: float = 1e-3):
-    """A hint chosen from the wrong value a check received (``expect_close``'s ``hint``): the hint of the first of
-    ``known``, [(the value a mistake gives, a number or tensor, its hint)], that the value matches within
-    ``atol`` and ``rtol``, else ``otherwise``, which states what is expected without guessing a cause."""
+    """A hint chosen from the wrong value a check received (``expect_close``'s ``hint``): of ``known``, [(the value
+    a mistake gives, a number or tensor, its hint)], the hint of the one nearest the value among those it matches
+    within ``atol`` and ``rtol`` (two mistakes may give values closer than a tolerance), else ``otherwise``, which
+    states what is expected without guessing a cause."""
     def choose(value: torch.Tensor) -> str:
+        matched = []
         for given, hint in known:
             given = torch.as_tensor(given, dtype=value.dtype, device=value.device)
             if given.dim() == 0 or given.shape == value.shape:
                 if torch.allclose(value, given.expand_as(value), atol=atol, rtol=rtol):
-                    return hint
-        return otherwise
+                    matched.append(((value - given).abs().max().item(), hint))
+        return min(matched, key=lambda pair: pair[0])[1] if matched else otherwise
     return choose
 
 

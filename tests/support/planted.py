@@ -74,6 +74,16 @@ MISTAKES = [
      "per_pixel = x * logits - torch.log1p(logits.exp())", "test_log_likelihoods"),
     # the n_samples draws' log-likelihoods added up instead of averaged
     ("01_elbo", "elbo-samples-summed", "elbo", "    ]).mean(dim=0)", "    ]).sum(dim=0)", "test_elbo"),
+    # review 11 (A): the decoder's variance forgotten (1), close in value to its log-variance exponentiated
+    ("01_elbo", "elbo-decoder-of-variance-1", "elbo",
+     "model.decoder_mean(reparameterize(q_mu, q_logvar)), model.logvar)",
+     "model.decoder_mean(reparameterize(q_mu, q_logvar)), 0.0)", "test_elbo"),
+    # the batch's size written in the code
+    ("02_dense_vae", "vae-loss-divided-by-a-fixed-batch-size", "vae_loss",
+     'reconstruction = F.binary_cross_entropy_with_logits(logits, targets, reduction="none").flatten(1).sum(1).mean()',
+     'reconstruction = F.binary_cross_entropy_with_logits(logits, targets, reduction="sum") / 128', "test_vae_loss"),
+    ("03_conv_vae", "encoder-features-reshaped-by-a-fixed-batch-size", "conv_encoder",
+     "h = self.features(x)\n", "h = self.features(x).view(128, -1)\n", "test_conv_encoder"),
     # one mean KL for the whole batch, broadcast back to each row
     ("01_elbo", "kl-batch-mean-broadcast", "kl_to_standard_normal",
      "return 0.5 * (logvar.exp() + mu.pow(2) - 1.0 - logvar).sum(dim=1)",
@@ -1252,6 +1262,9 @@ NAMED_BY_THE_VISIBLE_CHECKS = {
     ("10_colour_images", "dlogistic-difference-of-sigmoids-where-finite"): ["right within a few scales of the mean"],
     ("10_colour_images", "dlogistic-bins-of-1-256"): ["0.996 times their probability"],
     ("10_colour_images", "dlogistic-density-times-width-everywhere"): ["density at the level times the bin's width"],
+    ("01_elbo", "elbo-decoder-of-variance-1"): ["a decoder of variance 1"],
+    ("02_dense_vae", "vae-loss-divided-by-a-fixed-batch-size"): ["divided by 128, a fixed number"],
+    ("03_conv_vae", "encoder-features-reshaped-by-a-fixed-batch-size"): ["not a fixed number"],
     ("10_colour_images", "dlogistic-no-edge-bins"): ["the mass beyond them is missing"],
     ("10_colour_images", "dlogistic-edges-swapped"): ["have each other's tail"],
     ("10_colour_images", "dlogistic-mean-clamped"): ["outside [0, 1]", "values are wrong; at flat indices"],

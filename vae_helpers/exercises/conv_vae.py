@@ -1,5 +1,6 @@
 """The visible checks of 03_conv_vae's exercises, one function per graded cell."""
 import math
+import re
 import zlib
 
 import torch
@@ -71,6 +72,17 @@ def _architecture_hint(without_a_relu, layers):
                                    "ReLU and batch normalisation stands.")
 
 
+def _features_hint(error: BaseException) -> str:
+    """The hint for an error of mu_logvar on 5 images: a batch size written in the code where the features of all 5
+    (5 x 1568 numbers) were reshaped, else the convolutions' padding."""
+    size = re.search(r"invalid for input of size (\d+)", str(error))
+    if size and int(size.group(1)) == 5 * 1568:
+        return ("the features of the 5 images are right (5 x 1568 numbers): reshape them by the batch size of x "
+                "(x.size(0), or .flatten(1)), not a fixed number.")
+    return ("the two convolutions must take the side from 28 to 14 to 7, so that 32 x 7 x 7 = 1568 numbers reach the "
+            "heads: work out each one's padding from the output-size formula.")
+
+
 def conv_encoder(ConvEncoder):
     """Checks the encoder's size, the shapes of mu_logvar, and the Normal that forward builds, from the encoder's
     own mu_logvar and from a stand-in for it."""
@@ -80,9 +92,7 @@ def conv_encoder(ConvEncoder):
                             "Linear(1568, 20) heads.")
     images = torch.rand(5, 1, 28, 28)
     mu, logvar = expect_returns("mu_logvar(images of shape (5, 1, 28, 28))", encoder.mu_logvar, images,
-                                hint="the two convolutions must take the side from 28 to 14 to 7, so that 32 x 7 x 7 "
-                                     "= 1568 numbers reach the heads: work out each one's padding from the "
-                                     "output-size formula.")
+                                hint=_features_hint)
     expect_shape("mu from mu_logvar(images of shape (5, 1, 28, 28))", mu, (5, 20))
     expect_shape("logvar from mu_logvar(images)", logvar, (5, 20))
     expect_logvar_of_its_own("mu_logvar(images of shape (5, 1, 28, 28))", mu, logvar)

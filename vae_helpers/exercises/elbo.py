@@ -214,6 +214,9 @@ def elbo(elbo, toy, x_toy, post_mu, post_logvar):
                                             "log p(x|z) over n_samples draws z ~ q."),
                               (500 * (log_px + kl) - kl, "this is the sum of log p(x|z) over the 500 draws: "
                                                          "the reconstruction term is their average."),
+                              (-0.5 * (3 * math.log(2 * math.pi) + squared_error) - kl,
+                               "this is the ELBO of a decoder of variance 1: the decoder's variance is "
+                               "exp(model.logvar), to be used in log p(x|z)."),
                               (logvar_exponentiated, "this is the ELBO of a decoder whose log-variance is "
                                                      "exp(model.logvar): model.logvar is a log-variance "
                                                      "already, to be used as it is.")],
