@@ -143,14 +143,14 @@ def on_the_cpu(tensor: torch.Tensor) -> torch.Tensor:
     return _ToTheCPU.apply(tensor) if tensor.requires_grad else tensor.held
 
 
-def _each_tensor(value, change):
+def each_tensor(value, change):
     """``value`` with ``change`` applied to each tensor in it: in lists, tuples, dicts and distributions."""
     if isinstance(value, torch.Tensor):
         return change(value)
     if isinstance(value, (list, tuple)) and type(value) in (list, tuple):
-        return type(value)(_each_tensor(item, change) for item in value)
+        return type(value)(each_tensor(item, change) for item in value)
     if type(value) is dict:
-        return {key: _each_tensor(item, change) for key, item in value.items()}
+        return {key: each_tensor(item, change) for key, item in value.items()}
     if isinstance(value, Distribution):
         changed = copy.copy(value)
         changed.__dict__.update({name: change(item) for name, item in vars(value).items()
@@ -235,7 +235,7 @@ class AsOnAGPU(TorchFunctionMode):
             return type(value)(self.placed(item) for item in value)
         if type(value) is dict:
             return {key: self.placed(item) for key, item in value.items()}
-        return _each_tensor(value, lambda tensor: on_the_gpu(tensor.detach().requires_grad_(tensor.requires_grad)))
+        return each_tensor(value, lambda tensor: on_the_gpu(tensor.detach().requires_grad_(tensor.requires_grad)))
 
     def seen(self, value, scalars=True):
         """``value`` as a check reads it: each GPU tensor the CPU tensor that holds it, each CPU tensor a meta
@@ -245,7 +245,7 @@ class AsOnAGPU(TorchFunctionMode):
                 return on_the_cpu(tensor)
             away = tensor.device.type != "meta" and (scalars or tensor.dim() > 0)
             return torch.empty(tensor.shape, dtype=tensor.dtype, device="meta") if away else tensor
-        return _each_tensor(value, read)
+        return each_tensor(value, read)
 
     @staticmethod
     @contextlib.contextmanager
@@ -269,7 +269,7 @@ class AsOnAGPU(TorchFunctionMode):
     @staticmethod
     def made_where_the_inputs_are(value):
         """``value``, what a lent model returned: on the GPU, where it is, if a run is active."""
-        return _each_tensor(value, on_the_gpu) if AsOnAGPU.running else value
+        return each_tensor(value, on_the_gpu) if AsOnAGPU.running else value
 
     def names_the_gpu(self, device) -> bool:
         """Whether ``device`` (a ``torch.device``, text or a CUDA ordinal) is the GPU in the run: CUDA, or the
@@ -328,14 +328,14 @@ class AsOnAGPU(TorchFunctionMode):
             kwargs["device"] = kwargs.get("device") or first.device
             return self._made_from_data(torch.tensor, args[1:], kwargs)
         if kwargs.get("device") is not None and self.where(kwargs["device"]) == CPU:  # made on the CPU, from values
-            args, kwargs = _each_tensor((args, kwargs), on_the_cpu)
+            args, kwargs = each_tensor((args, kwargs), on_the_cpu)
             return func(*args, **kwargs)
         if kwargs.get("device") is not None and self.where(kwargs["device"]) == GPU:  # made on the GPU
             generator = kwargs.get("generator")
             if generator is not None and generator.device.type == "cpu":
                 raise RuntimeError("Expected a 'cuda' device type for generator but found 'cpu'")
             kwargs["device"] = CPU
-            return _each_tensor(func(*args, **kwargs), on_the_gpu)
+            return each_tensor(func(*args, **kwargs), on_the_gpu)
         if not any(isinstance(value, OnTheGPU) for value in tree_leaves((args, kwargs))):
             return func(*args, **kwargs)
         self.computing += 1  # what PyTorch makes for the operation's own use, it makes on the GPU

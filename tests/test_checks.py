@@ -182,6 +182,8 @@ def test_a_run_as_on_a_gpu_follows_pytorchs_rules_for_a_gpu():
 
 
 def test_a_run_as_on_a_gpu_puts_the_model_it_calls_there_and_gives_its_weights_back():
+    from vae_helpers.checks import called_as_on_a_gpu
+
     """A module called as on a GPU has its weights there for the call; after it, they are the same objects as
     before, with what the call changed (values and gradients)."""
     model = torch.nn.Linear(2, 1)
@@ -200,7 +202,7 @@ def test_a_run_as_on_a_gpu_puts_the_model_it_calls_there_and_gives_its_weights_b
     before = weight.detach().clone()
     outer = Stepped()
     outer.model = model  # a part of the module called: placed with it
-    expect_on_device("step", outer, torch.ones(4, 2), shape=(4, 1))
+    assert called_as_on_a_gpu(outer, torch.ones(4, 2)).shape == (4, 1)
     assert model.weight is weight and torch.equal(weight.detach(), before + 1)
     assert weight.grad is not None and weight.grad.device.type == "cpu" and torch.equal(weight.grad, torch.full((1, 2), 4.0))
 
@@ -638,3 +640,13 @@ def test_a_run_as_on_a_gpu_leaves_pytorch_as_it_was(tmp_path):
     run = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=120,
                          env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])})
     assert run.stdout.strip() == "as before", run.stderr[-2000:]
+
+
+def test_expect_on_device_compares_the_values_with_the_same_call_on_the_cpu():
+    """Code that asks where it runs must compute the same there: an answer that returns something else on the GPU
+    fails; one that draws random numbers draws the same ones in both runs, and passes."""
+    mu = torch.ones(3, 2)
+    expect_on_device("z", lambda m: m + torch.randn_like(m), mu)
+    with pytest.raises(AssertionError, match="differs from the same call's on the CPU"):
+        expect_on_device("z", lambda m: torch.zeros_like(m) if m.is_cuda else m + torch.tensor([1.0, 2.0]), mu)
+    assert torch.equal(mu, torch.ones(3, 2))

@@ -231,12 +231,15 @@ def hint_by_value(known, otherwise: str = "", atol: float = 1e-4, rtol: float = 
 
 def expect_close(name: str, value, expected, atol: float = 1e-5, rtol: float = 1e-4, hint="",
                  offsets: dict | None = None) -> None:
-    """``value`` must match ``expected`` (tensor or number) elementwise within tolerance. ``offsets`` maps
+    """``value`` must match ``expected`` (tensor or number) elementwise within tolerance, an integer or bool value
+    compared as the numbers it holds (cast to its dtype, every expected number but 0 would read True). ``offsets`` maps
     the constant error of a known mistake (value - expected, the same everywhere) to what it means: when
     the error is one of them, the message names that mistake instead of giving the hint. ``hint`` may be a
     function of the value received that returns the hint (``hint_by_value``), so that it names the cause that
     value shows."""
     expect_tensor(name, value)
+    if not (value.is_floating_point() or value.is_complex()):  # compared as numbers: True is 1, not "non-zero"
+        value = value.double()
     expected = torch.as_tensor(expected, dtype=value.dtype, device=value.device)
     if value.shape != expected.shape and expected.dim() > 0:
         raise AssertionError(f"{name}: expected shape {tuple(expected.shape)}, got {tuple(value.shape)}.")
@@ -368,12 +371,18 @@ def called_as_on_a_gpu(function, *args, **kwargs):
 
 def expect_on_device(name: str, function, *args, shape=None, hint: str = "", lent_hint: str = ""):
     """Call ``function(*args)`` on the CPU tensors given, run as on a GPU (``called_as_on_a_gpu``), and return its
-    result: every tensor it returns must be where the inputs are (the first of shape ``shape``). A tensor made
+    result: every tensor it returns must be where the inputs are (the first of shape ``shape``), with the values the
+    same call gives on the CPU with the same random numbers (code that asks where it runs computes the same). A tensor made
     without a device, which on a GPU stays on the CPU, fails the check, named, with ``hint``, whether it reached the
     result or an operation met it with the inputs (a 0-dim one mixes, as on a GPU). Every value stays exact. Any
     other error is the answer's own, reported as ``expect_returns`` reports it (with ``lent_hint``)."""
+    from judge.on_a_gpu import each_tensor
+
     where = f"{name}, run as on a GPU (its inputs there)"
+    copies = each_tensor(list(args), lambda t: t.detach().clone().requires_grad_(t.requires_grad))
+    seed, state = int(torch.randint(2**31, (1,))), torch.random.get_rng_state()
     try:
+        torch.manual_seed(seed)  # the same random numbers as the call on the CPU below
         result = called_as_on_a_gpu(function, *args)
     except Exception as error:  # noqa: BLE001 - sorted below: the stand-in's gap, a device's error, the answer's own
         if NOT_RUN_ON_THE_STAND_IN.search(str(error)):  # the course's limit: the device is not judged
@@ -393,6 +402,18 @@ def expect_on_device(name: str, function, *args, shape=None, hint: str = "", len
     if any(t.device.type == "meta" for t in outputs):
         raise AssertionError(f"{where}: expected its result on the GPU, where the inputs are, got a tensor on the CPU: "
                              f"{MADE_WITHOUT_A_DEVICE}." + (f" Hint: {hint}" if hint else ""))
+    torch.manual_seed(seed)
+    try:
+        on_the_cpu = [t for t in tree_leaves(function(*copies)) if isinstance(t, torch.Tensor)]
+    except Exception:  # noqa: BLE001 - code that runs only on a GPU ("cuda" written in it): no CPU call to compare
+        return result
+    finally:
+        torch.random.set_rng_state(state)
+    if len(on_the_cpu) != len(outputs) or not all(
+            a.shape == b.shape and torch.allclose(a.detach().double(), b.detach().double(), atol=1e-5, rtol=1e-4,
+                                                  equal_nan=True) for a, b in zip(outputs, on_the_cpu)):
+        raise AssertionError(f"{where}: its result differs from the same call's on the CPU, with the same random "
+                             "numbers: the code must compute the same values wherever its inputs are.")
     return result
 
 

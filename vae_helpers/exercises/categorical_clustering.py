@@ -5,8 +5,8 @@ import math
 import torch
 import torch.nn.functional as F
 
-from vae_helpers.checks import (PASSED, expect_close, expect_finite, expect_gradient, expect_on_device, expect_returns,
-                                expect_shape, hint_by_value)
+from vae_helpers.checks import (PASSED, expect_close, expect_finite, expect_gradient, expect_gradient_close,
+                                expect_on_device, expect_returns, expect_shape, hint_by_value)
 
 _CERTAIN, _LOG_4 = -200.0, math.log(4)  # a logit whose probability is 0 in float32 beside a logit 0; log 4
 
@@ -20,6 +20,10 @@ def gumbel_softmax_sample(gumbel_softmax_sample):
     expect_finite("gumbel_softmax_sample(logits of shape (20000, 4), tau=0.5)", samples)
     expect_close("the sum of each sample's entries", samples.sum(-1), torch.ones(20_000), atol=1e-4,
                  hint="a softmax over the categories, the last dimension.")
+    if torch.equal(samples, gumbel_softmax_sample(probabilities.log().expand(20_000, 4), tau=0.5)):
+        raise AssertionError("gumbel_softmax_sample: two calls with the same logits gave the same samples: no noise "
+                             "was drawn. Hint: each sample adds Gumbel noise, -log(-log u) with u uniform on (0, 1), "
+                             "a new u for every entry, to the logits before the softmax.")
     frequencies = F.one_hot(samples.argmax(-1), 4).float().mean(0)
     expect_close("how often each category has the largest entry, over 20,000 samples of probabilities "
                  "[0.5, 0.3, 0.15, 0.05]", frequencies, probabilities, atol=0.02,
@@ -96,7 +100,20 @@ def categorical_kl_to_uniform(categorical_kl_to_uniform):
                  expect_returns("categorical_kl_to_uniform(logits of shape (2, 4))", categorical_kl_to_uniform, two),
                  torch.tensor([0.0, _LOG_4]), hint="each image has a KL of its own, from its own row of logits: sum "
                                                    "over the categories (the last dimension) only.")
+    expect_kl_to_uniform_gradients(categorical_kl_to_uniform)
     print(PASSED)
+
+
+def expect_kl_to_uniform_gradients(categorical_kl_to_uniform) -> None:
+    """The KL must pass its gradient back to the logits, pi_j (log pi_j - sum_k pi_k log pi_k): the capacity
+    penalty of Exercise 3 and the training of cell 18 go through it."""
+    logits = torch.tensor([[1.0, 0.0, -1.0, 2.0], [0.5, 0.5, -2.0, 0.0]], requires_grad=True)
+    kl = expect_returns("categorical_kl_to_uniform(logits requiring gradients)", categorical_kl_to_uniform, logits)
+    pi, log_pi = F.softmax(logits.detach(), -1), F.log_softmax(logits.detach(), -1)
+    expect_gradient_close("the gradient of categorical_kl_to_uniform in the logits", kl, logits,
+                          pi * (log_pi - (pi * log_pi).sum(-1, keepdim=True)),
+                          hint="the KL trains the encoder through the logits: compute it from them in the graph, with "
+                               "no .detach(), torch.no_grad(), .tolist() or NumPy on the way.")
 
 
 def capacity_penalty(capacity_penalty):

@@ -230,7 +230,8 @@ def conv_vae_forward(ConvVAE):
 
 
 def kl_to_prior(kl_to_prior):
-    """Checks the KL's shape, its value for two known Normals, and that it works on q's device."""
+    """Checks the KL's shape, its value for two known Normals, its gradients in q's loc and scale, and that it works
+    on q's device."""
     kl = kl_to_prior(Normal(torch.zeros(3, 20), torch.ones(3, 20)))
     expect_shape("kl_to_prior(N(0, I) with batch shape (3, 20))", kl, (3,))
     expect_close("KL of N(0, I) to itself", kl, torch.zeros(3))
@@ -243,7 +244,22 @@ def kl_to_prior(kl_to_prior):
                  hint=kl_hint(4 * 0.5 * (4 + 1 - 1 - math.log(4)), dimensions=4,
                               otherwise="kl_divergence(q, prior) per dimension, summed over the last dimension.",
                               reversed_kl=4 * (math.log(2.0) + (1 + 1) / (2 * 4) - 0.5)))
+    expect_kl_to_prior_gradients(kl_to_prior)
     expect_on_device("kl_to_prior(q with loc and scale of shape (3, 20))", kl_to_prior,
                      Normal(torch.zeros(3, 20), torch.ones(3, 20)),
                      shape=(3,), hint="make the prior on the device (and in the dtype) of q's own tensors.")
     print(PASSED)
+
+
+KL_KEEPS_ITS_GRADIENT = ("the KL trains the encoder through q's loc and scale: compute it from them in the graph, "
+                         "with no .detach(), torch.no_grad(), .tolist() or NumPy on the way.")
+
+
+def expect_kl_to_prior_gradients(kl_to_prior) -> None:
+    """``kl_to_prior`` of q = N(loc, scale) must pass back the KL's gradients, loc and scale - 1/scale."""
+    loc = torch.tensor([[0.5, -1.0, 2.0, 0.0]], requires_grad=True)
+    scale = torch.tensor([[0.5, 1.0, 2.0, 1.5]], requires_grad=True)
+    kl = expect_returns("kl_to_prior(q with loc and scale requiring gradients)", kl_to_prior, Normal(loc, scale))
+    expect_gradient_close("the gradient of kl_to_prior in q's loc", kl, loc, loc.detach(), hint=KL_KEEPS_ITS_GRADIENT)
+    expect_gradient_close("the gradient of kl_to_prior in q's scale", kl, scale, (scale - 1 / scale).detach(),
+                          hint=KL_KEEPS_ITS_GRADIENT)

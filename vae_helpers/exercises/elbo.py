@@ -65,9 +65,11 @@ def reparameterize(reparameterize):
     expect_shape("reparameterize(mu, logvar) with mu of shape (100000, 1)", z, (100_000, 1))
     expect_finite("z", z)
     if z.detach().std() < 0.5:
+        cause = ("z is mu: no noise was drawn. z = mu + std * eps, with eps a standard normal draw of mu's shape."
+                 if torch.equal(z.detach(), mu.detach()) else "every entry needs its own eps, of the shape of mu: one "
+                 "eps for all of them moves them all together.")
         raise AssertionError(f"std of z for logvar = log 4 across its 100000 entries: expected 2, got "
-                             f"{z.detach().std().item():.3g}: the entries barely differ. Hint: every entry needs its "
-                             "own eps, of the shape of mu: one eps for all of them moves them all together.")
+                             f"{z.detach().std().item():.3g}: the entries barely differ. Hint: {cause}")
     expect_close("mean of z for mu = 3", z.mean(), 3.0, atol=0.05,
                  hint=hint_by_value([(3.0 + 2.0 * 0.5, "this is mu + std / 2, which a noise of mean 1/2 (uniform on "
                                                        "[0, 1]) gives: eps must be a standard normal, of mean 0 and "
