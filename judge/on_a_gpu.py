@@ -23,6 +23,7 @@ from torch import nn
 from torch.distributions import Distribution
 from torch.overrides import TorchFunctionMode
 from torch.utils._python_dispatch import TorchDispatchMode, return_and_correct_aliasing
+from torch.utils._device import _device_constructors
 from torch.utils._pytree import tree_leaves, tree_map
 
 from vae_helpers.lending import AsLent
@@ -320,6 +321,9 @@ class AsOnAGPU(TorchFunctionMode):
             return self._typed(first, args[1] if len(args) > 1 else kwargs.get("dtype"))
         if func is torch._C._nn._parse_to:  # a module's .to(...): the notebook's device is the GPU
             args = tuple(GPU if value is self.chosen else value for value in args)
+        if func in _device_constructors() and kwargs.get("device") is None and \
+                torch.get_default_device().type == "cuda":  # made where torch.set_default_device says: the GPU
+            kwargs["device"] = GPU
         if func in MADE_FROM_DATA:
             return self._made_from_data(func, args, kwargs)
         if func is torch.Tensor.new_tensor or (func is torch.Tensor.new and len(args) == 2 and isinstance(
