@@ -60,6 +60,9 @@ class OnTheGPU(torch.Tensor):
     def get_device(self) -> int:
         return GPU.index
 
+    def __reduce_ex__(self, protocol):  # pickled as what it is, never as a CUDA tensor of PyTorch's
+        return OnTheGPU, (self.held.detach().clone(), self.requires_grad)
+
     def __repr__(self, *, tensor_contents=None):
         extra = f", grad_fn=<{type(self.grad_fn).__name__}>" if self.grad_fn is not None else (
             ", requires_grad=True" if self.requires_grad else "")
@@ -99,7 +102,9 @@ def _refuse_a_mix(func, args, tensors):
         if isinstance(indexed, OnTheGPU):  # its indices may be on the CPU
             cpu = [tensor for tensor in cpu if not any(tensor is index for index in indices)]
     takes_numbers = torch.Tag.pointwise in func.tags or func in TAKING_A_NUMBER or func in INDEXING
-    if any(tensor.dim() > 0 or not takes_numbers for tensor in cpu):
+    written = [argument for argument, given in zip(func._schema.arguments, args) if argument.alias_info is not None
+               and argument.alias_info.is_write and isinstance(given, torch.Tensor) and not isinstance(given, OnTheGPU)]
+    if written or any(tensor.dim() > 0 or not takes_numbers for tensor in cpu):  # a CPU number is read, not written
         raise RuntimeError(f"Expected all tensors to be on the same device, but found at least two devices, {GPU} "
                            f"and cpu! (when checking the arguments of {func})")
 
@@ -148,9 +153,11 @@ def each_tensor(value, change):
     """``value`` with ``change`` applied to each tensor in it: in lists, tuples, dicts and distributions."""
     if isinstance(value, torch.Tensor):
         return change(value)
-    if isinstance(value, (list, tuple)) and type(value) in (list, tuple):
-        return type(value)(each_tensor(item, change) for item in value)
-    if type(value) is dict:
+    if isinstance(value, tuple) and hasattr(value, "_fields"):  # a namedtuple keeps its kind
+        return type(value)(*(each_tensor(item, change) for item in value))
+    if isinstance(value, (list, tuple)):  # torch's named results (values, indices) as the plain kind, as on the wire
+        return (list if isinstance(value, list) else tuple)(each_tensor(item, change) for item in value)
+    if isinstance(value, dict):
         return {key: each_tensor(item, change) for key, item in value.items()}
     if isinstance(value, Distribution):
         changed = copy.copy(value)
@@ -191,6 +198,7 @@ class AsOnAGPU(TorchFunctionMode):
         self.helpers = _HelpersOnTheGPU(self)
 
     def __enter__(self):
+        self.default_device = getattr(torch._GLOBAL_DEVICE_CONTEXT, "device_context", None)
         if not AsOnAGPU.running:  # a machine with a GPU: its generators; a module moved there gets new weights
             self.replaced = (torch.Generator, torch.__future__.get_overwrite_module_params_on_conversion())
             torch.Generator = _GeneratorOnTheGPU
@@ -201,6 +209,8 @@ class AsOnAGPU(TorchFunctionMode):
         return self
 
     def __exit__(self, *exc):
+        if getattr(torch._GLOBAL_DEVICE_CONTEXT, "device_context", None) is not self.default_device:
+            torch.set_default_device(None if self.default_device is None else self.default_device.device)  # as before
         self.helpers.__exit__(*exc)
         super().__exit__(*exc)
         AsOnAGPU.running.remove(self)
@@ -232,9 +242,9 @@ class AsOnAGPU(TorchFunctionMode):
                                 placed.grad = None if own.grad is None else OnTheGPU(own.grad)
                             getattr(module, kind)[name] = placed
             return value
-        if isinstance(value, (list, tuple)) and type(value) in (list, tuple):
-            return type(value)(self.placed(item) for item in value)
-        if type(value) is dict:
+        if isinstance(value, (list, tuple)) and not hasattr(value, "_fields"):
+            return (list if isinstance(value, list) else tuple)(self.placed(item) for item in value)
+        if isinstance(value, dict):
             return {key: self.placed(item) for key, item in value.items()}
         return each_tensor(value, lambda tensor: on_the_gpu(tensor.detach().requires_grad_(tensor.requires_grad)))
 
@@ -319,8 +329,11 @@ class AsOnAGPU(TorchFunctionMode):
             return self._to(first, args[1:2], {})
         if func is torch.Tensor.type and (len(args) > 1 or kwargs):
             return self._typed(first, args[1] if len(args) > 1 else kwargs.get("dtype"))
-        if func is torch._C._nn._parse_to:  # a module's .to(...): the notebook's device is the GPU
-            args = tuple(GPU if value is self.chosen else value for value in args)
+        if func is torch._C._nn._parse_to:  # a module's .to(...): the notebook's device, or a GPU tensor's, is the GPU
+            parsed = func(*(GPU if value is self.chosen else _held(value) for value in args),
+                          **{key: _held(value) for key, value in kwargs.items()})
+            on_the_gpu_given = any(isinstance(value, OnTheGPU) for value in (*args, *kwargs.values()))
+            return (GPU, *parsed[1:]) if on_the_gpu_given else parsed
         if func in _device_constructors() and kwargs.get("device") is None and \
                 torch.get_default_device().type == "cuda":  # made where torch.set_default_device says: the GPU
             kwargs["device"] = GPU
@@ -349,16 +362,19 @@ class AsOnAGPU(TorchFunctionMode):
             self.computing -= 1
 
     def _to(self, tensor, args, kwargs):
-        """``tensor.to(...)``: to the device named, or that of the tensor given, with the dtype and layout asked."""
+        """``tensor.to(...)``, its arguments read by PyTorch's own parser: to the device named (the GPU or the CPU) or
+        that of the tensor given, with the dtype, copy and memory format asked."""
+        def device_named(value):
+            return isinstance(value, (str, torch.device, int)) and not isinstance(value, bool)
         other = next((value for value in (*args, *kwargs.values()) if isinstance(value, torch.Tensor)), None)
-        if other is not None:
-            return self._moved(tensor, other.device, {"dtype": other.dtype})
-        named = next((value for value in args if isinstance(value, (str, torch.device, int))
-                      and not isinstance(value, bool)), kwargs.pop("device", None))
-        rest = [value for value in args if not isinstance(value, (str, torch.device, int)) or isinstance(value, bool)]
-        options = dict(zip(("dtype", "non_blocking", "copy"), rest))
-        options.update(kwargs)
-        return self._moved(tensor, self.where(named), options)
+        named = next((value for value in (*args, kwargs.get("device")) if device_named(value)), None)
+        parsed = torch._C._nn._parse_to(*(CPU if device_named(value) else _held(value) for value in args),
+                                        **{key: CPU if key == "device" and value is not None else _held(value)
+                                           for key, value in kwargs.items() if key != "copy"})
+        _, dtype, non_blocking, memory_format = parsed
+        device = other.device if other is not None else self.where(named)
+        return self._moved(tensor, device, {"dtype": dtype, "non_blocking": non_blocking,
+                                            "memory_format": memory_format, "copy": kwargs.get("copy")})
 
     @staticmethod
     def _moved(tensor, device, options):

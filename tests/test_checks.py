@@ -658,3 +658,29 @@ def test_expect_on_device_compares_the_values_with_the_same_call_on_the_cpu():
     with pytest.raises(AssertionError, match="differs from the same call's on the CPU"):
         expect_on_device("z", lambda m: torch.zeros_like(m) if m.is_cuda else m + torch.tensor([1.0, 2.0]), mu)
     assert torch.equal(mu, torch.ones(3, 2))
+
+
+def test_a_run_as_on_a_gpu_reads_every_result_and_argument_as_pytorch_does():
+    """Named results (a namedtuple, torch's (values, indices)) are read like tuples: on the GPU they pass, on the
+    CPU they fail; ``.to`` takes its arguments as PyTorch does (a dtype alone, None and a dtype, a tensor); a
+    pickled GPU tensor stays one; a CPU number is read by a GPU operation, never written by one; a default device
+    set in the call ends with it."""
+    import collections
+    import pickle
+    Pair = collections.namedtuple("Pair", "first second")
+    mu = torch.ones(3, 2)
+    expect_on_device("pair", lambda m: Pair(m * 2, m + 1), mu)
+    expect_on_device("min", lambda m: m.min(-1), mu)
+    with pytest.raises(AssertionError, match="expected its result on the GPU"):
+        expect_on_device("pair", lambda m: Pair(m.cpu(), m), mu)
+    expect_on_device("z", lambda m: torch.nn.Linear(2, 2, device=m.device).to(m.dtype)(m), mu)
+    expect_on_device("z", lambda m: m.to(None, torch.float64) + torch.nn.Linear(2, 2).to(m)(m), mu)
+    expect_on_device("z", lambda m: pickle.loads(pickle.dumps(m)).requires_grad_() * 2, mu)
+    with pytest.raises(AssertionError, match="fails where a tensor it made meets the inputs"):
+        expect_on_device("z", lambda m: torch.tensor(0.0).add_(m.sum()) + m, mu)
+
+    def default_device_set(m):
+        torch.set_default_device(m.device)
+        return torch.zeros(2) + m
+    expect_on_device("z", default_device_set, mu)
+    assert torch.zeros(2).device.type == "cpu"

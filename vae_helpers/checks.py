@@ -347,7 +347,8 @@ def kl_gradient_hint(wrt: str, expected: torch.Tensor, beta: float):
 # words, the meta device named (the CPU's stand-in), or a lent model's request that failed so at grading
 DEVICE_MISMATCH = re.compile(r"(?i:same device|expected device|two devices|device mismatch)|\bmeta\b")
 # what PyTorch says of an operation the stand-in GPU cannot run (a gap of the course's, not the answer's mistake)
-NOT_RUN_ON_THE_STAND_IN = re.compile(r"Found no NVIDIA driver|Torch not compiled with CUDA enabled")
+NOT_RUN_ON_THE_STAND_IN = re.compile(r"Found no NVIDIA driver|Torch not compiled with CUDA enabled|"
+                                     r"must be on supported devices")
 MADE_WITHOUT_A_DEVICE = ("a tensor made without a device (torch.randn(shape), torch.zeros(n, k), torch.arange(k), "
                          "torch.tensor(a list), torch.Tensor(a list), torch.from_numpy(an array), a module built "
                          "without device=, ...) or with one that names the CPU (\"cpu\", torch.device(\"cpu\")) is made on "
