@@ -66,6 +66,8 @@ def class_information(class_information):
                  "so I(b; y) = H(y) = log 4", information[0], torch.tensor(math.log(4)), atol=1e-5,
                  hint=hint_by_value([(2.0, "this is log2 4 = 2 bits: the information is in nats, with the natural "
                                            "log."),
+                                     (1.0, "this is the information divided by H(y) = log 4, a normalised "
+                                           "score: the exercise asks for I(b; y) itself, in nats."),
                                      (1.5 * math.log(2), "this is what two classes sharing a bin give, though their "
                                                          "values lie 1.52 and 2.48 bin widths above the smallest, in "
                                                          "the second and third of n_bins equal bins from the smallest "
@@ -73,8 +75,8 @@ def class_information(class_information):
                                                          "each value goes into.")],
                                     otherwise="I(b; y) = KL(p(b, y) || p(b) p(y)) >= 0: the joint weighs the log-ratio "
                                               "log(p(b, y) / (p(b) p(y)))." if bool(information[0] < -1e-4)
-                                    else "each class has a bin of its own when the largest value goes into the last "
-                                         "bin."))
+                                    else "here each class has a bin of its own, so I(b; y) = H(y), the entropy of "
+                                         "four equally frequent classes: log 4 nats."))
     expect_close("class_information of a constant dimension", information[2], torch.tensor(0.0), atol=1e-5)
     moved = class_information(z * torch.tensor([0.01, 100.0, 1.0]) + torch.tensor([3.0, -50.0, 7.0]), labels, 4)
     expect_close("class_information after each dimension is scaled and shifted on its own", moved, information,

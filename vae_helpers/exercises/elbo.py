@@ -4,8 +4,9 @@ import math
 import torch
 import torch.nn.functional as F
 
-from vae_helpers.checks import (PASSED, expect_close, expect_equal, expect_finite, expect_gradient, expect_on_device,
-                                expect_returns, expect_shape, expect_uncorrelated, hint_by_value)
+from vae_helpers.checks import (IN_PLACE, PASSED, expect_close, expect_equal, expect_finite, expect_gradient,
+                                expect_on_device, expect_returns, expect_shape, expect_uncorrelated, expect_unchanged,
+                                hint_by_value)
 from vae_helpers.lending import AsLent
 
 
@@ -59,6 +60,11 @@ def kl_to_standard_normal(kl_to_standard_normal):
 def reparameterize(reparameterize):
     """Checks the samples' shape, mean, spread, gradients, device, independence between entries and between
     calls."""
+    given = {"mu": torch.randn(4, 2), "logvar": torch.randn(4, 2)}  # an encoder's outputs, which training reuses
+    copies = {argument: tensor.clone() for argument, tensor in given.items()}
+    expect_returns("reparameterize(mu, logvar) for mu and logvar of shape (4, 2)", reparameterize, *given.values(),
+                   hint=lambda error: IN_PLACE if "in-place" in str(error) else "")
+    expect_unchanged("reparameterize(mu, logvar) for mu and logvar of shape (4, 2)", given, copies)
     mu = torch.full((100_000, 1), 3.0, requires_grad=True)
     logvar = torch.full((100_000, 1), math.log(4.0), requires_grad=True)
     z = reparameterize(mu, logvar)
