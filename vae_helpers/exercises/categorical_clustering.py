@@ -128,8 +128,12 @@ def capacity_penalty(capacity_penalty):
         hint = ("the second term is the KL of the batch's shares q_B (here 1/4 each, so 0) to the uniform, not the "
                 "mean of the images' own KLs.")
     else:
-        hint = ("each KL is log 4 and the four categories are used evenly: both terms are 0. The capacity is "
-                "compared with the mean KL of the batch, not its sum.")
+        hint = hint_by_value([(10.0 * 3 * _LOG_4, "this is the capacity compared with the sum of the batch's KLs: it "
+                                                  "is compared with their mean."),
+                              (10.0 * math.log(10 / 4), "this is a balance over K = 10 categories where the logits "
+                                                        "have 4: take K from the logits' last dimension.")],
+                             otherwise="each KL is log 4 and the four categories are used evenly: both terms are 0.",
+                             atol=1e-3)
     expect_close("capacity_penalty for four images, each certain of its own category, capacity log 4", penalty, 0.0,
                  atol=1e-4, hint=hint)
     expect_close("capacity_penalty for uniform q(c | x) and capacity 0", capacity_penalty(torch.zeros(4, 10), 0.0, 10.0),
