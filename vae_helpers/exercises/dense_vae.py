@@ -184,8 +184,12 @@ def train_epoch(train_epoch, AsLent, device):
                           hint=_own_training_error, lent_hint=how)
     expect_close("the decoder's first four biases after the epoch's three SGD steps", pooled.decoder.bias[:4],
                  torch.tensor([0.609044, -0.584519, 0.473112, 0.380277]), atol=1e-4, rtol=0,
-                 hint=hint_by_value([(start, "the parameters did not change: call optimizer.step() after each "
-                                             "backward.")],
+                 hint=hint_by_value([(start, "the parameters did not change: each step needs the gradients of its "
+                                             "own backward: zero them before the backward and call "
+                                             "optimizer.step() after it, nothing between."),
+                                     (torch.tensor([0.660166, -0.397584, 0.555774, 0.422101]),
+                                      "these are the steps of each batch's loss times its number of images: "
+                                      "step on the batch's mean loss per image, as vae_loss returns it.")],
                                     otherwise="each of the three SGD steps must follow its own batch's gradient only: "
                                               "zero the gradients with the optimizer before each backward (a lent "
                                               "model's parameters() lists nothing)."))
