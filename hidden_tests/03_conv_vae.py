@@ -151,7 +151,7 @@ def test_kl_to_prior(kl_to_prior):
     got = kl_to_prior(Normal(loc, scale))
     expect_shape("KL must have shape (batch,)", got, (5,))
     expect_close("KL to N(0, I) is wrong", got, expected, atol=1e-6, rtol=1e-5)
-    checks.expect_kl_to_prior_gradients(kl_to_prior)
+    checks._expect_kl_to_prior_gradients(kl_to_prior)
     expect_on_device("kl_to_prior(q with loc and scale of shape (5, 8))", kl_to_prior,
                      Normal(torch.zeros(5, 8), torch.ones(5, 8)),
                      shape=(5,))

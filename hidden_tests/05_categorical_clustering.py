@@ -50,7 +50,7 @@ def test_categorical_kl_to_uniform(categorical_kl_to_uniform):
     expect_finite("KL of a certain q (logits [300, 0, 0])", one)
     expect_close("KL of certain and uniform q", one, torch.tensor([math.log(3), 0.0]), atol=1e-5, rtol=1e-5)
     expect_close("K from the logits", categorical_kl_to_uniform(torch.zeros(2, 7)), torch.zeros(2), atol=1e-6, rtol=1e-5)
-    checks.expect_kl_to_uniform_gradients(categorical_kl_to_uniform)
+    checks._expect_kl_to_uniform_gradients(categorical_kl_to_uniform)
 
 
 def reference_categorical_kl_to_uniform(logits):

@@ -100,11 +100,11 @@ def categorical_kl_to_uniform(categorical_kl_to_uniform):
                  expect_returns("categorical_kl_to_uniform(logits of shape (2, 4))", categorical_kl_to_uniform, two),
                  torch.tensor([0.0, _LOG_4]), hint="each image has a KL of its own, from its own row of logits: sum "
                                                    "over the categories (the last dimension) only.")
-    expect_kl_to_uniform_gradients(categorical_kl_to_uniform)
+    _expect_kl_to_uniform_gradients(categorical_kl_to_uniform)
     print(PASSED)
 
 
-def expect_kl_to_uniform_gradients(categorical_kl_to_uniform) -> None:
+def _expect_kl_to_uniform_gradients(categorical_kl_to_uniform) -> None:
     """The KL must pass its gradient back to the logits, pi_j (log pi_j - sum_k pi_k log pi_k): the capacity
     penalty of Exercise 3 and the training of cell 18 go through it."""
     logits = torch.tensor([[1.0, 0.0, -1.0, 2.0], [0.5, 0.5, -2.0, 0.0]], requires_grad=True)

@@ -244,7 +244,7 @@ def kl_to_prior(kl_to_prior):
                  hint=kl_hint(4 * 0.5 * (4 + 1 - 1 - math.log(4)), dimensions=4,
                               otherwise="kl_divergence(q, prior) per dimension, summed over the last dimension.",
                               reversed_kl=4 * (math.log(2.0) + (1 + 1) / (2 * 4) - 0.5)))
-    expect_kl_to_prior_gradients(kl_to_prior)
+    _expect_kl_to_prior_gradients(kl_to_prior)
     expect_on_device("kl_to_prior(q with loc and scale of shape (3, 20))", kl_to_prior,
                      Normal(torch.zeros(3, 20), torch.ones(3, 20)),
                      shape=(3,), hint="make the prior on the device (and in the dtype) of q's own tensors.")
@@ -255,7 +255,7 @@ KL_KEEPS_ITS_GRADIENT = ("the KL trains the encoder through q's loc and scale: c
                          "with no .detach(), torch.no_grad(), .tolist() or NumPy on the way.")
 
 
-def expect_kl_to_prior_gradients(kl_to_prior) -> None:
+def _expect_kl_to_prior_gradients(kl_to_prior) -> None:
     """``kl_to_prior`` of q = N(loc, scale) must pass back the KL's gradients, loc and scale - 1/scale."""
     loc = torch.tensor([[0.5, -1.0, 2.0, 0.0]], requires_grad=True)
     scale = torch.tensor([[0.5, 1.0, 2.0, 1.5]], requires_grad=True)
