@@ -69,7 +69,7 @@ def test_quantise(quantise):
 
 def test_causal_mask(causal_mask):
     masks = {}
-    for size in (1, 3, 5, 7):
+    for size in (1, 3, 5, 7, 9, 11):  # sizes beyond the visible checks' too
         for first in (True, False):
             name = f"causal_mask({size}, first={first})"
             mask = masks[size, first] = causal_mask(size, first)

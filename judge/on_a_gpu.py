@@ -21,8 +21,8 @@ import copy
 import torch
 from torch import nn
 from torch.distributions import Distribution
-from torch.overrides import TorchFunctionMode
-from torch.utils._python_dispatch import TorchDispatchMode, return_and_correct_aliasing
+from torch.overrides import TorchFunctionMode, _get_current_function_mode_stack
+from torch.utils._python_dispatch import TorchDispatchMode, _get_current_dispatch_mode_stack, return_and_correct_aliasing
 from torch.utils._device import _device_constructors
 from torch.utils._pytree import tree_leaves, tree_map
 
@@ -198,7 +198,10 @@ class AsOnAGPU(TorchFunctionMode):
         self.helpers = _HelpersOnTheGPU(self)
 
     def __enter__(self):
-        self.default_device = getattr(torch._GLOBAL_DEVICE_CONTEXT, "device_context", None)
+        # what the call may change of PyTorch's state: the modes below this one, the default device
+        self.below = list(_get_current_function_mode_stack())
+        self.default_device = (getattr(torch._GLOBAL_DEVICE_CONTEXT, "device_context", None),
+                               torch.utils._device.CURRENT_DEVICE)
         if not AsOnAGPU.running:  # a machine with a GPU: its generators; a module moved there gets new weights
             self.replaced = (torch.Generator, torch.__future__.get_overwrite_module_params_on_conversion())
             torch.Generator = _GeneratorOnTheGPU
@@ -209,10 +212,16 @@ class AsOnAGPU(TorchFunctionMode):
         return self
 
     def __exit__(self, *exc):
-        if getattr(torch._GLOBAL_DEVICE_CONTEXT, "device_context", None) is not self.default_device:
-            torch.set_default_device(None if self.default_device is None else self.default_device.device)  # as before
+        while _get_current_dispatch_mode_stack()[-1:] not in ([self.helpers], []):  # modes the call left active
+            torch._C._pop_torch_dispatch_stack()
         self.helpers.__exit__(*exc)
-        super().__exit__(*exc)
+        # PyTorch's modes and default device as they were before the run, whatever the call entered and left
+        # active (``torch.device(...).__enter__()``, ``torch.set_default_device``, which reorder the stack)
+        while torch._C._len_torch_function_stack():
+            torch._C._pop_torch_function_stack()
+        for mode in self.below:
+            torch._C._push_on_torch_function_stack(mode)
+        torch._GLOBAL_DEVICE_CONTEXT.device_context, torch.utils._device.CURRENT_DEVICE = self.default_device
         AsOnAGPU.running.remove(self)
         if not AsOnAGPU.running:
             torch.Generator = self.replaced[0]
@@ -327,6 +336,8 @@ class AsOnAGPU(TorchFunctionMode):
             return self._to(first, args[1:], kwargs)
         if func is torch.Tensor.type_as:
             return self._to(first, args[1:2], {})
+        if func is torch.Tensor.type and len(args) == 1 and not kwargs and on_the_gpu_first:  # its type's name
+            return first.held.type().replace("torch.", "torch.cuda.", 1)
         if func is torch.Tensor.type and (len(args) > 1 or kwargs):
             return self._typed(first, args[1] if len(args) > 1 else kwargs.get("dtype"))
         if func is torch._C._nn._parse_to:  # a module's .to(...): the notebook's device, or a GPU tensor's, is the GPU
@@ -406,7 +417,7 @@ class AsOnAGPU(TorchFunctionMode):
         if isinstance(data, torch.Tensor):
             made = data.detach().clone() if func is torch.tensor else data
             return run._moved(made, device, {"dtype": kwargs.get("dtype")})
-        made = func(tree_map(_held, data), *rest, **kwargs)
+        made = func(tree_map(_held, data), *rest, **kwargs, device=CPU)  # not where a default device would put it
         return on_the_gpu(made) if device is not None and device.type == "cuda" else made
 
 

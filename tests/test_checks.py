@@ -575,12 +575,11 @@ def test_a_run_as_on_a_gpu_takes_the_idioms_that_make_a_tensor_where_another_is(
     expect_on_device("z", lambda m: m + torch.ones(2).pin_memory().to(m.device), mu)
 
     def made_on_the_default_device(m):
-        before = torch.get_default_device()
         torch.set_default_device(m.device)
         try:
             return m + torch.tensor([0.5, 1.0]) + torch.zeros(2)
         finally:
-            torch.set_default_device(before)
+            torch.set_default_device(None)
     expect_on_device("z", made_on_the_default_device, mu)
     with pytest.raises(AssertionError, match="fails where a tensor it made meets the inputs"):
         expect_on_device("z", lambda m: m + torch.ones(1).new_tensor([1.0, 2.0]), mu)
@@ -658,6 +657,10 @@ def test_expect_on_device_compares_the_values_with_the_same_call_on_the_cpu():
     with pytest.raises(AssertionError, match="differs from the same call's on the CPU"):
         expect_on_device("z", lambda m: torch.zeros_like(m) if m.is_cuda else m + torch.tensor([1.0, 2.0]), mu)
     assert torch.equal(mu, torch.ones(3, 2))
+    # noise from NumPy's or Python's generators, moved where the inputs are: not comparable, and not a mistake
+    expect_on_device("z", lambda m: m + torch.from_numpy(np.random.randn(3, 2)).to(m), mu)
+    import random
+    expect_on_device("z", lambda m: m + random.random(), mu)
 
 
 def test_a_run_as_on_a_gpu_reads_every_result_and_argument_as_pytorch_does():
@@ -679,8 +682,18 @@ def test_a_run_as_on_a_gpu_reads_every_result_and_argument_as_pytorch_does():
     with pytest.raises(AssertionError, match="fails where a tensor it made meets the inputs"):
         expect_on_device("z", lambda m: torch.tensor(0.0).add_(m.sum()) + m, mu)
 
+    expect_on_device("z", lambda m: torch.ones(2).type(m.type()) * m, mu)
+
+    from vae_helpers.checks import called_as_on_a_gpu
+
+    def device_entered(m):
+        torch.device(m.device).__enter__()  # and never left: the run ends it
+        return torch.zeros(2) + m
+    assert called_as_on_a_gpu(device_entered, mu).shape == (3, 2)
+    assert torch.tensor([1.0]).device.type == "cpu"
+
     def default_device_set(m):
         torch.set_default_device(m.device)
         return torch.zeros(2) + m
-    expect_on_device("z", default_device_set, mu)
-    assert torch.zeros(2).device.type == "cpu"
+    assert called_as_on_a_gpu(default_device_set, mu).shape == (3, 2)
+    assert torch.zeros(2).device.type == "cpu" and torch.get_default_device().type == "cpu"

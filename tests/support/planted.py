@@ -981,6 +981,10 @@ MISTAKES = [
      "    commitment_loss = ((z_e - e.detach()) ** 2).sum() / images",
      "    codebook_loss = ((z_e.detach() - e) ** 2).mean(-1).sum() / images\n"
      "    commitment_loss = ((z_e - e.detach()) ** 2).mean(-1).sum() / images", "test_quantise"),
+    # review 13 (B): an answer that knows only the sizes the visible checks use (a table of them, stood in for)
+    ("09_vq_vae", "causal-mask-for-the-checked-sizes-only", "causal_mask",
+     "    mask = torch.ones(size, size)\n", "    assert size in (1, 3, 5, 7)\n    mask = torch.ones(size, size)\n",
+     "test_causal_mask"),
     ("09_vq_vae", "causal-mask-flipped-as-a-convolution", "causal_mask",
      "mask[centre, centre + (0 if first else 1):] = 0  # the centre row from the position itself (first) or after it\n"
      "    mask[centre + 1:] = 0  # the rows below",
