@@ -149,22 +149,23 @@ def on_the_cpu(tensor: torch.Tensor) -> torch.Tensor:
     return _ToTheCPU.apply(tensor) if tensor.requires_grad else tensor.held
 
 
-def each_tensor(value, change):
-    """``value`` with ``change`` applied to each tensor in it: in lists, tuples, dicts and distributions."""
+def each_tensor(value, change, other=lambda value: value):
+    """``value`` with ``change`` applied to each tensor in it (in lists, tuples, dicts and distributions) and
+    ``other`` to anything else it holds."""
     if isinstance(value, torch.Tensor):
         return change(value)
     if isinstance(value, tuple) and hasattr(value, "_fields"):  # a namedtuple keeps its kind
-        return type(value)(*(each_tensor(item, change) for item in value))
+        return type(value)(*(each_tensor(item, change, other) for item in value))
     if isinstance(value, (list, tuple)):  # torch's named results (values, indices) as the plain kind, as on the wire
-        return (list if isinstance(value, list) else tuple)(each_tensor(item, change) for item in value)
+        return (list if isinstance(value, list) else tuple)(each_tensor(item, change, other) for item in value)
     if isinstance(value, dict):
-        return {key: each_tensor(item, change) for key, item in value.items()}
+        return {key: each_tensor(item, change, other) for key, item in value.items()}
     if isinstance(value, Distribution):
         changed = copy.copy(value)
         changed.__dict__.update({name: change(item) for name, item in vars(value).items()
                                  if isinstance(item, torch.Tensor)})
         return changed
-    return value
+    return other(value)
 
 
 class _GeneratorOnTheGPU(torch.Generator):
@@ -234,12 +235,17 @@ class AsOnAGPU(TorchFunctionMode):
         self.moved.clear()
 
     def placed(self, value):
-        """``value`` on the GPU: each tensor in it, and the weights of each module in it or that it is (put back at
-        the end of the run, each the same object, with what the run changed)."""
+        """``value`` on the GPU: each tensor in it (a leaf there, as a caller on a GPU makes it), and the weights of
+        each module in it or that it is (put back at the end of the run, each the same object, with what the run
+        changed)."""
+        return each_tensor(value, lambda tensor: on_the_gpu(tensor.detach().requires_grad_(tensor.requires_grad)),
+                           other=self._weights_placed)
+
+    def _weights_placed(self, value):
+        """``value``, with its weights on the GPU for the run if it is a module (or a model lent, ``AsLent``)."""
         if isinstance(value, AsLent):  # a model lent: its own parameters are not listed
-            self.placed(value.model)
-            return value
-        if isinstance(value, nn.Module):
+            self._weights_placed(value.model)
+        elif isinstance(value, nn.Module):
             for module in value.modules():
                 for kind in ("_parameters", "_buffers"):
                     for name, own in getattr(module, kind).items():
@@ -250,12 +256,7 @@ class AsOnAGPU(TorchFunctionMode):
                                 placed = nn.Parameter(placed, own.requires_grad)
                                 placed.grad = None if own.grad is None else OnTheGPU(own.grad)
                             getattr(module, kind)[name] = placed
-            return value
-        if isinstance(value, (list, tuple)) and not hasattr(value, "_fields"):
-            return (list if isinstance(value, list) else tuple)(self.placed(item) for item in value)
-        if isinstance(value, dict):
-            return {key: self.placed(item) for key, item in value.items()}
-        return each_tensor(value, lambda tensor: on_the_gpu(tensor.detach().requires_grad_(tensor.requires_grad)))
+        return value
 
     def seen(self, value, scalars=True):
         """``value`` as a check reads it: each GPU tensor the CPU tensor that holds it, each CPU tensor a meta
