@@ -386,6 +386,7 @@ def expect_on_device(name: str, function, *args, shape=None, hint: str = "", len
         torch.manual_seed(seed)  # the same random numbers as the call on the CPU below
         result = called_as_on_a_gpu(function, *args)
     except Exception as error:  # noqa: BLE001 - sorted below: the stand-in's gap, a device's error, the answer's own
+        torch.random.set_rng_state(state)
         if NOT_RUN_ON_THE_STAND_IN.search(str(error)):  # the course's limit: the device is not judged
             print(f"{where}: not checked: the stand-in for a GPU cannot run an operation this code uses "
                   f"({shortened(str(error).splitlines()[0], 160)}); the device is not judged here.")
