@@ -5,7 +5,7 @@ import torch
 from torch import nn
 
 from vae_helpers.checks import (KL_GRADIENT, PASSED, REPARAMETERISE, expect_close, expect_draws_of_q, expect_equal,
-                                expect_gradient, expect_kl_gradients, expect_logvar_of_its_own, expect_not_affine,
+                                expect_gradient, expect_logvar_of_its_own, expect_not_affine,
                                 expect_on_device, expect_returns, expect_shape, expect_value_error, hint_by_value,
                                 kl_gradient_hint, kl_hint)
 from vae_helpers.lending import AsLent
