@@ -59,8 +59,6 @@ def test_refine_posterior(refine_posterior, student):
     expect_on_device("refine_posterior(the decoder, 5 images, mu, logvar, 2 steps)", refine_posterior, in_kernel, x,
                      mu, logvar, 2, shape=(5, 3), hint=checks.REFINED_WHERE_MU_IS)
     new_mu, new_logvar = refine_posterior(in_kernel, x, mu, logvar, 150, lr=2e-2)
-    expect_equal("the given mu and logvar are not changed in place",
-                 bool(torch.equal(mu.detach(), mu0) and torch.equal(logvar.detach(), logvar0)), True)
     expect_equal("the decoder's parameters are not changed",
                  all(torch.equal(b, p) for b, p in zip(parameters, student.parameters_of(in_kernel))), True)
     expect_equal("returned tensors have no gradient history", new_mu.requires_grad or new_logvar.requires_grad, False)

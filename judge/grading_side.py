@@ -16,6 +16,7 @@ version, which the kernel reaches the same way; one that passed is the student's
 """
 import asyncio
 import contextlib
+import inspect
 import itertools
 import json
 import secrets
@@ -27,6 +28,7 @@ from nbclient.exceptions import DeadKernelError
 from nbclient.util import run_sync
 from torch import nn
 
+from judge.arguments_kept import called_keeping_arguments
 from judge.kernel_side import ASKING
 from judge.wire import (COPY_LAYERS, MAX_ANSWER_BYTES, MIME_TYPE, QUESTION_KEY, AnswerError, Wire, bridged, shortened,
                         tensors_in)
@@ -351,6 +353,8 @@ class Remote:
     """An object in the student's kernel (a function, a class, a model, a method): calling it, reading or
     setting its attributes and listing its items are questions to the kernel."""
 
+    keeps_its_arguments = True  # each call is made through called_keeping_arguments
+
     def __init__(self, student, target, type_name, replacing):
         object.__setattr__(self, "_remote", (student, target, type_name, replacing))
 
@@ -370,9 +374,23 @@ class Remote:
 
     def _call(self, args, kwargs, **asked):
         student, target, _, replacing = self._remote
-        return student.ask_and_read({"ask": "call", "target": target, "args": student.encode(list(args)),
-                                     "kwargs": student.encode(dict(kwargs)), **asked}, replacing,
-                                    [list(args), dict(kwargs)])
+        return called_keeping_arguments(self, args, kwargs, lambda: student.ask_and_read(
+            {"ask": "call", "target": target, "args": student.encode(list(args)), "kwargs": student.encode(dict(kwargs)),
+             **asked}, replacing, [list(args), dict(kwargs)]))
+
+    @property
+    def __signature__(self):
+        """The parameters the kernel's object takes by position, to name an argument in a message."""
+        student, target, _, replacing = self._remote
+        names = student.ask_and_read({"ask": "signature", "target": target}, replacing)
+        if type(names) is not list or not all(type(name) is str and name.isidentifier() for name in names):
+            return None
+        return inspect.Signature([inspect.Parameter(name, inspect.Parameter.POSITIONAL_OR_KEYWORD) for name in names[:50]])
+
+    @property
+    def __name__(self):
+        student, target, type_name, replacing = self._remote
+        return target.get("name", type_name)
 
     def __getattr__(self, name):
         if name.startswith("__"):

@@ -11,6 +11,9 @@ never copied into a submission's folder and never seen by the grading sandbox. A
 - ``ANSWERS``: {name: the module's own version of a student function}. While a later exercise's code runs,
   each stands in for the student's one unless that passed its own exercise, so that each exercise is graded
   on its own; the cell's visible checks call these versions of the functions their cell does not test;
+- ``WITHHELD``, where it is needed: {name: a function that raises}, a function of the notebook that the student's
+  code may not use, in its place while that code runs (07's ``gap_of_diagonal_q``, which an optimiser would
+  minimise for ``best_diagonal_q``); the visible checks take it away in the notebook alike;
 - what the visible checks use of the notebook's earlier cells: plain names of the module, or those
   ``notebook_objects(student)`` returns, when they must be lent; and ``DEFAULT_DTYPE``, where the
   notebook's setup sets one.
@@ -34,6 +37,7 @@ from nbgrader import utils
 from nbgrader.preprocessors import ClearHiddenTests
 
 from judge.grading_side import HIDDEN_TEST_MODULES, Student, Verdicts, torch_state_kept
+from vae_helpers.checks import answering
 from vae_helpers.lending import AsLent
 
 FOLDER = "hidden_tests"  # where the modules are, in the course folder (where nbgrader runs)
@@ -104,6 +108,7 @@ def run_on(module, test, visible, functions, student=None, cell=None):
     student's function or class}; raise what fails. ``student`` is the kernel (``grading_side.Student``)
     or, on plain functions, ``InProcess``."""
     student = student or InProcess()
+    functions = {name: answering(function) for name, function in functions.items()}
     namespace = dict(vars(module), **getattr(module, "ANSWERS", {}))
     with torch_state_kept():
         torch.manual_seed(zlib.crc32(test.encode()))  # the same random numbers, so the same messages, at every grading
@@ -128,6 +133,7 @@ def judge_cell(source, module, ask, cell, verdicts=None):
         try:
             names = student_names(module, test)
             stand_ins = {name: f for name, f in getattr(module, "ANSWERS", {}).items() if name not in names}
+            stand_ins.update(getattr(module, "WITHHELD", {}))
             functions = {name: student.function(name, stand_ins) for name in names}
             run_on(module, test, as_released(source), functions, student, cell)
         except DeadKernelError:

@@ -11,9 +11,9 @@ import torch
 from nbclient import NotebookClient
 
 from vae_helpers import get_device
-from vae_helpers.checks import (expect_close, expect_equal, expect_finite, expect_gradient, expect_number,
+from vae_helpers.checks import (answering, checking_answers, expect_close, expect_equal, expect_finite, expect_gradient, expect_number,
                                 expect_on_device, expect_python_float, expect_returns, expect_shape, expect_tensor,
-                                expect_uncorrelated, expect_unchanged, expect_value_error, expect_written)
+                                expect_uncorrelated, expect_value_error, expect_written)
 
 
 def test_expect_tensor_says_what_came_and_hints_at_a_missing_return():
@@ -311,6 +311,13 @@ def test_expect_close_reports_expected_got_difference_and_hint():
         expect_close("kl", torch.tensor([math.nan]), torch.tensor([0.0]))
 
 
+def test_expect_close_shows_enough_digits_to_see_a_small_difference():
+    with pytest.raises(AssertionError, match=r"expected \[12\.347\], got \[12\.345\] \(largest difference 0\.002"):
+        expect_close("nll", torch.tensor([12.345, 3.0], dtype=torch.float64), torch.tensor([12.347, 3.0]), atol=1e-5)
+    with pytest.raises(AssertionError, match=r"expected \[1\.5, 3\], got \[1, 2\]"):
+        expect_close("x", torch.tensor([1.0, 2.0]), torch.tensor([1.5, 3.0]))
+
+
 def test_expect_close_names_a_known_mistake_from_its_constant_offset():
     offsets = {math.log(4): "log p(y) is missing.", -1.0: "one too few."}
     expected = torch.tensor([-3.0, -5.0])
@@ -443,13 +450,52 @@ def test_expect_written_names_each_exercise_still_a_stub_and_passes_a_written_on
     expect_written([written, begun], exercises)
 
 
-def test_expect_unchanged_names_the_argument_changed_in_place_and_how_much():
-    mean, copy = torch.tensor([-0.5, 0.5, 1.5]), torch.tensor([-0.5, 0.5, 1.5])
-    expect_unchanged("f(x, mean)", {"mean": mean}, {"mean": copy})
-    mean.clamp_(0, 1)
-    with pytest.raises(AssertionError, match=r"f\(x, mean\): changed its argument mean in place \(2 of its 3 values, "
+def test_an_answer_that_changes_a_tensor_it_is_given_fails_with_the_argument_named_and_how_much():
+    def f(x, mean):
+        return x - mean.clamp_(0, 1)
+
+    with pytest.raises(AssertionError, match=r"^f: changed its argument mean in place \(2 of its 3 values, "
                                              r"the first from -0.5 to 0\)\. Hint: compute new tensors"):
-        expect_unchanged("f(x, mean)", {"mean": mean}, {"mean": copy})
+        answering(f)(torch.zeros(3), torch.tensor([-0.5, 0.5, 1.5]))
+    with pytest.raises(AssertionError, match=r"^f: changed its argument mean in place"):
+        answering(f)(torch.zeros(3), mean=torch.tensor([-0.5, 0.5, 1.5]))
+    assert torch.equal(answering(f)(torch.zeros(2), torch.tensor([0.5, 1.0])), torch.tensor([-0.5, -1.0]))
+
+    def g(*tensors):
+        tensors[1][0].mul_(2)
+
+    with pytest.raises(AssertionError, match=r"^g: changed a tensor inside its 2nd argument in place \(2 of its 2"):
+        answering(g)(torch.ones(1), [torch.ones(2), torch.ones(3)])
+
+
+def test_a_model_whose_forward_changes_its_input_fails_and_its_class_is_still_the_students():
+    class Halving(torch.nn.Module):
+        def forward(self, images):
+            return images.mul_(0.5)
+
+    checked = answering(Halving)
+    assert checked.__name__ == "Halving" and issubclass(checked, Halving) and answering(checked) is checked
+    with pytest.raises(AssertionError, match=r"^Halving: changed its argument images in place \(4 of its 4 values"):
+        checked()(torch.ones(2, 2))
+    assert answering(torch.nn.Linear(2, 2)).__class__ is torch.nn.Linear  # a model, not a class: as it is
+
+
+def test_a_visible_check_calls_the_answers_it_is_given_through_answering():
+    seen = []
+
+    @checking_answers
+    def check(answer, data):
+        seen.append(data)
+        return answer(data)
+
+    data = torch.ones(2)
+    with pytest.raises(AssertionError, match=r"^doubled: changed its argument x in place"):
+        check(doubled, data)
+    assert seen == [data]
+
+
+def doubled(x):
+    return x.mul_(2)
 
 
 def test_a_notebook_shows_the_course_s_messages_without_the_helpers_frames(tmp_path):

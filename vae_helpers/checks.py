@@ -3,22 +3,32 @@
 Each raises ``AssertionError`` with a message that says what was expected and what
 came, so a student knows exactly what to fix.
 """
+import functools
+import inspect
 import linecache
+import math
 import re
 
 import torch
 from torch.utils._pytree import tree_leaves
 
+from judge.arguments_kept import called_keeping_arguments
 from judge.wire import shortened
 from vae_helpers.lending import AsLent
 
 PASSED = "public tests passed (more tests run at grading)"
 
 
-def _preview(t: torch.Tensor, n: int = 4) -> str:
+def _preview(t: torch.Tensor, n: int = 4, digits: int = 4) -> str:
     values = t.detach().flatten()[:n].tolist()
     more = ", ..." if t.numel() > n else ""
-    return "[" + ", ".join(f"{v:.4g}" for v in values) + more + "]"
+    return "[" + ", ".join(f"{v:.{digits}g}" for v in values) + more + "]"
+
+
+def _digits_to_tell_apart(value: torch.Tensor, expected: torch.Tensor, worst: float) -> int:
+    """Significant digits that show a difference of ``worst`` between numbers as large as these (4 at least)."""
+    scale = max(value.abs().max().item(), expected.abs().max().item(), worst, 1e-30)
+    return min(12, max(4, 2 + math.ceil(math.log10(scale / max(worst, 1e-30)))))
 
 
 def expect_tensor(name: str, value) -> None:
@@ -137,21 +147,33 @@ def expect_written(functions, exercises) -> None:
                                   f"and their graded cells, then run this cell again.")
 
 
-IN_PLACE = ("compute new tensors (x * 255, mean.clamp(0, 1), nll / n) instead of changing the ones you are given "
-            "(x.mul_(255), x *= 255, mean.clamp_(0, 1), nll /= n, x[...] = ...): they are the caller's.")
+def answering(answer):
+    """The student's function or ``nn.Module`` class, each call of it (of a model it builds) made through
+    ``judge.arguments_kept.called_keeping_arguments``, which fails a call that changes a tensor it is given.
+    Anything else, and a grading-side ``Remote`` (whose calls already are), is returned as it is."""
+    if getattr(answer, "keeps_its_arguments", False):
+        return answer
+    if isinstance(answer, type) and issubclass(answer, torch.nn.Module):
+        def __call__(model, *args, **kwargs):
+            return called_keeping_arguments(model, args, kwargs, lambda: answer.__call__(model, *args, **kwargs))
+        return type(answer.__name__, (answer,), {"__call__": __call__, "__qualname__": answer.__qualname__,
+                                                  "__module__": answer.__module__, "keeps_its_arguments": True})
+    if not inspect.isfunction(answer):
+        return answer
+
+    @functools.wraps(answer)
+    def kept(*args, **kwargs):
+        return called_keeping_arguments(answer, args, kwargs)
+    kept.keeps_its_arguments = True
+    return kept
 
 
-def expect_unchanged(name: str, given: dict, copies: dict) -> None:
-    """Each tensor of ``given`` ({argument: the tensor passed}) must still equal its copy in ``copies``, made
-    before the call: an answer that changes an argument in place changes the caller's data (at grading, the judge
-    changes the grading process's tensor as the kernel's was changed)."""
-    for argument, tensor in given.items():
-        before, after = copies[argument], tensor.detach()
-        if before.shape != after.shape or not torch.equal(before, after):
-            changed = "its shape" if before.shape != after.shape else (
-                f"{int((before != after).sum())} of its {before.numel()} values, the first from "
-                f"{before[before != after][0].item():.4g} to {after[before != after][0].item():.4g}")
-            raise AssertionError(f"{name}: changed its argument {argument} in place ({changed}). Hint: {IN_PLACE}")
+def checking_answers(check):
+    """A visible check, which calls the student's functions and classes it is given through ``answering``."""
+    @functools.wraps(check)
+    def checked(*args, **kwargs):
+        return check(*map(answering, args), **{name: answering(value) for name, value in kwargs.items()})
+    return checked
 
 
 def expect_value_error(name: str, function, *args, why: str,
@@ -248,16 +270,17 @@ def expect_close(name: str, value, expected, atol: float = 1e-5, rtol: float = 1
         error = value - expected
         worst = error.abs().max().item()
         wrong = ~torch.isclose(value, expected.expand_as(value), atol=atol, rtol=rtol).flatten()
+        digits = _digits_to_tell_apart(value, expected, worst)
         if wrong.all():
-            message = (f"{name}: expected {_preview(expected)}, got {_preview(value)} "
+            message = (f"{name}: expected {_preview(expected, digits=digits)}, got {_preview(value, digits=digits)} "
                        f"(largest difference {worst:.3g}).")
         else:  # the preview shows where they differ
             at = wrong.nonzero().flatten()
             shown = at[:4]
             message = (f"{name}: {len(at)} of {value.numel()} values are wrong; at flat indices "
                        f"{shown.tolist()}{', ...' if len(at) > 4 else ''}: expected "
-                       f"{_preview(expected.expand_as(value).flatten()[shown])}, got "
-                       f"{_preview(value.flatten()[shown])} (largest difference {worst:.3g}).")
+                       f"{_preview(expected.expand_as(value).flatten()[shown], digits=digits)}, got "
+                       f"{_preview(value.flatten()[shown], digits=digits)} (largest difference {worst:.3g}).")
         for offset, meaning in (offsets or {}).items():
             if torch.allclose(error, torch.full_like(error, offset), atol=atol, rtol=0):
                 raise AssertionError(f"{message} Every value is {offset:+.4g} off: {meaning}")

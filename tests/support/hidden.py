@@ -8,6 +8,7 @@ does, each call of a student function gets its own seed drawn from the test's ra
 function of another exercise is the hidden tests' version (``ANSWERS``) unless its own exercise passed.
 """
 import ast
+import functools
 
 import nbformat
 import torch
@@ -87,16 +88,25 @@ def answers(assignment, module, changes=()):
 
 
 def as_judged(function):
-    """``function`` called as the judge calls a student's: on a seed of its own, drawn from the caller's
-    random numbers, which go on as if the call had been made elsewhere."""
-    def call(*args, **kwargs):
+    """``function`` (or a class, as it builds its objects) called as the judge calls a student's: on a seed of its
+    own, drawn from the caller's random numbers, which go on as if the call had been made elsewhere."""
+    def seeded(call):
         seed = int(torch.randint(2**31, (1,), device="cpu"))
         state = torch.random.get_rng_state()
         torch.manual_seed(seed)
         try:
-            return function(*args, **kwargs)
+            return call()
         finally:
             torch.random.set_rng_state(state)
+
+    if isinstance(function, type):
+        def __init__(self, *args, **kwargs):
+            seeded(lambda: function.__init__(self, *args, **kwargs))
+        return type(function.__name__, (function,), {"__init__": __init__, "__qualname__": function.__qualname__})
+
+    @functools.wraps(function)
+    def call(*args, **kwargs):
+        return seeded(lambda: function(*args, **kwargs))
     return call
 
 

@@ -4,8 +4,8 @@ import math
 
 import torch
 
-from vae_helpers.checks import (PASSED, expect_close, expect_finite, expect_number, expect_returns, expect_shape,
-                                expect_value_error, hint_by_value)
+from vae_helpers.checks import (PASSED, checking_answers, expect_close, expect_finite, expect_number, expect_returns,
+                                expect_shape, expect_value_error, hint_by_value)
 
 WEIGHT_TOLERANCE = 1e-6  # a weight computed in float32 and made a Python float is right; here and at grading
 _INSIDE = "inside the warm-up the weight grows linearly, from 0 at step 0 to beta (here 2.0) at step warmup_steps."
@@ -15,6 +15,7 @@ _WARM_UP_HINTS = ("the weight is 0 at the first step, step 0.", _INSIDE, _INSIDE
                   "the weight reaches beta (here 2.0) at step warmup_steps.", _AFTER, _AFTER)
 
 
+@checking_answers
 def kl_weight(kl_weight):
     """Exercise 1: the weight ``kl_weight`` gives during and after a warm-up and without one, as a Python float,
     and a ValueError for a negative step or warm-up length."""
@@ -37,6 +38,7 @@ def kl_weight(kl_weight):
     print(PASSED)
 
 
+@checking_answers
 def class_information(class_information):
     """Exercise 2: ``class_information`` on codes whose answer is known (a coordinate that names the class, one
     independent of it, a constant one), its shape and finiteness, its invariance to each dimension's scale and

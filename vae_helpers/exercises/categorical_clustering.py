@@ -5,12 +5,13 @@ import math
 import torch
 import torch.nn.functional as F
 
-from vae_helpers.checks import (PASSED, expect_close, expect_finite, expect_gradient, expect_gradient_close,
-                                expect_on_device, expect_returns, expect_shape, hint_by_value)
+from vae_helpers.checks import (PASSED, checking_answers, expect_close, expect_finite, expect_gradient,
+                                expect_gradient_close, expect_on_device, expect_returns, expect_shape, hint_by_value)
 
 _CERTAIN, _LOG_4 = -200.0, math.log(4)  # a logit whose probability is 0 in float32 beside a logit 0; log 4
 
 
+@checking_answers
 def gumbel_softmax_sample(gumbel_softmax_sample):
     """Exercise 1: the shape, sums and argmax frequencies of many samples, the effect of a small temperature,
     gradients, a certain category, logits of any number of dimensions, and the device of the noise."""
@@ -60,6 +61,7 @@ def gumbel_softmax_sample(gumbel_softmax_sample):
     print(PASSED)
 
 
+@checking_answers
 def categorical_kl_to_uniform(categorical_kl_to_uniform):
     """Exercise 2: the shape and values of ``categorical_kl_to_uniform`` for uniform, certain and other q, finite
     where probabilities are 0 or a logit is large."""
@@ -116,6 +118,7 @@ def _expect_kl_to_uniform_gradients(categorical_kl_to_uniform) -> None:
                                "no .detach(), torch.no_grad(), .tolist() or NumPy on the way.")
 
 
+@checking_answers
 def capacity_penalty(capacity_penalty):
     """Exercise 3: the shape and value of ``capacity_penalty`` for batches whose terms are known (uniform, certain
     and even, certain and all of one category, mixed), finite when shares are 0, and its gradient."""

@@ -5,11 +5,12 @@ import math
 import torch
 from torch import nn
 
-from vae_helpers.checks import (PASSED, expect_close, expect_equal, expect_finite, expect_on_device, expect_returns,
-                                expect_shape, expect_value_error, largest_tensor_made)
+from vae_helpers.checks import (PASSED, checking_answers, expect_close, expect_equal, expect_finite, expect_on_device,
+                                expect_returns, expect_shape, expect_value_error, largest_tensor_made)
 from vae_helpers.lending import WHAT_TO_USE, AsLent
 
 
+@checking_answers
 def free_bits_kl(free_bits_kl):
     """Check ``free_bits_kl`` on small KL tables: a scalar of the right value with and without free nats, for a
     batch of one image and with every dimension below the floor, run as on a GPU (``expect_on_device``), its
@@ -63,6 +64,7 @@ REFINED_WHERE_MU_IS = ("optimise copies made where mu and logvar are (mu.detach(
                        "decoder and the images are on the GPU with them.")
 
 
+@checking_answers
 def refine_posterior(refine_posterior, elbo_per_image):
     """Check ``refine_posterior`` on a small decoder and six images, with the notebook's ``elbo_per_image``: a
     decoder as grading lends it (``AsLent``), the shapes, no gradient history, the given tensors and the decoder
@@ -176,6 +178,7 @@ def _reference_refinement(elbo_per_image, decoder, x, mu, logvar, steps, lr=1e-2
         return elbo_per_image(decoder, x, mu, logvar, 2000).mean().item()
 
 
+@checking_answers
 def prior_quantile_grid(prior_quantile_grid):
     """Check ``prior_quantile_grid``: the shape, dtype and values of a 4 × 4 grid laid out as a picture, the
     grid of one point, and a ValueError for ``n = 0``."""
@@ -209,6 +212,7 @@ def _quantile_hint(top, v):
     return "v_k = Phi^-1((k + 1/2) / n): the quantiles, not evenly spaced values."
 
 
+@checking_answers
 def log_aggregate_posterior(log_aggregate_posterior):
     """Check ``log_aggregate_posterior``: the shape and values of log q(z) for one posterior and for two, a code
     far from both (finite, right), the same numbers taken in chunks as in one piece, run as on a GPU

@@ -7,10 +7,10 @@ import torch
 from torch import nn
 from torch.distributions import Normal
 
-from vae_helpers.checks import (CALL_THE_ENCODER_AND_DECODER, PASSED, expect_close, expect_draw_on_device_of_q,
-                                expect_equal, expect_gradient, expect_gradient_close, expect_logvar_of_its_own,
-                                expect_not_affine, expect_on_device, expect_returns, expect_shape,
-                                expect_uncorrelated, hint_by_value, kl_hint)
+from vae_helpers.checks import (CALL_THE_ENCODER_AND_DECODER, PASSED, checking_answers, expect_close,
+                                expect_draw_on_device_of_q, expect_equal, expect_gradient, expect_gradient_close,
+                                expect_logvar_of_its_own, expect_not_affine, expect_on_device, expect_returns,
+                                expect_shape, expect_uncorrelated, hint_by_value, kl_hint)
 from vae_helpers.lending import AsLent
 
 
@@ -83,6 +83,7 @@ def _features_hint(error: BaseException) -> str:
             "heads: work out each one's padding from the output-size formula.")
 
 
+@checking_answers
 def conv_encoder(ConvEncoder):
     """Checks the encoder's size, the shapes of mu_logvar, and the Normal that forward builds, from the encoder's
     own mu_logvar and from a stand-in for it."""
@@ -119,7 +120,13 @@ def conv_encoder(ConvEncoder):
     expect_shape("q.loc", q.loc, (5, 20))
     expect_close("q.loc", q.loc, mu, hint="the Normal's loc is mu.")
     expect_close("q.scale", q.scale, torch.exp(0.5 * logvar),
-                 hint="the Normal's scale is the standard deviation exp(0.5 * logvar), not the variance exp(logvar).")
+                 hint=hint_by_value([(torch.exp(logvar), "this is exp(logvar), the variance: a Normal's scale is its "
+                                                         "standard deviation."),
+                                     (logvar, "this is logvar itself: a Normal's scale is its standard deviation, "
+                                              "which must be positive."),
+                                     (torch.exp(-0.5 * logvar), "this is 1 / the standard deviation.")],
+                                    otherwise="a Normal's scale is its standard deviation: how does it follow from "
+                                              "the log-variance?"))
     expect_shape("mu from mu_logvar(one image of shape (1, 1, 28, 28))",
                  encoder.mu_logvar(torch.rand(1, 1, 28, 28))[0], (1, 20))
     known_mu, known_logvar = torch.randn(4, 20), torch.randn(4, 20)
@@ -132,6 +139,7 @@ def conv_encoder(ConvEncoder):
     print(PASSED)
 
 
+@checking_answers
 def conv_decoder(ConvDecoder):
     """Checks the decoder's size, the shape of its output for one code and for a batch, its gradient in z and
     that it returns logits."""
@@ -187,6 +195,7 @@ class _RecordingDecoder(nn.Module):
         return torch.zeros(len(z), 1, 28, 28)
 
 
+@checking_answers
 def conv_vae_forward(ConvVAE):
     """Checks the shapes of what forward returns, that gradients reach the images, and, through stand-ins for the
     encoder and decoder, the q it returns and the mean, spread and independence of the z it decodes."""
@@ -229,6 +238,7 @@ def conv_vae_forward(ConvVAE):
     print(PASSED)
 
 
+@checking_answers
 def kl_to_prior(kl_to_prior):
     """Checks the KL's shape, its value for two known Normals, its gradients in q's loc and scale, and that it works
     on q's device."""

@@ -6,12 +6,13 @@ import torch.nn.functional as F
 from torch import nn
 
 from vae_helpers import seed_everything
-from vae_helpers.checks import (PASSED, REPARAMETERISE, expect_close, expect_draw_on_device, expect_draws_of_q,
-                                expect_equal, expect_finite, expect_gradient, expect_kl_gradients,
+from vae_helpers.checks import (PASSED, REPARAMETERISE, checking_answers, expect_close, expect_draw_on_device,
+                                expect_draws_of_q, expect_equal, expect_finite, expect_gradient, expect_kl_gradients,
                                 expect_logvar_of_its_own, expect_not_affine, expect_number, expect_python_float,
                                 expect_returns, expect_shape, hint_by_value, kl_hint)
 
 
+@checking_answers
 def dense_vae(DenseVAE):
     """Checks the model's size, the shapes and ranges of encode and decode, and forward's sample through
     stand-ins for encode and decode: its mean, spread, independence between entries and gradient."""
@@ -67,6 +68,7 @@ def dense_vae(DenseVAE):
     print(PASSED)
 
 
+@checking_answers
 def vae_loss(vae_loss):
     """Checks the three terms' shapes and their values on known logits, images and code distributions, with
     grey-level pixels and beta = 2, and that the loss passes gradients to the logits."""
@@ -167,6 +169,7 @@ def _own_training_error(error: BaseException) -> str:
     return ""
 
 
+@checking_answers
 def train_epoch(train_epoch, AsLent, device):
     """Checks one epoch on a lent model (``AsLent``, on ``device``) with uneven batches: the parameters after its
     SGD steps and the mean loss it returns; then that it returns a float, changes the parameters and lowers the
@@ -221,6 +224,7 @@ def train_epoch(train_epoch, AsLent, device):
     print(PASSED)
 
 
+@checking_answers
 def gaussian_nll(gaussian_nll):
     """Checks the negative log-likelihood's shape and values for one scale, one scale per pixel, scales below and
     just above the floor, a floor per pixel, and its gradient in log_scale."""

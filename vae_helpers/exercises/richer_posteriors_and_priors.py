@@ -1,8 +1,11 @@
 """The visible checks of notebook 07's exercises: the best diagonal Gaussian q, and a planar flow."""
+import contextlib
+import inspect
+
 import torch
 
-from vae_helpers.checks import (PASSED, expect_close, expect_equal, expect_finite, expect_returns, expect_shape,
-                                largest_tensor_made)
+from vae_helpers.checks import (PASSED, checking_answers, expect_close, expect_equal, expect_finite, expect_returns,
+                                expect_shape, hint_by_value, largest_tensor_made)
 
 # log_det's tolerance in float64, here and in the hidden tests: an answer correct to float precision (an epsilon
 # of 1e-8 inside the log moves log_det by 1e-6 where |det| is 0.01) passes both; each planted mistake is off by
@@ -31,6 +34,29 @@ def _expect_no_d_by_d_matrix(planar_flow, n, d, per_row, seed):
     return result, (z, u, w, b)
 
 
+def _gap_withheld(*args, **kwargs):
+    """What ``gap_of_diagonal_q`` is while ``best_diagonal_q`` runs in a check, here and at grading (the hidden
+    tests' ``WITHHELD``): the exercise asks for the minimum in closed form, not found by minimising the gap."""
+    raise AssertionError("best_diagonal_q called gap_of_diagonal_q, which the checks take away while it runs: find "
+                         "the minimum in closed form, from mean and precision alone, not by evaluating or minimising "
+                         "the gap.")
+
+
+@contextlib.contextmanager
+def _gap_withheld_from(best_diagonal_q):
+    """While it is active, the notebook's ``gap_of_diagonal_q``, as the student's ``best_diagonal_q`` finds it, is
+    ``_gap_withheld`` (at grading, the kernel's namespace is changed so instead)."""
+    namespace = getattr(inspect.unwrap(best_diagonal_q), "__globals__", {})
+    if "gap_of_diagonal_q" not in namespace:
+        yield
+        return
+    kept, namespace["gap_of_diagonal_q"] = namespace["gap_of_diagonal_q"], _gap_withheld
+    try:
+        yield
+    finally:
+        namespace["gap_of_diagonal_q"] = kept
+
+
 def _numerically_best_diagonal_q(gap_of_diagonal_q, mean, precision):
     """The diagonal q of smallest gap, found by L-BFGS from N(0, I): what best_diagonal_q finds in closed form."""
     m = torch.zeros_like(mean, requires_grad=True)
@@ -48,9 +74,11 @@ def _numerically_best_diagonal_q(gap_of_diagonal_q, mean, precision):
     return m.detach(), log_v.exp().detach()
 
 
+@checking_answers
 def best_diagonal_q(best_diagonal_q, gap_of_diagonal_q):
     """Check ``best_diagonal_q`` on three posteriors (d = 2, 3 and 1, the last in float32): a pair (m, v) of
-    shape (d,) each, equal to the q that minimises the notebook's ``gap_of_diagonal_q`` numerically."""
+    shape (d,) each, equal to the q that minimises the notebook's ``gap_of_diagonal_q`` numerically, found without
+    calling that function."""
     hint = ("the gap is a sum of a term in m alone and one term per variance v_i; minimise each: where is a quadratic "
             "form in mean - m smallest, and where is the derivative of (1/2)(precision_ii v_i - log v_i) zero?")
     toy_W = torch.tensor([[1.0, 0.9], [0.8, 1.0], [0.3, -0.2]], dtype=torch.float64)  # the toy's W, sigma^2 = 0.3
@@ -61,8 +89,9 @@ def best_diagonal_q(best_diagonal_q, gap_of_diagonal_q):
                                                           dtype=torch.float64)),
                   "a posterior with d = 1, in float32": (torch.tensor([0.7]), torch.tensor([[4.0]]))}
     for name, (posterior_mean, posterior_precision) in posteriors.items():
-        result = expect_returns(f"best_diagonal_q(mean, precision) for {name}", best_diagonal_q, posterior_mean,
-                                posterior_precision, hint=hint)
+        with _gap_withheld_from(best_diagonal_q):
+            result = expect_returns(f"best_diagonal_q(mean, precision) for {name}", best_diagonal_q, posterior_mean,
+                                    posterior_precision, hint=hint)
         expect_equal("best_diagonal_q returns a pair (m, v)", isinstance(result, (tuple, list)) and len(result) == 2,
                      True)
         m, v = result
@@ -80,6 +109,7 @@ def best_diagonal_q(best_diagonal_q, gap_of_diagonal_q):
     print(PASSED)
 
 
+@checking_answers
 def planar_flow(planar_flow):
     """Check ``planar_flow`` on a few points in 2-D: the shapes and values of f(z) and log_det, log_det against
     the Jacobian autograd finds for the student's own f, each form of u, w and b the exercise allows, a batch of
@@ -107,8 +137,18 @@ def planar_flow(planar_flow):
                  for point in points]
     expect_close("log_det against log |det| of the Jacobian of your own f, row by row", log_det,
                  torch.stack([torch.linalg.slogdet(j)[1] for j in jacobians]), atol=1e-4,
-                 hint="det(I + u psi^T) = 1 + psi^T u with psi = (1 - tanh^2(w.z + b)) w: the derivative of tanh, "
-                      "not tanh itself, and the 1 + .")
+                 hint=hint_by_value([
+                     ([0.083279, 0.362833, 0.008760], "this is log |1 + tanh(w.z + b) w.u|: the Jacobian holds the "
+                                                      "derivative of tanh(w.z + b) in z, not tanh itself."),
+                     ([-0.860717, -5.260612, -0.821380], "this is log |det| of the Jacobian without its identity "
+                                                         "part: f(z) = z + ..., so df/dz = I + ..."),
+                     ([0.302439, 0.002600, 0.358514], "the derivative of tanh is 1 - tanh^2, the tanh squared."),
+                     ([1.422859, 1.005192, 1.439824], "this is |det| itself: log_det is its log."),
+                     ([0.364643] * 3, "this is log |1 + w.u| at every point: the derivative of tanh(w.z + b), "
+                                      "which differs from point to point, belongs in it.")],
+                     otherwise="log_det must be log |det| of the Jacobian of your own f, which autograd computes "
+                               "here: write out df/dz for f(z) = z + u h(w.z + b) and find its determinant without "
+                               "building a d x d matrix (it is the identity plus an outer product)."))
     expect_close("log_det of planar_flow(z, u, w, b)", log_det, torch.tensor([0.352668, 0.005179, 0.364521]),
                  atol=1e-4)
     hint = "a shared flow's b may be a plain number, as the exercise says: add it as it is (a number has no methods)."

@@ -4,8 +4,8 @@ import math
 import torch
 from torch import nn
 
-from vae_helpers.checks import (PASSED, expect_close, expect_equal, expect_finite, expect_on_device, expect_returns,
-                                expect_shape)
+from vae_helpers.checks import (PASSED, checking_answers, expect_close, expect_equal, expect_finite, expect_on_device,
+                                expect_returns, expect_shape, hint_by_value)
 from vae_helpers.lending import WHAT_TO_USE, AsLent
 
 _POINT_BOUNDS = torch.tensor([-43.3211, -42.8914, -43.5111, -44.7145, -47.6739])  # a right labelled_bound on point_toy
@@ -58,6 +58,7 @@ def _bound_on_device(name, bound, codes, code_dim, n_classes, labelled):
     expect_on_device(name, bound, *inputs, shape=(codes,), hint=hint + ", never on the CPU.")
 
 
+@checking_answers
 def labelled_bound(labelled_bound, toy, point_toy, h_toy, y_toy):
     """Check ``labelled_bound`` on the notebook's toy M2s: its values on ``point_toy`` (q(z | h, y) a point), for
     the five codes and for the first two, then the spread, mean and gradient of its draws on ``toy``, then its
@@ -115,6 +116,7 @@ def labelled_bound(labelled_bound, toy, point_toy, h_toy, y_toy):
     print(PASSED)
 
 
+@checking_answers
 def unlabelled_bound(unlabelled_bound, labelled_bound, point_toy, h_toy, y_toy):
     """Check ``unlabelled_bound`` on the notebook's toy M2 whose q(z | h, y) is a point: that each code's bound
     is its own, its values, the gradients it gives the classifier and the codes h, and the bound of codes on the
@@ -145,8 +147,21 @@ def unlabelled_bound(unlabelled_bound, labelled_bound, point_toy, h_toy, y_toy):
                       "classes (dim=1), not over the batch.")
     expect_close("unlabelled_bound(point_toy, h_toy), q(z | h, y) a point", bound,
                  torch.tensor([-42.0055, -42.1179, -41.9796, -43.0395, -45.9692]), atol=1e-3,
-                 hint="U(h) = sum over y of q(y | h) L(h, y), plus (not minus) the entropy -sum_y q(y | h) log q(y | h); "
-                      "q(y | h) is the softmax of model.classify(h).")
+                 hint=hint_by_value([
+                     ([-44.75296, -44.86856, -44.73294, -45.78924, -48.70442],
+                      "the term of q(y | h) in -log q(y, z | h) has the wrong sign here: the bound adds the entropy "
+                      "of q(y | h), which is never negative."),
+                     ([-43.37924, -43.49321, -43.35625, -44.41438, -47.33681],
+                      "q(y | h) weights each class's bound, but the term of q(y | h) in -log q(y, z | h) is missing."),
+                     ([-43.38811, -43.53842, -43.362, -44.4107, -47.39085],
+                      "this weighs every class alike: the expectation over y is under q(y | h), the classifier's "
+                      "distribution."),
+                     ([-190.095, -198.1725, -189.7943, -191.8881, -209.752],
+                      "these are model.classify(h)'s logits used as log-probabilities: normalise them over the "
+                      "classes first.")], atol=1e-3, rtol=1e-4,
+                     otherwise="U(h) is the ELBO of log p(h) with q(y, z | h) = q(y | h) q(z | h, y): write it as an "
+                               "expectation over y of what labelled_bound gives, and keep every term of "
+                               "-log q(y, z | h)."))
     point_toy.zero_grad()
     h = h_toy.clone().requires_grad_()
     bound = unlabelled_bound(lent_point_toy, h)

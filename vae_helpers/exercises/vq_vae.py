@@ -1,9 +1,11 @@
 """The visible checks of notebook 09's exercises: the nearest codes, quantisation and the PixelCNN's masks."""
+import math
+
 import torch
 
 from vae_helpers.autoregressive import dependence, expect_autoregressive, masked_stack
-from vae_helpers.checks import (PASSED, expect_close, expect_equal, expect_on_device, expect_returns, expect_shape,
-                                largest_tensor_made)
+from vae_helpers.checks import (PASSED, checking_answers, expect_close, expect_equal, expect_on_device, expect_returns,
+                                expect_shape, largest_tensor_made)
 
 _TOY_CODEBOOK = torch.tensor([[0.0, 0.0], [1.0, 0.0], [0.0, 2.0]])  # K = 3 codes of D = 2
 # the last vector is nearest to code 2 in Euclidean distance, to code 1 in the sum of absolute differences
@@ -36,6 +38,7 @@ NEAREST_ON_DEVICE = ("compute the distances from z_e and the codebook with torch
                      "trip through NumPy or a tensor made without a device stays on the CPU, so training on a GPU fails.")
 
 
+@checking_answers
 def nearest_codes(nearest_codes):
     """Check ``nearest_codes`` on 5 vectors and a codebook of 3 codes: the result's type, shape, dtype and indices,
     then the same on a batch of grids of those vectors, in float64, and on grids of 7 x 7 vectors of 16 numbers
@@ -83,26 +86,33 @@ def nearest_codes(nearest_codes):
 
 
 
-def _halved_by(quantise, z_e, codebook, codes, index, loss):
-    """What a loss (``index`` 1 or 2 of quantise's result) that is half the right one on the toy, whose images have
-    2 vectors of D = 2 numbers each, was averaged over: asked of the first vector of each image alone, a loss
-    averaged over the vectors is right, one averaged over the D numbers still half."""
-    hint = ("sum over each image's vectors and their D numbers, then average over the images (divide by "
-            "len(z_e)).")
-    if abs(loss - 2.53 / 4) > 1e-5:
+def _shrunk_by(quantise, z_e, codebook, codes, index, loss):
+    """What a loss (``index`` 1 or 2 of quantise's result) that is a half or a quarter of the right one on the toy,
+    whose images have 2 vectors of D = 2 numbers each, was divided by: asked of each image's first vector alone, a
+    loss averaged over the vectors is right there, one averaged over the D numbers still half, one averaged over
+    both half, and one weighted by a constant still a quarter."""
+    hint = "sum over each image's vectors and their D numbers, then average over the images (divide by len(z_e))."
+    ratio = loss / (2.53 / 2)
+    if min(abs(ratio - 0.5), abs(ratio - 0.25)) > 1e-4:
         return hint
     try:
-        alone = float(quantise(z_e.detach()[:, :1], codebook.detach(), codes[:, :1])[index])
-    except Exception:  # noqa: BLE001 (the hint then names both)
-        alone = None
-    right = (0.82 + 0.41) / 2  # the first vectors' squared distances, averaged over the 2 images
-    if alone is not None and abs(alone - right) < 1e-5:
-        return "it is averaged over each image's vectors; " + hint
-    if alone is not None and abs(alone - right / 2) < 1e-5:
-        return "it is averaged over the D numbers of each vector; " + hint
-    return "it is averaged over the vectors or over their D numbers (the toy has 2 of each); " + hint
+        alone = float(quantise(z_e.detach()[:, :1], codebook.detach(), codes[:, :1])[index]) / ((0.82 + 0.41) / 2)
+    except Exception:  # noqa: BLE001 (the hint then names every cause)
+        alone = math.nan
+    causes = {(0.5, 1.0): "it is averaged over each image's vectors; " + hint,
+              (0.5, 0.5): "it is averaged over the D numbers of each vector; " + hint,
+              (0.25, 0.5): "it is averaged over every number of an image, its vectors and their D numbers; " + hint,
+              (0.25, 0.25): "it is a quarter of the right value whatever the image's size: a weight such as the "
+                            "commitment's beta belongs to the training loss that adds the terms up; quantise returns "
+                            "each loss unweighted."}
+    for (whole, first), cause in causes.items():
+        if abs(ratio - whole) < 1e-4 and abs(alone - first) < 1e-4:
+            return cause
+    return (f"it is {ratio:.2g} of the right value: averaged over the vectors or their D numbers (the toy has 2 of "
+            f"each), or weighted; " + hint)
 
 
+@checking_answers
 def quantise(quantise):
     """Check ``quantise`` on 2 images of 2 vectors and a codebook of 3 codes: z_q's value and gradients, both
     losses' values and gradients, codes that are not the nearest, images whose vectors form a grid, and float64
@@ -136,9 +146,8 @@ def quantise(quantise):
     total = 2.53  # the four squared distances 0.82 + 0.05 + 0.41 + 1.25
     for index, (name, loss) in enumerate((("codebook_loss", codebook_loss), ("commitment_loss", commitment_loss)), 1):
         expect_shape(name, loss, ())
-        scale = {total / 8 - total / 2: "it is averaged over every number; sum over an image's vectors and their D "
-                                        "numbers, then average over the images (divide by len(z_e)).",
-                 total / 4 - total / 2: _halved_by(quantise, z_e, codebook, codes, index, loss.item()),
+        shrunk = _shrunk_by(quantise, z_e, codebook, codes, index, loss.item())
+        scale = {total / 8 - total / 2: shrunk, total / 4 - total / 2: shrunk,
                  total - total / 2: "it is summed over the images too; average over them (divide by len(z_e))."}
         expect_close(f"{name} on the toy: the squared distances of 2 images' vectors to their codes", loss, total / 2,
                      atol=1e-5, hint="||z_e - e||^2 summed over each image's vectors and their D numbers, averaged over "
@@ -195,6 +204,7 @@ def _reads_ahead(a, b, first):
     return (a, b) > (0, 0) or (a, b) == (0, 0) and first
 
 
+@checking_answers
 def causal_mask(causal_mask):
     """Check ``causal_mask`` for sizes 1, 3, 5 and 7, in a first layer and in a later one: each mask's type,
     shape and values, which inputs the outputs of stacks of masked convolutions depend on, and each mask's taps."""
