@@ -3,8 +3,8 @@
 A tensor on the stand-in GPU (``OnTheGPU``) reads as a CUDA tensor to Python (``x.device`` is ``cuda:0``,
 ``x.is_cuda`` is True) and is a CPU tensor to PyTorch's engine (autograd, the optimizers' kernels); every operation on
 it goes through PyTorch's dispatcher to ``_computed``, which refuses what a GPU refuses (a GPU tensor meeting a CPU
-tensor of one dimension or more, or a 0-dim one outside a pointwise operation) and computes the rest on the values it
-holds. So where a tensor is follows from how PyTorch made it, not from a list of the ways to make one: a tensor made
+tensor of one dimension or more, or a 0-dim one outside a pointwise operation; an operation that CUDA runs as the
+operations it is made of, by those) and computes the rest on the values it holds. So where a tensor is follows from how PyTorch made it, not from a list of the ways to make one: a tensor made
 from an input, or with its device, is on the GPU; one made without a device, from NumPy, by a legacy constructor or
 by a module built without a device is a plain CPU tensor, and meets the inputs as a CPU tensor meets a GPU's. Every
 value stays exact, and nothing is registered with PyTorch: outside a run, PyTorch is as it was.
@@ -17,6 +17,7 @@ is how a check sees "made on the CPU".
 """
 import contextlib
 import copy
+import functools
 
 import torch
 from torch import nn
@@ -86,6 +87,9 @@ def _computed(func, args, kwargs):
     the GPU (a device named here is PyTorch's own, the CPU the GPU's tensors are to it: a call that names the CPU
     is moved there by ``AsOnAGPU`` first)."""
     tensors = [value for value in tree_leaves((args, kwargs)) if isinstance(value, torch.Tensor)]
+    if func not in MOVES and not all(isinstance(tensor, OnTheGPU) for tensor in tensors) and _composite_on_cuda(func):
+        # CUDA runs it as the operations it is made of (binary_cross_entropy_with_logits, stack): each is judged
+        return func._op_dk(torch._C.DispatchKey.CompositeExplicitAutograd, *args, **kwargs)
     if func not in MOVES:
         _refuse_a_mix(func, args, tensors)
     result = func(*tree_map(_held, args), **tree_map(_held, kwargs))
@@ -93,6 +97,15 @@ def _computed(func, args, kwargs):
         return result
     result = tree_map(lambda value: OnTheGPU(value) if isinstance(value, torch.Tensor) else value, result)
     return return_and_correct_aliasing(func, args, kwargs, result)
+
+
+@functools.cache
+def _composite_on_cuda(func) -> bool:
+    """Whether CUDA has no kernel of its own for ``func`` and runs its composite implementation, which checks no
+    devices itself."""
+    def has(key):
+        return torch._C._dispatch_has_kernel_for_dispatch_key(func.name(), key)
+    return not has("CUDA") and has("CompositeExplicitAutograd")
 
 
 def _refuse_a_mix(func, args, tensors):

@@ -8,6 +8,7 @@ import nbformat
 import numpy as np
 import pytest
 import torch
+import torch.nn.functional as F
 from nbclient import NotebookClient
 
 from vae_helpers import get_device
@@ -179,6 +180,14 @@ def test_a_run_as_on_a_gpu_follows_pytorchs_rules_for_a_gpu():
         expect_on_device("z", lambda m: m.type(torch.FloatTensor), mu)
     with pytest.raises(AssertionError, match="generator"):
         expect_on_device("z", lambda m: m + torch.randn(2, generator=torch.Generator(), device=m.device), mu)
+    # an operation CUDA runs as the ones it is made of is judged by them: a 0-dim CPU pos_weight is a number to
+    # binary_cross_entropy_with_logits's multiplication, a 1-dim one is refused there
+    target = torch.ones(3, 2)
+    expect_on_device("bce", lambda m, t: F.binary_cross_entropy_with_logits(m, t, pos_weight=torch.tensor(2.0)),
+                     mu, target)
+    with pytest.raises(AssertionError, match="fails where a tensor it made meets the inputs"):
+        expect_on_device("bce", lambda m, t: F.binary_cross_entropy_with_logits(m, t, pos_weight=torch.ones(2)),
+                         mu, target)
 
 
 def test_a_run_as_on_a_gpu_puts_the_model_it_calls_there_and_gives_its_weights_back():
