@@ -8,6 +8,7 @@ copied back first), and in the notebook and under pytest (``vae_helpers.checks.a
 call with the argument named.
 """
 import inspect
+import math
 
 import torch
 from torch import nn
@@ -37,9 +38,19 @@ def called_keeping_arguments(function, args, kwargs, call=None):
     result = call() if call is not None else function(*args, **kwargs)
     for index, (tensor, before) in enumerate(given):
         if before is not None and not same(tensor, before):
+            changed = _what_changed(before, tensor.detach())
+            _put_back(tensor, before)  # the caller's data (a check's constants, the notebook's) as it was
             raise AssertionError(f"{_name_of(function)}: changed {_argument(function, args, kwargs, index)} in place "
-                                 f"({_what_changed(before, tensor.detach())}). Hint: {IN_PLACE}")
+                                 f"({changed}). Hint: {IN_PLACE}")
     return result
+
+
+def _put_back(tensor, before):
+    with torch.no_grad():
+        if tensor.shape == before.shape and tensor.dtype == before.dtype:
+            tensor.copy_(before)
+        else:
+            tensor.data = before
 
 
 def _name_of(function):
@@ -50,8 +61,10 @@ def _what_changed(before, after):
     if before.shape != after.shape or before.dtype != after.dtype:
         return f"its shape or dtype, from {tuple(before.shape)} {before.dtype} to {tuple(after.shape)} {after.dtype}"
     differ = (before != after) & ~(before.isnan() & after.isnan()) if before.is_floating_point() else before != after
-    return (f"{int(differ.sum())} of its {before.numel()} values, the first from {before[differ][0].item():.4g} "
-            f"to {after[differ][0].item():.4g}")
+    first, then = before[differ][0].item(), after[differ][0].item()
+    scale, gap = max(abs(first), abs(then), 1e-30), max(abs(first - then), 1e-30) if math.isfinite(first - then) else 1
+    digits = min(12, max(4, 2 + math.ceil(math.log10(scale / gap))))  # enough to see the two differ
+    return f"{int(differ.sum())} of its {before.numel()} values, the first from {first:.{digits}g} to {then:.{digits}g}"
 
 
 def _argument(function, args, kwargs, index):

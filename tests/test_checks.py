@@ -463,9 +463,13 @@ def test_an_answer_that_changes_a_tensor_it_is_given_fails_with_the_argument_nam
     def f(x, mean):
         return x - mean.clamp_(0, 1)
 
+    mean = torch.tensor([-0.5, 0.5, 1.5])
     with pytest.raises(AssertionError, match=r"^f: changed its argument mean in place \(2 of its 3 values, "
                                              r"the first from -0.5 to 0\)\. Hint: compute new tensors"):
-        answering(f)(torch.zeros(3), torch.tensor([-0.5, 0.5, 1.5]))
+        answering(f)(torch.zeros(3), mean)
+    assert mean.tolist() == [-0.5, 0.5, 1.5]  # put back: the caller's data is as it was for the next call
+    with pytest.raises(AssertionError, match=r"the first from 0\.49020001 to 0\.49020103\)"):  # digits that differ
+        answering(lambda x: x.add_(1e-6))(torch.tensor([0.4902]))
     with pytest.raises(AssertionError, match=r"^f: changed its argument mean in place"):
         answering(f)(torch.zeros(3), mean=torch.tensor([-0.5, 0.5, 1.5]))
     assert torch.equal(answering(f)(torch.zeros(2), torch.tensor([0.5, 1.0])), torch.tensor([-0.5, -1.0]))
