@@ -30,8 +30,10 @@ A graded cell of a solution notebook holds its visible checks and, in its hidden
    the work was done in chunks). A call asked with ``"as_on_a_gpu": true`` runs as on a GPU (``on_a_gpu``:
    a stand-in GPU whose values the CPU holds): a tensor made without a device is on the CPU, away from the
    inputs, and one the result holds comes back on the ``meta`` device (``vae_helpers.checks.expect_on_device``).
-   The changes, the measure and the device run are the kernel's reports of its own work, made by code there:
-   checks on them catch a mistake, not a cheat. Values are judged here, on expected values computed here.
+   A call asked with ``"without_gradients": true`` runs in ``torch.inference_mode()``, with no autograd
+   (``vae_helpers.checks.called_without_gradients``: a closed form asked for, not an optimiser's answer).
+   The changes, the measure, the device run and the run without gradients are the kernel's own work, done by
+   code there: checks on them catch a mistake, not a cheat. Values are judged here, on expected values computed here.
 4. While it answers, the kernel may make **requests** (kernel → grading) on its stdin channel
    (``input()``): an attribute or a method's result of an object lent to it, or a gradient through one
    (``{"callback": id, "getattr" | "method": name, ...}``, ``{"callback_gradient": handle, ...}``).

@@ -372,6 +372,10 @@ class Remote:
         kernel runs its own code so, and a tensor made there without a device comes back on the meta device."""
         return self._call(args, kwargs, as_on_a_gpu=True)
 
+    def _called_without_gradients(self, *args, **kwargs):
+        """The call run in the kernel in ``torch.inference_mode()`` (``vae_helpers.checks.called_without_gradients``)."""
+        return self._call(args, kwargs, without_gradients=True)
+
     def _call(self, args, kwargs, **asked):
         student, target, _, replacing = self._remote
         return called_keeping_arguments(self, args, kwargs, lambda: student.ask_and_read(

@@ -227,7 +227,8 @@ class KernelSide(Wire):
                 torch.manual_seed(question["seed"])  # the judge's samples, the same at every grading
                 sizes = TensorSizes() if question.get("measure") else contextlib.nullcontext()
                 as_on_a_gpu = AsOnAGPU() if question.get("as_on_a_gpu") else None
-                with sizes, as_on_a_gpu or contextlib.nullcontext():
+                gradients = torch.inference_mode() if question.get("without_gradients") else contextlib.nullcontext()
+                with sizes, gradients, as_on_a_gpu or contextlib.nullcontext():
                     if as_on_a_gpu is not None:  # the inputs, and the model called, on the GPU
                         obj, args, kwargs = as_on_a_gpu.placed(obj), *as_on_a_gpu.placed((args, kwargs))
                     result = obj(*args, **kwargs)

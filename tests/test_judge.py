@@ -569,6 +569,24 @@ def test_a_withheld_function_of_the_notebook_raises_while_the_students_code_runs
     assert verdict(judged(kernel, tmp_path, WITHHELD, "test_f")) == "passed"
 
 
+WITHOUT_GRADIENTS = '''
+import torch
+from vae_helpers.checks import called_without_gradients
+
+
+def test_f(f):
+    assert called_without_gradients(f, torch.tensor([3.0])).item() == 6.0
+'''
+
+
+def test_a_call_asked_without_gradients_runs_in_the_kernel_with_no_autograd(kernel, tmp_path):
+    run(kernel, "import torch\ndef f(x):\n    y = x.clone().requires_grad_()\n    (y ** 2).sum().backward()\n"
+                "    return y.grad\n")
+    assert "does not require grad" in verdict(judged(kernel, tmp_path, WITHOUT_GRADIENTS, "test_f"))
+    run(kernel, "def f(x):\n    return 2 * x\n")
+    assert verdict(judged(kernel, tmp_path, WITHOUT_GRADIENTS, "test_f")) == "passed"
+
+
 def test_a_tensor_argument_left_as_it_was_is_not_reported_changed(kernel, tmp_path):
     run(kernel, "def f(mu):\n    mu.mul_(1)  # in place, to the same values\n    return mu.sum()\n")
     assert verdict(judged(kernel, tmp_path, in_place(False), "test_unchanged")) == "passed"

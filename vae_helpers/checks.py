@@ -177,12 +177,18 @@ def checking_answers(check):
 
 
 def expect_value_error(name: str, function, *args, why: str,
-                       hint: str = "raise ValueError(...) (an assert is skipped when Python runs with -O).") -> ValueError:
-    """``function(*args)`` must raise the ValueError that the exercise promises its caller for ``why``, and this
-    returns it; an assert or another error fails, named with its message, and so does no error."""
+                       hint: str = "raise ValueError(...) (an assert is skipped when Python runs with -O).",
+                       naming: str = "") -> ValueError:
+    """``function(*args)`` must raise the ValueError that the exercise promises its caller for ``why``, its message
+    holding ``naming`` where given (the argument at fault), and this returns it; an assert or another error fails,
+    named with its message, and so does no error."""
     try:
         function(*args)
     except ValueError as error:
+        if naming not in str(error):
+            raise AssertionError(f"{name}: expected a ValueError whose message names {naming}, the argument at "
+                                 f"fault, got ValueError({shortened(str(error), 160)!r}). Hint: say in the message "
+                                 f"which argument is wrong and what it was.") from None
         return error
     except NotImplementedError:
         raise
@@ -363,7 +369,8 @@ def kl_gradient_hint(wrt: str, expected: torch.Tensor, beta: float):
     chosen from its value (``hint_by_value``): the KL left unweighted, or a term of it cut from the graph."""
     return hint_by_value([(expected / beta, f"this is the KL's gradient unweighted: the loss weighs the KL by beta "
                                             f"= {beta:g}.")],
-                         otherwise=f"every term of the KL must keep {wrt} in the graph: nothing of it detached.")
+                         otherwise=f"this is neither the KL's gradient nor none: check each term of the KL that holds "
+                                   f"{wrt}, and that none of them is cut from the graph.")
 
 
 # what an error says when tensors on two devices met, in a run as on a GPU (``called_as_on_a_gpu``): PyTorch's own
@@ -527,6 +534,16 @@ def expect_draw_on_device_of_q(name: str, model, images: torch.Tensor, latent_di
     expect_on_device(name, model, images, shape=(len(images), latent_dim),
                      hint="draw z with q.rsample(), which makes its noise on the device of q's tensors.",
                      lent_hint=CALL_THE_ENCODER_AND_DECODER)
+
+
+def called_without_gradients(function, *args, **kwargs):
+    """``function(*args, **kwargs)`` run in ``torch.inference_mode()``: no autograd, so an answer that asks for a
+    closed form cannot be found by an optimiser instead. At grading, the kernel runs the call so."""
+    in_the_kernel = getattr(type(function), "_called_without_gradients", None)  # the judge's stand-in
+    if in_the_kernel is not None:
+        return in_the_kernel(function, *args, **kwargs)
+    with torch.inference_mode():
+        return function(*args, **kwargs)
 
 
 def largest_tensor_made(function, *args, **kwargs):
