@@ -127,7 +127,7 @@ def test_cvae_loss(cvae_loss):
     g = torch.Generator().manual_seed(2024)
     logits, mu, logvar = torch.randn(5, 784, generator=g) * 3, torch.randn(5, 8, generator=g), torch.randn(5, 8, generator=g)
     x = torch.rand(5, 1, 28, 28, generator=g)
-    labels = torch.tensor([5, 0, 3, 3, 1])
+    labels = torch.tensor([4, 0, 3, 3, 1])  # not the last class: the width is the model's, not the batch's
     flat = x.reshape(5, 784)
     reconstruction = (torch.clamp(logits, min=0) - logits * flat + torch.log1p(torch.exp(-logits.abs()))).sum(1).mean()
     kl = 0.5 * (torch.exp(logvar) + mu ** 2 - 1 - logvar).sum(1).mean()

@@ -126,6 +126,16 @@ MISTAKES = [
      "per_entry = -0.5 * math.log(2 * math.pi) - logvar - (x - mean) ** 2 / (2 * logvar.exp())", "test_log_likelihoods"),
     ("02_dense_vae", "logvar-head-rectified", "dense_vae",
      "return self.to_mu(h), self.to_logvar(h)", "return self.to_mu(h), torch.relu(self.to_logvar(h))", "test_dense_vae"),
+    # the capacity compared with the KL of the batch's shares, where it is compared with the images' mean KL
+    ("05_categorical_clustering", "capacity-of-the-shares", "capacity_penalty",
+     "return gamma * (kl.mean() - capacity).abs() + gamma * balance",
+     "return gamma * (balance - capacity).abs() + gamma * balance", "test_capacity_penalty"),
+    # a ValueError that does not say which argument is at fault, where the exercise asks it to
+    ("05_beta_vae", "warm-up-error-names-nothing", "kl_weight",
+     'raise ValueError(f"kl_weight: step and warmup_steps must be >= 0, got step={step}, "\n'
+     '                         f"warmup_steps={warmup_steps}.")', 'raise ValueError("invalid input")', "test_kl_weight"),
+    ("02_dense_vae", "mu-head-rectified", "dense_vae",
+     "return self.to_mu(h), self.to_logvar(h)", "return torch.relu(self.to_mu(h)), self.to_logvar(h)", "test_dense_vae"),
     ("02_dense_vae", "kl-sign-flipped", "vae_loss",
      "kl = 0.5 * (logvar.exp()", "kl = -0.5 * (logvar.exp()", "test_vae_loss"),
     ("02_dense_vae", "kl-summed-over-batch", "vae_loss",
@@ -327,6 +337,15 @@ MISTAKES = [
      "nn.Linear(hidden, c2 * 7 * 7), nn.ReLU())", "nn.Linear(hidden, c2 * 7 * 7))", "test_conv_decoder"),
     ("03_conv_vae", "decoder-without-the-relu-after-its-batchnorm", "conv_decoder",
      "nn.BatchNorm2d(c1), nn.ReLU(),  # 7 -> 14", "nn.BatchNorm2d(c1),  # 7 -> 14", "test_conv_decoder"),
+    ("04_conditional_vae", "mu-head-rectified", "conditional_vae",
+     "return self.to_mu(h), self.to_logvar(h)", "return torch.relu(self.to_mu(h)), self.to_logvar(h)",
+     "test_conditional_vae"),
+    # the one-hot width read from the batch's largest label, not model.n_classes
+    ("04_conditional_vae", "loss-one-hot-width-from-the-batch", "cvae_loss",
+     "one_hot(labels, model.n_classes)", "one_hot(labels, int(labels.max()) + 1)", "test_cvae_loss"),
+    # the KL with the standard deviation where the variance goes, right at logvar = 0 only
+    ("04_conditional_vae", "loss-kl-std-as-the-variance", "cvae_loss",
+     "logvar.exp()", "(0.5 * logvar).exp()", "test_cvae_loss"),
     ("04_conditional_vae", "logvar-head-rectified", "conditional_vae",
      "return self.to_mu(h), self.to_logvar(h)", "return self.to_mu(h), torch.nn.functional.softplus(self.to_logvar(h))",
      "test_conditional_vae"),
@@ -760,12 +779,28 @@ MISTAKES = [
      "        gap = gap_of_diagonal_q(m, log_v.exp(), mean, precision)\n        gap.backward()\n        return gap\n\n"
      "    optimizer.step(closure)\n    return m.detach(), log_v.exp().detach()",
      "test_best_diagonal_q"),
+    # a KL of torch.distributions' own minimised by L-BFGS: the closed form never found, nor the notebook's gap used
+    ("07_richer_posteriors_and_priors", "best-q-by-minimising-a-sampled-kl", "best_diagonal_q",
+     "return mean, 1 / precision.diagonal()",
+     "m = torch.zeros_like(mean, requires_grad=True)\n    log_v = torch.zeros_like(mean, requires_grad=True)\n"
+     "    optimizer = torch.optim.LBFGS([m, log_v], max_iter=200, line_search_fn='strong_wolfe')\n\n"
+     "    def closure():\n        optimizer.zero_grad()\n"
+     "        q = torch.distributions.Normal(m, log_v.exp().sqrt())\n"
+     "        p = torch.distributions.MultivariateNormal(mean, precision_matrix=precision)\n"
+     "        z = q.rsample((4000,))\n        gap = (q.log_prob(z).sum(-1) - p.log_prob(z)).mean()\n"
+     "        gap.backward()\n        return gap\n\n"
+     "    optimizer.step(closure)\n    return m.detach(), log_v.exp().detach()",
+     "test_best_diagonal_q"),
     ("07_richer_posteriors_and_priors", "flow-log-det-with-tanh-not-its-derivative", "planar_flow",
      "(1 + (1 - h ** 2) * (w * u)", "(1 + h * (w * u)", "test_planar_flow"),
     ("07_richer_posteriors_and_priors", "flow-log-det-without-the-one", "planar_flow",
      "torch.log((1 + (1 - h ** 2)", "torch.log(((1 - h ** 2)", "test_planar_flow"),
     ("07_richer_posteriors_and_priors", "flow-log-det-with-sech-not-squared", "planar_flow",
      "(1 + (1 - h ** 2) * (w * u)", "(1 + (1 - h) * (w * u)", "test_planar_flow"),
+    # log(1 + |psi^T u|): right where psi^T u > 0, wrong where the determinant lies between 0 and 1
+    ("07_richer_posteriors_and_priors", "flow-log1p-of-the-absolute", "planar_flow",
+     "torch.log((1 + (1 - h ** 2) * (w * u).sum(-1)).abs())", "torch.log1p(((1 - h ** 2) * (w * u).sum(-1)).abs())",
+     "test_planar_flow"),
     ("07_richer_posteriors_and_priors", "flow-log-det-without-abs", "planar_flow",
      "(w * u).sum(-1)).abs())", "(w * u).sum(-1)))", "test_planar_flow"),
     ("07_richer_posteriors_and_priors", "flow-abs-of-the-log", "planar_flow",
@@ -1225,11 +1260,19 @@ NAMED_BY_THE_VISIBLE_CHECKS = {
     ("01_elbo", "kl-averaged-over-latents"): ["the mean over the 5 latent dimensions"],
     ("01_elbo", "kl-squares-mu-in-place"): ["changed its argument mu in place"],
     ("07_richer_posteriors_and_priors", "best-q-by-minimising-the-notebooks-gap"): ["called gap_of_diagonal_q"],
+    ("07_richer_posteriors_and_priors", "best-q-by-minimising-a-sampled-kl"): ["without autograd"],
+    ("07_richer_posteriors_and_priors", "flow-log1p-of-the-absolute"): ["each row's own Jacobian"],
     ("07_richer_posteriors_and_priors", "flow-log-det-with-tanh-not-its-derivative"): ["not tanh itself"],
     ("01_elbo", "variance-used-as-std"): ["the variance, used as the standard deviation"],
     ("03_conv_vae", "variance-used-as-std"): ["this is exp(logvar), the variance"],
     ("09_vq_vae", "quantise-commitment-weighted-by-beta"): ["belongs to the training loss"],
     ("09_vq_vae", "quantise-codebook-loss-averaged-over-every-number"): ["averaged over every number of an image"],
+    ("05_categorical_clustering", "capacity-of-the-shares"): ["the first term compares the capacity"],
+    ("05_beta_vae", "warm-up-error-names-nothing"): ["whose message names step"],
+    ("02_dense_vae", "mu-head-rectified"): ["some mu below 0"],
+    ("04_conditional_vae", "mu-head-rectified"): ["some mu below 0"],
+    ("04_conditional_vae", "loss-one-hot-width-from-the-batch"): ["whichever labels the batch holds"],
+    ("04_conditional_vae", "loss-kl-std-as-the-variance"): ["the kl term with mu = 1 and logvar = log 4"],
     ("08_semi_supervised", "unlabelled-entropy-subtracted"): ["has the wrong sign"],
     ("08_semi_supervised", "unlabelled-entropy-left-out"): ["is missing"],
     ("08_semi_supervised", "unlabelled-classes-averaged"): ["weighs every class alike"],
@@ -1294,7 +1337,7 @@ NAMED_BY_THE_VISIBLE_CHECKS = {
     ("04_conditional_vae", "torch-normal"): ["torch.normal(mu, sigma) passes back zero gradients"],
     ("04_conditional_vae", "sample-without-gradient"): [".sample() none"],
     ("04_conditional_vae", "kl-as-a-number-in-the-loss"): ["keep the KL a tensor in the loss"],
-    ("04_conditional_vae", "logvar-detached-in-the-kl"): ["keep logvar in the graph"],
+    ("04_conditional_vae", "logvar-detached-in-the-kl"): ["none of them is cut from the graph"],
     ("04_conditional_vae", "kl-summed-over-batch"): ["the sum over the batch of 3 images"],
     ("04_conditional_vae", "kl-returned-weighted"): ["return the KL unweighted"],
     ("04_conditional_vae", "beta-on-reconstruction"): ["beta weighs the KL, not the reconstruction"],

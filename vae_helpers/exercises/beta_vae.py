@@ -33,7 +33,7 @@ def kl_weight(kl_weight):
         expect_number(f"kl_weight({step}, warmup_steps=0, beta=3.0)", weight, 3.0, atol=WEIGHT_TOLERANCE,
                       hint="no warm-up: the full weight from the first step (and no division by zero).")
     for bad, what in (((-1, 4, 1.0), "step"), ((3, -5, 1.0), "warmup_steps")):
-        error = expect_value_error(f"kl_weight{bad}", kl_weight, *bad, why=f"a negative {what}")
+        error = expect_value_error(f"kl_weight{bad}", kl_weight, *bad, why=f"a negative {what}", naming=what)
         print(f"a negative {what}: ValueError({error})")
     print(PASSED)
 
@@ -62,8 +62,11 @@ def class_information(class_information):
                        "dividing by that width.")
     expect_close("class_information of a coordinate independent of the class (each bin holds the four classes "
                  "equally)", information[1], torch.tensor(0.0), atol=1e-5,
-                 hint="I(b; y) = 0 when p(b, y) = p(b) p(y) in every cell: the ratio inside the log is "
-                      "p(b, y) / (p(b) p(y)), with both marginals.")
+                 hint="a mutual information is never negative: check that p(b, y) sums to 1 over the cells (counts "
+                      "divided by the number of images)." if bool(information[1] < -1e-4) else
+                      "every value of this coordinate meets each class equally often: I(b; y) = 0 when p(b, y) = "
+                      "p(b) p(y) in every cell. Check the ratio inside the log, and that each value falls in its "
+                      "own dimension's bins.")
     expect_close("class_information of a coordinate that names the class: each class has a bin of its own, "
                  "so I(b; y) = H(y) = log 4", information[0], torch.tensor(math.log(4)), atol=1e-5,
                  hint=hint_by_value([(2.0, "this is log2 4 = 2 bits: the information is in nats, with the natural "

@@ -127,9 +127,16 @@ def capacity_penalty(capacity_penalty):
     all_first[:, 0] = 0.0  # four images, all certain of category 0
     penalty = capacity_penalty(one_each, _LOG_4, 10.0)
     expect_shape("capacity_penalty(logits of shape (4, 4), log 4, 10.0)", penalty, ())
-    if torch.is_tensor(penalty) and abs(penalty.item() - 10.0 * _LOG_4) < 1e-3:  # the balance from the images' KLs
+    if torch.is_tensor(penalty) and abs(penalty.item() - 10.0 * _LOG_4) < 1e-3:  # one term from the other's KL
+        # told apart at capacity 0, where the right penalty is 10 log 4: the balance taken from the images' KLs
+        # doubles it, the capacity term taken from the KL of the shares (0 here) leaves nothing
+        at_zero = float(capacity_penalty(one_each, 0.0, 10.0))
         hint = ("the second term is the KL of the batch's shares q_B (here 1/4 each, so 0) to the uniform, not the "
-                "mean of the images' own KLs.")
+                "mean of the images' own KLs." if abs(at_zero - 20.0 * _LOG_4) < 1e-3 else
+                "the first term compares the capacity with the mean of the images' own KLs (log 4 each here), not "
+                "with the KL of the batch's shares (0 here)." if abs(at_zero) < 1e-3 else
+                "one term takes the other's KL: the capacity is compared with the mean of the images' own KLs (log 4 "
+                "each here), the balance is the KL of the batch's shares q_B (0 here).")
     else:
         hint = hint_by_value([(10.0 * 3 * _LOG_4, "this is the capacity compared with the sum of the batch's KLs: it "
                                                   "is compared with their mean."),

@@ -65,10 +65,14 @@ def conditional_vae(ConditionalVAE, one_hot):
     expect_shape("mu from encode(images (5, 1, 28, 28), one-hot labels (5, 10))", mu, (5, 20))
     expect_shape("logvar from encode(...)", logvar, (5, 20))
     expect_logvar_of_its_own("encode(images (5, 1, 28, 28), one-hot labels (5, 10))", mu, logvar)
+    mu_many, logvar_many = model.encode(torch.rand(500, 784), one_hot(torch.arange(500) % 10, 10))
     expect_equal("some logvar below 0 from a new model's encode(500 random images, labels)",
-                 bool((model.encode(torch.rand(500, 784), one_hot(torch.arange(500) % 10, 10))[1] < 0).any()), True,
+                 bool((logvar_many < 0).any()), True,
                  hint="logvar = log sigma^2 is any real number; a variance kept at 1 or above cannot make q narrower "
                       "than the prior.")
+    expect_equal("some mu below 0 from a new model's encode(500 random images, labels)", bool((mu_many < 0).any()),
+                 True, hint="mu, the mean of q(z|x), is any real number: the layer that gives it has no non-linearity "
+                            "after it.")
     expect_shape("mu from encode(flat images (5, 784), one-hot labels (5, 10))",
                  expect_returns("encode(flat images (5, 784), one-hot labels (5, 10))", model.encode,
                                 images.view(5, 784), labels, shape_hint=flat)[0], (5, 20))
@@ -122,15 +126,15 @@ def conditional_vae(ConditionalVAE, one_hot):
 
 class _RecordingModel(nn.Module):
     """Answers with fixed logits (0 unless ``first_logits`` sets the first pixels') and posterior (mu 1, logvar
-    0, in ``dimensions`` dimensions), and records the labels it is given; of the notebook's model it has only
+    ``logvar``, in ``dimensions`` dimensions), and records the labels it is given; of the notebook's model it has only
     ``n_classes``. Its mu and logvar are its parameters, for ``batch`` images: a loss's gradient reaches them."""
 
-    def __init__(self, n_classes, dimensions, first_logits=(), batch=3):
+    def __init__(self, n_classes, dimensions, first_logits=(), batch=3, logvar=0.0):
         super().__init__()
         self.n_classes, self._dimensions = n_classes, dimensions
         self._first_logits = torch.tensor(first_logits, dtype=torch.float32)
         self.mu = nn.Parameter(torch.ones(batch, dimensions))
-        self.logvar = nn.Parameter(torch.zeros(batch, dimensions))
+        self.logvar = nn.Parameter(torch.full((batch, dimensions), logvar))
 
     def forward(self, x, y):
         self.y = y
@@ -176,6 +180,11 @@ def cvae_loss(cvae_loss, one_hot):
                  hint="BCE with logits, summed over the 784 pixels, averaged over the batch.")
     expect_close("the kl term (unweighted) that cvae_loss(..., beta=4.0) returns, with mu = 1 and logvar = 0 in 20 "
                  "dimensions", terms["kl"], 10.0, hint=kl_hint(10.0, beta=4.0, batch=3, dimensions=20))
+    log_4 = math.log(4.0)
+    spread = cvae_loss(AsLent(_RecordingModel(n_classes=10, dimensions=20, logvar=log_4)),
+                       torch.full((3, 1, 28, 28), 0.5), torch.tensor([7, 0, 9]), beta=4.0)["kl"]
+    expect_close("the kl term with mu = 1 and logvar = log 4 (a variance of 4) in 20 dimensions", spread,
+                 10 * (4 - log_4), hint=kl_hint(10 * (4 - log_4), beta=4.0, batch=3, dimensions=20))
     expect_close("loss with beta = 4", terms["loss"], 784 * math.log(2) + 40.0,
                  hint=hint_by_value([(4 * 784 * math.log(2) + 10.0, "this is 4 times the reconstruction plus the KL: "
                                                                     "beta weighs the KL, not the reconstruction."),
@@ -214,16 +223,17 @@ def cvae_loss(cvae_loss, one_hot):
                       "rounds it to 0, and binary_cross_entropy (or a clamp of the probability) then caps its cost: "
                       "work from the logits.")
 
-    six = _RecordingModel(n_classes=6, dimensions=8)  # a dataset with 6 classes and an 8-dimensional code
-    terms = expect_returns("cvae_loss(a model with n_classes = 6, images (3, 1, 28, 28), labels [5, 0, 3])", cvae_loss,
-                           AsLent(six), torch.full((3, 1, 28, 28), 0.5), torch.tensor([5, 0, 3]),
+    six = _RecordingModel(n_classes=6, dimensions=8)  # 6 classes, of which the batch leaves out the last, and 8 dims
+    terms = expect_returns("cvae_loss(a model with n_classes = 6, images (3, 1, 28, 28), labels [4, 0, 3])", cvae_loss,
+                           AsLent(six), torch.full((3, 1, 28, 28), 0.5), torch.tensor([4, 0, 3]),
                            hint=_own_loss_error, lent_hint=_CALL_THE_MODEL,
                            shape_hint=_SHAPES)
-    width = "one-hot vectors as wide as the model has classes: model.n_classes."
+    width = ("one-hot vectors as wide as the model has classes, model.n_classes, whichever labels the batch holds "
+             "(this one has no 5).")
     expect_equal("width of the labels cvae_loss gives a model with n_classes = 6", six.y.shape[-1], 6, hint=width)
     expect_equal("dtype of the labels cvae_loss gives the model", six.y.dtype, torch.float32,
                  hint="encode them with your one_hot.")
-    expect_close("the labels cvae_loss gives a model with n_classes = 6", six.y, torch.eye(6)[[5, 0, 3]], hint=width)
+    expect_close("the labels cvae_loss gives a model with n_classes = 6", six.y, torch.eye(6)[[4, 0, 3]], hint=width)
     expect_close("kl with mu = 1 and logvar = 0 in 8 dimensions", terms["kl"], 4.0,
                  hint="sum over the dimensions of the code, whatever their number, then average over the batch.")
     print(PASSED)

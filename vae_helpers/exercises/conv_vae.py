@@ -104,7 +104,8 @@ def conv_encoder(ConvEncoder):
                  "fixed parameters (each a function of its kind and shape, biases 0) in the encoder",
                  (fixed.mu_logvar(FIXED_IMAGES)[0] * ENCODER_PROJECTION).sum(1), ENCODER_ON_FIXED, atol=1e-4,
                  rtol=1e-4, hint=_architecture_hint(ENCODER_WITHOUT_A_RELU, "conv, BatchNorm, ReLU, conv, BatchNorm, "
-                                                                            "ReLU, then the two heads"))
+                                                                            "ReLU, a flatten channel by channel "
+                                                                            "(nn.Flatten()), then the two heads"))
     encoder.eval()  # BatchNorm then uses its running statistics: the encoder is one fixed function of each image
     expect_equal("some logvar below 0 from a new encoder's mu_logvar(500 random images), in eval mode",
                  bool((encoder.mu_logvar(torch.rand(500, 1, 28, 28))[1] < 0).any()), True,
@@ -164,8 +165,9 @@ def conv_decoder(ConvDecoder):
     expect_close("(logits * DECODER_PROJECTION).flatten(1).sum(1) for 3 fixed codes, in eval mode, with "
                  "fixed parameters (each a function of its kind and shape, biases 0) in the decoder",
                  (fixed(FIXED_CODES) * DECODER_PROJECTION).flatten(1).sum(1), DECODER_ON_FIXED, atol=1e-4, rtol=1e-4,
-                 hint=_architecture_hint(DECODER_WITHOUT_A_RELU, "Linear, ReLU, Linear, ReLU, transposed conv, "
-                                                                 "BatchNorm, ReLU, transposed conv"))
+                 hint=_architecture_hint(DECODER_WITHOUT_A_RELU, "Linear, ReLU, Linear, ReLU, the 1568 numbers read "
+                                                                 "channel by channel (.view(-1, 32, 7, 7)), transposed "
+                                                                 "conv, BatchNorm, ReLU, transposed conv"))
     decoder.eval()  # BatchNorm then uses its running statistics: the decoder is one fixed function of each code
     expect_not_affine("decoder in eval mode, on 100 pairs of codes", decoder, *torch.randn(2, 100, 20),
                       hint="the dense layers and the first transposed convolution are each followed by a ReLU (after "
@@ -224,8 +226,13 @@ def conv_vae_forward(ConvVAE):
                              "dimension.")
     expect_close("q.loc of the q that forward returns (the encoder's)", q.loc, -0.5,
                  hint="return the encoder's q itself.")
-    expect_close("mean of z for q with loc -0.5", z.mean(), -0.5, atol=0.01, rtol=0, hint="z = q.rsample().")
-    expect_close("std of z for q with scale 0.25", z.std(), 0.25, atol=0.005, rtol=0, hint="z = q.rsample().")
+    expect_close("mean of z for q with loc -0.5", z.mean(), -0.5, atol=0.01, rtol=0,
+                 hint="z must be a draw from q, centred on q's loc.")
+    expect_close("std of z for q with scale 0.25", z.std(), 0.25, atol=0.005, rtol=0,
+                 hint=hint_by_value([(0.0, "z does not vary: it must be a draw from q, not a fixed point of it."),
+                                     (1.0, "z varies as a standard normal: a draw from q has q's scale.")],
+                                    otherwise="z must be a draw from q, with q's scale as its standard deviation.",
+                                    atol=0.005))
     expect_uncorrelated("correlation between two latent dimensions of z", z, atol=0.06,
                         hint="each entry of z needs a noise of its own, as q.rsample() draws it.")
     expect_gradient_close("dz/dloc, z as a function of q.loc", z, known.loc, torch.ones_like(known.loc),
@@ -252,7 +259,9 @@ def kl_to_prior(kl_to_prior):
     expect_close("KL with loc 1 and scale 2 in 4 dimensions", kl,
                  torch.full((2,), 4 * 0.5 * (4 + 1 - 1 - math.log(4))),
                  hint=kl_hint(4 * 0.5 * (4 + 1 - 1 - math.log(4)), dimensions=4,
-                              otherwise="kl_divergence(q, prior) per dimension, summed over the last dimension.",
+                              otherwise="the KL in closed form per dimension, summed over the last dimension: a "
+                                        "one-draw estimate, or a KL of other distributions than q and N(0, 1), "
+                                        "gives another value.",
                               reversed_kl=4 * (math.log(2.0) + (1 + 1) / (2 * 4) - 0.5)))
     _expect_kl_to_prior_gradients(kl_to_prior)
     expect_on_device("kl_to_prior(q with loc and scale of shape (3, 20))", kl_to_prior,

@@ -31,10 +31,13 @@ def dense_vae(DenseVAE):
     expect_shape("mu from encode(flat images of shape (5, 784))",
                  expect_returns("encode(flat images of shape (5, 784))", model.encode, images.view(5, 784),
                                 shape_hint=flat)[0], (5, 20))
-    expect_equal("some logvar below 0 from a new model's encode(500 random images)",
-                 bool((model.encode(torch.rand(500, 784))[1] < 0).any()), True,
+    mu_many, logvar_many = model.encode(torch.rand(500, 784))
+    expect_equal("some logvar below 0 from a new model's encode(500 random images)", bool((logvar_many < 0).any()), True,
                  hint="logvar = log sigma^2 is any real number; a variance kept at 1 or above cannot make q narrower "
                       "than the prior.")
+    expect_equal("some mu below 0 from a new model's encode(500 random images)", bool((mu_many < 0).any()), True,
+                 hint="mu, the mean of q(z|x), is any real number: the layer that gives it has no non-linearity after "
+                      "it.")
     logits = model.decode(torch.randn(5, 20))
     expect_shape("decode(z of shape (5, 20))", logits, (5, 784))
     assert (model.decode(3 * torch.randn(500, 20)) < 0).any(), \
