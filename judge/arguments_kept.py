@@ -8,12 +8,11 @@ copied back first), and in the notebook and under pytest (``vae_helpers.checks.a
 call with the argument named.
 """
 import inspect
-import math
 
 import torch
 from torch import nn
 
-from judge.wire import tensors_in
+from judge.wire import digits_to_tell_apart, tensors_in
 
 IN_PLACE = ("compute new tensors (x * 255, mean.clamp(0, 1), nll / n) instead of changing the ones you are given "
             "(x.mul_(255), x *= 255, mean.clamp_(0, 1), nll /= n, x[...] = ...): they are the caller's.")
@@ -62,8 +61,7 @@ def _what_changed(before, after):
         return f"its shape or dtype, from {tuple(before.shape)} {before.dtype} to {tuple(after.shape)} {after.dtype}"
     differ = (before != after) & ~(before.isnan() & after.isnan()) if before.is_floating_point() else before != after
     first, then = before[differ][0].item(), after[differ][0].item()
-    scale, gap = max(abs(first), abs(then), 1e-30), max(abs(first - then), 1e-30) if math.isfinite(first - then) else 1
-    digits = min(12, max(4, 2 + math.ceil(math.log10(scale / gap))))  # enough to see the two differ
+    digits = digits_to_tell_apart(max(abs(first), abs(then)), abs(first - then))
     return f"{int(differ.sum())} of its {before.numel()} values, the first from {first:.{digits}g} to {then:.{digits}g}"
 
 

@@ -393,7 +393,7 @@ class Remote:
 
     @property
     def __name__(self):
-        student, target, type_name, replacing = self._remote
+        _, target, type_name, _ = self._remote
         return target.get("name", type_name)
 
     def __getattr__(self, name):

@@ -41,6 +41,14 @@ def shortened(text: str, limit: int) -> str:
     return f"{kept} ... [{len(text) - len(kept)} more characters cut]"
 
 
+def digits_to_tell_apart(largest: float, difference: float) -> int:
+    """Significant digits that show a ``difference`` between numbers up to ``largest`` in size (4 at least, 12 at
+    most, and 12 for a difference that is not finite)."""
+    if not math.isfinite(difference):
+        return 12
+    return min(12, max(4, 2 + math.ceil(math.log10(max(largest, difference, 1e-30) / max(difference, 1e-30)))))
+
+
 # the layers a lent copy of a module may have (``lend_copy``), each built from its integer arguments
 COPY_LAYERS = {"Linear": nn.Linear, "Tanh": nn.Tanh, "ReLU": nn.ReLU, "Sigmoid": nn.Sigmoid, "Flatten": nn.Flatten}
 

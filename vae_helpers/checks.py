@@ -6,14 +6,13 @@ came, so a student knows exactly what to fix.
 import functools
 import inspect
 import linecache
-import math
 import re
 
 import torch
 from torch.utils._pytree import tree_leaves
 
 from judge.arguments_kept import called_keeping_arguments
-from judge.wire import shortened
+from judge.wire import digits_to_tell_apart, shortened
 from vae_helpers.lending import AsLent
 
 PASSED = "public tests passed (more tests run at grading)"
@@ -23,12 +22,6 @@ def _preview(t: torch.Tensor, n: int = 4, digits: int = 4) -> str:
     values = t.detach().flatten()[:n].tolist()
     more = ", ..." if t.numel() > n else ""
     return "[" + ", ".join(f"{v:.{digits}g}" for v in values) + more + "]"
-
-
-def _digits_to_tell_apart(value: torch.Tensor, expected: torch.Tensor, worst: float) -> int:
-    """Significant digits that show a difference of ``worst`` between numbers as large as these (4 at least)."""
-    scale = max(value.abs().max().item(), expected.abs().max().item(), worst, 1e-30)
-    return min(12, max(4, 2 + math.ceil(math.log10(scale / max(worst, 1e-30)))))
 
 
 def expect_tensor(name: str, value) -> None:
@@ -276,7 +269,7 @@ def expect_close(name: str, value, expected, atol: float = 1e-5, rtol: float = 1
         error = value - expected
         worst = error.abs().max().item()
         wrong = ~torch.isclose(value, expected.expand_as(value), atol=atol, rtol=rtol).flatten()
-        digits = _digits_to_tell_apart(value, expected, worst)
+        digits = digits_to_tell_apart(max(value.abs().max().item(), expected.abs().max().item()), worst)
         if wrong.all():
             message = (f"{name}: expected {_preview(expected, digits=digits)}, got {_preview(value, digits=digits)} "
                        f"(largest difference {worst:.3g}).")
