@@ -1,8 +1,14 @@
 """Execute a notebook in a fresh kernel, as a student would, and measure it.
 
-The kernel is a new process per run, so its peak memory is the notebook's own. After the
-notebook's last cell, one extra cell (added to a copy, never saved) reports the kernel's peak
-resident memory and, where the notebook computes them, its quality figures.
+The kernel is a new process per run, so its peak memory is the notebook's own. Two extra cells are added
+to a copy (never saved): the first starts a thread that samples the kernel's allocated memory every 10 ms,
+the last reports its peak, the kernel's peak resident memory and, where the notebook computes them, its
+quality figures.
+
+Resident memory also counts the pages of shared libraries' files that the OS has mapped in, which it shares
+between processes and drops under pressure: PyTorch's CUDA build alone maps about 0.4 GB of them on a
+machine without a GPU, and how much depends on the Linux version. The memory budget is therefore one of
+allocated memory (anonymous and shared pages, ``RssAnon + RssShmem``), what a container's limit ends in.
 """
 import contextlib
 import json
@@ -47,10 +53,31 @@ QUALITY = {
                         "'dataset': train_data.name}",
 }
 
+_SAMPLER_CELL = """
+import threading as _threading, time as _time
+_peak_allocated = [None]
+
+
+def _sample_allocated_memory():
+    while True:
+        with open("/proc/self/status") as _status:
+            _fields = dict(_line.split(":", 1) for _line in _status)
+        _allocated = sum(int(_fields[_name].split()[0]) * 1024 for _name in ("RssAnon", "RssShmem"))
+        _peak_allocated[0] = max(_peak_allocated[0] or 0, _allocated)
+        _time.sleep(0.01)
+
+
+try:
+    open("/proc/self/status").close()
+    _threading.Thread(target=_sample_allocated_memory, daemon=True).start()
+except OSError:  # no /proc (macOS): resident memory only
+    pass
+"""
 _REPORT_CELL = """
 import json as _json, resource as _resource, sys as _sys
 _peak = _resource.getrusage(_resource.RUSAGE_SELF).ru_maxrss * (1 if _sys.platform == "darwin" else 1024)
-print({marker!r} + _json.dumps({{"peak bytes": _peak, "quality": {quality}}}, default=float))
+print({marker!r} + _json.dumps({{"peak bytes": _peak, "peak allocated bytes": _peak_allocated[0],
+                                 "quality": {quality}}}, default=float))
 """
 
 
@@ -73,7 +100,8 @@ def execute(path: Path, mode: str, timeout: int = 900, cache: Path | None = None
     """Run every cell of the notebook at ``path`` in ``mode`` ("student" or "fast") in a new kernel, what its
     calls train kept in ``cache`` (a re-run with the same folder loads them), or nowhere.
 
-    Returns ``{"notebook", "mode", "seconds", "peak bytes", "quality", "error"}``; ``seconds`` runs
+    Returns ``{"notebook", "mode", "seconds", "peak bytes", "peak allocated bytes", "quality", "error"}`` (the
+    allocated peak is None where the OS does not report it); ``seconds`` runs
     from starting the kernel to the end of the last cell; ``error`` is None or the failure's
     first line.
     """
@@ -81,8 +109,9 @@ def execute(path: Path, mode: str, timeout: int = 900, cache: Path | None = None
     notebook = nbformat.read(path, as_version=4)
     name = path.stem
     report = _REPORT_CELL.format(marker=MARKER, quality=QUALITY.get(name, "None"))
-    notebook.cells.append(nbformat.v4.new_code_cell(report))
-    result = {"notebook": name, "mode": mode, "seconds": None, "peak bytes": None, "quality": None, "error": None}
+    notebook.cells = [nbformat.v4.new_code_cell(_SAMPLER_CELL), *notebook.cells, nbformat.v4.new_code_cell(report)]
+    result = {"notebook": name, "mode": mode, "seconds": None, "peak bytes": None, "peak allocated bytes": None,
+              "quality": None, "error": None}
     with tempfile.TemporaryDirectory() as workdir:  # whatever the notebook writes stays out of the repository
         client = NotebookClient(notebook, timeout=timeout, kernel_name="python3",
                                 resources={"metadata": {"path": workdir}})
@@ -96,5 +125,5 @@ def execute(path: Path, mode: str, timeout: int = 900, cache: Path | None = None
         result["seconds"] = time.perf_counter() - started
     printed = "".join(output.get("text", "") for output in notebook.cells[-1].outputs)
     reported = json.loads(printed[printed.index(MARKER) + len(MARKER):])
-    result.update({"peak bytes": reported["peak bytes"], "quality": reported["quality"]})
+    result.update({key: reported[key] for key in ("peak bytes", "peak allocated bytes", "quality")})
     return result
