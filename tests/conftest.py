@@ -5,16 +5,19 @@ from pathlib import Path
 import pytest
 
 from support.course import REPO, nbgrader
-from support.tiers import TIERS
+from support.tiers import LONGEST_FIRST, TIERS
 
 
 def pytest_collection_modifyitems(items):
-    """Mark every test with its module's tiers, so that `-m "not slow"` is the quick loop."""
+    """Mark every test with its module's tiers, so that `-m "not slow"` is the quick loop; put the longest
+    modules first (``LONGEST_FIRST``), the others after them in their order."""
     for item in items:
         path = Path(str(item.fspath))
         tiers = TIERS.get(path.stem, ("unit",))
         for tier in tiers:
             item.add_marker(tier)
+    rank = {name: position for position, name in enumerate(LONGEST_FIRST)}
+    items.sort(key=lambda item: rank.get(Path(str(item.fspath)).stem, len(rank)))
 
 
 @pytest.fixture

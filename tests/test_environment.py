@@ -7,7 +7,7 @@ import sys
 import pytest
 
 from support.course import ASSIGNMENTS, REPO
-from support.tiers import TIERS
+from support.tiers import LONGEST_FIRST, TIERS
 from support.lab import running_lab
 
 
@@ -54,6 +54,15 @@ def test_pytest_collects_the_tests_and_runs_a_notebook_cell_by_cell_only_when_as
     assignment = ASSIGNMENTS[0]
     cells = collected(f"solutions/{assignment}")
     assert cells and all(item.startswith(f"solutions/{assignment}/{assignment}.ipynb::") for item in cells)
+
+
+def test_the_longest_modules_are_collected_first():
+    assert all((REPO / "tests" / f"{module}.py").is_file() for module in LONGEST_FIRST), \
+        "LONGEST_FIRST names a module that is gone"
+    result = subprocess.run([sys.executable, "-m", "pytest", "--collect-only", "-q", "-p", "no:cacheprovider", "-n", "0"],
+                            cwd=REPO, capture_output=True, text=True, timeout=300)
+    modules = list(dict.fromkeys(item.split("::")[0] for item in result.stdout.splitlines() if "::" in item))
+    assert modules[:len(LONGEST_FIRST)] == [f"tests/{module}.py" for module in LONGEST_FIRST], modules
 
 
 def test_the_quick_loop_leaves_out_the_notebooks_and_every_slow_module():
