@@ -11,6 +11,7 @@ machine without a GPU, and how much depends on the Linux version. The memory bud
 allocated memory (anonymous and shared pages, ``RssAnon + RssShmem``), what a container's limit ends in.
 """
 import contextlib
+import datetime
 import json
 import os
 import tempfile
@@ -100,8 +101,9 @@ def execute(path: Path, mode: str, timeout: int = 900, cache: Path | None = None
     """Run every cell of the notebook at ``path`` in ``mode`` ("student" or "fast") in a new kernel, what its
     calls train kept in ``cache`` (a re-run with the same folder loads them), or nowhere.
 
-    Returns ``{"notebook", "mode", "seconds", "peak bytes", "peak allocated bytes", "quality", "error"}`` (the
-    allocated peak is None where the OS does not report it); ``seconds`` runs
+    Returns ``{"notebook", "mode", "seconds", "peak bytes", "peak allocated bytes", "slowest cells", "quality",
+    "error"}`` (the allocated peak is None where the OS does not report it; the slowest cells are the three
+    longest [(seconds, index of the cell in the notebook)]); ``seconds`` runs
     from starting the kernel to the end of the last cell; ``error`` is None or the failure's
     first line.
     """
@@ -111,7 +113,7 @@ def execute(path: Path, mode: str, timeout: int = 900, cache: Path | None = None
     report = _REPORT_CELL.format(marker=MARKER, quality=QUALITY.get(name, "None"))
     notebook.cells = [nbformat.v4.new_code_cell(_SAMPLER_CELL), *notebook.cells, nbformat.v4.new_code_cell(report)]
     result = {"notebook": name, "mode": mode, "seconds": None, "peak bytes": None, "peak allocated bytes": None,
-              "quality": None, "error": None}
+              "slowest cells": [], "quality": None, "error": None}
     with tempfile.TemporaryDirectory() as workdir:  # whatever the notebook writes stays out of the repository
         client = NotebookClient(notebook, timeout=timeout, kernel_name="python3",
                                 resources={"metadata": {"path": workdir}})
@@ -126,4 +128,16 @@ def execute(path: Path, mode: str, timeout: int = 900, cache: Path | None = None
     printed = "".join(output.get("text", "") for output in notebook.cells[-1].outputs)
     reported = json.loads(printed[printed.index(MARKER) + len(MARKER):])
     result.update({key: reported[key] for key in ("peak bytes", "peak allocated bytes", "quality")})
+    result["slowest cells"] = sorted(((_seconds_of(cell), index) for index, cell in enumerate(notebook.cells[1:-1])
+                                      if cell.cell_type == "code"), reverse=True)[:3]
     return result
+
+
+def _seconds_of(cell) -> float:
+    """How long an executed cell ran, from the timestamps nbclient records in its metadata."""
+    timing = cell.metadata.get("execution", {})
+    if "iopub.execute_input" not in timing or "shell.execute_reply" not in timing:
+        return 0.0
+    started, ended = (datetime.datetime.fromisoformat(timing[key].replace("Z", "+00:00"))
+                      for key in ("iopub.execute_input", "shell.execute_reply"))
+    return (ended - started).total_seconds()

@@ -551,6 +551,8 @@ def main(argv=None) -> int:
                         if runs[-1]["error"] is None:
                             print(f"notebook {name}, run again after a restart ...", flush=True)
                             again = notebooks.execute(solution_notebook(name), mode, cache=Path(cache))
+                            print("  its slowest cells: " + ", ".join(
+                                f"c{index} {seconds:.1f} s" for seconds, index in again["slowest cells"]), flush=True)
                             runs.append({**again, "mode": "re-run", "first seconds": runs[-1]["seconds"],
                                          "quality": None})
     key = f"{device.type}:{args.dataset}" + (":quick" if args.quick else "")

@@ -177,6 +177,8 @@ def test_a_run_reports_the_allocated_peak_of_what_the_notebook_holds(tmp_path):
     result = notebooks.execute(path, "fast", timeout=120)
     assert result["error"] is None
     assert 0.3e9 <= result["peak allocated bytes"] <= result["peak bytes"], result
+    assert [index for _, index in result["slowest cells"]] == [0], "the one cell, numbered as in the notebook"
+    assert result["slowest cells"][0][0] >= 0.1
 
 
 def test_a_notebook_run_trains_anew_and_its_rerun_loads_what_it_trained(tmp_path):
