@@ -10,6 +10,7 @@ import torch
 import torch.nn.functional as F
 from torch.distributions import Normal
 
+from .remember import remembered
 from .training import evaluate
 
 
@@ -55,6 +56,7 @@ def importance_weighted_bound(decode, x, q: Normal, k: int, max_decoded: int = 2
     return torch.logsumexp(torch.cat(log_weights), dim=0) - math.log(k)
 
 
+@remembered  # k decodings of thousands of test images take seconds: a notebook's re-run loads the figure
 def negative_log_likelihood(model, batches, k: int = 100, max_decoded: int = 2048) -> float:
     """Mean importance-sampled estimate of -log p(x), with k samples from q(z | x) per image.
 

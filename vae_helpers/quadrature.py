@@ -12,6 +12,8 @@ from typing import Callable, NamedTuple
 
 import torch
 
+from .remember import remembered
+
 
 class Quadrature(NamedTuple):
     """The result of ``log_evidence_2d``, each of shape (batch,) or (batch, 2)."""
@@ -41,6 +43,7 @@ def _grid_pass(log_joint, center, scale, half_width, points, max_points, dtype):
     return log_evidence, mean, std, (weights * edge).sum((0, 2)), spacing
 
 
+@remembered  # thousands of decoder evaluations per image: a notebook's re-run loads the result
 @torch.no_grad()
 def log_evidence_2d(log_joint: Callable[[torch.Tensor], torch.Tensor], center: torch.Tensor, scale: torch.Tensor,
                     points: int = 48, half_width: float = 7.0, search_width: float = 12.0,
