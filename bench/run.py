@@ -447,7 +447,7 @@ rows and tables, on the machine that measured the rest, and each notebook's row 
   information of a dimension (05_beta_vae) is the histogram estimate of I(z_j; class), 20 bins, one
   draw of z per test image. Clustering (05_categorical_clustering) is the mean and standard deviation
   over the notebook's seeds. The semi-supervised accuracy (08) is over three draws of the 100 labelled
-  images; on MNIST-test, notebook 08 trains on the first 8,000 test images and tests on the last 2,000.
+  images; on MNIST-test, notebooks 07, 08 and 09 train on the first 8,000 test images and test on the last 2,000.
 * **Colour images** (`--dataset photographs`, or `cifar10` where its files are present): notebook 10 alone, in a
   section of its own (a colour dataset measures only the notebooks of colour images, and the grey sections leave
   them out); its quality table gives each likelihood's test −ELBO and bits per dimension, with published CIFAR-10
