@@ -54,6 +54,8 @@ def test_refine_posterior(refine_posterior, student):
     unchanged = refine_posterior(in_kernel, x, mu, logvar, 0)
     expect_close("refine_posterior with steps=0 returns mu unchanged", unchanged[0], mu0, atol=0, rtol=0)
     expect_close("refine_posterior with steps=0 returns logvar unchanged", unchanged[1], logvar0, atol=0, rtol=0)
+    expect_equal("refine_posterior with steps=0 returns tensors without gradient history",
+                 unchanged[0].requires_grad or unchanged[1].requires_grad, False)
     one_mu, one_logvar = refine_posterior(in_kernel, x, mu, logvar, 1, lr=2e-2)
     checks._expect_one_adam_step("refine_posterior with steps=1, lr=2e-2", one_mu, one_logvar, mu0, logvar0, lr=2e-2)
     expect_on_device("refine_posterior(the decoder, 5 images, mu, logvar, 2 steps)", refine_posterior, in_kernel, x,

@@ -617,6 +617,10 @@ MISTAKES = [
      "loss = -elbo_per_image(decoder, x, mu, logvar, n_samples).sum()",
      "loss = elbo_per_image(decoder, x, mu, logvar, n_samples).sum()", "test_refine_posterior"),
     # .detach() shares the caller's tensor: the optimizer's steps then move the caller's mu
+    # no step taken, the caller's own tensors handed back, the encoder's graph with them
+    ("06_collapse_and_inference", "refine-steps-0-returns-the-given-tensors", "refine_posterior",
+     "    mu = mu.detach().clone().requires_grad_()\n",
+     "    if steps == 0:\n        return mu, logvar\n    mu = mu.detach().clone().requires_grad_()\n", "test_refine_posterior"),
     ("06_collapse_and_inference", "refine-changes-the-given-mu-in-place", "refine_posterior",
      "mu = mu.detach().clone().requires_grad_()", "mu = mu.detach().requires_grad_()", "test_refine_posterior"),
     # the copies made from the values read out: on the CPU, away from the decoder and the images on a GPU
