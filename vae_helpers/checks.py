@@ -173,12 +173,13 @@ def expect_value_error(name: str, function, *args, why: str,
                        hint: str = "raise ValueError(...) (an assert is skipped when Python runs with -O).",
                        naming: str = "") -> ValueError:
     """``function(*args)`` must raise the ValueError that the exercise promises its caller for ``why``, its message
-    holding ``naming`` where given (the argument at fault), and this returns it; an assert or another error fails,
-    named with its message, and so does no error."""
+    naming ``naming`` where given (the argument at fault, as a word of its own: "step" is not named by
+    "warmup_steps"), and this returns it; an assert or another error fails, named with its message, and so does no
+    error."""
     try:
         function(*args)
     except ValueError as error:
-        if naming not in str(error):
+        if not re.search(rf"(?<![\w]){re.escape(naming)}", str(error)):
             raise AssertionError(f"{name}: expected a ValueError whose message names {naming}, the argument at "
                                  f"fault, got ValueError({shortened(str(error), 160)!r}). Hint: say in the message "
                                  f"which argument is wrong and what it was.") from None

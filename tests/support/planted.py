@@ -134,6 +134,11 @@ MISTAKES = [
     ("05_beta_vae", "warm-up-error-names-nothing", "kl_weight",
      'raise ValueError(f"kl_weight: step and warmup_steps must be >= 0, got step={step}, "\n'
      '                         f"warmup_steps={warmup_steps}.")', 'raise ValueError("invalid input")', "test_kl_weight"),
+    # a ValueError for a negative step that names only warmup_steps, in which "step" is no word of its own
+    ("05_beta_vae", "warm-up-error-names-only-the-length", "kl_weight",
+     'raise ValueError(f"kl_weight: step and warmup_steps must be >= 0, got step={step}, "\n'
+     '                         f"warmup_steps={warmup_steps}.")',
+     'raise ValueError(f"kl_weight: warmup_steps must be >= 0, got warmup_steps={warmup_steps}.")', "test_kl_weight"),
     ("02_dense_vae", "mu-head-rectified", "dense_vae",
      "return self.to_mu(h), self.to_logvar(h)", "return torch.relu(self.to_mu(h)), self.to_logvar(h)", "test_dense_vae"),
     ("02_dense_vae", "kl-sign-flipped", "vae_loss",
@@ -1273,6 +1278,7 @@ NAMED_BY_THE_VISIBLE_CHECKS = {
     ("09_vq_vae", "quantise-codebook-loss-averaged-over-every-number"): ["averaged over every number of an image"],
     ("05_categorical_clustering", "capacity-of-the-shares"): ["the first term compares the capacity"],
     ("05_beta_vae", "warm-up-error-names-nothing"): ["whose message names step"],
+    ("05_beta_vae", "warm-up-error-names-only-the-length"): ["whose message names step"],
     ("02_dense_vae", "mu-head-rectified"): ["some mu below 0"],
     ("04_conditional_vae", "mu-head-rectified"): ["some mu below 0"],
     ("04_conditional_vae", "loss-one-hot-width-from-the-batch"): ["whichever labels the batch holds"],
@@ -1482,6 +1488,12 @@ ALTERNATIVES = [
     ("03_conv_vae", [
         ("conv_encoder", "self.to_mu = nn.Linear(c2 * 7 * 7, latent_dim)\n        self.to_logvar = nn.Linear(c2 * 7 * 7, latent_dim)",
          "self.to_logvar = nn.Linear(c2 * 7 * 7, latent_dim)\n        self.to_mu = nn.Linear(c2 * 7 * 7, latent_dim)"),
+    ]),
+    # one head of 2 x 20 outputs split into mu and logvar: the same parameters as two heads (review 15 A)
+    ("03_conv_vae", [
+        ("conv_encoder", "self.to_mu = nn.Linear(c2 * 7 * 7, latent_dim)\n        self.to_logvar = nn.Linear(c2 * 7 * 7, latent_dim)",
+         "self.heads = nn.Linear(c2 * 7 * 7, 2 * latent_dim)"),
+        ("conv_encoder", "return self.to_mu(h), self.to_logvar(h)", "return self.heads(h).chunk(2, dim=1)"),
     ]),
     # no bias in the convolutions followed by BatchNorm (bias=False): BatchNorm's shift stands in for it
     ("03_conv_vae", [

@@ -13,6 +13,8 @@ from vae_helpers.checks import (CALL_THE_ENCODER_AND_DECODER, PASSED, checking_a
                                 expect_shape, expect_uncorrelated, hint_by_value, kl_hint)
 from vae_helpers.lending import AsLent
 
+LATENT_DIM = 20  # the size of the code, and of each head of the encoder
+
 
 def _expect_parameters(name: str, module: nn.Module, with_biases: int, without: int, hint: str) -> None:
     """``module`` must have ``with_biases`` parameters, or ``without`` when the layers followed by BatchNorm2d have
@@ -26,11 +28,15 @@ def _expect_parameters(name: str, module: nn.Module, with_biases: int, without: 
 def _load_fixed_parameters(module) -> None:
     """Gives ``module`` fixed parameters and BatchNorm statistics, each a function of its kind (the last part of its
     name) and its shape alone, so that two modules of the same architecture compute the same function whatever the
-    order and names of their layers. Biases are 0, so that a layer without one (bias=False) computes the same; the
+    order and names of their layers. A layer with a multiple of LATENT_DIM outputs repeats the rows of one with
+    LATENT_DIM, so that the heads of mu and logvar, two layers or one of twice the size that is split, in either
+    order, compute the same. Biases are 0, so that a layer without one (bias=False) computes the same; the
     statistics are far from BatchNorm's initial ones, so that where a ReLU stands around a BatchNorm matters."""
     state = {}
     for key, value in module.state_dict().items():
         kind, shape = key.rsplit(".", 1)[-1], tuple(value.shape)
+        heads = shape[0] // LATENT_DIM if value.dim() == 2 and shape[0] % LATENT_DIM == 0 else 1
+        shape = (shape[0] // heads, *shape[1:]) if heads > 1 else shape
         generator = torch.Generator().manual_seed(zlib.crc32(f"{kind} {shape}".encode()))
         if kind == "num_batches_tracked" or not value.is_floating_point():
             state[key] = value
@@ -41,8 +47,8 @@ def _load_fixed_parameters(module) -> None:
         elif kind == "running_var" or value.dim() == 1:  # a BatchNorm's variances and scales: positive
             state[key] = 0.5 + torch.rand(shape, generator=generator, dtype=value.dtype)
         else:  # a layer's weights, of about the size PyTorch's initialisation gives
-            state[key] = (2 * torch.rand(shape, generator=generator, dtype=value.dtype) - 1) / math.sqrt(
-                value[0].numel())
+            state[key] = ((2 * torch.rand(shape, generator=generator, dtype=value.dtype) - 1) / math.sqrt(
+                value[0].numel())).repeat(heads, *[1] * len(shape[1:]))
     module.load_state_dict(state)
 
 
