@@ -160,6 +160,21 @@ def test_log_likelihoods(bernoulli_log_likelihood, gaussian_log_likelihood):
     expected = -0.5 * (3 * (math.log(2 * math.pi) + math.log(0.5)) + ((far - 1.0) ** 2).sum(1) / 0.5)
     expect_close("Gaussian log-likelihood in float64 far from the mean (about -2,900): computed in float64 throughout",
                  gaussian_log_likelihood(far, 1.0, math.log(0.5)), expected, atol=1e-7, rtol=0)
+    logits = logits.clone().requires_grad_()
+    expect_close("the gradient of the Bernoulli log-likelihood in the logits (x - sigmoid(logits))",
+                 expect_gradient("the Bernoulli log-likelihood as a function of the logits",
+                                 bernoulli_log_likelihood(soft, logits), logits),
+                 soft - torch.sigmoid(logits.detach()), atol=1e-6, rtol=1e-6)
+    mean = mean.clone().requires_grad_()
+    logvar = torch.randn(3, 1, 4, 4, generator=g, dtype=torch.float64).requires_grad_()
+    ll = gaussian_log_likelihood(images, mean, logvar)
+    variance, error = logvar.detach().exp(), images - mean.detach()
+    expect_close("the gradient of the Gaussian log-likelihood in its mean ((x - mean) / variance)",
+                 expect_gradient("the Gaussian log-likelihood as a function of its mean", ll, mean), error / variance,
+                 atol=1e-6, rtol=1e-6)
+    expect_close("the gradient of the Gaussian log-likelihood in its log-variance (((x - mean)^2 / variance - 1) / 2)",
+                 expect_gradient("the Gaussian log-likelihood as a function of its log-variance", ll, logvar),
+                 (error ** 2 / variance - 1) / 2, atol=1e-6, rtol=1e-6)
 
 
 def test_elbo(elbo, student):

@@ -193,6 +193,17 @@ def test_unlabelled_bound(unlabelled_bound, student):
     got = unlabelled_bound(lent(student, model), h.repeat(copies, 1)).view(copies, 2).mean(0)
     expect_close(f"the mean of unlabelled_bound over {copies:,} draws of z", got, model.expected_unlabelled_bound(h).detach(),
                  atol=0.1, rtol=0)
+    point = LinearM2(3, 2, 4, seed=21, z_logvar=-40.0)
+    with torch.no_grad():
+        point.g[2] += checks.SURE  # q(y | h) of the other classes underflows to 0 for every code
+    h = torch.randn(3, 3, generator=g).requires_grad_()
+    got = unlabelled_bound(lent(student, point), h)
+    want = point.expected_unlabelled_bound(h)
+    expect_close("unlabelled_bound with a classifier sure of one class (q(y | h) of the others 0 in a float)",
+                 got.detach(), want.detach(), atol=2e-3, rtol=1e-5)
+    gradient, = torch.autograd.grad(got.sum(), h)
+    expect_close("the gradient of unlabelled_bound in the codes h with a classifier sure of one class", gradient,
+                 torch.autograd.grad(want.sum(), h)[0], atol=2e-3, rtol=1e-3)
     # the classes to sum over made where h is: the bound run as on a GPU, the M2 and the codes there
     checks._bound_on_device("unlabelled_bound(an M2 of 6 classes, 9 codes of 4 numbers)", unlabelled_bound, 9, 4, 6,
                            labelled=False)

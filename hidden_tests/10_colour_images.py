@@ -70,7 +70,8 @@ def test_discretised_logistic_log_prob(discretised_logistic_log_prob):
 
 def test_bits_per_dim(bits_per_dim):
     nll = torch.tensor([-3000.0, 100.0, 7000.0, 12000.0])
-    for shape, scale in (((3, 32, 32), 256), ((3, 16, 16), 256), ((1, 28, 28), 1), ((3, 32, 32), 1), ((3, 8, 8), 32)):
+    for shape, scale in (((3, 32, 32), 256), ((3, 16, 16), 256), ((1, 28, 28), 1), ((3, 32, 32), 1), ((3, 8, 8), 32),
+                         ((3, 20, 36), 256), ((64, 48), 256), ((2, 3, 8, 8), 256)):
         got = bits_per_dim(nll, shape, scale)
         expect_shape(f"bits_per_dim(nll of shape (4,), {tuple(shape)}, {scale})", got, (4,))
         expect_close(f"bits_per_dim(nll, {tuple(shape)}, {scale})", got,

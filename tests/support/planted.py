@@ -43,6 +43,26 @@ MISTAKES = [
      'per_pixel = -F.binary_cross_entropy_with_logits(logits, x, reduction="none")',
      "p = torch.sigmoid(logits)\n    per_pixel = x * torch.log(p + 1e-12) + (1 - x) * torch.log(1 - p + 1e-12)",
      "test_log_likelihoods"),
+    # a mean rebuilt with torch.tensor: a copy without its gradient, so the decoder is not trained (review 15 A)
+    ("01_elbo", "gaussian-mean-rebuilt-with-torch-tensor", "log_likelihoods",
+     "    logvar = torch.as_tensor(logvar, dtype=x.dtype, device=x.device)\n",
+     "    logvar = torch.as_tensor(logvar, dtype=x.dtype, device=x.device)\n"
+     "    mean = torch.tensor(mean, dtype=x.dtype, device=x.device)\n", "test_log_likelihoods"),
+    ("01_elbo", "bernoulli-logits-detached", "log_likelihoods",
+     'per_pixel = -F.binary_cross_entropy_with_logits(logits, x, reduction="none")',
+     'per_pixel = -F.binary_cross_entropy_with_logits(logits.detach(), x, reduction="none")', "test_log_likelihoods"),
+    # the k copies laid out one batch after another (repeat), their weights read as each observation's k together
+    ("01_elbo", "iwae-copies-read-in-the-other-layout", "importance_weighted_bound",
+     "    log_weights = []\n    for _ in range(k):\n        z = reparameterize(q_mu, q_logvar)\n"
+     "        log_joint = gaussian_log_likelihood(x, model.decoder_mean(z), model.logvar) \\\n"
+     "            + gaussian_log_likelihood(z, 0.0, 0.0)\n"
+     "        log_weights.append(log_joint - gaussian_log_likelihood(z, q_mu, q_logvar))\n"
+     "    return torch.logsumexp(torch.stack(log_weights), dim=0) - math.log(k)",
+     "    mu, logvar, copies = q_mu.repeat(k, 1), q_logvar.repeat(k, 1), x.repeat(k, 1)\n"
+     "    z = reparameterize(mu, logvar)\n"
+     "    log_weights = (gaussian_log_likelihood(copies, model.decoder_mean(z), model.logvar)\n"
+     "                   + gaussian_log_likelihood(z, 0.0, 0.0) - gaussian_log_likelihood(z, mu, logvar))\n"
+     "    return torch.logsumexp(log_weights.view(len(x), k), dim=1) - math.log(k)", "test_importance_weighted_bound"),
     ("01_elbo", "gaussian-std-for-variance", "log_likelihoods",
      "(x - mean) ** 2 / logvar.exp()", "(x - mean) ** 2 / (0.5 * logvar).exp()", "test_log_likelihoods"),
     ("01_elbo", "elbo-kl-added", "elbo",
@@ -763,6 +783,10 @@ MISTAKES = [
     # Phi^-1 from erfinv without its sqrt(2): the quantiles of N(0, 1/2)
     ("06_collapse_and_inference", "grid-erfinv-without-its-sqrt-2", "prior_quantile_grid",
      "v = torch.distributions.Normal(0.0, 1.0).icdf(u)", "v = torch.erfinv(2 * u - 1)", "test_prior_quantile_grid"),
+    # the edges of n + 1 intervals of equal mass, not the midpoints (in mass) of n
+    ("06_collapse_and_inference", "grid-edges-of-n-plus-1-intervals", "prior_quantile_grid",
+     "u = (torch.arange(n, dtype=torch.float32) + 0.5) / n", "u = torch.arange(1, n + 1, dtype=torch.float32) / (n + 1)",
+     "test_prior_quantile_grid"),
     # z.chunk(k) cuts z into k pieces, not pieces of k rows: here pieces larger than chunk rows
     ("06_collapse_and_inference", "aggregate-chunk-as-the-number-of-pieces", "log_aggregate_posterior",
      "for part in z.split(chunk)", "for part in z.chunk(chunk)", "test_log_aggregate_posterior"),
@@ -1166,6 +1190,22 @@ MISTAKES = [
      "return torch.where(x < half_bin, first, torch.where(x > 1 - half_bin, last, inside)).detach()",
      "test_discretised_logistic_log_prob"),
     # the log of the sigmoids' difference where it is finite: right near the mean, digits lost a dozen scales above it
+    # the dimensions of a square colour picture only
+    ("10_colour_images", "bpd-dimensions-of-a-square-picture", "bits_per_dim",
+     "dimensions = math.prod(image_shape)", "dimensions = image_shape[0] * image_shape[-1] ** 2", "test_bits_per_dim"),
+    # the entropy's log q as the log of the softmax: 0 * log 0 = NaN where the classifier is sure (review 16 C)
+    ("08_semi_supervised", "unlabelled-log-of-the-softmax", "unlabelled_bound",
+     "    log_q = F.log_softmax(model.classify(h), dim=1)\n    return (log_q.exp() * (table - log_q)).sum(1)",
+     "    q = torch.softmax(model.classify(h), dim=1)\n    return (q * (table - q.log())).sum(1)", "test_unlabelled_bound"),
+    # the identity's last factor with its sign flipped: e^d - 1 for 1 - e^(-d), every level e^d times too likely
+    ("10_colour_images", "dlogistic-expm1-of-the-width-with-its-sign-flipped", "discretised_logistic_log_prob",
+     "torch.log(-torch.expm1(lower - upper))", "torch.log(torch.expm1(upper - lower))",
+     "test_discretised_logistic_log_prob"),
+    # the difference of the two CDFs taken through their logs: exp of the difference of log-CDFs near 0 rounds to 1
+    ("10_colour_images", "dlogistic-difference-of-log-cdfs", "discretised_logistic_log_prob",
+     "    inside = F.logsigmoid(upper) + F.logsigmoid(-lower) + torch.log(-torch.expm1(lower - upper))\n",
+     "    inside = F.logsigmoid(upper) + torch.log1p(-torch.exp(F.logsigmoid(lower) - F.logsigmoid(upper)))\n",
+     "test_discretised_logistic_log_prob"),
     ("10_colour_images", "dlogistic-difference-of-sigmoids-where-finite", "discretised_logistic_log_prob",
      "inside = F.logsigmoid(upper) + F.logsigmoid(-lower) + torch.log(-torch.expm1(lower - upper))",
      "inside = torch.log(torch.sigmoid(upper) - torch.sigmoid(lower))\n"
@@ -1264,6 +1304,11 @@ NAMED_BY_THE_VISIBLE_CHECKS = {
     ("01_elbo", "sample-without-gradient"): [".sample()"],
     ("01_elbo", "torch-normal"): ["torch.normal(mu, std) passes back zero gradients"],
     ("01_elbo", "elbo-variance-detached"): ["carry gradients to q_logvar"],
+    ("01_elbo", "gaussian-mean-rebuilt-with-torch-tensor"): ["d log N(x; mean, exp(logvar)) / d mean",
+                                                             "torch.tensor(...) of a tensor"],
+    ("01_elbo", "bernoulli-logits-detached"): ["d log p(x|z) / d logits", "requires_grad=False"],
+    ("01_elbo", "iwae-copies-read-in-the-other-layout"): ["pools the weights of different observations",
+                                                          "one batch after another (x.repeat(k, 1))"],
     ("01_elbo", "gaussian-sign-flipped"): ["not +0.5"],
     ("01_elbo", "kl-sign-flipped"): ["a KL is never negative"],
     ("01_elbo", "kl-averaged-over-latents"): ["the mean over the 5 latent dimensions"],
@@ -1399,6 +1444,13 @@ NAMED_BY_THE_VISIBLE_CHECKS = {
     ("10_colour_images", "dlogistic-probability-not-its-log"): ["the probabilities themselves"],
     ("10_colour_images", "dlogistic-negative-log-probability"): ["-log P: return log P itself"],
     ("10_colour_images", "dlogistic-log-probability-in-bits"): ["log P in bits"],
+    ("10_colour_images", "dlogistic-difference-of-log-cdfs"): ["Above the mean", "upper tails"],
+    ("08_semi_supervised", "unlabelled-log-of-the-softmax"): ["sure of class 1", "log_softmax of model.classify(h)"],
+    ("10_colour_images", "dlogistic-expm1-of-the-width-with-its-sign-flipped"): ["the bins are right",
+                                                                                "e^d - 1 stands"],
+    ("06_collapse_and_inference", "grid-evenly-spaced"): ["evenly spaced in z"],
+    ("06_collapse_and_inference", "grid-edges-of-n-plus-1-intervals"): ["edges of 5 intervals"],
+    ("06_collapse_and_inference", "grid-erfinv-without-its-sqrt-2"): ["quantiles of N(0, 1/2)"],
 }
 # 10's visible checks cover every input kind its hidden tests use: each of its mistakes fails Validate
 # 06-09's device escapes, off-by-one steps and asserts for ValueErrors, caught visibly
@@ -1421,6 +1473,10 @@ ALTERNATIVES = [
     ]),
     ("04_conditional_vae", [
         ("one_hot", "    if labels.is_floating_point()", "    labels = torch.as_tensor(labels)\n    if labels.is_floating_point()"),
+    ]),
+    # the noise from a legacy constructor of std itself, which makes it on std's device and in its dtype
+    ("01_elbo", [
+        ("reparameterize", "return mu + std * torch.randn_like(std)", "return mu + std * std.new(std.size()).normal_()"),
     ]),
     # standard normal draws made where std is, through torch.normal's keyword arguments
     ("01_elbo", [

@@ -208,12 +208,24 @@ def prior_quantile_grid(prior_quantile_grid):
 
 
 def _quantile_hint(top, v):
-    """The hint for a wrong top row ``top`` of the grid, ``v`` the right one: the quantiles of N(0, 1/2) that
-    erfinv gives without its sqrt(2) named as such."""
-    if torch.allclose(top.detach().float().cpu() * math.sqrt(2), torch.tensor(v), atol=1e-3):
-        return ("each value is 1/sqrt(2) of the right one: these are the quantiles of N(0, 1/2). "
-                "Phi^-1(p) = sqrt(2) erfinv(2p - 1).")
-    return "v_k = Phi^-1((k + 1/2) / n): the quantiles, not evenly spaced values."
+    """The hint for a wrong top row ``top`` of the grid, ``v`` the right one: the known wrong grids named by their
+    values (the quantiles of N(0, 1/2) that erfinv gives without its sqrt(2), the n + 1 equal intervals' edges,
+    evenly spaced values), else the idea again, without the formula."""
+    top = top.detach().float().cpu()
+    normal = torch.distributions.Normal(0.0, 1.0)
+    known = [(torch.tensor(v) / math.sqrt(2), "each value is 1/sqrt(2) of the right one: these are the quantiles of "
+                                              "N(0, 1/2). Phi^-1(p) = sqrt(2) erfinv(2p - 1)."),
+             (normal.icdf(torch.arange(1, 5) / 5), "these are the edges of 5 intervals of equal prior mass; the "
+                                                   "grid has 4 intervals per axis, and each point splits the mass of "
+                                                   "its own interval in half.")]
+    for values, hint in known:
+        if torch.allclose(top, values, atol=1e-3):
+            return hint
+    if torch.allclose(top[1:] - top[:-1], (top[1] - top[0]).expand(3), atol=1e-3):
+        return ("these are evenly spaced in z: the points must be evenly spaced in prior probability, so they crowd "
+                "near 0, where the prior's mass is.")
+    return ("each axis is cut into n intervals of equal prior mass, and v_k splits the k-th interval's mass in half: "
+            "what share of the prior's mass lies below v_k?")
 
 
 @checking_answers

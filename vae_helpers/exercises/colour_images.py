@@ -100,6 +100,11 @@ def _levels_hint(probabilities: torch.Tensor, centre: float, scale: float) -> st
                 "of the bin's mass that is far off where the scale is not much wider than a bin: take the mass "
                 "itself, the difference of the CDF at the bin's two edges.")
     ratio = got[1:-1] / inside
+    width_in_scales = 1 / (LEVELS - 1) / scale
+    if np.allclose(ratio, np.exp(width_in_scales), rtol=1e-4):  # a factor that follows the scale, not the bins
+        return (f"the levels 1 to 254 get e^d = {np.exp(width_in_scales):.4g} times their probability, d = (1/255) / s "
+                f"= {width_in_scales:.4g} the bin's width in scales: the bins are right, and a factor e^d - 1 stands "
+                f"where 1 - e^(-d) belongs (sigmoid(a) - sigmoid(b) = sigmoid(a) sigmoid(-b) (1 - e^(b - a))).")
     if np.all(np.isfinite(ratio)) and np.ptp(ratio) < 0.05 * np.median(ratio) and abs(np.median(ratio) - 1) > 2e-3:
         return (f"the levels 1 to 254 get about {np.median(ratio):.3g} times their probability: a level's bin is "
                 f"[x - 0.5/255, x + 0.5/255], 1/255 wide (the levels are 1/255 apart), not about "
@@ -131,9 +136,26 @@ def needs(*answers) -> None:
     expect_written(answers, EXERCISES)
 
 
-_ROUNDED_AWAY = ("in float32, sigmoid(t) is exactly 0 for t below about -88 and exactly 1 for t above about 17: the "
-                 "log of such a sigmoid, or of the difference of two sigmoids that both round to 1, is -inf. Compute "
-                 "the logarithm without forming those probabilities first.")
+_BELOW_THE_MEAN = ("below the mean, far from it, both CDFs are tiny, and in float32 sigmoid(t) is exactly 0 for t "
+                   "below about -88, while its log, F.logsigmoid(t), keeps every digit")
+_ABOVE_THE_MEAN = ("above the mean, both CDFs are close to 1 (in float32 sigmoid(t) is exactly 1 for t above about 17), "
+                   "and so is exp(log CDF(upper) - log CDF(lower)) where the difference goes through their logs: there "
+                   "the upper tails, 1 - CDF(y) = sigmoid(-(y - mean) / s), are small and keep their digits")
+
+
+def _sides(of: torch.Tensor, x: torch.Tensor, mean: torch.Tensor) -> str:
+    """What goes wrong on each side of the mean where ``of`` is True: the tiny CDFs below it, the CDFs close to 1
+    above it."""
+    of, above = of.cpu(), (x > mean).cpu()
+    return "; ".join(side for side, where in ((_BELOW_THE_MEAN, ~above), (_ABOVE_THE_MEAN, above)) if (of & where).any())
+
+
+def _rounded_away_hint(got: torch.Tensor, x: torch.Tensor, mean: torch.Tensor) -> str:
+    """The hint for -inf or NaN among the values: a probability rounded to 0 or 1, or a difference rounded to 0,
+    on the side of the mean where it happened."""
+    sides = _sides(~torch.isfinite(got.detach()), x, mean)
+    return ("a float keeps about 7 significant digits in float32: the log of a bin's mass is -inf where the mass, "
+            f"or a difference it is computed as, rounds to 0. {sides[:1].upper()}{sides[1:]}.")
 
 
 def _digits_lost_hint(got: torch.Tensor, expected: torch.Tensor, x: torch.Tensor, mean: torch.Tensor,
@@ -147,10 +169,9 @@ def _digits_lost_hint(got: torch.Tensor, expected: torch.Tensor, x: torch.Tensor
     nearest, farthest = scales_away[wrong].min(), scales_away[wrong].max()
     where = (f"1 pixel {nearest:.0f} scales" if wrong.sum() == 1 else
              f"{int(wrong.sum())} pixels {nearest:.0f} to {farthest:.0f} scales")
-    return (f"right within a few scales of the mean, off at {where} from it: there a bin's mass is a small "
-            f"difference of two numbers close to 1, and a float keeps only so many significant digits of each (about "
-            f"7 in float32, 16 in float64), so the difference keeps few or none. Compute the logarithm of the bin's "
-            f"mass without forming those numbers first.")
+    return (f"right within a few scales of the mean, off at {where} from it, where a float keeps only so many "
+            f"significant digits (about 7 in float32, 16 in float64) of what the bin's mass is computed from: "
+            f"{_sides(wrong, x, mean)}.")
 
 
 def _beyond_0_and_1_hint(got: torch.Tensor, expected: torch.Tensor, mean: torch.Tensor, atol: float) -> str:
@@ -223,7 +244,7 @@ def discretised_logistic_log_prob(log_prob):
 
     name = ("discretised_logistic_log_prob on random levels from 0 to 255 (k / 255), means from -0.1 to 1.1 and "
             "log-scales from -3.9 to 0.5")
-    expect_finite(name, got, hint=_ROUNDED_AWAY)
+    expect_finite(name, got, hint=_rounded_away_hint(got, x, mean))
     expected = _quadrature_log_prob(x, mean, log_scale)
     expect_close(name, got, expected, atol=5e-3, rtol=1e-4,
                  hint=_digits_lost_hint(got, expected, x, mean, log_scale, atol=5e-3) or
@@ -246,7 +267,7 @@ def discretised_logistic_log_prob(log_prob):
                              far_log_scale, hint=_in_place_hint)
     name = ("log P of pixels far from their mean (level 0 at mean 1 and level 255 at mean 0 with log_scale -7; "
             "128/255 at mean 0.1 and 26/255 at mean 0.5 with log_scale -7, about 440 scales away; ...)")
-    expect_finite(name, far_got, hint=_ROUNDED_AWAY)
+    expect_finite(name, far_got, hint=_rounded_away_hint(far_got, far, far_mean))
     expect_close(name + ", to within 0.01 nats", far_got,
                  _quadrature_log_prob(far, far_mean, far_log_scale), atol=1e-2, rtol=0,
                  hint="exact even there: the log of the bin's mass itself, not of a rounded sigmoid or a clamped one, "
@@ -309,6 +330,11 @@ def bits_per_dim(bits_per_dim):
     expect_close("bits_per_dim(nll = [500, 1500], (1, 28, 28), 256)", grey,
                  torch.tensor([500.0, 1500.0]) / (784 * math.log(2)) + 8.0, atol=1e-4, rtol=1e-5, offsets=offsets,
                  hint="the number of dimensions is the product of image_shape, whatever its length.")
+    for shape in ((3, 24, 40), (28, 28)):  # a wide picture, and a shape without channels
+        expect_close(f"bits_per_dim(nll = [500, 1500], {shape}, 256)",
+                     bits_per_dim(torch.tensor([500.0, 1500.0]), shape, 256),
+                     torch.tensor([500.0, 1500.0]) / (math.prod(shape) * math.log(2)) + 8.0, atol=1e-4, rtol=1e-5,
+                     hint="the number of dimensions is the product of image_shape, whatever its length and sides.")
     discrete = bits_per_dim(torch.tensor([4000.0, 8000.0]), (3, 32, 32), 1)
     expect_close("bits_per_dim(nll = [4000, 8000], (3, 32, 32), scale 1): a discrete model's -log P, in bits per "
                  "dimension", discrete, torch.tensor([4000.0, 8000.0]) / (dims * math.log(2)), atol=1e-4, rtol=1e-5,

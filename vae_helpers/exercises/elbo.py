@@ -6,7 +6,7 @@ import torch.nn.functional as F
 
 from judge.arguments_kept import IN_PLACE
 from vae_helpers.checks import (PASSED, checking_answers, expect_close, expect_equal, expect_finite, expect_gradient,
-                                expect_on_device, expect_returns, expect_shape, expect_uncorrelated, hint_by_value)
+                                expect_gradient_close, expect_on_device, expect_returns, expect_shape, expect_uncorrelated, hint_by_value)
 from vae_helpers.lending import AsLent
 
 
@@ -115,7 +115,7 @@ _GREY_AS_THEY_ARE = ("take grey levels as they are: the target enters the loss a
 @checking_answers
 def log_likelihoods(bernoulli_log_likelihood, gaussian_log_likelihood):
     """Checks both log-likelihoods' shapes and values on known inputs: grey levels, logits far from 0, plain
-    numbers for the Gaussian's mean and log-variance."""
+    numbers for the Gaussian's mean and log-variance; and their gradients in the logits, mean and log-variance."""
     images = torch.rand(2, 1, 28, 28)  # grey levels, as notebooks 04 and 05 train on
     ll = expect_returns("bernoulli_log_likelihood(grey-level images, all logits 0)", bernoulli_log_likelihood, images,
                         torch.zeros(2, 1, 28, 28), hint=_GREY_VALIDATION)
@@ -175,6 +175,7 @@ def log_likelihoods(bernoulli_log_likelihood, gaussian_log_likelihood):
     expect_close("Gaussian log-likelihood of x of shape (2, 1, 3, 3) with mean 0 and logvar 0",
                  gaussian_log_likelihood(x, 0.0, 0.0), -0.5 * (9 * math.log(2 * math.pi) + (x ** 2).flatten(1).sum(1)),
                  hint="sum over every dimension but the first (batch) one, not only the last.")
+    _expect_likelihood_gradients(bernoulli_log_likelihood, gaussian_log_likelihood)
     far_x = torch.tensor([[30.5, -1.0, -45.0]], dtype=torch.float64)  # the importance-weighted bound meets such x
     expected = -0.5 * (3 * (math.log(2 * math.pi) + math.log(0.3)) + (far_x ** 2).sum(1) / 0.3)
     expect_close("Gaussian log-likelihood in float64 of x = [30.5, -1, -45] with mean 0.0 and logvar math.log(0.3), "
@@ -182,6 +183,29 @@ def log_likelihoods(bernoulli_log_likelihood, gaussian_log_likelihood):
                  atol=1e-6, rtol=0, hint=_float32_rounding_hint(expected, "a step", "far from the mean every term "
                                                                                 "counts: check each one there."))
     print(PASSED)
+
+
+KEEP_THE_GRAPH = ("log p(x|z) trains the decoder through what it is given: compute it with torch operations on them; "
+                  "torch.tensor(...) of a tensor, .detach(), .item() and NumPy make copies without their gradient.")
+
+
+def _expect_likelihood_gradients(bernoulli_log_likelihood, gaussian_log_likelihood):
+    """Both log-likelihoods must pass the decoder its gradient: in the logits, x - sigmoid(logits); in the Gaussian's
+    mean, (x - mean) / variance, and in its log-variance, ((x - mean)^2 / variance - 1) / 2."""
+    x = torch.tensor([[1.0, 0.0, 0.3]])
+    logits = torch.tensor([[2.0, -1.0, 0.5]], requires_grad=True)
+    expect_gradient_close("d log p(x|z) / d logits, the Bernoulli's, for x = [1, 0, 0.3], logits [2, -1, 0.5]",
+                          bernoulli_log_likelihood(x, logits), logits, x - torch.sigmoid(logits.detach()),
+                          hint=KEEP_THE_GRAPH)
+    x = torch.tensor([[1.0, 0.0, 2.5]])
+    mean = torch.tensor([[0.5, -1.0, 2.0]], requires_grad=True)
+    logvar = torch.tensor([[0.0, math.log(4.0), -1.0]], requires_grad=True)
+    ll = gaussian_log_likelihood(x, mean, logvar)
+    variance, error = logvar.detach().exp(), x - mean.detach()
+    expect_gradient_close("d log N(x; mean, exp(logvar)) / d mean, for x = [1, 0, 2.5], mean [0.5, -1, 2], logvar "
+                          "[0, log 4, -1]", ll, mean, error / variance, hint=KEEP_THE_GRAPH)
+    expect_gradient_close("d log N(x; mean, exp(logvar)) / d logvar, at the same point", ll, logvar,
+                          (error ** 2 / variance - 1) / 2, hint=KEEP_THE_GRAPH)
 
 
 def _float32_rounding_hint(expected, suspect, otherwise):
@@ -269,7 +293,9 @@ def elbo(elbo, toy, x_toy, post_mu, post_logvar):
     expect_close(f"mean gradient of the ELBO in q_mu at the exact posterior ({copies:,} copies of one observation, "
                  "where the ELBO is at its maximum)", grad.mean(0), torch.zeros(2), atol=0.15,
                  hint="the reconstruction term must pass its gradient to q_mu through z: draw z with your "
-                      "reparameterize, not with a sampler that cuts the graph (.sample(), torch.normal, .detach()).")
+                      "reparameterize, not with a sampler that cuts the graph (.sample(), torch.normal, .detach()), "
+                      "and compute log p(x|z) from the decoder's mean as it is (torch.tensor(...) of it, .detach() "
+                      "or NumPy copy it without its gradient).")
     through_logvar = ("the draw must carry gradients to q_logvar too: z = q_mu + exp(0.5 * q_logvar) * eps, nothing "
                       "detached; without it only the KL's gradient is left.")
     grad = expect_gradient("ELBO as a function of q_logvar", estimate, q_logvar, hint=through_logvar)
@@ -288,9 +314,20 @@ def importance_weighted_bound(importance_weighted_bound, toy, x_toy, post_mu, po
     bound = expect_returns("importance_weighted_bound(x_toy, post_mu, post_logvar, toy, k=5)",
                            importance_weighted_bound, x_toy, post_mu, post_logvar, lent, 5, lent_hint=TOY_HINT)
     expect_shape("importance_weighted_bound(x_toy, ..., k=5) for 4 observations", bound, (4,))
-    expect_close("L_5 at the exact posterior", bound, toy.log_evidence(x_toy), atol=1e-6, rtol=0,
-                 hint="at q = p(z|x) every weight equals p(x), so the bound is exact for any k: "
-                      "check log p(x|z) + log p(z) - log q(z|x) and the -log(k).")
+    log_px = toy.log_evidence(x_toy)
+    # at the exact posterior each weight is p(x) of its own observation: what pooling the weights of different
+    # observations gives is known exactly, for the 5 copies laid out one batch after another or each one's together
+    pooled = {"one batch after another (x.repeat(k, 1)), read as each observation's k together (view(B, k))":
+                  torch.logsumexp(log_px.repeat(5).view(len(x_toy), 5), 1) - math.log(5),
+              "each observation's k together (repeat_interleave), read as one batch after another (view(k, B))":
+                  torch.logsumexp(log_px.repeat_interleave(5).view(5, len(x_toy)), 0) - math.log(5)}
+    expect_close("L_5 at the exact posterior", bound, log_px, atol=1e-6, rtol=0,
+                 hint=hint_by_value([(value, f"this pools the weights of different observations: the k copies are "
+                                             f"laid out {layout}. Reshape the weights as you laid the copies out, "
+                                             f"and take the logsumexp over each observation's own k.")
+                                     for layout, value in pooled.items()],
+                                    otherwise="at q = p(z|x) every weight equals p(x), so the bound is exact for any "
+                                              "k: check log p(x|z) + log p(z) - log q(z|x) and the -log(k)."))
     prior_mu, prior_logvar = torch.zeros(1, 2), torch.zeros(1, 2)
     far_x = toy.decoder_mean(torch.tensor([[3.0, -3.0]]))
     # 300 estimates at once: 300 copies of the observation, each with its own samples
@@ -312,7 +349,6 @@ def importance_weighted_bound(importance_weighted_bound, toy, x_toy, post_mu, po
     wide = importance_weighted_bound(x_toy.repeat(100, 1), post_mu.repeat(100, 1),
                                      (post_logvar + 2 * math.log(3.0)).repeat(100, 1), lent, k=50)
     wide = wide.view(100, len(x_toy)).mean(0)
-    log_px = toy.log_evidence(x_toy)
     expect_close("L_50 for q three times as wide as the exact posterior (mean of 100 estimates)", wide, log_px,
                  atol=0.3, rtol=0,
                  hint="L_k is the log of the mean of the k weights, not their largest: no bound can lie above log p(x)."

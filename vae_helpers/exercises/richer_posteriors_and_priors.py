@@ -89,8 +89,9 @@ def best_diagonal_q(best_diagonal_q, gap_of_diagonal_q):
     """Check ``best_diagonal_q`` on three posteriors (d = 2, 3 and 1, the last in float32): a pair (m, v) of
     shape (d,) each, equal to the q that minimises the notebook's ``gap_of_diagonal_q`` numerically, found without
     calling that function and without autograd."""
-    hint = ("the gap is a sum of a term in m alone and one term per variance v_i; minimise each: where is a quadratic "
-            "form in mean - m smallest, and where is the derivative of (1/2)(precision_ii v_i - log v_i) zero?")
+    hint = ("the gap is a sum of a term in m alone and one term per variance v_i: write it out and minimise each term "
+            "on paper, m where the quadratic form in mean - m is smallest, each v_i where its own term's derivative is "
+            "zero.")
     toy_W = torch.tensor([[1.0, 0.9], [0.8, 1.0], [0.3, -0.2]], dtype=torch.float64)  # the toy's W, sigma^2 = 0.3
     posteriors = {"the toy's posterior, d = 2": (torch.tensor([0.5, -0.3], dtype=torch.float64),
                                                  torch.eye(2, dtype=torch.float64) + toy_W.T @ toy_W / 0.3),
@@ -170,8 +171,9 @@ def planar_flow(planar_flow):
     rows_u = torch.tensor([[0.6, -0.4], [0.1, 0.9], [-0.5, 0.2]])
     rows_w = torch.tensor([[1.2, 0.7], [-0.3, 0.5], [0.8, 0.8]])
     rows_b = torch.tensor([0.3, -1.0, 0.0])
-    hint = ("with u and w of shape (3, 2), one flow per row: (z * w).sum(-1) works for both shapes of w, "
-            "z @ w only for one w.")
+    hint = ("with u and w of shape (3, 2) and b of shape (3,), one flow per row, w.z + b is still one number per "
+            "row, shape (3,): (z * w).sum(-1) works for both shapes of w, z @ w only for one w; and b added to a "
+            "column of shape (3, 1) (keepdim=True) broadcasts to a (3, 3) table.")
     flowed, log_det = expect_returns("planar_flow(z, u, w, b) with one u, w and b per row", planar_flow, points,
                                      rows_u, rows_w, rows_b, hint=hint)
     expect_close("f(z) with one u, w and b per row", flowed,

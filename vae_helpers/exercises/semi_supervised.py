@@ -89,7 +89,9 @@ def labelled_bound(labelled_bound, toy, point_toy, h_toy, y_toy):
                             "dimension, and decode z, not mu.")
     expect_close("the spread (standard deviation) of labelled_bound(toy, h_toy, y_toy) over 4,000 draws of z",
                  draws.std(0), torch.tensor([0.0889, 0.2347, 0.1902, 0.2615, 1.5314]), atol=0.02, rtol=0.1,
-                 hint="exp(logvar) is the variance of q(z | h, y): its standard deviation is exp(0.5 * logvar).")
+                 hint="the spread follows how z is drawn: z = mu + sigma * eps, with sigma = exp(0.5 * logvar) the "
+                      "standard deviation of q(z | h, y) (exp(logvar) is its variance) and eps a new N(0, 1) for each "
+                      "code and each dimension, as torch.randn_like(mu) makes it.")
     expect_close("the mean of labelled_bound(toy, h_toy, y_toy) over 4,000 draws of z", draws.mean(0),
                  torch.tensor([-5.3194, -4.9808, -5.5361, -6.6691, -9.8171]), atol=0.12, rtol=0,
                  hint="one draw of z per code, the code's log-density at the decoder's output, minus the KL, minus log K.")
@@ -116,6 +118,31 @@ def labelled_bound(labelled_bound, toy, point_toy, h_toy, y_toy):
     print(PASSED)
 
 
+SURE = 1000.0  # how much larger one class's logit is than the others': q(y | h) of the others is e^-1000, 0 in a float
+
+
+def sure_classifier_model(code_dim, style_dim, n_classes):
+    """A ``_SmallM2`` whose classifier puts class 1 ``SURE`` nats above the others for every code."""
+    model = _SmallM2(code_dim, style_dim, n_classes)
+    with torch.no_grad():
+        model.classifier[-1].bias[1] += SURE
+    return model
+
+
+def _expect_finite_for_a_sure_classifier(unlabelled_bound):
+    """U(h) and its gradient in h must be finite where q(y | h) of every class but one underflows to 0: each term
+    q log q is then 0, and 0 * log 0 computed as such is NaN."""
+    h = torch.randn(5, 3, generator=torch.Generator().manual_seed(5), requires_grad=True)
+    name = f"unlabelled_bound(an M2 whose classifier is sure of class 1: its logit {SURE:.0f} above the others, 5 codes)"
+    hint = ("where the classifier is sure, q(y | h) of the other classes is 0 in a float and their log -inf, and "
+            "0 * -inf is NaN: take log q(y | h) as the log_softmax of model.classify(h) (it is about -1000 there, "
+            "and q times it is 0), not the log of the softmax.")
+    bound = expect_returns(name, unlabelled_bound, AsLent(sure_classifier_model(3, 2, 4)), h)
+    expect_finite(name, bound, hint=hint)
+    bound.sum().backward()
+    expect_finite(f"the gradient in the codes h of {name}", h.grad, hint=hint)
+
+
 @checking_answers
 def unlabelled_bound(unlabelled_bound, labelled_bound, point_toy, h_toy, y_toy):
     """Check ``unlabelled_bound`` on the notebook's toy M2 whose q(z | h, y) is a point: that each code's bound
@@ -129,9 +156,9 @@ def unlabelled_bound(unlabelled_bound, labelled_bound, point_toy, h_toy, y_toy):
                       "is graded, this exercise is checked with a correct one).")
     bound = expect_returns("unlabelled_bound(point_toy, h_toy), the model as grading lends it", unlabelled_bound,
                            lent_point_toy, h_toy, lent_hint=WHAT_TO_USE + " (h.device, h.dtype).",
-                           shape_hint="labelled_bound pairs each code with one class: to pair each of the 5 codes with "
-                                      "each of the K classes, repeat each code K times in a row (repeat_interleave) and "
-                                      "cycle through the classes (repeat), K × 5 of each.")
+                           shape_hint="labelled_bound pairs each code with one class: pair each of the 5 codes with "
+                                      "each of the K classes, 5 × K pairs, laid out so that their bounds read as a (5, K) "
+                                      "table, one row per code.")
     expect_shape("unlabelled_bound(point_toy, 5 codes)", bound, (5,))
     expect_finite("unlabelled_bound(point_toy, 5 codes)", bound)
     expect_close("unlabelled_bound(point_toy, h_toy) called twice: with q(z | h, y) a point, nothing in U(h) is random",
@@ -142,9 +169,9 @@ def unlabelled_bound(unlabelled_bound, labelled_bound, point_toy, h_toy, y_toy):
     expect_close("unlabelled_bound(point_toy, h_toy) against each code's unlabelled_bound alone (h_toy[i:i + 1])", bound,
                  alone, atol=1e-4,
                  hint="a code's bound must not depend on the other codes of the batch. Each code's row of the (batch, K) "
-                      "table must hold its own bounds with each class: repeat each code K times in a row "
-                      "(repeat_interleave) and cycle through the classes (repeat); q(y | h) is a softmax over the "
-                      "classes (dim=1), not over the batch.")
+                      "table must hold its own bounds with each class: lay the pairs out in the order you read them "
+                      "back (repeat repeats the whole batch, repeat_interleave each code in turn); q(y | h) is a "
+                      "softmax over the classes (dim=1), not over the batch.")
     expect_close("unlabelled_bound(point_toy, h_toy), q(z | h, y) a point", bound,
                  torch.tensor([-42.0055, -42.1179, -41.9796, -43.0395, -45.9692]), atol=1e-3,
                  hint=hint_by_value([
@@ -183,6 +210,7 @@ def unlabelled_bound(unlabelled_bound, labelled_bound, point_toy, h_toy, y_toy):
                  atol=1e-3, rtol=1e-3,
                  hint="h reaches U(h) through model.classify(h) and through labelled_bound: both paths must carry its "
                       "gradient." + _WHY_H)
+    _expect_finite_for_a_sure_classifier(unlabelled_bound)
     _bound_on_device("your labelled_bound(an M2, 5 codes and their classes), which "
                     "unlabelled_bound builds on (make Exercise 1's checks pass first)", labelled_bound, 5, 3, 4,
                     labelled=True)

@@ -29,8 +29,8 @@ def _expect_no_table_of_differences(name, nearest_codes, z_e, codebook):
         raise AssertionError(
             f"{name}: one step made a tensor of {largest:,} numbers, {largest / (vectors * k * d):.0%} of the table of "
             f"the differences of the {vectors} vectors to the {k} codes ({vectors * k * d:,} numbers); the distances "
-            f"themselves are {vectors * k:,}. Hint: find the nearest codes without that table: ||z - e_k||^2 = ||z||^2 "
-            f"- 2 z.e_k + ||e_k||^2, and z_e @ codebook.T gives every z.e_k at once.")
+            f"themselves are {vectors * k:,}. Hint: find the nearest codes without that table: write ||z - e_k||^2 out "
+            f"as a sum of terms each of which needs at most one number per vector and code.")
 
 
 # what a nearest_codes that fails as on a GPU is told, visibly and at grading
@@ -62,8 +62,8 @@ def nearest_codes(nearest_codes):
                               "the sum of absolute differences: the distance is Euclidean, ||z - e_k||^2 the sum of "
                               "squares."}
     expect_equal("nearest_codes on 5 vectors and the codes (0, 0), (1, 0), (0, 2)", codes.tolist(), _TOY_NEAREST,
-                 hint=wrong.get(tuple(codes.tolist()), "the nearest code has the smallest ||z - e_k||^2 = ||z||^2 "
-                                                        "- 2 z.e_k + ||e_k||^2."))
+                 hint=wrong.get(tuple(codes.tolist()), "the nearest code has the smallest squared Euclidean "
+                                                        "distance ||z - e_k||^2 to the vector."))
     grids = _TOY_VECTORS.repeat(2, 2, 1).view(2, 2, 5, 2)  # two images, each a 2 x 5 grid of vectors
     codes = expect_returns("nearest_codes(z_e of shape (2, 2, 5, 2), codebook of shape (3, 2))", nearest_codes, grids,
                            _TOY_CODEBOOK, hint="any leading dimensions: z_e @ codebook.T is (..., K) for z_e of shape "
@@ -127,9 +127,10 @@ def quantise(quantise):
     z_q, codebook_loss, commitment_loss = result
     expect_shape("z_q", z_q, (2, 2, 2))
     expect_close("z_q: each vector's code, codebook[codes]", z_q, _TOY_CODEBOOK[codes], atol=1e-6,
-                 hint="in the forward pass z_q is exactly the code: z_e plus the detached difference e - z_e is e.")
-    straight_through = ("write z_q as z_e plus a detached correction, so that its value is the code and its gradient "
-                        "goes to z_e.")
+                 hint="in the forward pass z_q is exactly each vector's code, codebook[codes], whatever carries its "
+                      "gradient.")
+    straight_through = ("z_q's value must be the code while its gradient reaches z_e as if z_q were z_e: sg[.], "
+                        ".detach(), lets a term change a value without changing a gradient.")
     expect_equal("z_q carries gradients", z_q.requires_grad, True,
                  hint="z_q must carry the decoder's gradient to z_e: a detached code (or one computed under "
                       "torch.no_grad()) carries none, and keeping the decoder's gradient off the codebook is not "
