@@ -98,6 +98,10 @@ def test_kl_to_standard_normal(kl_to_standard_normal):
     m = mu.clone().requires_grad_(True)
     kl_to_standard_normal(m, logvar).sum().backward()
     expect_close("dKL/dmu on random inputs (it must equal mu)", m.grad, mu, atol=1e-8, rtol=1e-6)
+    v = logvar.clone().requires_grad_(True)
+    expect_close("dKL/dlogvar on random inputs (it must equal (exp(logvar) - 1) / 2)",
+                 expect_gradient("the KL as a function of logvar", kl_to_standard_normal(mu, v), v),
+                 (logvar.exp() - 1) / 2, atol=1e-8, rtol=1e-6)
 
 
 def test_reparameterize(reparameterize):

@@ -305,7 +305,14 @@ def expect_gradient(name: str, output: torch.Tensor, wrt: torch.Tensor, hint: st
         raise AssertionError(f"{name}: expected a result that carries gradients back to its inputs, "
                              f"got one with requires_grad=False (was it computed under no_grad, "
                              f"with .detach(), .sample() or from NumPy?)." + hint)
-    (gradient,) = torch.autograd.grad(output.sum(), wrt, allow_unused=True, retain_graph=True)
+    try:
+        (gradient,) = torch.autograd.grad(output.sum(), wrt, allow_unused=True, retain_graph=True)
+    except RuntimeError as error:
+        if "modified by an inplace operation" not in str(error):
+            raise
+        raise AssertionError(f"{name}: the gradient cannot be computed: an in-place operation (add_, mul_, sub_, "
+                             f"exp_, x[...] = ...) changed a tensor that autograd kept to compute it. Hint: use "
+                             f"operations that make new tensors (x + y, not x.add_(y)).") from None
     if gradient is None:
         raise AssertionError(f"{name}: expected the result to depend on its input, "
                              f"but no gradient reaches it." + hint)

@@ -43,6 +43,17 @@ MISTAKES = [
      'per_pixel = -F.binary_cross_entropy_with_logits(logits, x, reduction="none")',
      "p = torch.sigmoid(logits)\n    per_pixel = x * torch.log(p + 1e-12) + (1 - x) * torch.log(1 - p + 1e-12)",
      "test_log_likelihoods"),
+    # the variance's term detached, and the KL computed in place on exp's output, which autograd keeps (review 16 A)
+    ("01_elbo", "kl-variance-detached", "kl_to_standard_normal",
+     "return 0.5 * (logvar.exp() + mu.pow(2) - 1.0 - logvar).sum(dim=1)",
+     "return 0.5 * (logvar.detach().exp() + mu.pow(2) - 1.0 - logvar).sum(dim=1)", "test_kl_to_standard_normal"),
+    ("01_elbo", "kl-in-place-on-the-exponential", "kl_to_standard_normal",
+     "return 0.5 * (logvar.exp() + mu.pow(2) - 1.0 - logvar).sum(dim=1)",
+     "terms = logvar.exp()\n    terms.add_(mu * mu).sub_(1.0).sub_(logvar)\n    return 0.5 * terms.sum(dim=1)",
+     "test_kl_to_standard_normal"),
+    # z drawn from the prior, not from q (review 16 A)
+    ("01_elbo", "elbo-z-from-the-prior", "elbo",
+     "model.decoder_mean(reparameterize(q_mu, q_logvar))", "model.decoder_mean(torch.randn_like(q_mu))", "test_elbo"),
     # a mean rebuilt with torch.tensor: a copy without its gradient, so the decoder is not trained (review 15 A)
     ("01_elbo", "gaussian-mean-rebuilt-with-torch-tensor", "log_likelihoods",
      "    logvar = torch.as_tensor(logvar, dtype=x.dtype, device=x.device)\n",
@@ -1307,6 +1318,9 @@ NAMED_BY_THE_VISIBLE_CHECKS = {
     ("01_elbo", "gaussian-mean-rebuilt-with-torch-tensor"): ["d log N(x; mean, exp(logvar)) / d mean",
                                                              "torch.tensor(...) of a tensor"],
     ("01_elbo", "bernoulli-logits-detached"): ["d log p(x|z) / d logits", "requires_grad=False"],
+    ("01_elbo", "kl-variance-detached"): ["dKL/dlogvar", "nothing detached"],
+    ("01_elbo", "elbo-z-from-the-prior"): ["drawn from the prior"],
+    ("01_elbo", "kl-in-place-on-the-exponential"): ["an in-place operation", "x + y, not x.add_(y)"],
     ("01_elbo", "iwae-copies-read-in-the-other-layout"): ["pools the weights of different observations",
                                                           "one batch after another (x.repeat(k, 1))"],
     ("01_elbo", "gaussian-sign-flipped"): ["not +0.5"],

@@ -12,7 +12,8 @@ from vae_helpers.lending import AsLent
 
 @checking_answers
 def kl_to_standard_normal(kl_to_standard_normal):
-    """Checks the KL's shape, its value on a few known Gaussians (float64 and float32) and its gradient in mu."""
+    """Checks the KL's shape, its value on a few known Gaussians (float64 and float32) and its gradients in mu and
+    logvar."""
     kl = kl_to_standard_normal(torch.zeros(3, 4), torch.zeros(3, 4))
     expect_shape("kl_to_standard_normal(zeros(3, 4), zeros(3, 4))", kl, (3,))
     expect_close("KL of N(0, I) to itself", kl, torch.zeros(3), hint="a distribution is at KL 0 from itself.")
@@ -50,6 +51,11 @@ def kl_to_standard_normal(kl_to_standard_normal):
     expect_close("KL in float32 with mu = [1, -2, 0.5], logvar = 0", kl, torch.tensor([2.625]))
     expect_close("dKL/dmu for mu = [1, -2, 0.5], logvar = 0", expect_gradient("KL as a function of mu", kl, mu),
                  mu.detach(), hint="the KL's derivative in mu is mu: compute it with torch operations on mu itself.")
+    logvar = torch.tensor([[0.0, math.log(4.0), math.log(0.25)]], requires_grad=True)
+    expect_gradient_close("dKL/dlogvar for mu = 0, logvar = [0, log 4, log 0.25]",
+                          kl_to_standard_normal(torch.zeros(1, 3), logvar), logvar, (logvar.detach().exp() - 1) / 2,
+                          hint="the KL trains the encoder's variance too: compute it with torch operations on logvar "
+                               "itself, nothing detached (its derivative in logvar is (exp(logvar) - 1) / 2).")
     print(PASSED)
 
 
@@ -243,6 +249,9 @@ def elbo(elbo, toy, x_toy, post_mu, post_logvar):
     squared_error = ((x_toy - toy.decoder_mean(post_mu)) ** 2).sum(1) + (post_logvar.exp() * (toy.W ** 2).sum(0)).sum(1)
     logvar_exponentiated = -0.5 * (3 * (math.log(2 * math.pi) + math.exp(toy.logvar))
                                    + squared_error / math.exp(math.exp(toy.logvar))) - kl
+    # E_p(z) |x - W z - b|^2 = |x - b|^2 + the sum of W's squares: the ELBO's first term with z drawn from the prior
+    from_the_prior = -0.5 * (3 * (math.log(2 * math.pi) + toy.logvar) + (((x_toy - toy.b) ** 2).sum(1)
+                                                                         + (toy.W ** 2).sum()) / math.exp(toy.logvar)) - kl
     at_the_mean_hint = hint_by_value([(at_the_mean, "this is the ELBO with z = q_mu: the reconstruction term "
                                                     "averages log p(x|z) over n_samples draws z ~ q.")],
                                      atol=1e-3, rtol=1e-4)  # no draw, so no spread: it matches to rounding
@@ -255,7 +264,10 @@ def elbo(elbo, toy, x_toy, post_mu, post_logvar):
                                "exp(model.logvar), to be used in log p(x|z)."),
                               (logvar_exponentiated, "this is the ELBO of a decoder whose log-variance is "
                                                      "exp(model.logvar): model.logvar is a log-variance "
-                                                     "already, to be used as it is.")],
+                                                     "already, to be used as it is."),
+                              (from_the_prior, "this is the ELBO with z drawn from the prior N(0, I): the "
+                                               "reconstruction term averages log p(x|z) over draws z ~ q(z|x), "
+                                               "from q_mu and q_logvar.")],
                              atol=0.3, rtol=0.05)
 
     def hint(value):
@@ -293,7 +305,8 @@ def elbo(elbo, toy, x_toy, post_mu, post_logvar):
     expect_close(f"mean gradient of the ELBO in q_mu at the exact posterior ({copies:,} copies of one observation, "
                  "where the ELBO is at its maximum)", grad.mean(0), torch.zeros(2), atol=0.15,
                  hint="the reconstruction term must pass its gradient to q_mu through z: draw z with your "
-                      "reparameterize, not with a sampler that cuts the graph (.sample(), torch.normal, .detach()), "
+                      "reparameterize, outside torch.no_grad(), not with a sampler that cuts the graph (.sample(), "
+                      "torch.normal, .detach()), "
                       "and compute log p(x|z) from the decoder's mean as it is (torch.tensor(...) of it, .detach() "
                       "or NumPy copy it without its gradient).")
     through_logvar = ("the draw must carry gradients to q_logvar too: z = q_mu + exp(0.5 * q_logvar) * eps, nothing "
