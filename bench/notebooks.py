@@ -97,9 +97,11 @@ def environment(values: dict):
                 os.environ[name] = value
 
 
-def execute(path: Path, mode: str, timeout: int = 900, cache: Path | None = None) -> dict:
+def execute(path: Path, mode: str, timeout: int = 900, cache: Path | None = None, keep: Path | None = None) -> dict:
     """Run every cell of the notebook at ``path`` in ``mode`` ("student" or "fast") in a new kernel, what its
-    calls train kept in ``cache`` (a re-run with the same folder loads them), or nowhere.
+    calls train kept in ``cache`` (a re-run with the same folder loads them), or nowhere; where it runs to its end,
+    the notebook as it ran (its own cells and their outputs) is written to ``keep`` (a file), where given: the
+    course's site shows those outputs (``python -m website``).
 
     Returns ``{"notebook", "mode", "seconds", "peak bytes", "peak allocated bytes", "slowest cells", "quality",
     "error"}`` (the allocated peak is None where the OS does not report it; the slowest cells are the three
@@ -130,6 +132,10 @@ def execute(path: Path, mode: str, timeout: int = 900, cache: Path | None = None
     result.update({key: reported[key] for key in ("peak bytes", "peak allocated bytes", "quality")})
     result["slowest cells"] = sorted(((_seconds_of(cell), index) for index, cell in enumerate(notebook.cells[1:-1])
                                       if cell.cell_type == "code"), reverse=True)[:3]
+    if keep is not None:
+        notebook.cells = notebook.cells[1:-1]  # without the sampler and the report
+        keep.parent.mkdir(parents=True, exist_ok=True)
+        nbformat.write(notebook, keep)
     return result
 
 

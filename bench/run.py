@@ -500,6 +500,9 @@ def parse_arguments(argv):
                              "(throughput, the other notebooks) as it was measured (default: measure everything)")
     parser.add_argument("--output", type=Path, default=None,
                         help="the benchmarks file to update (default: BENCHMARKS.md; none with --quick)")
+    parser.add_argument("--keep", type=Path, default=None,
+                        help="where each notebook is kept as its first student-mode run executed it (fast mode with "
+                             "--quick), outputs and all, for the course's site (default: bench/executed/DATASET)")
     args = parser.parse_args(argv)
     available = available_notebooks()
     unknown = sorted(set(args.notebooks or ()) - set(available))
@@ -511,6 +514,7 @@ def parse_arguments(argv):
         args.data = args.data.resolve()  # the notebooks run in a folder of their own
     if args.output is None and not args.quick:
         args.output = REPO / "BENCHMARKS.md"
+    args.keep = (args.keep or REPO / "bench" / "executed" / args.dataset).resolve()
     return args
 
 
@@ -543,11 +547,12 @@ def main(argv=None) -> int:
             for mode in ("fast",) if args.quick else ("student", "fast"):
                 for name in args.notebooks:
                     print(f"notebook {name}, {mode} mode ...", flush=True)
+                    kept = args.keep / f"{name}.ipynb"
                     if mode == "fast":
-                        runs.append(notebooks.execute(solution_notebook(name), mode))
+                        runs.append(notebooks.execute(solution_notebook(name), mode, keep=kept if args.quick else None))
                         continue
                     with tempfile.TemporaryDirectory() as cache:  # a first run trains; the re-run loads
-                        runs.append(notebooks.execute(solution_notebook(name), mode, cache=Path(cache)))
+                        runs.append(notebooks.execute(solution_notebook(name), mode, cache=Path(cache), keep=kept))
                         if runs[-1]["error"] is None:
                             print(f"notebook {name}, run again after a restart ...", flush=True)
                             again = notebooks.execute(solution_notebook(name), mode, cache=Path(cache))
