@@ -51,6 +51,13 @@ def test_dense_vae(DenseVAE):
     expect_gradient_close("dz/dmu must be 1", z, mu, torch.ones_like(mu), atol=1e-8, rtol=1e-5)
     expect_gradient_close("dz/dlogvar must be (z - mu) / 2 (sigma = exp(0.5 logvar) kept in the graph)", z, logvar,
                           0.5 * (z - mu).detach(), atol=1e-5, rtol=1e-5)
+    model.eval()
+    images = torch.rand(4, 1, 28, 28)
+    model(images)
+    first = seen["z"]
+    model(images)
+    expect_equal("forward draws z ~ q in eval mode too (two passes give two z)", torch.equal(first, seen["z"]), False)
+    model.train()
     expect_draw_on_device("forward(3 images) when encode returns mu and logvar of shape (3, 20) (draw the noise "
                           "on their device)", model, torch.rand(3, 1, 28, 28))
 
@@ -160,3 +167,7 @@ def test_gaussian_nll(gaussian_nll):
     expected_gradient = (5 - ((x - mean) ** 2 / scale ** 2).sum(0)) * above
     expect_close("d gaussian_nll / d log_scale (zero where the floor holds s)", gradient, expected_gradient,
                  atol=1e-2, rtol=1e-4)
+    trained_mean = mean.clone().requires_grad_()
+    gradient, = torch.autograd.grad(gaussian_nll(x, trained_mean, torch.tensor(math.log(0.3))).sum(), trained_mean)
+    expect_close("d gaussian_nll / d mean with s = 0.3 ((mean - x) / s^2)", gradient, (mean - x) / 0.09, atol=1e-3,
+                 rtol=1e-4)

@@ -473,6 +473,10 @@ def expect_draws_of_q(z: torch.Tensor, mu: torch.Tensor, logvar: torch.Tensor) -
     """``z``, what a forward pass drew from q(z | x) = N(1.5, 0.5^2) in each of its entries, ``mu`` and ``logvar``
     the 1.5s and log 0.25s it was given (both requiring grad): the draws' mean and spread, a noise of their own for
     each entry, and their gradients, dz/dmu = 1 and dz/dlogvar = (z - mu) / 2."""
+    if len(z) > 1 and (z.detach() - z.detach()[:1]).abs().max() < 1e-6 < z.detach().std():
+        raise AssertionError(f"z for {len(z):,} images with the same q: every image drew the same z. Hint: each entry "
+                             "needs a noise of its own, torch.randn_like(mu); a noise of the shape of one row "
+                             "(mu[0]) is shared by every image.")
     expect_close("mean of z for mu = 1.5", z.mean(), 1.5, atol=0.01, rtol=0, hint="z = mu + sigma * epsilon.")
     if z.detach().std() < 1e-3:
         raise AssertionError(f"std of z for logvar = log 0.25: expected 0.5, got {z.detach().std().item():.3g}: z does "

@@ -54,6 +54,22 @@ MISTAKES = [
     # z drawn from the prior, not from q (review 16 A)
     ("01_elbo", "elbo-z-from-the-prior", "elbo",
      "model.decoder_mean(reparameterize(q_mu, q_logvar))", "model.decoder_mean(torch.randn_like(q_mu))", "test_elbo"),
+    # review 16 A: the posterior mean in eval mode (the older examples' idiom), a mean rebuilt without its gradient,
+    # one noise for every image
+    ("02_dense_vae", "forward-posterior-mean-in-eval-mode", "dense_vae",
+     "        z = mu + torch.exp(0.5 * logvar) * torch.randn_like(mu)\n",
+     "        z = mu + torch.exp(0.5 * logvar) * torch.randn_like(mu) if self.training else mu\n", "test_dense_vae"),
+    ("02_dense_vae", "gaussian-nll-mean-rebuilt-with-torch-tensor", "gaussian_nll",
+     "    scale = log_scale.exp().clamp(min=min_scale)\n",
+     "    scale = log_scale.exp().clamp(min=min_scale)\n    mean = torch.tensor(mean)\n", "test_gaussian_nll"),
+    ("02_dense_vae", "forward-one-noise-for-every-image", "dense_vae",
+     "torch.exp(0.5 * logvar) * torch.randn_like(mu)\n        return self.decode(z)",
+     "torch.exp(0.5 * logvar) * torch.randn_like(mu[0])\n        return self.decode(z)", "test_dense_vae"),
+    ("02_dense_vae", "train-one-step-after-the-loop", "train_epoch",
+     "        loss.backward()\n        optimizer.step()\n        total += loss.item() * len(x)\n"
+     "        count += len(x)\n    return total / count",
+     "        loss.backward()\n        total += loss.item() * len(x)\n        count += len(x)\n"
+     "    optimizer.step()\n    return total / count", "test_train_epoch"),
     # a mean rebuilt with torch.tensor: a copy without its gradient, so the decoder is not trained (review 15 A)
     ("01_elbo", "gaussian-mean-rebuilt-with-torch-tensor", "log_likelihoods",
      "    logvar = torch.as_tensor(logvar, dtype=x.dtype, device=x.device)\n",
@@ -1320,6 +1336,10 @@ NAMED_BY_THE_VISIBLE_CHECKS = {
     ("01_elbo", "bernoulli-logits-detached"): ["d log p(x|z) / d logits", "requires_grad=False"],
     ("01_elbo", "kl-variance-detached"): ["dKL/dlogvar", "nothing detached"],
     ("01_elbo", "elbo-z-from-the-prior"): ["drawn from the prior"],
+    ("02_dense_vae", "forward-posterior-mean-in-eval-mode"): ["in eval mode too"],
+    ("02_dense_vae", "gaussian-nll-mean-rebuilt-with-torch-tensor"): ["d gaussian_nll / d mean", "torch.tensor(...)"],
+    ("02_dense_vae", "forward-one-noise-for-every-image"): ["every image drew the same z"],
+    ("02_dense_vae", "train-one-step-after-the-loop"): ["one step after the loop, on the last batch's gradient"],
     ("01_elbo", "kl-in-place-on-the-exponential"): ["an in-place operation", "x + y, not x.add_(y)"],
     ("01_elbo", "iwae-copies-read-in-the-other-layout"): ["pools the weights of different observations",
                                                           "one batch after another (x.repeat(k, 1))"],

@@ -7,6 +7,7 @@ from torch import nn
 
 from vae_helpers import seed_everything
 from vae_helpers.checks import (PASSED, REPARAMETERISE, checking_answers, expect_close, expect_draw_on_device,
+                                expect_gradient_close,
                                 expect_draws_of_q, expect_equal, expect_finite, expect_gradient, expect_kl_gradients,
                                 expect_logvar_of_its_own, expect_not_affine, expect_number, expect_python_float,
                                 expect_returns, expect_shape, hint_by_value, kl_hint)
@@ -66,6 +67,12 @@ def dense_vae(DenseVAE):
     expect_equal("shape of what forward returns when self.decode returns the z it is given", tuple(z.shape),
                  (5000, 20), hint=through)
     expect_draws_of_q(z, known_mu, known_logvar)
+    model.eval()
+    expect_equal("forward draws z ~ q in eval mode too: model(images) twice, in eval mode, gives two different z",
+                 not torch.equal(model(images)[0], model(images)[0]), True,
+                 hint="the test ELBO (evaluate, in eval mode) averages over draws of z: forward draws z whatever the "
+                      "mode; z = mu is the mean of q, not a draw from it.")
+    model.train()
     expect_draw_on_device("model(4 images) when encode returns mu and logvar of shape (4, 20)", model,
                           torch.rand(4, 1, 28, 28))
     print(PASSED)
@@ -195,7 +202,14 @@ def train_epoch(train_epoch, AsLent, device):
                                              "optimizer.step() after it, nothing between."),
                                      (torch.tensor([0.660166, -0.397584, 0.555774, 0.422101]),
                                       "these are the steps of each batch's loss times its number of images: "
-                                      "step on the batch's mean loss per image, as vae_loss returns it.")],
+                                      "step on the batch's mean loss per image, as vae_loss returns it."),
+                                     (torch.tensor([0.6069, -0.5819, 0.4680, 0.3721]),
+                                      "this is one step after the loop, on the three batches' gradients summed: call "
+                                      "optimizer.step() after each batch's backward, so that each batch moves the "
+                                      "parameters."),
+                                     (torch.tensor([0.6385, -0.6040, 0.5004, 0.4014]),
+                                      "this is one step after the loop, on the last batch's gradient alone: call "
+                                      "optimizer.step() after each batch's backward.")],
                                     otherwise="each of the three SGD steps must follow its own batch's gradient only: "
                                               "zero the gradients with the optimizer before each backward (a lent "
                                               "model's parameters() lists nothing)."))
@@ -230,7 +244,7 @@ def train_epoch(train_epoch, AsLent, device):
 @checking_answers
 def gaussian_nll(gaussian_nll):
     """Checks the negative log-likelihood's shape and values for one scale, one scale per pixel, scales below and
-    just above the floor, a floor per pixel, and its gradient in log_scale."""
+    just above the floor, a floor per pixel, and its gradients in log_scale and in the mean."""
     torch.manual_seed(0)
     x, mean = torch.rand(3, 1, 28, 28), torch.rand(3, 784)
     got = expect_returns("gaussian_nll(x (3, 1, 28, 28), mean (3, 784), log_scale = log 0.1, min_scale = 0 (the "
@@ -283,4 +297,11 @@ def gaussian_nll(gaussian_nll):
     expect_returns("the gradient of gaussian_nll in log_scale", expect_gradient, "gaussian_nll in log_scale", nll,
                    log_scale,
                    hint="floor s without changing any tensor in place (no clamp_, no +=): autograd needs it.")
+    trained_mean = mean.clone().requires_grad_()
+    expect_gradient_close("d gaussian_nll / d mean, with s = 0.1: (mean - x) / s^2, pixel by pixel",
+                          gaussian_nll(x, trained_mean, torch.tensor(math.log(0.1))), trained_mean,
+                          (mean - x.view(3, 784)) / 0.01, atol=1e-2, rtol=1e-4,
+                          hint="the loss trains the decoder through the mean: compute it with torch operations on the "
+                               "mean itself; torch.tensor(...) of it, .detach() and NumPy copy it without its "
+                               "gradient.")
     print(PASSED)
