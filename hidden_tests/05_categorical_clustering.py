@@ -32,6 +32,9 @@ def test_gumbel_softmax_sample(gumbel_softmax_sample):
     differentiable = torch.zeros(4, 3, requires_grad=True)
     expect_gradient("gumbel_softmax_sample as a function of its logits", gumbel_softmax_sample(differentiable, 1.0),
                     differentiable)
+    batched = gumbel_softmax_sample(torch.randn(2, 6, 3), 2.0)
+    expect_close("samples of logits of shape (2, 6, 3) sum to 1 over the last dimension, the categories",
+                 batched.sum(-1), torch.ones(2, 6), atol=1e-4, rtol=0)
     expect_on_device("gumbel_softmax_sample(logits of shape (2, 6, 3), tau=2.0)", gumbel_softmax_sample,
                      torch.zeros(2, 6, 3), 2.0, shape=(2, 6, 3))
 

@@ -70,6 +70,15 @@ MISTAKES = [
      "        count += len(x)\n    return total / count",
      "        loss.backward()\n        total += loss.item() * len(x)\n        count += len(x)\n"
      "    optimizer.step()\n    return total / count", "test_train_epoch"),
+    # review 16 B: the softmax over the second dimension, which is the last only for 2-D logits
+    ("05_categorical_clustering", "gumbel-softmax-over-dim-1", "gumbel_softmax_sample", "/ tau, dim=-1)", "/ tau, dim=1)",
+     "test_gumbel_softmax_sample"),
+    ("06_collapse_and_inference", "grid-rows-reversed", "prior_quantile_grid",
+     "z1 = v.expand(n, n)", "z1 = v.flip(0).expand(n, n)", "test_prior_quantile_grid"),
+    ("06_collapse_and_inference", "aggregate-averaged-over-the-codes", "log_aggregate_posterior",
+     "- math.log(len(mu))", "- math.log(len(z))", "test_log_aggregate_posterior"),
+    ("06_collapse_and_inference", "refine-returns-logvar-first", "refine_posterior",
+     "return mu.detach(), logvar.detach()", "return logvar.detach(), mu.detach()", "test_refine_posterior"),
     # a mean rebuilt with torch.tensor: a copy without its gradient, so the decoder is not trained (review 15 A)
     ("01_elbo", "gaussian-mean-rebuilt-with-torch-tensor", "log_likelihoods",
      "    logvar = torch.as_tensor(logvar, dtype=x.dtype, device=x.device)\n",
@@ -1339,6 +1348,10 @@ NAMED_BY_THE_VISIBLE_CHECKS = {
     ("02_dense_vae", "forward-posterior-mean-in-eval-mode"): ["in eval mode too"],
     ("02_dense_vae", "gaussian-nll-mean-rebuilt-with-torch-tensor"): ["d gaussian_nll / d mean", "torch.tensor(...)"],
     ("02_dense_vae", "forward-one-noise-for-every-image"): ["every image drew the same z"],
+    ("05_categorical_clustering", "gumbel-softmax-over-dim-1"): ["over the last dimension", "dim=-1"],
+    ("06_collapse_and_inference", "grid-rows-reversed"): ["in reverse order"],
+    ("06_collapse_and_inference", "aggregate-averaged-over-the-codes"): ["not log of the number of codes"],
+    ("06_collapse_and_inference", "refine-returns-logvar-first"): ["the other way round"],
     ("02_dense_vae", "train-one-step-after-the-loop"): ["one step after the loop, on the last batch's gradient"],
     ("01_elbo", "kl-in-place-on-the-exponential"): ["an in-place operation", "x + y, not x.add_(y)"],
     ("01_elbo", "iwae-copies-read-in-the-other-layout"): ["pools the weights of different observations",

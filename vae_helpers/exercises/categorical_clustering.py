@@ -55,6 +55,9 @@ def gumbel_softmax_sample(gumbel_softmax_sample):
                              torch.zeros(2, 3, 4), 0.5, hint="logits may have any number of dimensions, the categories "
                                                               "last: draw the noise in the shape of logits.")
     expect_shape("gumbel_softmax_sample(logits of shape (2, 3, 4), tau=0.5)", batched, (2, 3, 4))
+    expect_close("the sums of gumbel_softmax_sample(logits of shape (2, 3, 4), tau=0.5) over the last dimension",
+                 batched.sum(-1), torch.ones(2, 3), atol=1e-4,
+                 hint="the categories are the last dimension whatever the shape: the softmax runs over dim=-1.")
     expect_on_device("gumbel_softmax_sample(logits of shape (2, 3, 4), tau=0.5)", gumbel_softmax_sample,
                      torch.zeros(2, 3, 4), 0.5, shape=(2, 3, 4),
                      hint="draw the uniform noise on the device of logits, not on the CPU (nor on 'cuda').")
