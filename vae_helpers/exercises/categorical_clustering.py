@@ -159,8 +159,15 @@ def capacity_penalty(capacity_penalty):
                  "capacity log(2) / 2",
                  capacity_penalty(torch.tensor([[0.0, _CERTAIN], [_CERTAIN, 0.0], [0.0, 0.0], [0.0, 0.0]]),
                                   math.log(2) / 2, 10.0),
-                 0.0, atol=1e-4, hint="the KLs are log 2, log 2, 0, 0: their mean meets the capacity, and the penalty "
-                                      "is on the mean, not on each image's distance to it.")
+                 0.0, atol=1e-4,
+                 hint=hint_by_value([(10 * math.log(2) / 2, "the KLs are log 2, log 2, 0, 0: their mean meets the "
+                                                            "capacity, and the penalty is on the mean, not on each "
+                                                            "image's distance to it.")],
+                                    otherwise="the KLs are log 2, log 2, 0, 0, whose mean meets the capacity, and the "
+                                              "batch uses its two categories equally, shares (1/2, 1/2): both terms "
+                                              "are 0. The shares of the batch are the mean, over its images, of each "
+                                              "image's probabilities of the categories.",
+                                    atol=1e-3))
     expect_close("capacity_penalty for one uniform and one certain image, K = 2, capacity log(2) / 2, gamma 10",
                  capacity_penalty(torch.tensor([[0.0, 0.0], [0.0, _CERTAIN]]), math.log(2) / 2, 10.0),
                  10 * (0.75 * math.log(1.5) + 0.25 * math.log(0.5)), atol=1e-4,
