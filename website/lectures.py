@@ -16,16 +16,15 @@ def is_answer(cell) -> bool:
     return bool(cell.metadata.get("nbgrader", {}).get("solution"))
 
 
-def launch_cell(assignment: str):
-    """A markdown cell of buttons that open the student notebook on Binder and on Colab."""
+def launch_buttons(assignment: str) -> str:
+    """Markdown: buttons that open the student notebook on Binder and on Colab, and what the outputs are."""
     path = f"course/{assignment}/{assignment}.ipynb"
     binder = f"https://mybinder.org/v2/gh/{REPOSITORY}/HEAD?urlpath=lab/tree/{path}"
     colab = f"https://colab.research.google.com/github/{REPOSITORY}/blob/main/{path}"
-    return nbformat.v4.new_markdown_cell(
-        f"[![Launch on Binder](https://mybinder.org/badge_logo.svg)]({binder}) "
-        f"[![Open in Colab](https://colab.research.google.com/assets/colab-badge.svg)]({colab})\n\n"
-        "*The outputs below are those of one run of the notebook with its exercises solved; the solutions are "
-        "yours to write.*")
+    return (f"[![Launch on Binder](https://mybinder.org/badge_logo.svg)]({binder}) "
+            f"[![Open in Colab](https://colab.research.google.com/assets/colab-badge.svg)]({colab})\n\n"
+            "*The outputs below are those of one run of the notebook with its exercises solved; the solutions are "
+            "yours to write.*")
 
 
 def alt_text(markdown: str) -> str:
@@ -44,7 +43,7 @@ def alt_text(markdown: str) -> str:
 def lecture(assignment: str, executed: Path | None):
     """The student notebook of ``assignment``, each non-answer cell with the outputs of its namesake (same cell
     id) in the executed notebook ``executed`` (none where it is None), markdown math as MathML, and the launch
-    buttons first."""
+    buttons under its title."""
     notebook = nbformat.read(COURSE / assignment / f"{assignment}.ipynb", as_version=4)
     outputs = {}
     if executed is not None:
@@ -59,5 +58,6 @@ def lecture(assignment: str, executed: Path | None):
         cell.outputs = [] if is_answer(cell) else outputs.get(cell.id, [])
         if any("image/png" in output.get("data", {}) for output in cell.outputs):
             cell.metadata["mystnb"] = {"image": {"alt": alt_text(introduction) or f"A figure of {assignment}"}}
-    notebook.cells.insert(1, launch_cell(assignment))
+    title, _, rest = notebook.cells[0].source.partition("\n")  # the buttons right under the lecture's title
+    notebook.cells[0].source = f"{title}\n\n{launch_buttons(assignment)}\n{rest}"
     return notebook
