@@ -1,6 +1,6 @@
-"""Run times stated in the notebooks must be those BENCHMARKS.md records (student mode,
-2 CPU cores) for the dataset each notebook runs by default: a change that makes a notebook slower fails
-here until the text follows.
+"""Run times are figures of BENCHMARKS.md alone: each notebook states a budget, which the time BENCHMARKS.md records
+(student mode, 2 CPU cores) for the dataset it runs by default must meet, so a change that makes a notebook slower
+than its budget fails here.
 
 MNIST's training set is not on the benchmark machine; its section trains on the 10,000 test images. That
 row stands for MNIST where a notebook trains on 10,000 images anyway. A notebook that trains on 60,000
@@ -15,8 +15,6 @@ import pytest
 from bench.run import COLOUR
 from support.course import ASSIGNMENTS, REPO, notebook_path
 
-TOLERANCE = 0.1  # a stated "about" may round the measurement by up to 10 %
-_UNITS = {"s": 1, "seconds": 1, "second": 1, "min": 60, "minute": 60, "minutes": 60}
 
 
 def measured_seconds(section):
@@ -40,12 +38,6 @@ def benchmark_of(assignment):
     return "mnist-test" if int(training_images.group(1)) <= 10_000 else "fashion-mnist"
 
 
-def stated_seconds(text):
-    """The first "<number> <unit>" of ``text``, in seconds."""
-    number, unit = re.match(r"\D*?([\d.]+)\s*(seconds|second|minutes|minute|min|s)\b", text).groups()
-    return float(number) * _UNITS[unit]
-
-
 @pytest.mark.parametrize("section", ["fashion-mnist", "mnist-test", "photographs"])
 def test_the_benchmark_records_every_notebook(section):
     of_colour = {assignment for assignment in ASSIGNMENTS if benchmark_of(assignment) in COLOUR}
@@ -61,12 +53,15 @@ def test_a_notebook_that_trains_on_10000_mnist_images_is_timed_on_mnist_test():
 
 
 @pytest.mark.parametrize("assignment", ASSIGNMENTS)
-def test_notebook_states_its_measured_run_time(assignment):
+def test_notebook_states_a_budget_its_measured_run_time_meets(assignment):
     cells = json.loads(notebook_path(REPO / "solutions", assignment).read_text())["cells"]
-    line = next(line for line in "".join(cells[0]["source"]).splitlines() if line.startswith("**Run time:**"))
+    line = next(paragraph for paragraph in "".join(cells[0]["source"]).split("\n\n")
+                if paragraph.startswith("**Run time:**")).replace("\n", " ")
+    budget = re.match(r"\*\*Run time:\*\* under (a|\d+) minutes? on 2 CPU cores .*measured in BENCHMARKS\.md", line)
+    assert budget, f"{assignment}: {line!r} must state a budget, 'under N minutes on 2 CPU cores', and where it is measured"
+    seconds = 60 * (1 if budget.group(1) == "a" else int(budget.group(1)))
     measured = measured_seconds(benchmark_of(assignment))[assignment]
-    assert abs(stated_seconds(line) - measured) <= TOLERANCE * measured, \
-        f"{assignment} says {line!r}; BENCHMARKS.md measured {measured:.0f} s ({benchmark_of(assignment)})"
+    assert measured <= seconds, f"{assignment} says {line!r}; BENCHMARKS.md measured {measured:.0f} s"
 
 
 def test_the_readme_lists_every_notebook_and_states_no_measurement():
