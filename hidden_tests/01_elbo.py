@@ -169,15 +169,15 @@ def test_log_likelihoods(bernoulli_log_likelihood, gaussian_log_likelihood):
                  expect_gradient("the Bernoulli log-likelihood as a function of the logits",
                                  bernoulli_log_likelihood(soft, logits), logits),
                  soft - torch.sigmoid(logits.detach()), atol=1e-6, rtol=1e-6)
-    mean = mean.clone().requires_grad_()
-    logvar = torch.randn(3, 1, 4, 4, generator=g, dtype=torch.float64).requires_grad_()
-    ll = gaussian_log_likelihood(images, mean, logvar)
-    variance, error = logvar.detach().exp(), images - mean.detach()
+    decoded = mean.clone().requires_grad_()
+    log_variance = torch.randn(3, 1, 4, 4, generator=g, dtype=torch.float64).requires_grad_()
+    ll = gaussian_log_likelihood(images, decoded, log_variance)
+    variance, error = log_variance.detach().exp(), images - mean
     expect_close("the gradient of the Gaussian log-likelihood in its mean ((x - mean) / variance)",
-                 expect_gradient("the Gaussian log-likelihood as a function of its mean", ll, mean), error / variance,
-                 atol=1e-6, rtol=1e-6)
+                 expect_gradient("the Gaussian log-likelihood as a function of its mean", ll, decoded),
+                 error / variance, atol=1e-6, rtol=1e-6)
     expect_close("the gradient of the Gaussian log-likelihood in its log-variance (((x - mean)^2 / variance - 1) / 2)",
-                 expect_gradient("the Gaussian log-likelihood as a function of its log-variance", ll, logvar),
+                 expect_gradient("the Gaussian log-likelihood as a function of its log-variance", ll, log_variance),
                  (error ** 2 / variance - 1) / 2, atol=1e-6, rtol=1e-6)
 
 

@@ -60,8 +60,8 @@ MISTAKES = [
      "        z = mu + torch.exp(0.5 * logvar) * torch.randn_like(mu)\n",
      "        z = mu + torch.exp(0.5 * logvar) * torch.randn_like(mu) if self.training else mu\n", "test_dense_vae"),
     ("02_dense_vae", "gaussian-nll-mean-rebuilt-with-torch-tensor", "gaussian_nll",
-     "    scale = log_scale.exp().clamp(min=min_scale)\n",
-     "    scale = log_scale.exp().clamp(min=min_scale)\n    mean = torch.tensor(mean)\n", "test_gaussian_nll"),
+     "    scale = log_scale.exp().clamp(min=min_scale)\n    per_pixel",
+     "    scale = log_scale.exp().clamp(min=min_scale)\n    mean = torch.tensor(mean)\n    per_pixel", "test_gaussian_nll"),
     ("02_dense_vae", "forward-one-noise-for-every-image", "dense_vae",
      "torch.exp(0.5 * logvar) * torch.randn_like(mu)\n        return self.decode(z)",
      "torch.exp(0.5 * logvar) * torch.randn_like(mu[0])\n        return self.decode(z)", "test_dense_vae"),
@@ -86,9 +86,9 @@ MISTAKES = [
      "log_shares = F.softmax(category_logits, dim=0).mean(1).log()", "test_capacity_penalty"),
     # a mean rebuilt with torch.tensor: a copy without its gradient, so the decoder is not trained (review 15 A)
     ("01_elbo", "gaussian-mean-rebuilt-with-torch-tensor", "log_likelihoods",
-     "    logvar = torch.as_tensor(logvar, dtype=x.dtype, device=x.device)\n",
-     "    logvar = torch.as_tensor(logvar, dtype=x.dtype, device=x.device)\n"
-     "    mean = torch.tensor(mean, dtype=x.dtype, device=x.device)\n", "test_log_likelihoods"),
+     "device=x.device)\n    per_entry",
+     "device=x.device)\n    mean = torch.tensor(mean, dtype=x.dtype, device=x.device)\n    per_entry",
+     "test_log_likelihoods"),
     ("01_elbo", "bernoulli-logits-detached", "log_likelihoods",
      'per_pixel = -F.binary_cross_entropy_with_logits(logits, x, reduction="none")',
      'per_pixel = -F.binary_cross_entropy_with_logits(logits.detach(), x, reduction="none")', "test_log_likelihoods"),

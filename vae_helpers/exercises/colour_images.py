@@ -137,7 +137,7 @@ def needs(*answers) -> None:
 
 
 _BELOW_THE_MEAN = ("below the mean, far from it, both CDFs are tiny, and in float32 sigmoid(t) is exactly 0 for t "
-                   "below about -88, while its log, F.logsigmoid(t), keeps every digit")
+                   "below about -88, while its log, about t there, is an ordinary number: work with the logs")
 _ABOVE_THE_MEAN = ("above the mean, both CDFs are close to 1 (in float32 sigmoid(t) is exactly 1 for t above about 17), "
                    "and so is exp(log CDF(upper) - log CDF(lower)) where the difference goes through their logs: there "
                    "the upper tails, 1 - CDF(y) = sigmoid(-(y - mean) / s), are small and keep their digits")

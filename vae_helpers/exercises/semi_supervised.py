@@ -121,7 +121,7 @@ def labelled_bound(labelled_bound, toy, point_toy, h_toy, y_toy):
 SURE = 1000.0  # how much larger one class's logit is than the others': q(y | h) of the others is e^-1000, 0 in a float
 
 
-def sure_classifier_model(code_dim, style_dim, n_classes):
+def _sure_classifier_model(code_dim, style_dim, n_classes):
     """A ``_SmallM2`` whose classifier puts class 1 ``SURE`` nats above the others for every code."""
     model = _SmallM2(code_dim, style_dim, n_classes)
     with torch.no_grad():
@@ -137,7 +137,7 @@ def _expect_finite_for_a_sure_classifier(unlabelled_bound):
     hint = ("where the classifier is sure, q(y | h) of the other classes is 0 in a float and their log -inf, and "
             "0 * -inf is NaN: take log q(y | h) as the log_softmax of model.classify(h) (it is about -1000 there, "
             "and q times it is 0), not the log of the softmax.")
-    bound = expect_returns(name, unlabelled_bound, AsLent(sure_classifier_model(3, 2, 4)), h)
+    bound = expect_returns(name, unlabelled_bound, AsLent(_sure_classifier_model(3, 2, 4)), h)
     expect_finite(name, bound, hint=hint)
     bound.sum().backward()
     expect_finite(f"the gradient in the codes h of {name}", h.grad, hint=hint)
