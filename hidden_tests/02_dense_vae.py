@@ -6,7 +6,8 @@ import torch
 from torch import nn
 
 from vae_helpers.checks import (expect_close, expect_draw_on_device, expect_equal, expect_gradient, expect_gradient_close,
-                                expect_kl_gradients, expect_number, expect_shape, expect_uncorrelated)
+                                expect_kl_gradients, expect_number, expect_relu_network, expect_shape,
+                                expect_uncorrelated)
 from vae_helpers.exercises import dense_vae as checks  # noqa: F401 (visible checks)
 from vae_helpers.lending import AsLent  # noqa: F401 (the notebook's, for the visible checks: grading lends its model)
 
@@ -27,6 +28,12 @@ def test_dense_vae(DenseVAE):
     expect_shape("decode(z of shape (7, 20))", model.decode(torch.randn(7, 20)), (7, 784))
     expect_equal("decode returns some negative values (logits, not probabilities)",
                  bool((model.decode(4 * torch.randn(2000, 20)) < 0).any()), True)
+    images = torch.rand(6, 784)
+    expect_equal("encode in train mode is one function of the image (no dropout or noise)",
+                 torch.equal(model.encode(images)[0], model.encode(images)[0]), True)
+    fresh = DenseVAE()
+    expect_relu_network("mu from encode (ReLU after the hidden layer)", fresh, lambda x: fresh.encode(x)[0], images)
+    expect_relu_network("decode (ReLU after the hidden layer)", fresh, fresh.decode, torch.randn(6, 20))
     # forward: feed a known code distribution in, catch the z it passes to decode
     n = 5_000
     mu = torch.full((n, 20), 1.5, requires_grad=True)

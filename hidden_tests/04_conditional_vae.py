@@ -6,7 +6,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from vae_helpers.checks import (expect_close, expect_equal, expect_gradient_close, expect_on_device,
-                                expect_shape, expect_uncorrelated, expect_value_error)
+                                expect_relu_network, expect_shape, expect_uncorrelated, expect_value_error)
 from vae_helpers.exercises import conditional_vae as checks  # noqa: F401 (visible checks)
 
 
@@ -47,6 +47,10 @@ def test_conditional_vae(ConditionalVAE):
     eye = torch.eye(10)
     x = torch.rand(10, 1, 28, 28)
     mu, logvar = model.encode(x, eye)
+    fresh = ConditionalVAE()
+    expect_relu_network("mu from encode(x, y) (ReLU after the hidden layer)", fresh, lambda x, y: fresh.encode(x, y)[0],
+                        torch.rand(10, 784), eye)
+    expect_relu_network("decode(z, y) (ReLU after the hidden layer)", fresh, fresh.decode, torch.randn(10, 20), eye)
     expect_shape("mu from encode(10 images, labels)", mu, (10, 20))
     expect_shape("logvar from encode(10 images, labels)", logvar, (10, 20))
     expect_equal("encode gives logvar equal to mu (logvar needs a layer of its own)", torch.equal(mu, logvar), False)

@@ -206,6 +206,20 @@ def expect_not_affine(name: str, function, a: torch.Tensor, b: torch.Tensor, hin
                              f"pairs tried, as an affine map gives." + (f" Hint: {hint}" if hint else ""))
 
 
+def expect_relu_network(name: str, model, function, *inputs: torch.Tensor, hint: str = "") -> None:
+    """``function(*inputs)``, computed by ``model``'s linear layers and ReLUs, must be positively homogeneous once every
+    bias is 0: f(2 x) = 2 f(x). Another non-linearity in a ReLU's place (sigmoid, tanh) is not, though it leaves the
+    parameters and shapes as they are and the map non-affine. The biases are zeroed through ``model``'s state_dict (a
+    lent model's too), and ``model`` is put in eval mode."""
+    state = model.state_dict()
+    model.load_state_dict({key: torch.zeros_like(value) if key.rsplit(".", 1)[-1] == "bias" else value
+                           for key, value in state.items()})
+    model.eval()
+    expect_close(f"{name} with every bias 0, at twice its input: twice the output (linear layers and ReLUs are "
+                 f"positively homogeneous)", function(*(2 * t for t in inputs)), 2 * function(*inputs), atol=1e-4,
+                 rtol=1e-4, hint=hint)
+
+
 def _type_name(value) -> str:
     """The type of ``value`` as a message names it: NumPy's and PyTorch's types with their module, as they are
     written (``numpy.float64``, ``torch.Tensor``)."""

@@ -6,6 +6,7 @@ from torch import nn
 
 from vae_helpers.checks import (KL_GRADIENT, PASSED, REPARAMETERISE, checking_answers, expect_close, expect_draws_of_q,
                                 expect_equal, expect_gradient, expect_logvar_of_its_own, expect_not_affine,
+                                expect_relu_network,
                                 expect_on_device, expect_returns, expect_shape, expect_value_error, hint_by_value,
                                 kl_gradient_hint, kl_hint)
 from vae_helpers.lending import AsLent
@@ -96,6 +97,11 @@ def conditional_vae(ConditionalVAE, one_hot):
                       lambda x: model.encode(x, pair_labels)[0], *torch.rand(2, 200, 784),
                       hint="the encoder's hidden layer is followed by a ReLU; without it mu is a linear map of the "
                            "image.")
+    relu = "each hidden layer is followed by a ReLU (nn.ReLU()), as in notebook 02, not by another non-linearity."
+    fresh = ConditionalVAE()
+    expect_relu_network("mu from encode(x, y)", fresh, lambda x, y: fresh.encode(x, y)[0], torch.rand(20, 784),
+                        pair_labels[:20], hint=relu)
+    expect_relu_network("decode(z, y)", fresh, fresh.decode, torch.randn(20, 20), pair_labels[:20], hint=relu)
     logits, mu, logvar = model(images, labels)
     expect_shape("logits from model(images, labels)", logits, (5, 784))
     expect_gradient("logits as a function of the images (through the encoder, z and the decoder)", logits, images,

@@ -9,7 +9,7 @@ from vae_helpers import seed_everything
 from vae_helpers.checks import (PASSED, REPARAMETERISE, checking_answers, expect_close, expect_draw_on_device,
                                 expect_gradient_close,
                                 expect_draws_of_q, expect_equal, expect_finite, expect_gradient, expect_kl_gradients,
-                                expect_logvar_of_its_own, expect_not_affine, expect_number, expect_python_float,
+                                expect_logvar_of_its_own, expect_not_affine, expect_number, expect_python_float, expect_relu_network,
                                 expect_returns, expect_shape, hint_by_value, kl_hint)
 
 
@@ -49,6 +49,13 @@ def dense_vae(DenseVAE):
     expect_not_affine("mu from encode, on 200 pairs of images", lambda x: model.encode(x)[0], *torch.rand(2, 200, 784),
                       hint="the encoder's hidden layer is followed by a ReLU; without it mu is a linear map of the "
                            "image.")
+    expect_equal("encode in train mode, twice on the same images: the same mu (encode is one function of the image)",
+                 torch.equal(model.encode(images)[0], model.encode(images)[0]), True,
+                 hint="the only randomness of the model is forward's draw of z: no dropout or noise in the encoder.")
+    relu = "each hidden layer is followed by a ReLU (nn.ReLU()), not by another non-linearity."
+    fresh = DenseVAE()
+    expect_relu_network("mu from encode", fresh, lambda x: fresh.encode(x)[0], torch.rand(20, 784), hint=relu)
+    expect_relu_network("decode", fresh, fresh.decode, torch.randn(20, 20), hint=relu)
     logits, mu, logvar = model(images)
     expect_shape("logits from model(images)", logits, (5, 784))
     expect_finite("logits", logits)
