@@ -104,18 +104,18 @@ def refine_posterior(refine_posterior, elbo_per_image):
         "the backward, or none at all) moves nothing.")
     assert (new_logvar - logvar).abs().mean() > 0.1, ("refine_posterior: logvar hardly changed; it must be optimised "
                                                       "together with mu.")
+    rise = (f"refine_posterior: expected the mean ELBO to rise by more than 50 nats in 100 steps, from {start:.1f}; "
+            f"got {end:.1f}")
     if end <= start + 50:
         with torch.no_grad():
             swapped = elbo_per_image(decoder, x, new_logvar, new_mu, 2000).mean().item()
             logged = elbo_per_image(decoder, x, new_mu, new_logvar.clamp(min=1e-30).log(), 2000).mean().item()
         if swapped > start + 50:
-            raise AssertionError(f"refine_posterior: expected the mean ELBO to rise by more than 50 nats in 100 steps, "
-                                 f"from {start:.1f}; got {end:.1f}, but {swapped:.1f} with the two returned tensors "
-                                 f"taken the other way round. Hint: return (mu, logvar), in that order.")
+            raise AssertionError(f"{rise}, but {swapped:.1f} with the two returned tensors taken the other way round. "
+                                 f"Hint: return (mu, logvar), in that order.")
         if logged > start + 50:
-            raise AssertionError(f"refine_posterior: expected the mean ELBO to rise by more than 50 nats in 100 steps, "
-                                 f"from {start:.1f}; got {end:.1f}, but {logged:.1f} with the log of the second "
-                                 f"returned tensor. Hint: return the log-variance, logvar, not the variance.")
+            raise AssertionError(f"{rise}, but {logged:.1f} with the log of the second returned tensor. Hint: return "
+                                 f"the log-variance, logvar, not the variance.")
     same_mu, same_logvar = refine_posterior(decoder, x, mu, logvar, steps=0)
     expect_close("mu from refine_posterior with steps=0 (no step: the given mu)", same_mu, torch.zeros(6, 4), atol=0,
                  hint="steps is the number of optimizer steps to take: with steps=0 the loop takes none.")
@@ -130,12 +130,9 @@ def refine_posterior(refine_posterior, elbo_per_image):
     one_mu, one_logvar = refine_posterior(decoder, x, mu, logvar, steps=1)
     _expect_one_adam_step("refine_posterior(decoder, 6 images, mu, logvar, steps=1)", one_mu, one_logvar, mu, logvar,
                          lr=1e-2)
-    assert end > start, (f"refine_posterior: expected the mean ELBO to rise by more than 50 nats in 100 steps, from "
-                         f"{start:.1f}; got {end:.1f}: it fell, the steps went down the ELBO. Hint: an optimizer "
-                         f"minimises its loss: the loss is minus the ELBO (with maximize=True, the ELBO itself, not "
-                         f"both).")
-    assert end > start + 50, (f"refine_posterior: expected the mean ELBO to rise by more than 50 nats in 100 steps, "
-                              f"from {start:.1f}; got {end:.1f}. Hint: make one torch.optim.Adam([mu, logvar], lr=lr) "
+    assert end > start, (f"{rise}: it fell, the steps went down the ELBO. Hint: an optimizer minimises its loss: the "
+                         f"loss is minus the ELBO (with maximize=True, the ELBO itself, not both).")
+    assert end > start + 50, (f"{rise}. Hint: make one torch.optim.Adam([mu, logvar], lr=lr) "
                               f"before the loop and have it minimise minus the ELBO (so that the ELBO rises); the "
                               f"steps of torch.optim.SGD or of a rule written by hand are not Adam's, and at this lr "
                               f"they do not get there.")

@@ -7,10 +7,10 @@ from torch import nn
 
 from vae_helpers import seed_everything
 from vae_helpers.checks import (PASSED, REPARAMETERISE, checking_answers, expect_close, expect_draw_on_device,
-                                expect_gradient_close,
-                                expect_draws_of_q, expect_equal, expect_finite, expect_gradient, expect_kl_gradients,
-                                expect_logvar_of_its_own, expect_not_affine, expect_number, expect_python_float, expect_relu_network,
-                                expect_returns, expect_shape, hint_by_value, kl_hint)
+                                expect_draws_of_q, expect_equal, expect_finite, expect_gradient, expect_gradient_close,
+                                expect_kl_gradients, expect_logvar_of_its_own, expect_not_affine, expect_number,
+                                expect_python_float, expect_relu_network, expect_returns, expect_shape, hint_by_value,
+                                kl_hint)
 
 
 @checking_answers

@@ -6,7 +6,8 @@ import torch.nn.functional as F
 
 from judge.arguments_kept import IN_PLACE
 from vae_helpers.checks import (PASSED, checking_answers, expect_close, expect_equal, expect_finite, expect_gradient,
-                                expect_gradient_close, expect_on_device, expect_returns, expect_shape, expect_uncorrelated, hint_by_value)
+                                expect_gradient_close, expect_on_device, expect_returns, expect_shape,
+                                expect_uncorrelated, hint_by_value)
 from vae_helpers.lending import AsLent
 
 
@@ -330,10 +331,11 @@ def importance_weighted_bound(importance_weighted_bound, toy, x_toy, post_mu, po
     log_px = toy.log_evidence(x_toy)
     # at the exact posterior each weight is p(x) of its own observation: what pooling the weights of different
     # observations gives is known exactly, for the 5 copies laid out one batch after another or each one's together
+    k, n = 5, len(x_toy)
     pooled = {"one batch after another (x.repeat(k, 1)), read as each observation's k together (view(B, k))":
-                  torch.logsumexp(log_px.repeat(5).view(len(x_toy), 5), 1) - math.log(5),
+                  torch.logsumexp(log_px.repeat(k).view(n, k), 1) - math.log(k),
               "each observation's k together (repeat_interleave), read as one batch after another (view(k, B))":
-                  torch.logsumexp(log_px.repeat_interleave(5).view(5, len(x_toy)), 0) - math.log(5)}
+                  torch.logsumexp(log_px.repeat_interleave(k).view(k, n), 0) - math.log(k)}
     expect_close("L_5 at the exact posterior", bound, log_px, atol=1e-6, rtol=0,
                  hint=hint_by_value([(value, f"this pools the weights of different observations: the k copies are "
                                              f"laid out {layout}. Reshape the weights as you laid the copies out, "
