@@ -1243,6 +1243,9 @@ MISTAKES = [
     # the dimensions of a square colour picture only
     ("10_colour_images", "bpd-dimensions-of-a-square-picture", "bits_per_dim",
      "dimensions = math.prod(image_shape)", "dimensions = image_shape[0] * image_shape[-1] ** 2", "test_bits_per_dim"),
+    # the dimensions of one picture, its channels, height and width: a shape with more entries is counted short
+    ("10_colour_images", "bpd-dimensions-of-the-last-three-entries", "bits_per_dim",
+     "dimensions = math.prod(image_shape)", "dimensions = math.prod(image_shape[-3:])", "test_bits_per_dim"),
     # the entropy's log q as the log of the softmax: 0 * log 0 = NaN where the classifier is sure (review 16 C)
     ("08_semi_supervised", "unlabelled-log-of-the-softmax", "unlabelled_bound",
      "    log_q = F.log_softmax(model.classify(h), dim=1)\n    return (log_q.exp() * (table - log_q)).sum(1)",

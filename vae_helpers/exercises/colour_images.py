@@ -330,7 +330,7 @@ def bits_per_dim(bits_per_dim):
     expect_close("bits_per_dim(nll = [500, 1500], (1, 28, 28), 256)", grey,
                  torch.tensor([500.0, 1500.0]) / (784 * math.log(2)) + 8.0, atol=1e-4, rtol=1e-5, offsets=offsets,
                  hint="the number of dimensions is the product of image_shape, whatever its length.")
-    for shape in ((3, 24, 40), (28, 28)):  # a wide picture, and a shape without channels
+    for shape in ((3, 24, 40), (28, 28), (2, 3, 12, 12)):  # a wide picture, one without channels, a pair of pictures
         expect_close(f"bits_per_dim(nll = [500, 1500], {shape}, 256)",
                      bits_per_dim(torch.tensor([500.0, 1500.0]), shape, 256),
                      torch.tensor([500.0, 1500.0]) / (math.prod(shape) * math.log(2)) + 8.0, atol=1e-4, rtol=1e-5,
