@@ -23,7 +23,7 @@ from nbclient import NotebookClient
 from nbclient.exceptions import CellExecutionError
 
 from vae_helpers.budget import FAST_VARIABLE
-from vae_helpers.remember import CACHE_VARIABLE
+from vae_helpers.remember import CACHE_VARIABLE, LOADED
 
 MODE_ENVIRONMENT = {"student": {FAST_VARIABLE: "0"}, "fast": {FAST_VARIABLE: "1"}}
 MARKER = "BENCH-REPORT "
@@ -103,23 +103,24 @@ def execute(path: Path, mode: str, timeout: int = 900, cache: Path | None = None
     the notebook as it ran (its own cells and their outputs) is written to ``keep`` (a file), where given: the
     course's site shows those outputs (``python -m website``).
 
-    Returns ``{"notebook", "mode", "seconds", "peak bytes", "peak allocated bytes", "slowest cells", "quality",
-    "error"}`` (the allocated peak is None where the OS does not report it; the slowest cells are the three
-    longest [(seconds, index of the cell in the notebook)]); ``seconds`` runs
-    from starting the kernel to the end of the last cell; ``error`` is None or the failure's
-    first line.
+    Returns ``{"notebook", "mode", "seconds", "start-up seconds", "loaded", "peak bytes", "peak allocated bytes",
+    "slowest cells", "quality", "error"}`` (the allocated peak is None where the OS does not report it; the slowest
+    cells are the three longest [(seconds, index of the cell in the notebook)]); ``seconds`` runs from starting the
+    kernel to the end of the last cell, ``start-up seconds`` to the end of the notebook's first code cell (the kernel,
+    the imports and the data: what no cache can skip); ``loaded`` counts the results a remembered call loaded from
+    the cache; ``error`` is None or the failure's first line.
     """
     path = Path(path)
     notebook = nbformat.read(path, as_version=4)
     name = path.stem
     report = _REPORT_CELL.format(marker=MARKER, quality=QUALITY.get(name, "None"))
     notebook.cells = [nbformat.v4.new_code_cell(_SAMPLER_CELL), *notebook.cells, nbformat.v4.new_code_cell(report)]
-    result = {"notebook": name, "mode": mode, "seconds": None, "peak bytes": None, "peak allocated bytes": None,
-              "slowest cells": [], "quality": None, "error": None}
+    result = {"notebook": name, "mode": mode, "seconds": None, "start-up seconds": None, "loaded": 0,
+              "peak bytes": None, "peak allocated bytes": None, "slowest cells": [], "quality": None, "error": None}
     with tempfile.TemporaryDirectory() as workdir:  # whatever the notebook writes stays out of the repository
         client = NotebookClient(notebook, timeout=timeout, kernel_name="python3",
                                 resources={"metadata": {"path": workdir}})
-        started = time.perf_counter()
+        started, started_at = time.perf_counter(), datetime.datetime.now(datetime.timezone.utc)
         try:
             with environment({**MODE_ENVIRONMENT[mode], "MPLBACKEND": "Agg", CACHE_VARIABLE: str(cache or "off")}):
                 client.execute()
@@ -130,6 +131,10 @@ def execute(path: Path, mode: str, timeout: int = 900, cache: Path | None = None
     printed = "".join(output.get("text", "") for output in notebook.cells[-1].outputs)
     reported = json.loads(printed[printed.index(MARKER) + len(MARKER):])
     result.update({key: reported[key] for key in ("peak bytes", "peak allocated bytes", "quality")})
+    own_code = [cell for cell in notebook.cells[1:-1] if cell.cell_type == "code"]
+    first_ended = _timestamp(own_code[0], "shell.execute_reply") if own_code else None
+    result["start-up seconds"] = None if first_ended is None else (first_ended - started_at).total_seconds()
+    result["loaded"] = sum(output.get("text", "").count(LOADED) for cell in own_code for output in cell.outputs)
     result["slowest cells"] = sorted(((_seconds_of(cell), index) for index, cell in enumerate(notebook.cells[1:-1])
                                       if cell.cell_type == "code"), reverse=True)[:3]
     if keep is not None:
@@ -139,11 +144,13 @@ def execute(path: Path, mode: str, timeout: int = 900, cache: Path | None = None
     return result
 
 
+def _timestamp(cell, event: str) -> datetime.datetime | None:
+    """When ``event`` happened to an executed cell, from the timestamps nbclient records in its metadata."""
+    recorded = cell.metadata.get("execution", {}).get(event)
+    return None if recorded is None else datetime.datetime.fromisoformat(recorded.replace("Z", "+00:00"))
+
+
 def _seconds_of(cell) -> float:
-    """How long an executed cell ran, from the timestamps nbclient records in its metadata."""
-    timing = cell.metadata.get("execution", {})
-    if "iopub.execute_input" not in timing or "shell.execute_reply" not in timing:
-        return 0.0
-    started, ended = (datetime.datetime.fromisoformat(timing[key].replace("Z", "+00:00"))
-                      for key in ("iopub.execute_input", "shell.execute_reply"))
-    return (ended - started).total_seconds()
+    """How long an executed cell ran (0 where nbclient recorded no times)."""
+    started, ended = _timestamp(cell, "iopub.execute_input"), _timestamp(cell, "shell.execute_reply")
+    return 0.0 if started is None or ended is None else (ended - started).total_seconds()

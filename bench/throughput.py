@@ -18,7 +18,8 @@ process that keeps a core busy: what a shared hub or Binder does to a notebook.
 And it times the training loop against what bounds it: the dense VAE's epoch beside its matrix products alone
 (the limit no loop on these threads can beat), and each model with PyTorch's default Adam (one for-each update
 per step) beside the settings the notebooks use (``COURSE_SETTINGS``: the fused Adam, and the convolutional
-model in the channels-last layout that oneDNN's convolutions prefer). Both compute the same updates.
+model in the channels-last layout that oneDNN's convolutions prefer). Both compute the same updates; and it profiles
+one epoch of each, to say where the time goes.
 """
 import ast
 import contextlib
@@ -211,6 +212,40 @@ def matrix_product_seconds(model: torch.nn.Module, images: int, batch_size: int,
                 torch.mm(grad, weight)
     _synchronize(device)
     return time.perf_counter() - started
+
+
+# What each of an epoch's operators is, by its name in PyTorch's profiler: the first category whose words the name
+# holds. Operators of no category are element-wise operations and reductions (the loss, ReLU, the reparameterisation).
+PROFILE_CATEGORIES = {"matrix products": ("aten::mm", "aten::addmm", "aten::bmm"),
+                      "convolutions": ("convolution",),
+                      "batch normalisation": ("batch_norm",),
+                      "the optimizer's update": ("adam", "optimizer.", "_foreach_"),
+                      "the batches (indexing, converting)": ("aten::index", "aten::_to_copy", "aten::randperm")}
+OTHER_OPERATORS = "element-wise operations and reductions"
+OUTSIDE_OPERATORS = "outside any operator (Python, autograd's bookkeeping)"
+
+
+def epoch_profile(definitions: dict, data: ImageData, label: str, device: torch.device) -> dict:
+    """Where one epoch of ``label``'s model with the notebooks' settings spends its time, by PyTorch's profiler:
+    {category: seconds} of the operators' own time on the training thread (``PROFILE_CATEGORIES``), and the rest of
+    the epoch's wall time as ``OUTSIDE_OPERATORS``. The profiler's own cost falls mostly on the many short operators,
+    so the shares of the long ones (the products, the convolutions) are if anything too small."""
+    model, optimizer = _prepared(definitions, label, COURSE_SETTINGS[label], device)
+    batches = Batches(data, batch_size=BATCH_SIZE, device=device)
+    seconds_of_an_epoch(model, definitions[LOSS], batches, optimizer, device)  # one-off allocations and setup
+    activities = [torch.profiler.ProfilerActivity.CPU]
+    with torch.profiler.profile(activities=activities) as profiler:
+        wall = seconds_of_an_epoch(model, definitions[LOSS], batches, optimizer, device)
+    spent = {category: 0.0 for category in (*PROFILE_CATEGORIES, OTHER_OPERATORS)}
+    for event in profiler.key_averages():
+        name = event.key.lower()
+        category = next((category for category, words in PROFILE_CATEGORIES.items()
+                         if any(word.lower() in name for word in words)), OTHER_OPERATORS)
+        if category == OTHER_OPERATORS and not name.startswith("aten::"):
+            continue  # a range around operators (autograd's nodes, the profiler's own): its operators count
+        spent[category] += event.self_cpu_time_total / 1e6
+    spent[OUTSIDE_OPERATORS] = max(0.0, wall - sum(spent.values()))
+    return {"model": label, "images": len(data), "wall s": wall, "seconds": spent}
 
 
 def _prepared(definitions: dict, label: str, settings: dict, device: torch.device):

@@ -41,6 +41,7 @@ from .budget import FALSE_WORDS, run_mode, switched_on
 CACHE_VARIABLE = "VAE_COURSE_CACHE"
 RETRAIN_VARIABLE = "VAE_COURSE_RETRAIN"
 LIMIT_BYTES = 2 * 1024 ** 3
+LOADED = "from the cache; set"  # in the line a call prints when it loads instead of training
 _HELPERS = Path(__file__).resolve().parent
 
 
@@ -240,7 +241,7 @@ def remembered(function=None, *, unless_given=()):
                 _set_random_states(kept["random"])
                 print(kept["printed"], end="")
                 print(f"{function.__qualname__}: loaded what it computed in {kept['seconds']:.1f} s on "
-                      f"{kept['when']} from the cache; set {RETRAIN_VARIABLE}=1 to train again.")
+                      f"{kept['when']} {LOADED} {RETRAIN_VARIABLE}=1 to train again.")
                 os.utime(path)
                 return kept["returned"]
         started = time.perf_counter()
