@@ -6,8 +6,9 @@
 A synthetic class (solutions, untouched notebooks, notebooks with a planted mistake from the test
 suite's list) is graded twice in one run, each time in a fresh copy of the course: by plain
 ``nbgrader autograde`` one submission after another, and by the parallel command. The two
-gradebooks must agree. The sandbox's cost is measured on submissions graded alone, with and without it,
-in alternation. Every assignment's solution is then graded once to project a whole course.
+gradebooks must agree. The parallel run's logs say where each submission's time went (starting the kernel,
+the student's cells, judging the hidden tests, nbgrader's own work). The sandbox's cost is measured on
+submissions graded alone, with and without it, in alternation. Every assignment's solution is then graded once to project a whole course.
 """
 import argparse
 import datetime
@@ -25,13 +26,14 @@ from pathlib import Path
 from nbgrader.api import Gradebook
 
 from bench.run import REPO, SOLUTIONS, machine, solution_notebook, update_benchmarks
+from grading.execution import TIMING_MARK
 from grading.sandbox import sandbox_problem
 from judge.hidden_tests import FOLDER
 from tests.support.planted import MISTAKES
 from vae_helpers import get_device
 
 KINDS = ("solution", "untouched", "mistaken")
-SPEED_UP_TARGET, SANDBOX_COST_TARGET = 1.8, 0.10
+SPEED_UP_TARGET, SANDBOX_COST_TARGET, JUDGING_COST_TARGET = 1.8, 0.10, 0.10
 PROJECTED = (200, (2, 16))  # students, core counts
 
 
@@ -109,6 +111,9 @@ def measure(workdir, assignment, students, workers, pairs, every=True):
     parallel = timed([sys.executable, "-m", "grading", "autograde", assignment, "--workers", str(workers)],
                      courses["parallel"])
     agree = scores(courses["serial"], assignment) == scores(courses["parallel"], assignment)
+    timings = [json.loads(log.read_text().split(TIMING_MARK)[1].splitlines()[0])
+               for log in sorted((courses["parallel"] / "nbgrader_work" / "logs" / assignment).glob("*.log"))
+               if TIMING_MARK in log.read_text()]
     print(f"sandbox cost: {pairs} submissions graded alone, with and without the sandbox ...", flush=True)
     with_sandbox, without = [], []
     for student in sorted(p.name for p in (courses["serial"] / "nbgrader_work" / "submitted").iterdir())[:pairs]:
@@ -123,13 +128,37 @@ def measure(workdir, assignment, students, workers, pairs, every=True):
         shutil.copy(solution_notebook(other), folder)
         per_assignment[other] = timed([sys.executable, "-m", "nbgrader", "autograde", other, "--student=solution"],
                                       template)
-    return {"serial": serial, "parallel": parallel, "agree": agree, "with_sandbox": with_sandbox,
+    return {"serial": serial, "parallel": parallel, "agree": agree, "timings": timings, "with_sandbox": with_sandbox,
             "without_sandbox": without,
             "per_assignment": per_assignment or {assignment: serial / students}}
 
 
 def _hours(seconds):
     return f"{seconds / 3600:.1f} h" if seconds >= 3600 else f"{seconds / 60:.0f} min"
+
+
+PARTS = ("kernel start", "cells", "judging", "judging CPU")
+
+
+def where_the_time_goes(timings, per_submission):
+    """The parallel run's submissions, their medians by part (``grading.execution.TIMING_MARK``), against the
+    ``per_submission`` seconds a worker spent on each; and the judging's cost beside the rest."""
+    if not timings:
+        return ["Where the time goes: no submission's log said (graded by another version of `grading`?).", ""]
+    part = {name: statistics.median(timing[name] for timing in timings) for name in PARTS}
+    cells = {cell: statistics.median(timing["judging by cell"].get(cell, 0.0) for timing in timings)
+             for cell in timings[0]["judging by cell"]}
+    slowest = sorted(cells.items(), key=lambda item: -item[1])[:3]
+    rest = per_submission - part["kernel start"] - part["cells"] - part["judging"]
+    cost = part["judging"] / (per_submission - part["judging"])
+    return [f"Where a submission's grading goes (medians over the parallel run's {len(timings)} submissions, each "
+            f"worker's {per_submission:.1f} s per submission in all): starting its kernel {part['kernel start']:.1f} s, "
+            f"the student's cells {part['cells']:.1f} s, judging the hidden tests {part['judging']:.1f} s (of it "
+            f"{part['judging CPU']:.1f} s of the grading process's CPU), and the rest, nbgrader's own work (its start, "
+            f"reading and writing the notebook and the gradebook), {rest:.1f} s. The longest judged cells: "
+            + ", ".join(f"{cell} {seconds:.1f} s" for cell, seconds in slowest) + ". Judging costs "
+            f"**{cost:+.0%}** beside the rest of a submission's grading (target ≤ {JUDGING_COST_TARGET:.0%}: "
+            f"{'met' if cost <= JUDGING_COST_TARGET else 'NOT met'}).", ""]
 
 
 def section(figures, assignment, students, workers, command):
@@ -151,6 +180,7 @@ def section(figures, assignment, students, workers, command):
         f"| `python -m grading autograde` | {workers} | {parallel:.0f} | {parallel / students:.1f} | "
         f"{speed_up:.3f}× | ≥ {SPEED_UP_TARGET}× {'met' if speed_up >= SPEED_UP_TARGET else 'NOT met'} |", "",
         f"Scores identical in the two gradebooks: **{'yes' if figures['agree'] else 'NO'}**.", "",
+        *where_the_time_goes(figures["timings"], parallel * workers / students),
         f"Sandbox cost: {len(costs)} submissions each graded alone with and without the sandbox, in alternation: "
         f"{statistics.median(figures['without_sandbox']):.1f} s without, "
         f"{statistics.median(figures['with_sandbox']):.1f} s with (medians); median cost "

@@ -491,8 +491,10 @@ rows and tables, on the machine that measured the rest, and each notebook's row 
   them out); its quality table gives each likelihood's test −ELBO and bits per dimension, with published CIFAR-10
   figures for scale.
 * **Grading a class** (`python -m bench.grading`): a class autograded by plain `nbgrader autograde`
-  and by `python -m grading autograde`, both sandboxed, in one run. Targets: at least 1.8× faster
-  with 2 workers on 2 cores, the same scores, and a sandbox that costs at most 10 % per submission.
+  and by `python -m grading autograde`, both sandboxed, in one run, and where a submission's time goes
+  (its kernel's start, the student's cells, judging the hidden tests in the grading process, nbgrader's own
+  work). Targets: at least 1.8× faster with 2 workers on 2 cores, the same scores, a sandbox that costs at
+  most 10 % per submission and judging at most 10 % beside the rest.
 """
 NO_GPU = """## GPU
 

@@ -8,10 +8,12 @@ and grading goes on, so every other cell earns what it earns.
 """
 import contextlib
 import copy
+import json
 import os
 import shutil
 import stat
 import tempfile
+import time
 
 from nbclient import NotebookClient
 from nbclient.exceptions import DeadKernelError
@@ -25,6 +27,13 @@ from grading.sandbox import SandboxedKernelManager, sandbox_problem
 
 KERNEL_DIED = ("The kernel died while this cell ran (it exited, crashed, or was killed). The cells after it "
                "ran in a fresh kernel that first re-ran the cells before it.")
+
+
+# Before the line of its log that says where a submission's grading went (bench.grading reads it): JSON of the seconds
+# of "kernel start" (each kernel, to its first answer), "cells" (the student's cells, run in the kernel), "judging" (the
+# hidden tests, run here and asking the kernel), "judging CPU" (this process's CPU while judging) and "judging by cell"
+# ({grade id: seconds}).
+TIMING_MARK = "Where the grading went: "
 
 
 class SandboxUnavailable(RuntimeError):
@@ -145,19 +154,26 @@ class SandboxedExecute(Execute):
         self.judged = {index: cell.source for index, cell in enumerate(self.nb.cells) if hidden_tests.is_judged(cell)}
         self.hidden_tests = hidden_tests.load(resources["nbgrader"]["notebook"]) if self.judged else None
         self.verdicts = Verdicts()
+        self.timing = dict.fromkeys(("kernel start", "cells", "judging", "judging CPU"), 0.0)
+        self.judging_by_cell = {}
         for index, source in self.judged.items():
             self.nb.cells[index].source = hidden_tests.as_released(source)
         died_in, start = set(), 0
         try:
             with folder_without_notebooks(self.resources, self.log):
                 while start is not None:
+                    starting = time.perf_counter()
                     with self.setup_kernel():
                         info = self.wait_for_reply(self.kc.kernel_info())
+                        self.timing["kernel start"] += time.perf_counter() - starting
                         self.nb.metadata["language_info"] = info["content"]["language_info"]
                         start = self._run_cells(start, died_in, resources)
         finally:
             for index, source in self.judged.items():
                 self.nb.cells[index].source = source
+        self.log.info("%s%s", TIMING_MARK, json.dumps({**{name: round(seconds, 3) for name, seconds in self.timing.items()},
+                                                        "judging by cell": {cell: round(seconds, 3) for cell, seconds
+                                                                            in self.judging_by_cell.items()}}))
         self.set_widgets_metadata()
         return self.nb, self.resources
 
@@ -168,13 +184,19 @@ class SandboxedExecute(Execute):
             if index in died_in or cell.cell_type != "code":
                 continue
             try:
+                running = time.perf_counter()
                 if index < start:
                     self.execute_cell(copy.deepcopy(cell), index, store_history=True)
                 else:
                     self.preprocess_cell(cell, resources, index)
-                    if index in self.judged:
-                        cell.outputs = hidden_tests.judge_cell(self.judged[index], self.hidden_tests, KernelQuestions(self),
-                                                               cell.metadata.nbgrader["grade_id"], self.verdicts)
+                self.timing["cells"] += time.perf_counter() - running
+                if index >= start and index in self.judged:
+                    judging, judging_cpu = time.perf_counter(), time.process_time()
+                    cell.outputs = hidden_tests.judge_cell(self.judged[index], self.hidden_tests, KernelQuestions(self),
+                                                           cell.metadata.nbgrader["grade_id"], self.verdicts)
+                    self.timing["judging"] += time.perf_counter() - judging
+                    self.timing["judging CPU"] += time.process_time() - judging_cpu
+                    self.judging_by_cell[cell.metadata.nbgrader["grade_id"]] = time.perf_counter() - judging
             except DeadKernelError:
                 died_in.add(index)
                 cell.outputs.append(NotebookNode(output_type="error", ename="DeadKernelError", evalue=KERNEL_DIED,

@@ -345,14 +345,21 @@ def test_grading_bench_builds_a_class_of_solutions_untouched_notebooks_and_each_
 def test_grading_bench_reports_speed_up_sandbox_cost_and_projection_against_their_targets():
     from bench.grading import section
 
+    timing = {"kernel start": 2.0, "cells": 6.0, "judging": 1.5, "judging CPU": 0.5,
+              "judging by cell": {"test_a": 0.2, "test_b": 1.0, "test_c": 0.3, "test_d": 0.0}}
     figures = {"serial": 400.0, "parallel": 250.0, "agree": True, "with_sandbox": [11.0, 10.6],
-               "without_sandbox": [10.0, 10.0],
+               "without_sandbox": [10.0, 10.0], "timings": [timing, {**timing, "judging": 2.5}, timing],
                "per_assignment": {"01_elbo": 20.0, "02_dense_vae": 10.0}}
     text = section(figures, "02_dense_vae", 40, 2, "python -m bench.grading")
     assert "| `python -m grading autograde` | 2 | 250 | 6.2 | 1.600× | ≥ 1.8× NOT met |" in text
     assert "Scores identical in the two gradebooks: **yes**" in text
     assert "median cost **+8%** per submission (target ≤ 10%: met)" in text
-    assert "Judging cost" not in text  # hidden tests no longer run in the kernel: nothing to compare with
+    # each worker spent 250 × 2 / 40 = 12.5 s per submission: 2 + 6 + 1.5 (the median) and 3 s of nbgrader's own
+    assert ("medians over the parallel run's 3 submissions, each worker's 12.5 s per submission in all): starting its "
+            "kernel 2.0 s, the student's cells 6.0 s, judging the hidden tests 1.5 s (of it 0.5 s of the grading "
+            "process's CPU), and the rest, nbgrader's own work") in text and "gradebook), 3.0 s." in text
+    assert "The longest judged cells: test_b 1.0 s, test_c 0.3 s, test_a 0.2 s." in text
+    assert "Judging costs **+14%** beside the rest of a submission's grading (target ≤ 10%: NOT met)" in text
     # 200 students × (20 + 10) s = 100 min serially; at 0.8 efficiency per worker, 100 / 1.6 and 100 / 12.8 min
     assert "1.7 h serially; 1.0 h with 2 workers on 2 cores; 8 min with 16 workers on 16 cores" in text
 

@@ -20,6 +20,7 @@ from nbformat.v4 import new_code_cell
 from nbgrader.api import Gradebook
 
 from support.course import grades, nbgrader, notebook_path, submit
+from grading.execution import TIMING_MARK
 from grading.parallel import TIMED_OUT, grade_submission, merge
 from grading.sandbox import SandboxedKernelManager
 from support.notebook_text import HIDDEN_MARKERS, lines_of, read, secret_lines, visible_text
@@ -149,7 +150,11 @@ def test_parallel_grading_records_what_serial_nbgrader_records(classes):
     assert parallel == serial  # the class, and any earlier submission in the copied gradebook, alike
     assert f"{ASSIGNMENT}: {len(STUDENTS)} graded, 0 failed, 0 timed out, 0 already graded" in run.stdout
     for student in STUDENTS:
-        assert (copies["parallel"] / "nbgrader_work" / "logs" / ASSIGNMENT / f"{student}.log").is_file()
+        log = (copies["parallel"] / "nbgrader_work" / "logs" / ASSIGNMENT / f"{student}.log").read_text()
+        assert TIMING_MARK in log, f"{student}'s log does not say where its grading went"
+        timing = json.loads(log.split(TIMING_MARK)[1].splitlines()[0])
+        assert timing["kernel start"] > 0 and timing["cells"] > 0, timing
+        assert timing["judging"] > 0 and timing["judging CPU"] > 0, f"{student}'s judged cells were judged: {timing}"
 
 
 def test_grades_are_what_each_submission_deserves(classes):
