@@ -5,7 +5,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from vae_helpers.checks import (expect_close, expect_equal, expect_gradient_close, expect_on_device,
+from vae_helpers.checks import (expect_close, expect_draw_on_device, expect_equal, expect_gradient_close, expect_on_device,
                                 expect_relu_network, expect_shape, expect_uncorrelated, expect_value_error)
 from vae_helpers.exercises import conditional_vae as checks  # noqa: F401 (visible checks)
 
@@ -36,6 +36,7 @@ def test_one_hot(one_hot):
     expect_on_device("one_hot([2, 0, 2, 1], 3)", one_hot, labels, 3, shape=(4, 3),
                      hint="make the one-hot vectors on labels.device (device=labels.device).")
     for bad in (torch.tensor([0, 3]), torch.tensor([-1, 0]), torch.tensor([0.5]), torch.tensor([1.0, 2.7]),
+                torch.tensor([1.5, 0.0], dtype=torch.float64), torch.tensor([0.25], dtype=torch.float16),
                 torch.tensor([False, True])):
         expect_value_error(f"one_hot({bad.tolist()}, 3)", one_hot, bad, 3, why="labels out of range or not integers")
 
@@ -95,11 +96,9 @@ def test_conditional_vae(ConditionalVAE):
     expect_gradient_close("z must be reparameterised: dz/dmu = 1", z, mu, torch.ones_like(mu), atol=1e-8, rtol=1e-5)
     expect_gradient_close("dz/dlogvar must be (z - mu) / 2 (sigma = exp(0.5 logvar) kept in the graph)", z, logvar,
                           0.5 * (z - mu).detach(), atol=1e-5, rtol=1e-5)
-    # the noise made where mu is: forward run as on a GPU, encode's outputs there, decode returning z
-    model.encode = lambda x, y: (torch.zeros(len(x), 20, device=x.device), torch.zeros(len(x), 20, device=x.device))
-    model.decode = lambda z, y: z
-    expect_on_device("forward(7 images, labels) when encode returns mu and logvar of shape (7, 20)", model,
-                     torch.zeros(7, 1, 28, 28), torch.zeros(7, 10), shape=(7, 20))
+    # the noise made where mu is: forward run as on a GPU, encode's outputs there
+    expect_draw_on_device("forward(7 images, labels) when encode returns mu and logvar of shape (7, 20)", model,
+                          torch.zeros(7, 1, 28, 28), torch.zeros(7, 10))
 
 
 class Fixed(nn.Module):

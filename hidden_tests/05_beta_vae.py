@@ -16,8 +16,9 @@ def test_kl_weight(kl_weight):
         got = kl_weight(step, warmup_steps, beta)
         expect_number(f"kl_weight(step={step}, warmup_steps={warmup_steps}, beta={beta})", got, expected,
                       atol=checks.WEIGHT_TOLERANCE)
-    for bad, what in (((-1, 10, 1.0), "step"), ((3, -5, 1.0), "warmup_steps"), ((-2, -2, 1.0), "step")):
-        expect_value_error(f"kl_weight{bad}", kl_weight, *bad, why=f"a negative {what}", naming=what)
+    for bad, what in (((-1, 10, 1.0), ("step",)), ((3, -5, 1.0), ("warmup_steps",)),
+                      ((-2, -2, 1.0), ("step", "warmup_steps"))):
+        expect_value_error(f"kl_weight{bad}", kl_weight, *bad, why=f"a negative {' and '.join(what)}", naming=what)
 
 
 def grid_codes(n, labels, n_bins, strength, g):

@@ -756,3 +756,31 @@ def test_a_run_as_on_a_gpu_reads_every_result_and_argument_as_pytorch_does():
         return torch.zeros(2) + m
     assert called_as_on_a_gpu(default_device_set, mu).shape == (3, 2)
     assert torch.zeros(2).device.type == "cpu" and torch.get_default_device().type == "cpu"
+
+
+def test_the_bounds_are_checked_on_a_model_other_than_the_notebooks_toy():
+    """A bound that reads the notebook's ``toy`` instead of the model it is given passes on the notebook's toy and
+    fails on another one, visibly (review 17 A)."""
+    from support.hidden import cells_of
+    from vae_helpers.exercises import elbo as checks
+
+    namespace, sources = {}, {}
+    torch.set_default_dtype(torch.float64)  # as 01's setup cell sets it
+    try:
+        exec("import math\nimport torch\nimport torch.nn.functional as F\n", namespace)
+        for cell in cells_of("01_elbo"):
+            grade_id = cell.metadata.nbgrader.get("grade_id", "")
+            if cell.metadata.nbgrader.get("solution"):
+                sources[grade_id] = cell.source
+            if "toy = LinearGaussianModel" in cell.source or "class LinearGaussianModel" in cell.source:
+                exec(cell.source, namespace)
+        for grade_id in ("kl_to_standard_normal", "reparameterize", "log_likelihoods"):
+            exec(sources[grade_id], namespace)
+        for grade_id in ("elbo", "importance_weighted_bound"):
+            exec(sources[grade_id].replace("model.decoder_mean(", "toy.decoder_mean(").replace("model.logvar", "toy.logvar"),
+                 namespace)
+            with pytest.raises(AssertionError, match=r"another toy model .* Hint: use the model your function is given"):
+                getattr(checks, grade_id)(namespace[grade_id], *(namespace[name] for name in
+                                                                  ("toy", "x_toy", "post_mu", "post_logvar")))
+    finally:
+        torch.set_default_dtype(torch.float32)

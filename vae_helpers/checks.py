@@ -4,6 +4,7 @@ Each raises ``AssertionError`` with a message that says what was expected and wh
 came, so a student knows exactly what to fix.
 """
 import functools
+import itertools
 import inspect
 import linecache
 import re
@@ -171,18 +172,19 @@ def checking_answers(check):
 
 def expect_value_error(name: str, function, *args, why: str,
                        hint: str = "raise ValueError(...) (an assert is skipped when Python runs with -O).",
-                       naming: str = "") -> ValueError:
+                       naming: str | tuple = "") -> ValueError:
     """``function(*args)`` must raise the ValueError that the exercise promises its caller for ``why``, its message
-    naming ``naming`` where given (the argument at fault, as a word of its own: "step" is not named by
-    "warmup_steps"), and this returns it; an assert or another error fails, named with its message, and so does no
-    error."""
+    naming ``naming`` where given (the argument at fault, as a word of its own in any case: "step" is not named by
+    "warmup_steps", and "Step must be ..." names it; a tuple: any one of the arguments at fault), and this returns it;
+    an assert or another error fails, named with its message, and so does no error."""
+    names = (naming,) if isinstance(naming, str) else tuple(naming)
     try:
         function(*args)
     except ValueError as error:
-        if not re.search(rf"(?<![\w]){re.escape(naming)}", str(error)):
-            raise AssertionError(f"{name}: expected a ValueError whose message names {naming}, the argument at "
-                                 f"fault, got ValueError({shortened(str(error), 160)!r}). Hint: say in the message "
-                                 f"which argument is wrong and what it was.") from None
+        if not any(re.search(rf"(?<![\w]){re.escape(one)}", str(error), re.IGNORECASE) for one in names):
+            raise AssertionError(f"{name}: expected a ValueError whose message names {' or '.join(names)}, the "
+                                 f"argument at fault, got ValueError({shortened(str(error), 160)!r}). Hint: say in "
+                                 f"the message which argument is wrong and what it was.") from None
         return error
     except NotImplementedError:
         raise
@@ -198,6 +200,18 @@ def expect_equal(name: str, value, expected, hint: str = "") -> None:
         raise AssertionError(f"{name}: expected {expected!r}, got {value!r:.200}." + (f" Hint: {hint}" if hint else ""))
 
 
+def expect_parameter_count(name: str, module: torch.nn.Module, count: int, droppable_biases=(), hint: str = "") -> None:
+    """``module`` must have ``count`` parameters, less the bias of any of the layers followed by a batch norm
+    (``droppable_biases``, their sizes): each may be made with bias=False, the norm's shift standing in for it."""
+    got = sum(p.numel() for p in module.parameters())
+    accepted = {count - sum(dropped) for size in range(len(droppable_biases) + 1)
+                for dropped in itertools.combinations(droppable_biases, size)}
+    if got not in accepted:
+        dropped = (f" (or less {' or '.join(map(str, droppable_biases))} for each layer followed by a batch norm that "
+                   f"has bias=False)") if droppable_biases else ""
+        raise AssertionError(f"{name}: expected {count}{dropped}, got {got}." + (f" Hint: {hint}" if hint else ""))
+
+
 def expect_not_affine(name: str, function, a: torch.Tensor, b: torch.Tensor, hint: str = "") -> None:
     """``function`` must not be affine: f(a) + f(b) = f(a + b) + f(0) for every pair would show a layer's missing
     non-linearity, which leaves a network's size and shapes unchanged."""
@@ -208,16 +222,25 @@ def expect_not_affine(name: str, function, a: torch.Tensor, b: torch.Tensor, hin
 
 def expect_relu_network(name: str, model, function, *inputs: torch.Tensor, hint: str = "") -> None:
     """``function(*inputs)``, computed by ``model``'s linear layers and ReLUs, must be positively homogeneous once every
-    bias is 0: f(2 x) = 2 f(x). Another non-linearity in a ReLU's place (sigmoid, tanh) is not, though it leaves the
-    parameters and shapes as they are and the map non-affine. The biases are zeroed through ``model``'s state_dict (a
-    lent model's too), and ``model`` is put in eval mode."""
+    bias is 0: f(2 x) = 2 f(x); and constant once every bias is -1000, every hidden unit then far below 0, where a
+    ReLU gives 0 whatever the input. Another non-linearity in a ReLU's place fails one or the other, though it leaves
+    the parameters and shapes as they are and the map non-affine: sigmoid and tanh the first, a leaky ReLU the second.
+    The biases are set through ``model``'s state_dict (a lent model's too), and ``model`` is put in eval mode."""
     state = model.state_dict()
-    model.load_state_dict({key: torch.zeros_like(value) if key.rsplit(".", 1)[-1] == "bias" else value
-                           for key, value in state.items()})
     model.eval()
+
+    def with_every_bias(bias):
+        model.load_state_dict({key: torch.full_like(value, bias) if key.rsplit(".", 1)[-1] == "bias" else value
+                               for key, value in state.items()})
+        return function(*inputs), function(*(2 * t for t in inputs))
+
+    once, twice = with_every_bias(0.0)
     expect_close(f"{name} with every bias 0, at twice its input: twice the output (linear layers and ReLUs are "
-                 f"positively homogeneous)", function(*(2 * t for t in inputs)), 2 * function(*inputs), atol=1e-4,
-                 rtol=1e-4, hint=hint)
+                 f"positively homogeneous)", twice, 2 * once, atol=1e-4, rtol=1e-4, hint=hint)
+    once, twice = with_every_bias(-1000.0)
+    expect_close(f"{name} with every bias -1000, its output at twice its input less its output at the input: 0 (every "
+                 f"hidden unit is far below 0, where a ReLU gives 0 whatever the input)", twice - once,
+                 torch.zeros_like(once), atol=1e-4, rtol=0, hint=hint)
 
 
 def _type_name(value) -> str:
@@ -507,16 +530,33 @@ def expect_draws_of_q(z: torch.Tensor, mu: torch.Tensor, logvar: torch.Tensor) -
                                "term trains the encoder's variances through it.")
 
 
-def expect_draw_on_device(name: str, model, *inputs, latent_dim: int = 20) -> None:
+class CodesAsImages(torch.nn.Module):
+    """A stand-in for a model's decoder (or its ``decode``): keeps what it is given (``given``: the code, and the
+    labels of a conditional decoder) and returns logits of ``shape`` for each code, every logit the sum of the code's
+    entries, where the code is. Its logits are contiguous and shaped as a real decoder's, so that a forward which
+    reshapes what its decoder returns (``.view(-1, 784)``, ``.view_as(x)``) works on them as well."""
+
+    def __init__(self, shape):
+        super().__init__()
+        self.shape, self.given = tuple(shape), None
+
+    def forward(self, z, *conditions):
+        self.given = (z, *conditions)
+        return (torch.zeros(len(z), *self.shape, dtype=z.dtype, device=z.device)
+                + z.sum(-1).view(-1, *(1,) * len(self.shape)))
+
+
+def expect_draw_on_device(name: str, model, *inputs, latent_dim: int = 20, image_shape=(784,)) -> None:
     """``model(*inputs)`` run as on a GPU (``expect_on_device``) with stand-ins for ``model.encode``, which returns
     a mu and a logvar of shape (batch, ``latent_dim``) where the inputs are, and for ``model.decode``, which returns
-    the z it is given: forward's draw and everything it returns must be there too, so a noise made on the CPU
-    fails here, as it would on a GPU. The stand-ins replace the model's own encode and decode for good."""
+    logits of ``image_shape`` made from the z it is given (``CodesAsImages``): forward's draw and everything it
+    returns must be there too, so a noise made on the CPU fails here, as it would on a GPU. The stand-ins replace the
+    model's own encode and decode for good."""
     batch = len(inputs[0])
     model.encode = lambda x, *_: (torch.zeros(batch, latent_dim, device=x.device),  # made where the inputs are
                                   torch.zeros(batch, latent_dim, device=x.device))
-    model.decode = lambda z, *_: z
-    expect_on_device(name, model, *inputs, shape=(batch, latent_dim),
+    model.decode = CodesAsImages(image_shape).forward  # a module there would not hide the class's decode
+    expect_on_device(name, model, *inputs, shape=(batch, *image_shape),
                      hint="draw the noise on the device of mu and logvar (torch.randn_like(mu)), not on the CPU.")
 
 
@@ -533,24 +573,19 @@ class _ZeroEncoder(torch.nn.Module):
                                           torch.ones(len(x), self.latent_dim, device=x.device))
 
 
-class _Identity(torch.nn.Module):
-    """A stand-in for a model's ``decoder`` that returns the z it is given."""
-
-    def forward(self, z):
-        return z
-
-
 CALL_THE_ENCODER_AND_DECODER = ("forward calls self.encoder(x), which returns q, and self.decoder(z), nothing else "
                                 "of them: the checks replace them by models lent as at grading.")
 
 
 def expect_draw_on_device_of_q(name: str, model, images: torch.Tensor, latent_dim: int = 20) -> None:
     """``model(images)`` run as on a GPU (``expect_on_device``) with stand-ins for ``model.encoder``, whose q has
-    its loc and scale where the images are, and for ``model.decoder``, which returns the z it is given: forward's
-    draw must be on q's device, so a noise made on the CPU fails here, as it would on a GPU. The stand-ins replace
-    the model's own networks for good, lent as at grading (``AsLent``)."""
-    model.encoder, model.decoder = AsLent(_ZeroEncoder(latent_dim)), AsLent(_Identity())
-    expect_on_device(name, model, images, shape=(len(images), latent_dim),
+    its loc and scale where the images are, and for ``model.decoder``, which returns logits of the images' shape made
+    from the z it is given (``CodesAsImages``): forward's draw must be on q's device, so a noise made on the CPU fails
+    here, as it would on a GPU. The stand-ins replace the model's own networks for good, lent as at grading
+    (``AsLent``)."""
+    model.encoder = AsLent(_ZeroEncoder(latent_dim))
+    model.decoder = AsLent(CodesAsImages(images.shape[1:]))
+    expect_on_device(name, model, images, shape=tuple(images.shape),
                      hint="draw z with q.rsample(), which makes its noise on the device of q's tensors.",
                      lent_hint=CALL_THE_ENCODER_AND_DECODER)
 

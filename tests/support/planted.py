@@ -90,6 +90,45 @@ MISTAKES = [
     ("02_dense_vae", "encoder-with-dropout", "dense_vae",
      "nn.Linear(image_size, hidden_dim), nn.ReLU())", "nn.Linear(image_size, hidden_dim), nn.ReLU(), nn.Dropout(0.5))",
      "test_dense_vae"),
+    # log_det computed from a detached z: f is right, and the flow posterior's mean and variance get no gradient from
+    # log_det (review 17 C)
+    ("07_richer_posteriors_and_priors", "planar-log-det-of-a-detached-z", "planar_flow",
+     "    log_det = torch.log((1 + (1 - h ** 2) * (w * u).sum(-1)).abs())",
+     "    h_ld = torch.tanh((z.detach() * w).sum(-1) + b)\n    log_det = torch.log((1 + (1 - h_ld ** 2) * (w * u).sum(-1)).abs())",
+     "test_planar_flow"),
+    # U(h) written out with the expectation over z taken at q(z | h, y)'s mean, a draw only where q is a point
+    # (review 17 C)
+    ("08_semi_supervised", "unlabelled-z-at-its-mean", "unlabelled_bound",
+     "    table = labelled_bound(model, h.repeat_interleave(k, dim=0), classes).view(len(h), k)\n",
+     "    hh, one_hot = h.repeat_interleave(k, dim=0), F.one_hot(classes, k).to(h.dtype)\n"
+     "    mu, logvar = model.encode(hh, one_hot)\n    mean, h_logvar = model.decode(mu, one_hot)\n"
+     "    log_density = -0.5 * (math.log(2 * math.pi) + h_logvar + (hh - mean) ** 2 / h_logvar.exp()).sum(1)\n"
+     "    kl = 0.5 * (logvar.exp() + mu.pow(2) - 1.0 - logvar).sum(1)\n"
+     "    table = (log_density - kl - math.log(k)).view(len(h), k)\n",
+     "test_unlabelled_bound"),
+    # review 17 B: a batch of one squeezed to a vector; float labels refused by a list of two dtypes
+    ("04_conditional_vae", "one-hot-squeezed", "one_hot",
+     "return F.one_hot(labels.long(), n_classes).float()", "return F.one_hot(labels.long(), n_classes).float().squeeze()",
+     "test_one_hot"),
+    ("04_conditional_vae", "one-hot-refuses-two-float-dtypes", "one_hot",
+     "if labels.is_floating_point() or labels.is_complex() or labels.dtype == torch.bool:",
+     "if labels.dtype in (torch.float32, torch.bool):", "test_one_hot"),
+    # the refinement started from the prior, not from the encoder's q it is given (review 17 B)
+    ("06_collapse_and_inference", "refine-from-the-prior", "refine_posterior",
+     "    mu = mu.detach().clone().requires_grad_()\n", "    mu = torch.zeros_like(mu, requires_grad=True)\n",
+     "test_refine_posterior"),
+    # the capacity term without its absolute value: a KL above the capacity earns a negative cost (review 17 B)
+    ("05_categorical_clustering", "capacity-without-the-absolute-value", "capacity_penalty",
+     "return gamma * (kl.mean() - capacity).abs() + gamma * balance",
+     "return gamma * (capacity - kl.mean()) + gamma * balance", "test_capacity_penalty"),
+    # the bins' width unguarded: a constant dimension's 0 / 0 is NaN, whose integer is no bin (review 17 B)
+    ("05_beta_vae", "class-information-width-unguarded", "class_information",
+     "width = ((high - low) / n_bins).clamp(min=torch.finfo(z.dtype).tiny)", "width = (high - low) / n_bins",
+     "test_class_information"),
+    # a leaky ReLU, as homogeneous as a ReLU: its hidden units far below 0 still let a part through (review 17 A)
+    ("02_dense_vae", "decoder-leaky-relu-for-relu", "dense_vae",
+     "nn.Linear(latent_dim, hidden_dim), nn.ReLU()", "nn.Linear(latent_dim, hidden_dim), nn.LeakyReLU(0.2)",
+     "test_dense_vae"),
     ("04_conditional_vae", "encoder-tanh-for-relu", "conditional_vae",
      "nn.Linear(image_size + n_classes, hidden_dim), nn.ReLU())", "nn.Linear(image_size + n_classes, hidden_dim), nn.Tanh())",
      "test_conditional_vae"),
@@ -1535,6 +1574,26 @@ CAUGHT_VISIBLY = [(assignment, mistake) for assignment, mistake, *_ in MISTAKES
 
 # Correct answers in another style than the instructor's: (assignment, [(solution cell, code, replacement)]).
 ALTERNATIVES = [
+    # review 17 A: forward reshapes what the decoder returns, which a real decoder's logits allow; a bias dropped in
+    # one of the layers a batch norm follows, not both
+    ("02_dense_vae", [
+        ("dense_vae", "return self.decode(z), mu, logvar", "return self.decode(z).view(-1, 784), mu, logvar"),
+    ]),
+    # review 17 B: each argument checked alone, warmup_steps first, a message that starts with the argument's name
+    ("05_beta_vae", [
+        ("kl_weight", "    if step < 0 or warmup_steps < 0:\n        raise ValueError(f\"kl_weight: step and warmup_steps must "
+                      "be >= 0, got step={step}, \"\n                         f\"warmup_steps={warmup_steps}.\")",
+         "    if warmup_steps < 0:\n        raise ValueError(f\"kl_weight: warmup_steps must be >= 0, got {warmup_steps}.\")\n"
+         "    if step < 0:\n        raise ValueError(f\"Step must be non-negative, got {step}.\")"),
+    ]),
+    ("04_conditional_vae", [
+        ("conditional_vae", "return self.decode(z, y), mu, logvar", "return self.decode(z, y).view(len(x), 784), mu, logvar"),
+    ]),
+    ("03_conv_vae", [
+        ("conv_vae_forward", "return self.decoder(z), q", "return self.decoder(z).view_as(x), q"),
+        ("conv_encoder", "nn.Conv2d(1, c1, kernel_size=4, stride=2, padding=1)",
+         "nn.Conv2d(1, c1, kernel_size=4, stride=2, padding=1, bias=False)"),
+    ]),
     # review 8 (A): torch.normal with tensor arguments made where mu is, and a defensive as_tensor of the labels
     ("01_elbo", [
         ("reparameterize", "return mu + std * torch.randn_like(std)",

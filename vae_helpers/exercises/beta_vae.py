@@ -32,10 +32,16 @@ def kl_weight(kl_weight):
                                  "nothing to divide by.") from None
         expect_number(f"kl_weight({step}, warmup_steps=0, beta=3.0)", weight, 3.0, atol=WEIGHT_TOLERANCE,
                       hint="no warm-up: the full weight from the first step (and no division by zero).")
-    for bad, what in (((-1, 4, 1.0), "step"), ((3, -5, 1.0), "warmup_steps")):
-        error = expect_value_error(f"kl_weight{bad}", kl_weight, *bad, why=f"a negative {what}", naming=what)
-        print(f"a negative {what}: ValueError({error})")
+    for bad, what in (((-1, 4, 1.0), ("step",)), ((3, -5, 1.0), ("warmup_steps",)),
+                      ((-2, -2, 1.0), ("step", "warmup_steps"))):  # both at fault: either may be named
+        error = expect_value_error(f"kl_weight{bad}", kl_weight, *bad, why=f"a negative {' and '.join(what)}",
+                                   naming=what)
+        print(f"a negative {' and '.join(what)}: ValueError({error})")
     print(PASSED)
+
+
+_CONSTANT_HINT = ("a constant dimension has a range of width 0: put all its values into one bin rather than dividing "
+                  "by that width (0 / 0 is NaN, and a NaN made an integer is no bin).")
 
 
 def _counting_hint(error: BaseException) -> str:
@@ -66,9 +72,7 @@ def class_information(class_information):
     expect_shape("class_information(z of shape (24, 3), labels, n_bins=4)", information, (3,))
     expect_finite("class_information of two dimensions where many (bin, class) cells are empty", information[:2],
                   hint="an empty cell must add 0 (0 log 0 = 0): keep it out of the log, or use torch.xlogy.")
-    expect_finite("class_information of a constant dimension", information[2:],
-                  hint="a constant dimension has a range of width 0: put all its values into one bin rather than "
-                       "dividing by that width.")
+    expect_finite("class_information of a constant dimension", information[2:], hint=_CONSTANT_HINT)
     expect_close("class_information of a coordinate independent of the class (each bin holds the four classes "
                  "equally)", information[1], torch.tensor(0.0), atol=1e-5,
                  hint="a mutual information is never negative: check that p(b, y) sums to 1 over the cells (counts "
@@ -92,6 +96,11 @@ def class_information(class_information):
                                     else "here each class has a bin of its own, so I(b; y) = H(y), the entropy of "
                                          "four equally frequent classes: log 4 nats."))
     expect_close("class_information of a constant dimension", information[2], torch.tensor(0.0), atol=1e-5)
+    constant = expect_returns("class_information(a constant dimension, 9 images of 3 classes, n_bins=4)",
+                              class_information, torch.zeros(9, 1), torch.arange(3).repeat(3), 4,
+                              hint=lambda error: _CONSTANT_HINT)
+    expect_close("class_information(a constant dimension, 9 images of 3 classes, n_bins=4)", constant,
+                 torch.zeros(1), atol=1e-5, hint=_CONSTANT_HINT)
     moved = class_information(z * torch.tensor([0.01, 100.0, 1.0]) + torch.tensor([3.0, -50.0, 7.0]), labels, 4)
     expect_close("class_information after each dimension is scaled and shifted on its own", moved, information,
                  atol=1e-5, hint="bin each dimension over its own smallest and largest value, not over one range "

@@ -155,6 +155,10 @@ def capacity_penalty(capacity_penalty):
                  capacity_penalty(torch.zeros(4, 10), 1.5, 10.0), 15.0, atol=1e-4,
                  hint="every KL is 0 here, 1.5 nats short of the capacity: a KL below the capacity costs as much as "
                       "above.")
+    expect_close("capacity_penalty for four images, each certain of its own category, capacity 0.5, gamma 2 (the KL, "
+                 "log 4, above the capacity)", capacity_penalty(one_each, 0.5, 2.0), 2.0 * (_LOG_4 - 0.5), atol=1e-4,
+                 hint="the KL is log 4 here, above the capacity by log 4 - 0.5: the penalty grows with the distance "
+                      "from the capacity on either side.")
     expect_close("capacity_penalty for two certain images (categories 0 and 1) and two uniform ones, K = 2, "
                  "capacity log(2) / 2",
                  capacity_penalty(torch.tensor([[0.0, _CERTAIN], [_CERTAIN, 0.0], [0.0, 0.0], [0.0, 0.0]]),

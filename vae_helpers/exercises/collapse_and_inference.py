@@ -70,7 +70,8 @@ def refine_posterior(refine_posterior, elbo_per_image):
     decoder as grading lends it (``AsLent``), the shapes, no gradient history, the given tensors and the decoder
     left unchanged, run as on a GPU (``expect_on_device``), the ELBO risen after 100 steps with logvar optimised
     too, as far as a reference run of Adam's,
-    no move with ``steps=0`` or ``lr=0``, and Adam's first step with ``steps=1`` (``_expect_one_adam_step``)."""
+    no move with ``steps=0`` or ``lr=0``, Adam's first step with ``steps=1`` (``_expect_one_adam_step``) and a second
+    that is not a new Adam's first. The given mu and logvar are neither the prior's nor any constant, as an encoder's."""
     torch.manual_seed(0)
     decoder = nn.Sequential(nn.Linear(4, 64), nn.Tanh(), nn.Linear(64, 784))
     with torch.no_grad():  # large weights, so that the images' likelihood depends strongly on z
@@ -78,7 +79,10 @@ def refine_posterior(refine_posterior, elbo_per_image):
         decoder[2].weight.mul_(8)
     before = [p.detach().clone() for p in decoder.parameters()]
     x = torch.bernoulli(torch.full((6, 1, 28, 28), 0.3))
-    mu, logvar = torch.zeros(6, 4, requires_grad=True), torch.zeros(6, 4, requires_grad=True)  # as if from an encoder
+    given = torch.Generator().manual_seed(1)  # as if from an encoder: neither the prior's 0 nor any other constant
+    mu = (0.3 * torch.randn(6, 4, generator=given)).requires_grad_()
+    logvar = (-0.5 + 0.2 * torch.randn(6, 4, generator=given)).requires_grad_()
+    mu_given, logvar_given = mu.detach().clone(), logvar.detach().clone()
     expect_returns("refine_posterior(AsLent(decoder), 6 images, mu, logvar, 3 steps): the decoder as grading lends it",
                    refine_posterior, AsLent(decoder), x, mu, logvar, 3, hint=_refinement_error,
                    lent_hint=WHAT_TO_USE + " (mu.device, mu.dtype).")
@@ -91,7 +95,7 @@ def refine_posterior(refine_posterior, elbo_per_image):
     expect_equal("the returned mu and logvar carry no gradient history (return .detach()ed tensors)",
                  new_mu.requires_grad or new_logvar.requires_grad, False)
     expect_equal("the mu and logvar you were given are left unchanged (work on copies)",
-                 bool(mu.eq(0).all() and logvar.eq(0).all()), True)
+                 bool(mu.eq(mu_given).all() and logvar.eq(logvar_given).all()), True)
     expect_equal("the decoder's parameters are left unchanged (give the optimizer mu and logvar only)",
                  all(torch.equal(b, p) for b, p in zip(before, decoder.parameters())), True)
     with torch.no_grad():
@@ -113,23 +117,32 @@ def refine_posterior(refine_posterior, elbo_per_image):
         if swapped > start + 50:
             raise AssertionError(f"{rise}, but {swapped:.1f} with the two returned tensors taken the other way round. "
                                  f"Hint: return (mu, logvar), in that order.")
-        if logged > start + 50:
+        if (new_logvar > 0).all() and logged > start + 50:  # a variance is positive; a log-variance here is not
             raise AssertionError(f"{rise}, but {logged:.1f} with the log of the second returned tensor. Hint: return "
                                  f"the log-variance, logvar, not the variance.")
     same_mu, same_logvar = refine_posterior(decoder, x, mu, logvar, steps=0)
-    expect_close("mu from refine_posterior with steps=0 (no step: the given mu)", same_mu, torch.zeros(6, 4), atol=0,
-                 hint="steps is the number of optimizer steps to take: with steps=0 the loop takes none.")
-    expect_close("logvar from refine_posterior with steps=0", same_logvar, torch.zeros(6, 4), atol=0)
+    expect_close("mu from refine_posterior with steps=0 (no step: the given mu)", same_mu, mu_given, atol=0,
+                 hint="start from the mu and logvar you are given, and take steps optimizer steps: with steps=0 the "
+                      "loop takes none.")
+    expect_close("logvar from refine_posterior with steps=0 (the given logvar)", same_logvar, logvar_given, atol=0,
+                 hint="start from the mu and logvar you are given.")
     expect_equal("refine_posterior with steps=0: a returned tensor requires gradients",
                  same_mu.requires_grad or same_logvar.requires_grad, False,
                  hint="return new tensors without gradient history, also when no step is taken: the caller's own "
                       "mu and logvar still carry the encoder's graph.")
     still_mu, still_logvar = refine_posterior(decoder, x, mu, logvar, steps=3, lr=0.0)
-    expect_close("mu from refine_posterior with steps=3, lr=0.0 (steps of length 0)", still_mu, torch.zeros(6, 4),
+    expect_close("mu from refine_posterior with steps=3, lr=0.0 (steps of length 0)", still_mu, mu_given,
                  atol=0, hint="use the learning rate you are given, lr, for the optimizer.")
     one_mu, one_logvar = refine_posterior(decoder, x, mu, logvar, steps=1)
     _expect_one_adam_step("refine_posterior(decoder, 6 images, mu, logvar, steps=1)", one_mu, one_logvar, mu, logvar,
                          lr=1e-2)
+    two_mu, two_logvar = refine_posterior(decoder, x, mu, logvar, steps=2)
+    moved = torch.cat([(two_mu - mu).detach().abs().flatten(), (two_logvar - logvar).detach().abs().flatten()])
+    if ((moved - 2e-2).abs().lt(1e-5) | moved.lt(1e-5)).all():
+        raise AssertionError("refine_posterior(decoder, 6 images, mu, logvar, steps=2): expected Adam's second step to "
+                             "follow its moments, got every coordinate moved by exactly 0 or 2 lr, as two first steps "
+                             "of two new Adams give (each moves every coordinate by lr). Hint: make one Adam before the "
+                             "loop, not a new one each step: a new Adam forgets its moments.")
     assert end > start, (f"{rise}: it fell, the steps went down the ELBO. Hint: an optimizer minimises its loss: the "
                          f"loss is minus the ELBO (with maximize=True, the ELBO itself, not both).")
     assert end > start + 50, (f"{rise}. Hint: make one torch.optim.Adam([mu, logvar], lr=lr) "

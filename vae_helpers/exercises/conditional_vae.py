@@ -4,11 +4,11 @@ import math
 import torch
 from torch import nn
 
-from vae_helpers.checks import (KL_GRADIENT, PASSED, REPARAMETERISE, checking_answers, expect_close, expect_draws_of_q,
-                                expect_equal, expect_gradient, expect_logvar_of_its_own, expect_not_affine,
-                                expect_relu_network,
-                                expect_on_device, expect_returns, expect_shape, expect_value_error, hint_by_value,
-                                kl_gradient_hint, kl_hint)
+from vae_helpers.checks import (KL_GRADIENT, PASSED, REPARAMETERISE, CodesAsImages, checking_answers, expect_close,
+                                expect_draw_on_device, expect_draws_of_q, expect_equal, expect_gradient,
+                                expect_logvar_of_its_own, expect_not_affine, expect_on_device, expect_relu_network,
+                                expect_returns, expect_shape, expect_value_error, hint_by_value, kl_gradient_hint,
+                                kl_hint)
 from vae_helpers.lending import AsLent
 
 
@@ -24,12 +24,10 @@ def one_hot(one_hot):
     expect_close("one_hot(tensor([3, 0, 1]), 4)", encoded, torch.tensor([[0., 0, 0, 1], [1, 0, 0, 0], [0, 1, 0, 0]]))
     expect_shape("one_hot(tensor([0, 1]), 10): the width is n_classes, whatever the batch holds",
                  one_hot(torch.tensor([0, 1]), 10), (2, 10))
+    expect_equal("the shape of one_hot(tensor([2]), 4), a batch of one label", tuple(one_hot(torch.tensor([2]), 4).shape),
+                 (1, 4), hint="one row per label, however many: nothing may drop the batch's dimension (no .squeeze()).")
     int32_labels = torch.tensor([2, 0], dtype=torch.int32)
-    expect_close("one_hot(int32 labels [2, 0], 3): any integer dtype is a label",
-                 expect_returns("one_hot(int32 labels [2, 0], 3)", one_hot, int32_labels, 3,
-                                hint="F.one_hot needs int64: convert with labels.long()."),
-                 torch.tensor([[0., 0, 1], [1, 0, 0]]), hint="F.one_hot needs int64: convert with labels.long().")
-    for dtype in (torch.int16, torch.uint8):
+    for dtype in (torch.int32, torch.int16, torch.uint8):
         expect_close(f"one_hot({dtype} labels [1, 0], 2): any integer dtype is a label",
                      expect_returns(f"one_hot({dtype} labels [1, 0], 2)", one_hot,
                                     torch.tensor([1, 0], dtype=dtype), 2,
@@ -43,7 +41,10 @@ def one_hot(one_hot):
                      hint="make every tensor you fill on labels.device (device=labels.device), never on the default "
                           "device, or training on a GPU fails.")
     for bad, why in ((torch.tensor([0, 10]), "a label equal to n_classes"), (torch.tensor([-1, 2]), "a negative label"),
-                     (torch.tensor([0.5, 2.0]), "float labels"), (torch.tensor([True, False]), "bool labels")):
+                     (torch.tensor([0.5, 2.0]), "float labels"), (torch.tensor([0.5, 2.0], dtype=torch.float64),
+                                                                   "float64 labels"),
+                     (torch.tensor([0.5, 2.0], dtype=torch.float16), "float16 labels"),
+                     (torch.tensor([True, False]), "bool labels")):
         error = expect_value_error(f"one_hot({bad.tolist()}, 10)", one_hot, bad, 10, why=why,
                                    hint="check the labels first and raise ValueError(...) (an assert is skipped when "
                                         "Python runs with -O).")
@@ -111,22 +112,21 @@ def conditional_vae(ConditionalVAE, one_hot):
     known_logvar = torch.full((5000, 20), math.log(0.25), requires_grad=True)
     many_labels = one_hot(torch.arange(5000) % 10, 10)
     model.encode = lambda x, y: (known_mu, known_logvar)  # stand-ins for encode and decode, as at grading;
-    model.decode = lambda z, y: torch.cat([z, y], dim=1)  # this decode returns the z and y it is given, side by side
-    decoded, mu, logvar = model(torch.rand(5000, 1, 28, 28), many_labels)
+    decoder = CodesAsImages((784,))                       # this decode keeps the z and y it is given
+    model.decode = decoder.forward
+    logits, mu, logvar = model(torch.rand(5000, 1, 28, 28), many_labels)
     through = "forward must call self.encode(x, y) and self.decode(z, y): the checks replace them, here and at grading."
     expect_equal("forward returns the (mu, logvar) that self.encode returned",
                  torch.equal(mu, known_mu) and torch.equal(logvar, known_logvar), True, hint=through)
-    expect_equal("shape of what forward returns when self.decode returns [z, y]", tuple(decoded.shape), (5000, 30),
-                 hint=through)
-    expect_close("the labels forward gives self.decode", decoded[:, 20:], many_labels,
+    expect_equal("forward returns the logits that self.decode(z, y) returned, of shape (5000, 784)",
+                 decoder.given is not None and len(decoder.given) == 2 and tuple(logits.shape) == (5000, 784),
+                 True, hint=through)
+    z, decoded_labels = decoder.given
+    expect_close("the labels forward gives self.decode", decoded_labels, many_labels,
                  hint="decode with the same one-hot y that forward was given.")
-    z = decoded[:, :20]
     expect_draws_of_q(z, known_mu, known_logvar)
-    model.encode = lambda x, y: (torch.zeros(len(x), 20, device=x.device), torch.zeros(len(x), 20, device=x.device))
-    model.decode = lambda z, y: z  # run as on a GPU: forward's noise must be made where mu is
-    expect_on_device("model(5 images, labels) when self.encode returns mu and logvar of shape (5, 20)",
-                     model, torch.zeros(5, 1, 28, 28), torch.zeros(5, 10), shape=(5, 20),
-                     hint="draw the noise on the device of mu: torch.randn_like(mu), not torch.randn(mu.shape).")
+    expect_draw_on_device("model(5 images, labels) when self.encode returns mu and logvar of shape (5, 20)", model,
+                          torch.zeros(5, 1, 28, 28), torch.zeros(5, 10))
     print(PASSED)
 
 

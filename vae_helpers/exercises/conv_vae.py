@@ -9,20 +9,11 @@ from torch.distributions import Normal
 
 from vae_helpers.checks import (CALL_THE_ENCODER_AND_DECODER, PASSED, checking_answers, expect_close,
                                 expect_draw_on_device_of_q, expect_equal, expect_gradient, expect_gradient_close,
-                                expect_logvar_of_its_own, expect_not_affine, expect_on_device, expect_returns,
-                                expect_shape, expect_uncorrelated, hint_by_value, kl_hint)
+                                expect_logvar_of_its_own, expect_not_affine, expect_on_device, expect_parameter_count,
+                                expect_returns, expect_shape, expect_uncorrelated, hint_by_value, kl_hint)
 from vae_helpers.lending import AsLent
 
 LATENT_DIM = 20  # the size of the code, and of each head of the encoder
-
-
-def _expect_parameters(name: str, module: nn.Module, with_biases: int, without: int, hint: str) -> None:
-    """``module`` must have ``with_biases`` parameters, or ``without`` when the layers followed by BatchNorm2d have
-    no bias (bias=False: BatchNorm's shift stands in for it)."""
-    count = sum(p.numel() for p in module.parameters())
-    if count not in (with_biases, without):
-        raise AssertionError(f"{name}: expected {with_biases} ({without} with bias=False in the layers followed by "
-                             f"BatchNorm2d), got {count}. Hint: {hint}")
 
 
 def _load_fixed_parameters(module) -> None:
@@ -94,9 +85,9 @@ def conv_encoder(ConvEncoder):
     """Checks the encoder's size, the shapes of mu_logvar, and the Normal that forward builds, from the encoder's
     own mu_logvar and from a stand-in for it."""
     encoder = ConvEncoder()
-    _expect_parameters("encoder parameters", encoder, 71_352, 71_304,
-                       hint="conv 1->16 and 16->32 (4x4 kernels), each followed by BatchNorm2d, then two "
-                            "Linear(1568, 20) heads.")
+    expect_parameter_count("encoder parameters", encoder, 71_352, droppable_biases=(16, 32),
+                           hint="conv 1->16 and 16->32 (4x4 kernels), each followed by BatchNorm2d, then two "
+                                "Linear(1568, 20) heads.")
     images = torch.rand(5, 1, 28, 28)
     mu, logvar = expect_returns("mu_logvar(images of shape (5, 1, 28, 28))", encoder.mu_logvar, images,
                                 hint=_features_hint)
@@ -151,9 +142,9 @@ def conv_decoder(ConvDecoder):
     """Checks the decoder's size, the shape of its output for one code and for a batch, its gradient in z and
     that it returns logits."""
     decoder = ConvDecoder()
-    _expect_parameters("decoder parameters", decoder, 416_849, 416_833,
-                       hint="Linear(20, 256) and Linear(256, 1568), then ConvTranspose2d 32->16 (4x4) with "
-                            "BatchNorm2d(16), and ConvTranspose2d 16->1 (4x4, with its bias).")
+    expect_parameter_count("decoder parameters", decoder, 416_849, droppable_biases=(16,),
+                           hint="Linear(20, 256) and Linear(256, 1568), then ConvTranspose2d 32->16 (4x4) with "
+                                "BatchNorm2d(16), and ConvTranspose2d 16->1 (4x4, with its bias).")
     for batch in (1, 7):
         logits = expect_returns(f"decoder(z of shape ({batch}, 20))", decoder, torch.randn(batch, 20),
                                 hint="the decoder takes any number of codes: when you reshape, take the batch size "

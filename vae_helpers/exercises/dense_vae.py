@@ -6,11 +6,11 @@ import torch.nn.functional as F
 from torch import nn
 
 from vae_helpers import seed_everything
-from vae_helpers.checks import (PASSED, REPARAMETERISE, checking_answers, expect_close, expect_draw_on_device,
-                                expect_draws_of_q, expect_equal, expect_finite, expect_gradient, expect_gradient_close,
-                                expect_kl_gradients, expect_logvar_of_its_own, expect_not_affine, expect_number,
-                                expect_python_float, expect_relu_network, expect_returns, expect_shape, hint_by_value,
-                                kl_hint)
+from vae_helpers.checks import (PASSED, REPARAMETERISE, CodesAsImages, checking_answers, expect_close,
+                                expect_draw_on_device, expect_draws_of_q, expect_equal, expect_finite, expect_gradient,
+                                expect_gradient_close, expect_kl_gradients, expect_logvar_of_its_own, expect_not_affine,
+                                expect_number, expect_python_float, expect_relu_network, expect_returns, expect_shape,
+                                hint_by_value, kl_hint)
 
 
 @checking_answers
@@ -66,14 +66,15 @@ def dense_vae(DenseVAE):
     known_mu = torch.full((5000, 20), 1.5, requires_grad=True)
     known_logvar = torch.full((5000, 20), math.log(0.25), requires_grad=True)
     model.encode = lambda x: (known_mu, known_logvar)  # stand-ins for encode and decode, as at grading;
-    model.decode = lambda z: z                         # this decode returns the z it is given
-    z, mu, logvar = model(torch.rand(5000, 1, 28, 28))
+    decoder = CodesAsImages((784,))                    # this decode keeps the z it is given
+    model.decode = decoder.forward
+    logits, mu, logvar = model(torch.rand(5000, 1, 28, 28))
     through = "forward must call self.encode(x) and self.decode(z): the checks replace them, here and at grading."
     expect_equal("forward returns the (mu, logvar) that self.encode returned",
                  torch.equal(mu, known_mu) and torch.equal(logvar, known_logvar), True, hint=through)
-    expect_equal("shape of what forward returns when self.decode returns the z it is given", tuple(z.shape),
-                 (5000, 20), hint=through)
-    expect_draws_of_q(z, known_mu, known_logvar)
+    expect_equal("forward returns the logits that self.decode returned, of shape (5000, 784)",
+                 decoder.given is not None and tuple(logits.shape) == (5000, 784), True, hint=through)
+    expect_draws_of_q(decoder.given[0], known_mu, known_logvar)
     model.eval()
     expect_equal("forward draws z ~ q in eval mode too: model(images) twice, in eval mode, gives two different z",
                  not torch.equal(model(images)[0], model(images)[0]), True,

@@ -230,6 +230,30 @@ def _float32_rounding_hint(expected, suspect, otherwise):
 TOY_AS_LENT = ("W", "b", "logvar", "decoder_mean")  # what grading lends of a toy model to a bound's code
 TOY_HINT = ("the model is given to your function as at grading, with W, b, logvar and decoder_mean alone: compute "
             "from those.")
+THE_MODEL_GIVEN = ("use the model your function is given (its argument), not the notebook's toy: here it was given "
+                   "another model.")
+
+
+class _AnotherToy:
+    """A linear Gaussian model other than the notebook's toy (other W, b and noise), with the exact evidence and
+    posterior: a bound that reads the notebook's ``toy`` instead of the model it is given is wrong for this one."""
+
+    def __init__(self, dtype):
+        self.W = torch.tensor([[0.0, 2.0], [1.0, 0.0], [0.0, -1.0]], dtype=dtype)
+        self.b, self.logvar = torch.tensor([1.0, 0.0, -0.5], dtype=dtype), math.log(0.5)
+
+    def decoder_mean(self, z):
+        return z @ self.W.T + self.b
+
+    def observations_and_posterior(self):
+        """Three observations, their exact log p(x) and posterior (mu, logvar)."""
+        x = self.decoder_mean(torch.tensor([[0.5, -1.0], [-1.5, 0.2], [1.0, 1.0]], dtype=self.W.dtype))
+        noise_var = math.exp(self.logvar)
+        covariance = self.W @ self.W.T + noise_var * torch.eye(3, dtype=self.W.dtype)
+        log_px = torch.distributions.MultivariateNormal(self.b, covariance).log_prob(x)
+        posterior_var = 1.0 / (1.0 + (self.W ** 2).sum(0) / noise_var)  # W's columns are orthogonal
+        mu = posterior_var * ((x - self.b) @ self.W) / noise_var
+        return x, log_px, mu, torch.log(posterior_var).expand_as(mu)
 
 
 @checking_answers
@@ -316,6 +340,11 @@ def elbo(elbo, toy, x_toy, post_mu, post_logvar):
     expect_close(f"mean gradient of the ELBO in q_logvar at the exact posterior ({copies:,} copies of one "
                  "observation, where the ELBO is at its maximum)", grad.mean(0), torch.zeros(2), atol=0.15,
                  hint=through_logvar)
+    other = _AnotherToy(toy.W.dtype)
+    x, log_px, mu, logvar = other.observations_and_posterior()
+    expect_close("ELBO at the exact posterior of another toy model (other W, b and logvar; 500 samples)",
+                 elbo(x, mu, logvar, AsLent(other, offers=TOY_AS_LENT), 500), log_px, atol=0.2, rtol=0,
+                 hint=THE_MODEL_GIVEN)
     print(PASSED)
 
 
@@ -381,4 +410,9 @@ def importance_weighted_bound(importance_weighted_bound, toy, x_toy, post_mu, po
                  hint=_float32_rounding_hint(toy.log_evidence(off_x), "a step (your gaussian_log_likelihood included)",
                                             "every weight is p(x) = exp(-4878), 0 in floating point: combine the "
                                             "log-weights with torch.logsumexp."))
+    other = _AnotherToy(toy.W.dtype)
+    x, log_px, mu, logvar = other.observations_and_posterior()
+    expect_close("L_5 at the exact posterior of another toy model (other W, b and logvar)",
+                 importance_weighted_bound(x, mu, logvar, AsLent(other, offers=TOY_AS_LENT), 5), log_px, atol=1e-6,
+                 rtol=0, hint=THE_MODEL_GIVEN)
     print(PASSED)

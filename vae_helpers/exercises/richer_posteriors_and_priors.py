@@ -205,9 +205,11 @@ def planar_flow(planar_flow):
                  flowed.requires_grad and log_det.requires_grad, True)
     (flowed.sum() + log_det.sum()).backward()
     for name, parameter, expected in (("w", w_, [0.719089, -0.479672]), ("u", u_, [2.869161, 2.178450]),
-                                      ("b", b_, 0.254686)):
-        hint = ("the flow is trained through both outputs and all of u, w and b: compute them with torch operations "
-                "on the inputs themselves, nothing detached or rebuilt with torch.tensor(...).")
+                                      ("b", b_, 0.254686),
+                                      ("z", z_, [[1.089920, 1.052437], [0.990468, 0.994453], [1.225223, 1.131380]])):
+        hint = ("the flow is trained through both outputs, in all of u, w and b and in z (through which the flow "
+                "posterior's mean and variance learn): compute them with torch operations on the inputs themselves, "
+                "nothing detached or rebuilt with torch.tensor(...).")
         expect_equal(f"{name} gets a gradient from f(z).sum() + log_det.sum()", parameter.grad is not None, True,
                      hint=hint)
         expect_close(f"the gradient of f(z).sum() + log_det.sum() in {name}", parameter.grad, torch.tensor(expected),

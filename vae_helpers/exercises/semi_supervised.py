@@ -2,6 +2,7 @@
 import math
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from vae_helpers.checks import (PASSED, checking_answers, expect_close, expect_equal, expect_finite, expect_on_device,
@@ -143,6 +144,28 @@ def _expect_finite_for_a_sure_classifier(unlabelled_bound):
     expect_finite(f"the gradient in the codes h of {name}", h.grad, hint=hint)
 
 
+def _expect_the_mean_over_draws(unlabelled_bound, labelled_bound, copies=10_000):
+    """Where q(z | h, y) is not a point, U(h) averaged over draws of z must be the q(y | h)-weighted average of
+    labelled_bound's own averages plus the entropy of q(y | h): a U(h) that decodes the mean of q(z | h, y), which
+    is a draw only where q is a point, fails here."""
+    torch.manual_seed(2)
+    model = _SmallM2(3, 2, 4)
+    with torch.no_grad():  # a decoder far from linear in z, and a q(z | h, y) wider than the prior
+        model.decoder[0].weight.mul_(3)
+        model.encoder[-1].bias[2:].fill_(1.0)
+    lent = AsLent(model)
+    h = torch.randn(2, 3, generator=torch.Generator().manual_seed(2))
+    torch.manual_seed(3)
+    got = unlabelled_bound(lent, h.repeat(copies, 1)).view(copies, 2).mean(0)
+    log_q = F.log_softmax(model.classify(h), dim=1)
+    bounds = torch.stack([labelled_bound(lent, h.repeat(copies, 1), torch.full((2 * copies,), y)).view(copies, 2).mean(0)
+                          for y in range(model.n_classes)], dim=1)
+    expect_close(f"the mean of unlabelled_bound(an M2 whose q(z | h, y) is wide, 2 codes) over {copies:,} draws of z",
+                 got, (log_q.exp() * (bounds - log_q)).sum(1), atol=0.1, rtol=0,
+                 hint="U(h) is an expectation over y of the labelled bound, whose z is a draw from q(z | h, y), not "
+                      "its mean: with point_toy the two are the same, with a wide q they are not.")
+
+
 @checking_answers
 def unlabelled_bound(unlabelled_bound, labelled_bound, point_toy, h_toy, y_toy):
     """Check ``unlabelled_bound`` on the notebook's toy M2 whose q(z | h, y) is a point: that each code's bound
@@ -211,6 +234,7 @@ def unlabelled_bound(unlabelled_bound, labelled_bound, point_toy, h_toy, y_toy):
                  hint="h reaches U(h) through model.classify(h) and through labelled_bound: both paths must carry its "
                       "gradient." + _WHY_H)
     _expect_finite_for_a_sure_classifier(unlabelled_bound)
+    _expect_the_mean_over_draws(unlabelled_bound, labelled_bound)
     _bound_on_device("your labelled_bound(an M2, 5 codes and their classes), which "
                     "unlabelled_bound builds on (make Exercise 1's checks pass first)", labelled_bound, 5, 3, 4,
                     labelled=True)
