@@ -14,8 +14,14 @@ from torch import nn
 
 from judge.wire import digits_to_tell_apart, tensors_in
 
-IN_PLACE = ("compute new tensors (x * 255, mean.clamp(0, 1), nll / n) instead of changing the ones you are given "
-            "(x.mul_(255), x *= 255, mean.clamp_(0, 1), nll /= n, x[...] = ...): they are the caller's.")
+IN_PLACE = ("compute new tensors (a + b, a * 2, a.clamp(0, 1)) instead of changing the ones you are given "
+            "(a += b, a.mul_(2), a.clamp_(0, 1), a[...] = ...): they are the caller's.")
+
+
+def in_place_hint(error: BaseException) -> str:
+    """The hint for an error an answer raised by changing a tensor it was given in place: autograd's refusal (it
+    requires grad), or a write into a tensor whose entries share memory (an expanded one); else none."""
+    return IN_PLACE if any(words in str(error) for words in ("in-place", "written-to tensor")) else ""
 
 
 def snapshot(tensor):

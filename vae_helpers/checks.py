@@ -385,6 +385,10 @@ def kl_hint(expected: float, beta: float | None = None, batch: int | None = None
     return hint_by_value(known, otherwise=otherwise)
 
 
+GREY_LEVELS_AND_BERNOULLI = ("torch.distributions.Bernoulli accepts only pixels that are exactly 0 or 1 unless you "
+                             "pass validate_args=False; binary_cross_entropy_with_logits takes grey levels as they "
+                             "are.")
+
 KL_GRADIENT = ("the loss must carry the KL's gradient to mu and logvar: keep the KL a tensor in the loss (no .item(), "
                ".detach() or torch.no_grad()).")
 

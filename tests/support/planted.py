@@ -125,6 +125,30 @@ MISTAKES = [
     ("05_beta_vae", "class-information-width-unguarded", "class_information",
      "width = ((high - low) / n_bins).clamp(min=torch.finfo(z.dtype).tiny)", "width = (high - low) / n_bins",
      "test_class_information"),
+    # a dropout in the convolutional encoder: q's loc is no longer the mu of an earlier call (review 17 A)
+    ("03_conv_vae", "encoder-with-dropout", "conv_encoder",
+     "            nn.Flatten(),\n", "            nn.Flatten(), nn.Dropout(0.2),\n", "test_conv_encoder"),
+    # review 17: mistakes whose hints named another cause (the checks now name theirs: NAMED_BY_THE_VISIBLE_CHECKS)
+    ("01_elbo", "noise-divided-by-the-std", "reparameterize",
+     "return mu + std * torch.randn_like(std)", "return mu + torch.randn_like(std) / std", "test_reparameterize"),
+    ("01_elbo", "gaussian-averaged-over-entries", "log_likelihoods",
+     "return per_entry.expand_as(x).flatten(1).sum(dim=1)", "return per_entry.expand_as(x).flatten(1).mean(dim=1)",
+     "test_log_likelihoods"),
+    ("01_elbo", "gaussian-squared-error-not-halved", "log_likelihoods",
+     "per_entry = -0.5 * (math.log(2 * math.pi) + logvar + (x - mean) ** 2 / logvar.exp())",
+     "per_entry = -0.5 * (math.log(2 * math.pi) + logvar) - (x - mean) ** 2 / logvar.exp()", "test_log_likelihoods"),
+    ("05_categorical_clustering", "gumbel-noise-added-in-place", "gumbel_softmax_sample",
+     "    return F.softmax((logits + gumbel) / tau, dim=-1)", "    logits += gumbel\n    return F.softmax(logits / tau, dim=-1)",
+     "test_gumbel_softmax_sample"),
+    ("06_collapse_and_inference", "aggregate-log-variance-whole", "log_aggregate_posterior",
+     "    q = torch.distributions.Normal(mu, torch.exp(0.5 * logvar))\n"
+     "    return torch.cat([torch.logsumexp(q.log_prob(part.unsqueeze(1)).sum(-1), dim=1)",
+     "    def log_density(part):\n"
+     "        return -0.5 * (math.log(2 * math.pi) + 2 * logvar + (part.unsqueeze(1) - mu) ** 2 / logvar.exp())\n"
+     "    return torch.cat([torch.logsumexp(log_density(part).sum(-1), dim=1)", "test_log_aggregate_posterior"),
+    ("10_colour_images", "dlogistic-without-the-width-factor", "discretised_logistic_log_prob",
+     "inside = F.logsigmoid(upper) + F.logsigmoid(-lower) + torch.log(-torch.expm1(lower - upper))",
+     "inside = F.logsigmoid(upper) + F.logsigmoid(-lower)", "test_discretised_logistic_log_prob"),
     # a leaky ReLU, as homogeneous as a ReLU: its hidden units far below 0 still let a part through (review 17 A)
     ("02_dense_vae", "decoder-leaky-relu-for-relu", "dense_vae",
      "nn.Linear(latent_dim, hidden_dim), nn.ReLU()", "nn.Linear(latent_dim, hidden_dim), nn.LeakyReLU(0.2)",
@@ -1393,6 +1417,13 @@ MISTAKES = [
 # the mistakes that the visible checks must catch (nbgrader's Validate fails on them), each with the words its
 # message must hold: the cause that its wrong value or error shows, not a list of guesses
 NAMED_BY_THE_VISIBLE_CHECKS = {
+    ("01_elbo", "noise-divided-by-the-std"): ["this is 1 / std"],
+    ("01_elbo", "gaussian-averaged-over-entries"): ["the mean over the 4 entries"],
+    ("01_elbo", "gaussian-squared-error-not-halved"): ["the squared error's term costs twice what it should"],
+    ("05_categorical_clustering", "gumbel-noise-added-in-place"): ["they are the caller's"],
+    ("10_colour_images", "dlogistic-without-the-width-factor"): ["the same factor at every level"],
+    ("06_collapse_and_inference", "aggregate-log-variance-whole"): ["the log-variances' term counts twice"],
+    ("03_conv_vae", "encoder-with-dropout"): ["no dropout or noise in the encoder"],
     ("01_elbo", "sample-without-gradient"): [".sample()"],
     ("01_elbo", "torch-normal"): ["torch.normal(mu, std) passes back zero gradients"],
     ("01_elbo", "elbo-variance-detached"): ["carry gradients to q_logvar"],

@@ -5,6 +5,7 @@ import math
 import torch
 import torch.nn.functional as F
 
+from judge.arguments_kept import in_place_hint
 from vae_helpers.checks import (PASSED, checking_answers, expect_close, expect_finite, expect_gradient,
                                 expect_gradient_close, expect_on_device, expect_returns, expect_shape, hint_by_value)
 
@@ -16,7 +17,8 @@ def gumbel_softmax_sample(gumbel_softmax_sample):
     """Exercise 1: the shape, sums and argmax frequencies of many samples, the effect of a small temperature,
     gradients, a certain category, logits of any number of dimensions, and the device of the noise."""
     probabilities = torch.tensor([0.5, 0.3, 0.15, 0.05])
-    samples = gumbel_softmax_sample(probabilities.log().expand(20_000, 4), tau=0.5)
+    samples = expect_returns("gumbel_softmax_sample(logits of shape (20000, 4), tau=0.5)", gumbel_softmax_sample,
+                             probabilities.log().expand(20_000, 4), 0.5, hint=in_place_hint)
     expect_shape("gumbel_softmax_sample(logits of shape (20000, 4), tau=0.5)", samples, (20_000, 4))
     expect_finite("gumbel_softmax_sample(logits of shape (20000, 4), tau=0.5)", samples)
     expect_close("the sum of each sample's entries", samples.sum(-1), torch.ones(20_000), atol=1e-4,

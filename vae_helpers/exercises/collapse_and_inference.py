@@ -266,18 +266,21 @@ def log_aggregate_posterior(log_aggregate_posterior):
     """Check ``log_aggregate_posterior``: the shape and values of log q(z) for one posterior and for two, a code
     far from both (finite, right), the same numbers taken in chunks as in one piece, run as on a GPU
     (``expect_on_device``), and no step that holds more numbers at once than ``chunk`` codes need."""
-    one_mu, one_logvar = torch.tensor([[1.0, -2.0]]), torch.tensor([[0.0, math.log(4.0)]])
+    # variances 1 and 16: half the log-variances' sum, log 4, is none of log d, log N and log of the number of codes
+    one_mu, one_logvar = torch.tensor([[1.0, -2.0]]), torch.tensor([[0.0, math.log(16.0)]])
     z = torch.tensor([[0.0, 0.0], [1.0, -2.0], [3.0, 1.0]])
     got = log_aggregate_posterior(z, one_mu, one_logvar)
     expect_shape("log_aggregate_posterior(3 codes, 1 posterior)", got, (3,))
     # with one posterior, q(z) is that Gaussian: -0.5 * sum_j ((z_j - mu_j)^2 / var_j + log var_j + log 2 pi)
-    expect_close("log q(z) with a single posterior N((1, -2), diag(1, 4))", got,
-                 torch.tensor([-0.5 * (1 + 1 + math.log(4)) - math.log(2 * math.pi),
-                               -0.5 * math.log(4) - math.log(2 * math.pi),
-                               -0.5 * (4 + 9 / 4 + math.log(4)) - math.log(2 * math.pi)]), atol=1e-4,
+    expect_close("log q(z) with a single posterior N((1, -2), diag(1, 16))", got,
+                 torch.tensor([-0.5 * (1 + 4 / 16 + math.log(16)) - math.log(2 * math.pi),
+                               -0.5 * math.log(16) - math.log(2 * math.pi),
+                               -0.5 * (4 + 9 / 16 + math.log(16)) - math.log(2 * math.pi)]), atol=1e-4,
                  hint="the log-density of a diagonal Gaussian, summed over the d dimensions; exp(logvar) is the "
                       "variance.",
-                 offsets={-math.log(2): "with one posterior q(z) is that Gaussian: the average is over the N "
+                 offsets={-math.log(4): "the log-variances' term counts twice: each dimension's log-density has "
+                                        "-0.5 * logvar.",
+                          -math.log(2): "with one posterior q(z) is that Gaussian: the average is over the N "
                                         "posteriors (1 here), so subtract log N, not log d (d = 2 here).",
                           -math.log(3): "with one posterior q(z) is that Gaussian: the average is over the N "
                                         "posteriors (1 here), so subtract log N, not log of the number of codes "

@@ -4,7 +4,7 @@ import math
 import numpy as np
 import torch
 
-from judge.arguments_kept import IN_PLACE
+from judge.arguments_kept import in_place_hint
 from vae_helpers.checks import (PASSED, checking_answers, expect_close, expect_finite, expect_gradient,
                                 expect_on_device, expect_returns, expect_shape, expect_written, _preview)
 
@@ -106,9 +106,13 @@ def _levels_hint(probabilities: torch.Tensor, centre: float, scale: float) -> st
                 f"= {width_in_scales:.4g} the bin's width in scales: the bins are right, and a factor e^d - 1 stands "
                 f"where 1 - e^(-d) belongs (sigmoid(a) - sigmoid(b) = sigmoid(a) sigmoid(-b) (1 - e^(b - a))).")
     if np.all(np.isfinite(ratio)) and np.ptp(ratio) < 0.05 * np.median(ratio) and abs(np.median(ratio) - 1) > 2e-3:
-        return (f"the levels 1 to 254 get about {np.median(ratio):.3g} times their probability: a level's bin is "
-                f"[x - 0.5/255, x + 0.5/255], 1/255 wide (the levels are 1/255 apart), not about "
-                f"{np.median(ratio):.3g}/255.")
+        factor = np.median(ratio)
+        if any(abs(factor / widths - 1) < 3e-3 for widths in (2.0, 0.5, 255 / 256, 256 / 255)):  # bins' widths
+            return (f"the levels 1 to 254 get about {factor:.3g} times their probability: a level's bin is "
+                    f"[x - 0.5/255, x + 0.5/255], 1/255 wide (the levels are 1/255 apart), not about {factor:.3g}/255.")
+        return (f"the levels 1 to 254 get about {factor:.3g} times their probability, the same factor at every level: "
+                f"a factor of each level's mass is missing or too many, or approximated; the mass of a bin is the "
+                f"CDF at its upper edge less the CDF at its lower edge, exactly.")
     if np.allclose(got[1:-1], inside, rtol=1e-3, atol=1e-7):
         edges = np.array([0.0, 1.0])
         without_tails = mass(edges - _HALF_BIN, edges + _HALF_BIN)
@@ -184,11 +188,6 @@ def _beyond_0_and_1_hint(got: torch.Tensor, expected: torch.Tensor, mean: torch.
             "logistic then puts most of its mass on an edge level); use the mean as given, without clamping it.")
 
 
-def _in_place_hint(error: BaseException) -> str:
-    """The hint for an error an answer raised: autograd's refusal to change an input that requires grad in place."""
-    return IN_PLACE if "in-place" in str(error) else ""
-
-
 _GRADIENT = ("every term of log P carries its gradient back to mean and log_scale: no .detach(), .item(), .data, "
              "torch.no_grad() or NumPy on any part of it.")
 
@@ -198,7 +197,7 @@ def _expect_gradients(name: str, log_prob, x: torch.Tensor, mean: torch.Tensor, 
     """log_prob's gradients in mean and log_scale at (x, mean, log_scale) must be finite and match the quadrature's,
     within ``atol`` and a relative 1e-3: a part of the computation cut from the graph changes them."""
     mean, log_scale = mean.clone().requires_grad_(True), log_scale.clone().requires_grad_(True)
-    got = expect_returns(f"discretised_logistic_log_prob {name}", log_prob, x, mean, log_scale, hint=_in_place_hint)
+    got = expect_returns(f"discretised_logistic_log_prob {name}", log_prob, x, mean, log_scale, hint=in_place_hint)
     expected = _quadrature_gradients(x, mean, log_scale)
     for argument, wrt, expected_gradient in zip(("mean", "log_scale"), (mean, log_scale), expected):
         gradient = expect_gradient(f"the gradient of log P in {argument} {name}", got, wrt, hint=_GRADIENT)
@@ -222,7 +221,7 @@ def discretised_logistic_log_prob(log_prob):
     log_scale = torch.empty(2, 3, 4, 4).uniform_(-3.9, 0.5, generator=generator)
     call = "discretised_logistic_log_prob(x, mean, log_scale), each of shape (2, 3, 4, 4)"
     got = expect_returns(call, log_prob, x, mean, log_scale,
-                         hint=lambda error: _in_place_hint(error) or "x, mean and log_scale have the same shape; so "
+                         hint=lambda error: in_place_hint(error) or "x, mean and log_scale have the same shape; so "
                                                                    "has the result.")
     expect_shape(call, got, x.shape)
 
@@ -264,7 +263,7 @@ def discretised_logistic_log_prob(log_prob):
     far_log_scale = torch.tensor([-7.0, -7.0, math.log(0.02), math.log(0.02), -7.0, -7.0, -7.0, -7.0, -7.0, -5.0,
                                   -5.0])
     far_got = expect_returns("discretised_logistic_log_prob at pixels far from their mean", log_prob, far, far_mean,
-                             far_log_scale, hint=_in_place_hint)
+                             far_log_scale, hint=in_place_hint)
     name = ("log P of pixels far from their mean (level 0 at mean 1 and level 255 at mean 0 with log_scale -7; "
             "128/255 at mean 0.1 and 26/255 at mean 0.5 with log_scale -7, about 440 scales away; ...)")
     expect_finite(name, far_got, hint=_rounded_away_hint(far_got, far, far_mean))

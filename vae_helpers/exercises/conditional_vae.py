@@ -4,11 +4,11 @@ import math
 import torch
 from torch import nn
 
-from vae_helpers.checks import (KL_GRADIENT, PASSED, REPARAMETERISE, CodesAsImages, checking_answers, expect_close,
-                                expect_draw_on_device, expect_draws_of_q, expect_equal, expect_gradient,
-                                expect_logvar_of_its_own, expect_not_affine, expect_on_device, expect_relu_network,
-                                expect_returns, expect_shape, expect_value_error, hint_by_value, kl_gradient_hint,
-                                kl_hint)
+from vae_helpers.checks import (GREY_LEVELS_AND_BERNOULLI, KL_GRADIENT, PASSED, REPARAMETERISE, CodesAsImages,
+                                checking_answers, expect_close, expect_draw_on_device, expect_draws_of_q, expect_equal,
+                                expect_gradient, expect_logvar_of_its_own, expect_not_affine, expect_on_device,
+                                expect_relu_network, expect_returns, expect_shape, expect_value_error, hint_by_value,
+                                kl_gradient_hint, kl_hint)
 from vae_helpers.lending import AsLent
 
 
@@ -157,6 +157,8 @@ def _own_loss_error(error: BaseException) -> str:
         return "give one_hot the labels as they come, integers: it rejects floats and labels out of range."
     if "does not require grad" in str(error):
         return "the loss carries no gradient: compute it outside torch.no_grad()."
+    if "support" in str(error) and "Bernoulli" in str(error):
+        return GREY_LEVELS_AND_BERNOULLI
     return ""
 
 

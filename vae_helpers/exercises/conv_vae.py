@@ -113,6 +113,9 @@ def conv_encoder(ConvEncoder):
                       hint="a ReLU follows each convolution's batch normalisation; without them, in eval mode, mu is "
                            "an affine map of the image.")
     encoder.train()
+    expect_equal("mu_logvar in train mode, twice on the same images: the same mu (the encoder is one function of its "
+                 "batch)", torch.equal(encoder.mu_logvar(images)[0], encoder.mu_logvar(images)[0]), True,
+                 hint="the only randomness of the model is forward's draw of z: no dropout or noise in the encoder.")
     q = encoder(images)
     assert isinstance(q, Normal), f"encoder(images): expected a torch.distributions.Normal, got {type(q).__name__}."
     expect_shape("q.loc", q.loc, (5, 20))

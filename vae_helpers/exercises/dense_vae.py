@@ -6,11 +6,11 @@ import torch.nn.functional as F
 from torch import nn
 
 from vae_helpers import seed_everything
-from vae_helpers.checks import (PASSED, REPARAMETERISE, CodesAsImages, checking_answers, expect_close,
-                                expect_draw_on_device, expect_draws_of_q, expect_equal, expect_finite, expect_gradient,
-                                expect_gradient_close, expect_kl_gradients, expect_logvar_of_its_own, expect_not_affine,
-                                expect_number, expect_python_float, expect_relu_network, expect_returns, expect_shape,
-                                hint_by_value, kl_hint)
+from vae_helpers.checks import (GREY_LEVELS_AND_BERNOULLI, PASSED, REPARAMETERISE, CodesAsImages, checking_answers,
+                                expect_close, expect_draw_on_device, expect_draws_of_q, expect_equal, expect_finite,
+                                expect_gradient, expect_gradient_close, expect_kl_gradients, expect_logvar_of_its_own,
+                                expect_not_affine, expect_number, expect_python_float, expect_relu_network,
+                                expect_returns, expect_shape, hint_by_value, kl_hint)
 
 
 @checking_answers
@@ -93,9 +93,7 @@ def vae_loss(vae_loss):
     x = torch.full((2, 1, 28, 28), 0.5)  # grey levels: vae_loss must take them as well as 0/1 pixels
     loss, reconstruction, kl = expect_returns(
         "vae_loss(all logits 0, grey-level images of 0.5, ...)", vae_loss, torch.zeros(2, 784), x, torch.zeros(2, 20),
-        torch.zeros(2, 20), hint="torch.distributions.Bernoulli accepts only pixels that are exactly 0 or 1 unless "
-                                 "you pass validate_args=False; binary_cross_entropy_with_logits takes grey levels as "
-                                 "they are.",
+        torch.zeros(2, 20), hint=GREY_LEVELS_AND_BERNOULLI,
         shape_hint="x comes as (batch, 1, 28, 28) and the logits as (batch, 784): reshape x to the logits' shape.")
     for name, value in (("loss", loss), ("reconstruction", reconstruction), ("kl", kl)):
         expect_shape(f"{name} from vae_loss", value, ())

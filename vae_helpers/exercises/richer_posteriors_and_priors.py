@@ -28,10 +28,22 @@ def _expect_no_d_by_d_matrix(planar_flow, n, d, per_row, seed):
         raise AssertionError(
             f"planar_flow(z of shape ({n}, {d}), {kind}): one step made a tensor of {largest:,} numbers, as many as a "
             f"{d} × {d} matrix or more, where the inputs hold {n * d:,}: the exercise asks for a log-determinant that "
-            f"costs O(d) per point, not a d × d Jacobian and its determinant. Hint: the Jacobian is I + u psi^T with "
-            f"psi = (1 - tanh^2(w.z + b)) w, the identity plus a rank-one matrix; its determinant is one number made "
-            f"of a dot product (the matrix determinant lemma, det(I + u psi^T) = 1 + psi^T u).")
+            f"costs O(d) per point, not a d × d Jacobian and its determinant. Hint: look at the Jacobian you built: "
+            f"it is the identity plus a matrix of a special kind, whose determinant needs no d × d matrix.")
     return result, (z, u, w, b)
+
+
+def _first_call_hint(error: BaseException) -> str:
+    """The hint for planar_flow's first call that failed, from its error: a product of z and w meant for vectors
+    alone, or tanh(w.z + b), one number per point, set beside u without a column's shape; no guess otherwise."""
+    text = str(error)
+    if "1D tensors expected" in text or "inconsistent tensor size" in text:
+        return ("z is a batch of points, one per row: w.z + b is one number per row, and torch.dot takes two vectors "
+                "only.")
+    if "must match the size of tensor" in text or "broadcast" in text:
+        return ("tanh(w.z + b) is one number per point, shape (3,); to scale u by it, make it a column, "
+                "h.unsqueeze(-1) or h[..., None], so that it broadcasts against u.")
+    return ""
 
 
 NO_OPTIMISER = ("the checks run best_diagonal_q without autograd (torch.inference_mode()): the exercise asks for the "
@@ -130,8 +142,7 @@ def planar_flow(planar_flow):
     points = torch.tensor([[0.5, -1.0], [2.0, 0.3], [-0.7, 0.8]])
     one_u, one_w, one_b = torch.tensor([0.6, -0.4]), torch.tensor([1.2, 0.7]), torch.tensor(0.3)
     result = expect_returns("planar_flow(z of shape (3, 2), u, w, b)", planar_flow, points, one_u, one_w, one_b,
-                            hint="tanh(w.z + b) is one number per point, shape (3,); to scale u by it, make it a "
-                                 "column, h.unsqueeze(-1) or h[..., None], so that it broadcasts against u.")
+                            hint=_first_call_hint)
     expect_equal("planar_flow returns a pair (f(z), log_det)", isinstance(result, (tuple, list)) and len(result) == 2,
                  True)
     flowed, log_det = result
@@ -171,9 +182,10 @@ def planar_flow(planar_flow):
     rows_u = torch.tensor([[0.6, -0.4], [0.1, 0.9], [-0.5, 0.2]])
     rows_w = torch.tensor([[1.2, 0.7], [-0.3, 0.5], [0.8, 0.8]])
     rows_b = torch.tensor([0.3, -1.0, 0.0])
-    hint = ("with u and w of shape (3, 2) and b of shape (3,), one flow per row, w.z + b is still one number per "
-            "row, shape (3,): (z * w).sum(-1) works for both shapes of w, z @ w only for one w; and b added to a "
-            "column of shape (3, 1) (keepdim=True) broadcasts to a (3, 3) table.")
+    hint = ("with u and w of shape (3, 2) and b of shape (3,), one flow per row, each dot product (w.z, and w.u in "
+            "log_det) is still one number per row, shape (3,): a product summed over the last dimension works for "
+            "both shapes of w, torch.dot and z @ w only for one w; and b added to a column of shape (3, 1) "
+            "(keepdim=True) broadcasts to a (3, 3) table.")
     flowed, log_det = expect_returns("planar_flow(z, u, w, b) with one u, w and b per row", planar_flow, points,
                                      rows_u, rows_w, rows_b, hint=hint)
     expect_close("f(z) with one u, w and b per row", flowed,

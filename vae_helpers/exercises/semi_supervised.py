@@ -135,9 +135,10 @@ def _expect_finite_for_a_sure_classifier(unlabelled_bound):
     q log q is then 0, and 0 * log 0 computed as such is NaN."""
     h = torch.randn(5, 3, generator=torch.Generator().manual_seed(5), requires_grad=True)
     name = f"unlabelled_bound(an M2 whose classifier is sure of class 1: its logit {SURE:.0f} above the others, 5 codes)"
-    hint = ("where the classifier is sure, q(y | h) of the other classes is 0 in a float and their log -inf, and "
-            "0 * -inf is NaN: take log q(y | h) as the log_softmax of model.classify(h) (it is about -1000 there, "
-            "and q times it is 0), not the log of the softmax.")
+    hint = ("where the classifier is sure, q(y | h) of the other classes is 0 in a float and their log -inf: "
+            "0 * -inf is NaN, and so is the gradient of an entropy that meets 0 log 0 (torch.special.entr, "
+            "torch.xlogy). Take log q(y | h) as the log_softmax of model.classify(h), about -1000 there, and q "
+            "times it is 0 with a gradient of 0.")
     bound = expect_returns(name, unlabelled_bound, AsLent(_sure_classifier_model(3, 2, 4)), h)
     expect_finite(name, bound, hint=hint)
     bound.sum().backward()

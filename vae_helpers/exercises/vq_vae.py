@@ -53,9 +53,9 @@ def nearest_codes(nearest_codes):
                       "(the last dimension), not over the vectors.")
     expect_equal("the dtype of nearest_codes's result", codes.dtype, torch.int64,
                  hint="indices, as argmin returns them: int64 tensors index a codebook.")
-    wrong = {(2, 1, 2, 1, 2): "these are the codes with the largest z.e_k: the distance ||z - e_k||^2 = ||z||^2 "
-                              "- 2 z.e_k + ||e_k||^2 also has the code's own squared norm, which differs from code to "
-                              "code.",
+    wrong = {(2, 1, 2, 1, 2): "these are the codes with the largest z.e_k: the largest product is the nearest code "
+                              "only where every code has the same length, and these do not: write out ||z - e_k||^2 "
+                              "and see what else in it differs from code to code.",
              (2, 2, 1, 2, 0): "these are the farthest codes: take the smallest distance.",
              (1, 0, 2, 1, 1): "the last vector, (1.0, 1.3), is nearest to the code (0, 2) in Euclidean distance "
                               "(squared distances 2.69, 1.69 and 1.49 to the three codes), though nearer to (1, 0) in "
