@@ -229,13 +229,16 @@ def test_a_run_of_some_notebooks_replaces_their_rows_and_keeps_the_rest_of_the_s
                        [notebook_run("05_beta_vae", 41.1, BETA_QUALITY), notebook_run("08_semi_supervised", 186.1, SEMI_QUALITY)],
                        "python -m bench.run", [{"busy cores": 0, "threads": 2, "images": 100, "epochs": 3, "seconds": 0.79}],
                        loop_rows=[{"model": "conv", "images": 100, "epochs": 3, "default s": 2.0, "course s": 1.6,
-                                   "speed-up": 1.25, "settings": {"fused": True, "channels_last": True}}])
+                                   "speed-up": 1.25, "settings": {"fused": True, "channels_last": True}}],
+                       profiles=[{"model": "dense", "images": 100, "wall s": 1.0,
+                                  "seconds": {"matrix products": 0.6, "outside any operator": 0.4}}])
     some = argparse.Namespace(quick=False, dataset="mnist", every_notebook=False, notebooks=["08_semi_supervised"])
     again = dict(SEMI_QUALITY, accuracies={"M2 on the codes": [0.8, 0.8, 0.8]})
     text = section(some, torch.device("cpu"), [], [notebook_run("08_semi_supervised", 200.0, again)],
                    "python -m bench.run --notebooks 08_semi_supervised", previous=previous)
     assert "| dense | 100 | 3 | 1.00 | 1.70 | 1.70× |" in text and NOT_MEASURED not in text  # throughput kept
     assert "| conv | 100 | 3 | 2.00 | fused Adam, channels-last | 1.60 | 1.25× |" in text  # and the loop's table
+    assert "| matrix products | 0.60 | 60 % |" in text  # and the profile
     assert "| 05_beta_vae | student |" in text and "| β = 0.5 | 19.8 | 239.6 |" in text  # the other notebook kept
     assert "200.0 s" in text and "186.1 s" not in text  # its own row replaced ...
     assert "80.0% ± 0.0%" in text and "74.2%" not in text  # ... and its quality
