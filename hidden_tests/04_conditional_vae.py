@@ -37,6 +37,7 @@ def test_one_hot(one_hot):
                      hint="make the one-hot vectors on labels.device (device=labels.device).")
     for bad in (torch.tensor([0, 3]), torch.tensor([-1, 0]), torch.tensor([0.5]), torch.tensor([1.0, 2.7]),
                 torch.tensor([1.5, 0.0], dtype=torch.float64), torch.tensor([0.25], dtype=torch.float16),
+                torch.tensor([2.0, 1.0]),
                 torch.tensor([False, True])):
         expect_value_error(f"one_hot({bad.tolist()}, 3)", one_hot, bad, 3, why="labels out of range or not integers")
 

@@ -149,6 +149,10 @@ MISTAKES = [
     ("10_colour_images", "dlogistic-without-the-width-factor", "discretised_logistic_log_prob",
      "inside = F.logsigmoid(upper) + F.logsigmoid(-lower) + torch.log(-torch.expm1(lower - upper))",
      "inside = F.logsigmoid(upper) + F.logsigmoid(-lower)", "test_discretised_logistic_log_prob"),
+    # float labels refused by their values, not their dtype: 1.0 taken as a label (review 17 B)
+    ("04_conditional_vae", "one-hot-float-labels-by-value", "one_hot",
+     "if labels.is_floating_point() or labels.is_complex() or labels.dtype == torch.bool:",
+     "if (labels != labels.long()).any() or labels.dtype == torch.bool:", "test_one_hot"),
     # a leaky ReLU, as homogeneous as a ReLU: its hidden units far below 0 still let a part through (review 17 A)
     ("02_dense_vae", "decoder-leaky-relu-for-relu", "dense_vae",
      "nn.Linear(latent_dim, hidden_dim), nn.ReLU()", "nn.Linear(latent_dim, hidden_dim), nn.LeakyReLU(0.2)",

@@ -44,6 +44,7 @@ def one_hot(one_hot):
                      (torch.tensor([0.5, 2.0]), "float labels"), (torch.tensor([0.5, 2.0], dtype=torch.float64),
                                                                    "float64 labels"),
                      (torch.tensor([0.5, 2.0], dtype=torch.float16), "float16 labels"),
+                     (torch.tensor([1.0, 2.0]), "float labels of whole numbers"),
                      (torch.tensor([True, False]), "bool labels")):
         error = expect_value_error(f"one_hot({bad.tolist()}, 10)", one_hot, bad, 10, why=why,
                                    hint="check the labels first and raise ValueError(...) (an assert is skipped when "

@@ -256,7 +256,7 @@ class _AnotherToy:
 
     def __init__(self, dtype):
         self.W = torch.tensor([[0.0, 2.0], [1.0, 0.0], [0.0, -1.0]], dtype=dtype)
-        self.b, self.logvar = torch.tensor([1.0, 0.0, -0.5], dtype=dtype), math.log(0.5)
+        self.b, self.logvar = torch.tensor([1.0, 0.0, -0.5], dtype=dtype), math.log(1.5)
 
     def decoder_mean(self, z):
         return z @ self.W.T + self.b
