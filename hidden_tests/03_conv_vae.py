@@ -60,8 +60,8 @@ def test_conv_encoder(ConvEncoder):
     expect_close("logvar in eval mode with fixed parameters, on 6 random images", logvar, 2 * q.scale.log(),
                  atol=1e-5, rtol=1e-4)
     encoder.eval()  # BatchNorm with its running statistics: one fixed function of each image
-    expect_equal("some logvar below 0 from a new encoder's mu_logvar(2,000 random images) in eval mode (logvar = "
-                 "log sigma^2 is any real number)", bool((encoder.mu_logvar(torch.rand(2000, 1, 28, 28))[1] < 0).any()),
+    expect_equal("some logvar below 0 from a new encoder's mu_logvar(500 random images) in eval mode (logvar = "
+                 "log sigma^2 is any real number)", bool((encoder.mu_logvar(torch.rand(500, 1, 28, 28))[1] < 0).any()),
                  True)
     expect_not_affine("mu from mu_logvar in eval mode, on 200 pairs of images (a ReLU after each batch "
                       "normalisation)", lambda x: encoder.mu_logvar(x)[0], *torch.rand(2, 200, 1, 28, 28))
