@@ -42,11 +42,11 @@ def test_dense_vae(DenseVAE):
 
     def capture(z):
         seen["z"] = z
-        return torch.zeros(len(z), 784) + z.sum(1, keepdim=True)
+        return torch.zeros(len(z), 784)  # zeros: logits of the right shape that cross the wire as one number
 
     model.encode = lambda x: (mu, logvar)
     model.decode = capture
-    logits, returned_mu, returned_logvar = model(torch.rand(n, 1, 28, 28))
+    logits, returned_mu, returned_logvar = model(torch.zeros(n, 1, 28, 28))
     z = seen["z"]
     expect_equal("forward returns the (mu, logvar) that encode gave",
                  torch.equal(returned_mu, mu) and torch.equal(returned_logvar, logvar), True)

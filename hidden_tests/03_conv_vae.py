@@ -114,7 +114,7 @@ def test_conv_vae_forward(ConvVAE):
     class CapturingDecoder(nn.Module):  # records the z it is given
         def forward(self, z):
             self.z = z
-            return torch.zeros(len(z), 1, 28, 28) + z.sum(1).view(-1, 1, 1, 1)
+            return torch.zeros(len(z), 1, 28, 28)  # zeros: they cross the wire as one number
 
     model.encoder, model.decoder = KnownEncoder(), CapturingDecoder()
     logits, q = model(torch.zeros(n, 1, 28, 28))

@@ -81,11 +81,11 @@ def test_conditional_vae(ConditionalVAE):
 
     def capture(z, y):
         seen["z"], seen["y"] = z, y
-        return torch.zeros(len(z), 784) + z.sum(1, keepdim=True)
+        return torch.zeros(len(z), 784)  # zeros: logits of the right shape that cross the wire as one number
 
     model.encode = lambda x, y: (mu, logvar)
     model.decode = capture
-    logits, returned_mu, returned_logvar = model(torch.rand(n, 1, 28, 28), y)
+    logits, returned_mu, returned_logvar = model(torch.zeros(n, 1, 28, 28), y)
     z = seen["z"]
     expect_equal("forward returns the (mu, logvar) of encode",
                  torch.equal(returned_mu, mu) and torch.equal(returned_logvar, logvar), True)

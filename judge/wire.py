@@ -28,6 +28,7 @@ MAX_ANSWER_BYTES = 64 * 2**20  # all that one question's answer may send
 MAX_DEPTH = 8
 MAX_ITEMS = 10_000  # what one question may list
 MAX_DIMENSION, MAX_ELEMENTS = 2**22, 2**26  # the largest tensor an answer may hold
+FILL_ELEMENTS = 4096  # a tensor of at least this many equal entries travels as one of them (``Wire``), where allowed
 
 
 def shortened(text: str, limit: int) -> str:
@@ -131,10 +132,15 @@ def bridged(value, inputs, ask_gradients):
 
 class Wire:
     """Values as one side sends and reads them. Tensors that carry gradients travel with an id; each side
-    keeps those it sent (``sent``) and those it read (``received``), so that a gradient can be asked of it."""
+    keeps those it sent (``sent``) and those it read (``received``), so that a gradient can be asked of it.
+
+    A large tensor whose every entry is the same travels as that one entry (``fill``): a test's images of zeros
+    are tens of megabytes otherwise. What the fills of one message make counts against ``MAX_ANSWER_BYTES``, as
+    the bytes of a tensor sent whole do, so that a few bytes never make more than a message could hold."""
 
     def __init__(self):
         self.sent, self._sent_ids, self.received, self._ids = {}, {}, {}, itertools.count()
+        self._room = MAX_ANSWER_BYTES
 
     def encode(self, value, depth=0):
         """``value`` as JSON-ready data (see the module)."""
@@ -164,8 +170,14 @@ class Wire:
             body["device"] = "meta"
         else:
             data = value.detach().cpu().contiguous()
+            bits = data.view({2: torch.int16, 4: torch.int32, 8: torch.int64}[data.element_size()]) \
+                if data.is_floating_point() else data  # equal bit for bit: -0.0 is not 0.0, a NaN is itself
+            if data.numel() >= FILL_ELEMENTS and bool((bits == bits.flatten()[0]).all()):
+                data, key = data.flatten()[:1], "fill"
+            else:
+                key = "data"
             raw = (data.view(torch.int16) if data.dtype == torch.bfloat16 else data).numpy().tobytes()
-            body["data"] = base64.b64encode(raw).decode()
+            body[key] = base64.b64encode(raw).decode()
         if value.requires_grad and self.may_differentiate(value):
             if id(value) not in self._sent_ids:
                 self._sent_ids[id(value)] = f"{next(self._ids)}"
@@ -184,6 +196,8 @@ class Wire:
         """The value ``data`` (from ``encode``) stands for."""
         if depth > MAX_DEPTH:
             raise ValueError("the answer is nested too deeply")
+        if depth == 0:
+            self._room = MAX_ANSWER_BYTES  # what this message's fills may make
         if data is None or type(data) in (bool, int, float, str):
             return data
         if type(data) is list:
@@ -201,7 +215,7 @@ class Wire:
             name = "".join(c for c in body[:60] if c.isalnum() or c == "_") or "object"
             return type(name, (RemoteObject,), {})()
         if kind == "tensor" and type(body) is dict:
-            tensor = _decode_tensor(body)
+            tensor = _decode_tensor(body, self)
             if body.get("requires_grad") is True and tensor.is_floating_point():
                 return self.received_tensor(body.get("id"), tensor)
             return tensor
@@ -244,7 +258,7 @@ class Wire:
         return [next(grads) if i in self.received else None for i in wrt]
 
 
-def _decode_tensor(body):
+def _decode_tensor(body, wire):
     dtype, shape = DTYPES.get(body.get("dtype")), body.get("shape")
     if dtype is None or type(shape) is not list or not all(type(n) is int and 0 <= n <= MAX_DIMENSION for n in shape):
         raise ValueError("the answer holds a tensor of unknown dtype or shape")
@@ -252,11 +266,17 @@ def _decode_tensor(body):
         raise ValueError("the answer holds a tensor larger than grading reads")
     if body.get("device") == "meta":
         return torch.empty(shape, dtype=dtype, device="meta")
-    raw = base64.b64decode(body.get("data", ""), validate=True)
+    filled = "fill" in body
+    raw = base64.b64decode(body.get("fill" if filled else "data", ""), validate=True)
     numpy_dtype = np.dtype(np.int16) if dtype == torch.bfloat16 else torch.empty(0, dtype=dtype).numpy().dtype
-    if len(raw) != math.prod(shape) * numpy_dtype.itemsize:
+    if len(raw) != (1 if filled else math.prod(shape)) * numpy_dtype.itemsize:
         raise ValueError("the answer holds a tensor whose data does not fit its shape")
-    tensor = torch.from_numpy(np.frombuffer(raw, dtype=numpy_dtype).copy()).reshape(shape)
+    if filled:
+        wire._room -= math.prod(shape) * numpy_dtype.itemsize
+        if wire._room < 0:
+            raise ValueError("the answer holds more than grading reads")
+    tensor = torch.from_numpy(np.frombuffer(raw, dtype=numpy_dtype).copy())
+    tensor = tensor.expand(math.prod(shape)).clone().reshape(shape) if filled else tensor.reshape(shape)
     return tensor.view(torch.bfloat16) if dtype == torch.bfloat16 else tensor
 
 

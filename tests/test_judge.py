@@ -170,6 +170,35 @@ def test_an_answer_may_hold_no_tensor_larger_than_grading_reads(shape):
         decode({"tensor": {"dtype": "float32", "shape": shape, "data": ""}})
 
 
+@pytest.mark.parametrize("value", [torch.zeros(5000, 1, 28, 28), torch.full((64, 64), -1000.0, dtype=torch.float64),
+                                   torch.full((4096,), float("nan")), torch.ones(100, 100, dtype=torch.int64)])
+def test_a_tensor_of_one_repeated_entry_travels_as_that_entry_and_is_read_whole(value):
+    sent = encode(value)
+    assert "fill" in sent["tensor"] and "data" not in sent["tensor"] and len(sent["tensor"]["fill"]) < 20
+    back = KernelSide().decode(sent)
+    assert back.shape == value.shape and back.dtype == value.dtype and back.is_contiguous()
+    assert torch.equal(back, value) or bool(torch.isnan(back).all())
+    back[0] = 1  # a tensor of its own, whose entries may be changed one by one
+
+
+def test_a_tensor_whose_entries_differ_even_in_the_sign_of_a_zero_travels_whole():
+    zeros = torch.zeros(8192)
+    zeros[-1] = -0.0
+    sent = encode(zeros)
+    assert "data" in sent["tensor"] and "fill" not in sent["tensor"]
+    assert torch.equal(torch.signbit(decode(sent)), torch.signbit(zeros))
+    assert "data" in encode(torch.zeros(100))["tensor"], "small ones travel as they are"
+
+
+def test_the_fills_of_one_message_make_no_more_than_a_message_may_hold():
+    """A few bytes of fill never make more in the grading process than the bytes a message may carry."""
+    fill = encode(torch.zeros(2**21))["tensor"]  # 8 MB of float32 each
+    decode({"tuple": [{"tensor": fill}] * 8})  # 64 MB: what one answer may hold
+    with pytest.raises(ValueError, match="more than grading reads"):
+        decode({"tuple": [{"tensor": fill}] * 9})
+    decode({"tuple": [{"tensor": fill}] * 8})  # each message has its own room
+
+
 # the protocol as judge/__init__.py states it
 
 def test_the_protocol_names_what_the_code_does(monkeypatch):

@@ -536,9 +536,10 @@ def expect_draws_of_q(z: torch.Tensor, mu: torch.Tensor, logvar: torch.Tensor) -
 
 class CodesAsImages(torch.nn.Module):
     """A stand-in for a model's decoder (or its ``decode``): keeps what it is given (``given``: the code, and the
-    labels of a conditional decoder) and returns logits of ``shape`` for each code, every logit the sum of the code's
-    entries, where the code is. Its logits are contiguous and shaped as a real decoder's, so that a forward which
-    reshapes what its decoder returns (``.view(-1, 784)``, ``.view_as(x)``) works on them as well."""
+    labels of a conditional decoder) and returns logits of ``shape`` for each code, zeros where the code is. They
+    are contiguous and shaped as a real decoder's, so that a forward which reshapes what its decoder returns
+    (``.view(-1, 784)``, ``.view_as(x)``) works on them as well; zeros, so that they cross the judge's wire as one
+    number (``judge.wire``)."""
 
     def __init__(self, shape):
         super().__init__()
@@ -546,8 +547,7 @@ class CodesAsImages(torch.nn.Module):
 
     def forward(self, z, *conditions):
         self.given = (z, *conditions)
-        return (torch.zeros(len(z), *self.shape, dtype=z.dtype, device=z.device)
-                + z.sum(-1).view(-1, *(1,) * len(self.shape)))
+        return torch.zeros(len(z), *self.shape, dtype=z.dtype, device=z.device)
 
 
 def expect_draw_on_device(name: str, model, *inputs, latent_dim: int = 20, image_shape=(784,)) -> None:
