@@ -28,7 +28,7 @@ MAX_ANSWER_BYTES = 64 * 2**20  # all that one question's answer may send
 MAX_DEPTH = 8
 MAX_ITEMS = 10_000  # what one question may list
 MAX_DIMENSION, MAX_ELEMENTS = 2**22, 2**26  # the largest tensor an answer may hold
-FILL_ELEMENTS = 4096  # a tensor of at least this many equal entries travels as one of them (``Wire``), where allowed
+FILL_ELEMENTS = 4096  # a tensor of at least this many equal entries travels as one of them (``Wire``)
 
 
 def shortened(text: str, limit: int) -> str:
