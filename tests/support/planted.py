@@ -153,6 +153,12 @@ MISTAKES = [
     ("04_conditional_vae", "one-hot-float-labels-by-value", "one_hot",
      "if labels.is_floating_point() or labels.is_complex() or labels.dtype == torch.bool:",
      "if (labels != labels.long()).any() or labels.dtype == torch.bool:", "test_one_hot"),
+    # the entropy's log q floored at 0.05: finite where the classifier is sure, and off where it is confident
+    # (review 18 C)
+    ("08_semi_supervised", "unlabelled-log-of-a-floored-probability", "unlabelled_bound",
+     "    log_q = F.log_softmax(model.classify(h), dim=1)\n    return (log_q.exp() * (table - log_q)).sum(1)",
+     "    q = F.softmax(model.classify(h), dim=1)\n    return (q * (table - torch.log(q.clamp_min(0.05)))).sum(1)",
+     "test_unlabelled_bound"),
     # a leaky ReLU, as homogeneous as a ReLU: its hidden units far below 0 still let a part through (review 17 A)
     ("02_dense_vae", "decoder-leaky-relu-for-relu", "dense_vae",
      "nn.Linear(latent_dim, hidden_dim), nn.ReLU()", "nn.Linear(latent_dim, hidden_dim), nn.LeakyReLU(0.2)",
@@ -1620,6 +1626,11 @@ ALTERNATIVES = [
                       "be >= 0, got step={step}, \"\n                         f\"warmup_steps={warmup_steps}.\")",
          "    if warmup_steps < 0:\n        raise ValueError(f\"kl_weight: warmup_steps must be >= 0, got {warmup_steps}.\")\n"
          "    if step < 0:\n        raise ValueError(f\"Step must be non-negative, got {step}.\")"),
+    ]),
+    # review 18 C: log_scale clamped at the notebook's floor, as PixelCNN++'s code does
+    ("10_colour_images", [
+        ("discretised_logistic_log_prob", "    half_bin = 0.5 / 255\n",
+         "    log_scale = log_scale.clamp(min=-7.0)\n    half_bin = 0.5 / 255\n"),
     ]),
     ("04_conditional_vae", [
         ("conditional_vae", "return self.decode(z, y), mu, logvar", "return self.decode(z, y).view(len(x), 784), mu, logvar"),

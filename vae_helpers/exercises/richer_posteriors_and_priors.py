@@ -199,7 +199,11 @@ def planar_flow(planar_flow):
         hint = ("f(z) with one flow per row is right, so the shapes are too: log_det must be log |det| of each row's "
                 "own Jacobian, here where the third determinant lies between 0 and 1 (its log is negative).")
     expect_close("log_det with one u, w and b per row", log_det, expected, atol=1e-4, hint=hint)
-    flowed, log_det = planar_flow(torch.stack([points, points.flip(0)]), rows_u, rows_w, rows_b)
+    flowed, log_det = expect_returns(
+        "planar_flow(z of shape (2, 3, 2), a batch of batches, with one u, w and b per row)", planar_flow,
+        torch.stack([points, points.flip(0)]), rows_u, rows_w, rows_b,
+        hint="z may have any number of leading dimensions, (..., d): count dimensions from the end (the last one is "
+             "d), so that u, w and b broadcast over the leading ones.")
     expect_shape("log_det for z of shape (2, 3, 2), a batch of batches, with one flow per row", log_det, (2, 3))
     expect_close("log_det for z of shape (2, 3, 2)", log_det,
                  torch.tensor([[0.352668, 0.079780, -0.272426], [0.364521, 0.079780, -0.229858]]), atol=1e-4,

@@ -145,6 +145,24 @@ def _expect_finite_for_a_sure_classifier(unlabelled_bound):
     expect_finite(f"the gradient in the codes h of {name}", h.grad, hint=hint)
 
 
+def _expect_a_confident_classifier(unlabelled_bound, labelled_bound):
+    """U(h) of a classifier confident of one class (the others' q(y | h) about 0.002) must count every q(y | h) as
+    it is: a log taken of a probability floored (clamped) away from 0 moves the entropy's value."""
+    torch.manual_seed(4)
+    model = _SmallM2(3, 2, 4)
+    with torch.no_grad():
+        model.classifier[-1].bias[1] += 6.0
+        model.encoder[-1].bias[2:].fill_(-40.0)  # q(z | h, y) a point: labelled_bound is exact
+    lent, h = AsLent(model), torch.randn(5, 3, generator=torch.Generator().manual_seed(8))
+    log_q = F.log_softmax(model.classify(h), dim=1)
+    bounds = torch.stack([labelled_bound(lent, h, torch.full((5,), y)) for y in range(model.n_classes)], dim=1)
+    expect_close("unlabelled_bound(an M2 whose classifier is confident of class 1: the others' q(y | h) about 0.002, "
+                 "q(z | h, y) a point, 5 codes)", unlabelled_bound(lent, h), (log_q.exp() * (bounds - log_q)).sum(1),
+                 atol=1e-3, rtol=1e-5,
+                 hint="every q(y | h) counts as it is, however small: the log of a probability clamped or floored away "
+                      "from 0 adds to the entropy where q is small.")
+
+
 def _expect_the_mean_over_draws(unlabelled_bound, labelled_bound, copies=10_000):
     """Where q(z | h, y) is not a point, U(h) averaged over draws of z must be the q(y | h)-weighted average of
     labelled_bound's own averages plus the entropy of q(y | h): a U(h) that decodes the mean of q(z | h, y), which
@@ -235,6 +253,7 @@ def unlabelled_bound(unlabelled_bound, labelled_bound, point_toy, h_toy, y_toy):
                  hint="h reaches U(h) through model.classify(h) and through labelled_bound: both paths must carry its "
                       "gradient." + _WHY_H)
     _expect_finite_for_a_sure_classifier(unlabelled_bound)
+    _expect_a_confident_classifier(unlabelled_bound, labelled_bound)
     _expect_the_mean_over_draws(unlabelled_bound, labelled_bound)
     _bound_on_device("your labelled_bound(an M2, 5 codes and their classes), which "
                     "unlabelled_bound builds on (make Exercise 1's checks pass first)", labelled_bound, 5, 3, 4,
