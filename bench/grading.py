@@ -8,7 +8,8 @@ suite's list) is graded twice in one run, each time in a fresh copy of the cours
 ``nbgrader autograde`` one submission after another, and by the parallel command. The two
 gradebooks must agree. The parallel run's logs say where each submission's time went (starting the kernel,
 the student's cells, judging the hidden tests, nbgrader's own work). The sandbox's cost is measured on
-submissions graded alone, with and without it, in alternation. Every assignment's solution is then graded once to project a whole course.
+submissions graded alone, with and without it, in alternation. Every assignment's solution is then graded
+once to project a whole course.
 """
 import argparse
 import datetime
@@ -26,7 +27,7 @@ from pathlib import Path
 from nbgrader.api import Gradebook
 
 from bench.run import REPO, SOLUTIONS, machine, solution_notebook, update_benchmarks
-from grading.execution import TIMING_MARK
+from grading.execution import TIMED_PARTS, TIMING_MARK
 from grading.sandbox import sandbox_problem
 from judge.hidden_tests import FOLDER
 from tests.support.planted import MISTAKES
@@ -111,9 +112,8 @@ def measure(workdir, assignment, students, workers, pairs, every=True):
     parallel = timed([sys.executable, "-m", "grading", "autograde", assignment, "--workers", str(workers)],
                      courses["parallel"])
     agree = scores(courses["serial"], assignment) == scores(courses["parallel"], assignment)
-    timings = [json.loads(log.read_text().split(TIMING_MARK)[1].splitlines()[0])
-               for log in sorted((courses["parallel"] / "nbgrader_work" / "logs" / assignment).glob("*.log"))
-               if TIMING_MARK in log.read_text()]
+    logs = [log.read_text() for log in sorted((courses["parallel"] / "nbgrader_work" / "logs" / assignment).glob("*.log"))]
+    timings = [json.loads(text.split(TIMING_MARK)[1].splitlines()[0]) for text in logs if TIMING_MARK in text]
     print(f"sandbox cost: {pairs} submissions graded alone, with and without the sandbox ...", flush=True)
     with_sandbox, without = [], []
     for student in sorted(p.name for p in (courses["serial"] / "nbgrader_work" / "submitted").iterdir())[:pairs]:
@@ -137,15 +137,12 @@ def _hours(seconds):
     return f"{seconds / 3600:.1f} h" if seconds >= 3600 else f"{seconds / 60:.0f} min"
 
 
-PARTS = ("kernel start", "cells", "judging", "judging CPU")
-
-
 def where_the_time_goes(timings, per_submission):
     """The parallel run's submissions, their medians by part (``grading.execution.TIMING_MARK``), against the
     ``per_submission`` seconds a worker spent on each; and the judging's cost beside the rest."""
     if not timings:
         return ["Where the time goes: no submission's log said (graded by another version of `grading`?).", ""]
-    part = {name: statistics.median(timing[name] for timing in timings) for name in PARTS}
+    part = {name: statistics.median(timing[name] for timing in timings) for name in TIMED_PARTS}
     cells = {cell: statistics.median(timing["judging by cell"].get(cell, 0.0) for timing in timings)
              for cell in timings[0]["judging by cell"]}
     slowest = sorted(cells.items(), key=lambda item: -item[1])[:3]

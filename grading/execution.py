@@ -34,6 +34,7 @@ KERNEL_DIED = ("The kernel died while this cell ran (it exited, crashed, or was 
 # hidden tests, run here and asking the kernel), "judging CPU" (this process's CPU while judging) and "judging by cell"
 # ({grade id: seconds}).
 TIMING_MARK = "Where the grading went: "
+TIMED_PARTS = ("kernel start", "cells", "judging", "judging CPU")
 
 
 class SandboxUnavailable(RuntimeError):
@@ -154,8 +155,7 @@ class SandboxedExecute(Execute):
         self.judged = {index: cell.source for index, cell in enumerate(self.nb.cells) if hidden_tests.is_judged(cell)}
         self.hidden_tests = hidden_tests.load(resources["nbgrader"]["notebook"]) if self.judged else None
         self.verdicts = Verdicts()
-        self.timing = dict.fromkeys(("kernel start", "cells", "judging", "judging CPU"), 0.0)
-        self.judging_by_cell = {}
+        self.timing = {**dict.fromkeys(TIMED_PARTS, 0.0), "judging by cell": {}}
         for index, source in self.judged.items():
             self.nb.cells[index].source = hidden_tests.as_released(source)
         died_in, start = set(), 0
@@ -171,9 +171,7 @@ class SandboxedExecute(Execute):
         finally:
             for index, source in self.judged.items():
                 self.nb.cells[index].source = source
-        self.log.info("%s%s", TIMING_MARK, json.dumps({**{name: round(seconds, 3) for name, seconds in self.timing.items()},
-                                                        "judging by cell": {cell: round(seconds, 3) for cell, seconds
-                                                                            in self.judging_by_cell.items()}}))
+        self.log.info("%s%s", TIMING_MARK, json.dumps(self.timing))
         self.set_widgets_metadata()
         return self.nb, self.resources
 
@@ -194,9 +192,10 @@ class SandboxedExecute(Execute):
                     judging, judging_cpu = time.perf_counter(), time.process_time()
                     cell.outputs = hidden_tests.judge_cell(self.judged[index], self.hidden_tests, KernelQuestions(self),
                                                            cell.metadata.nbgrader["grade_id"], self.verdicts)
-                    self.timing["judging"] += time.perf_counter() - judging
+                    spent = time.perf_counter() - judging
+                    self.timing["judging"] += spent
                     self.timing["judging CPU"] += time.process_time() - judging_cpu
-                    self.judging_by_cell[cell.metadata.nbgrader["grade_id"]] = time.perf_counter() - judging
+                    self.timing["judging by cell"][cell.metadata.nbgrader["grade_id"]] = spent
             except DeadKernelError:
                 died_in.add(index)
                 cell.outputs.append(NotebookNode(output_type="error", ename="DeadKernelError", evalue=KERNEL_DIED,

@@ -44,8 +44,9 @@ A graded cell of a solution notebook holds its visible checks and, in its hidden
    namedtuple, as that plain kind), tensors (dtype, shape, bytes;
    a tensor on the ``meta`` device as dtype and shape alone, so a test can ask for work on a device other
    than the CPU without a GPU; a large one whose entries are all the same as that one entry, what such
-   entries make counting against ``MAX_ANSWER_BYTES`` as if sent whole), Normal distributions and NumPy numbers (as themselves: a check that wants a
-   Python float judges at grading what it judges in the notebook). Any other object of the kernel travels as a
+   entries make counting against ``MAX_ANSWER_BYTES`` as if sent whole), Normal distributions and NumPy
+   numbers (as themselves: a check that wants a Python float judges at grading what it judges in the
+   notebook). Any other object of the kernel travels as a
    handle and its type's name; the grading process never runs anything from the kernel.
 6. The cell's outputs become what the checks printed and, if one failed, its error; nbgrader scores the
    cell from them. A kernel that does not answer within ``QUESTION_SECONDS`` (all of one cell's questions
